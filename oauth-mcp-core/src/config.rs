@@ -1,0 +1,987 @@
+//! Server configuration: a builder whose `build` validates every value once,
+//! at start-up, and checks that the public URL, MCP endpoint, resource,
+//! audience and issuer agree. After that nothing in it can be missing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::client::{
+    Client, RedirectUriPolicy, SUPPORTED_GRANT_TYPES, SharedRedirectPolicy,
+    TokenEndpointAuthMethod, validate_redirect_uri,
+};
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::ConfigError;
+use crate::resource::{ResourcePolicy, ResourceUri};
+use crate::scope::{
+    AllowedUsers, OFFLINE_ACCESS, ScopeHierarchy, ScopeSet, SharedImplication, UserPolicy,
+};
+use crate::secret::{Secret, hash_secret};
+use crate::token::{KeySet, SigningAlgorithm, SigningKey};
+
+/// A client created by an operator rather than by dynamic registration.
+#[derive(Debug, Clone)]
+pub struct PreRegisteredClient {
+    /// The client id.
+    pub client_id: String,
+    /// The secret, for confidential clients (stored hashed).
+    pub client_secret: Option<Secret>,
+    /// Allowed redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Display name.
+    pub client_name: Option<String>,
+    /// Skip the consent step.
+    pub trusted: bool,
+    /// Accept only this token endpoint auth method (otherwise basic and post).
+    pub auth_method: Option<TokenEndpointAuthMethod>,
+}
+
+impl PreRegisteredClient {
+    /// A public client (PKCE, no secret).
+    pub fn public(client_id: impl Into<String>, redirect_uris: Vec<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            redirect_uris,
+            client_name: None,
+            trusted: false,
+            auth_method: None,
+        }
+    }
+
+    /// A confidential client with a secret.
+    pub fn confidential(
+        client_id: impl Into<String>,
+        secret: impl Into<Secret>,
+        redirect_uris: Vec<String>,
+    ) -> Self {
+        Self {
+            client_secret: Some(secret.into()),
+            ..Self::public(client_id, redirect_uris)
+        }
+    }
+
+    /// Marks the client trusted (no consent step).
+    pub fn trusted(mut self) -> Self {
+        self.trusted = true;
+        self
+    }
+
+    /// Sets the display name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.client_name = Some(name.into());
+        self
+    }
+}
+
+/// Builds a [`ServerConfig`]. Every field has a secure default except the
+/// public URL.
+///
+/// ```
+/// use oauth_mcp_core::config::ServerConfig;
+/// let cfg = ServerConfig::builder("https://mcp.example.com")
+///     .scopes_supported(["mcp", "admin"])
+///     .default_scopes(["mcp"])
+///     .build()
+///     .unwrap();
+/// assert_eq!(cfg.resource().as_str(), "https://mcp.example.com/mcp");
+/// assert_eq!(cfg.issuer(), "https://mcp.example.com");
+/// ```
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct ServerConfigBuilder {
+    public_url: String,
+    issuer: Option<String>,
+    mcp_path: String,
+    resource: Option<String>,
+    extra_resources: Vec<String>,
+    scopes_supported: Vec<String>,
+    default_scopes: Option<Vec<String>>,
+    required_scopes: Vec<String>,
+    tool_scopes: HashMap<String, Vec<String>>,
+    implication: Option<SharedImplication>,
+    user_policy: UserPolicy,
+    keys: Option<KeySet>,
+    access_token_ttl: Duration,
+    refresh_token_ttl: Duration,
+    code_ttl: Duration,
+    login_ttl: Duration,
+    allow_plain_pkce: bool,
+    allow_insecure_http: bool,
+    registration_enabled: bool,
+    redirect_policy: Option<SharedRedirectPolicy>,
+    clients: Vec<PreRegisteredClient>,
+    clock: Option<SharedClock>,
+    max_body_bytes: usize,
+    server_name: String,
+    check_revocation: bool,
+}
+
+/// The validated, immutable configuration.
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub(crate) issuer: String,
+    pub(crate) issuer_path: String,
+    pub(crate) origin: String,
+    pub(crate) mcp_path: String,
+    pub(crate) resources: ResourcePolicy,
+    pub(crate) scopes_supported: ScopeSet,
+    pub(crate) default_scopes: ScopeSet,
+    pub(crate) required_scopes: ScopeSet,
+    pub(crate) tool_scopes: HashMap<String, ScopeSet>,
+    pub(crate) implication: SharedImplication,
+    pub(crate) user_policy: UserPolicy,
+    pub(crate) keys: Arc<KeySet>,
+    pub(crate) access_token_ttl: i64,
+    pub(crate) refresh_token_ttl: i64,
+    pub(crate) code_ttl: i64,
+    pub(crate) login_ttl: i64,
+    pub(crate) allow_plain_pkce: bool,
+    pub(crate) registration_enabled: bool,
+    pub(crate) redirect_policy: Option<SharedRedirectPolicy>,
+    pub(crate) clients: HashMap<String, Client>,
+    pub(crate) clock: SharedClock,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) server_name: String,
+    pub(crate) check_revocation: bool,
+}
+
+impl ServerConfig {
+    /// Starts a configuration for a server reachable at `public_url` (the
+    /// issuer; the MCP endpoint defaults to `<public_url>/mcp`).
+    pub fn builder(public_url: impl Into<String>) -> ServerConfigBuilder {
+        ServerConfigBuilder {
+            public_url: public_url.into(),
+            issuer: None,
+            mcp_path: "/mcp".into(),
+            resource: None,
+            extra_resources: Vec::new(),
+            scopes_supported: vec!["mcp".into()],
+            default_scopes: None,
+            required_scopes: Vec::new(),
+            tool_scopes: HashMap::new(),
+            implication: None,
+            user_policy: UserPolicy::default(),
+            keys: None,
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            code_ttl: Duration::from_secs(300),
+            login_ttl: Duration::from_secs(600),
+            allow_plain_pkce: false,
+            allow_insecure_http: false,
+            registration_enabled: true,
+            redirect_policy: None,
+            clients: Vec::new(),
+            clock: None,
+            max_body_bytes: 64 * 1024,
+            server_name: "MCP server".into(),
+            check_revocation: true,
+        }
+    }
+
+    /// The issuer identifier (also the PRM `authorization_servers` entry, byte for byte).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The MCP endpoint's canonical URI: the default token audience.
+    pub fn resource(&self) -> &ResourceUri {
+        self.resources.default_resource()
+    }
+
+    /// The resources tokens may be issued for.
+    pub fn resources(&self) -> &ResourcePolicy {
+        &self.resources
+    }
+
+    /// The path the MCP endpoint is served at.
+    pub fn mcp_path(&self) -> &str {
+        &self.mcp_path
+    }
+
+    /// Supported scopes.
+    pub fn scopes_supported(&self) -> &ScopeSet {
+        &self.scopes_supported
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<KeySet> {
+        &self.keys
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The scope implication rule.
+    pub fn implication(&self) -> &SharedImplication {
+        &self.implication
+    }
+
+    /// Scopes every MCP request needs.
+    pub fn required_scopes(&self) -> &ScopeSet {
+        &self.required_scopes
+    }
+
+    /// Scopes a given tool needs (beyond the required ones).
+    pub fn tool_scopes(&self, tool: &str) -> Option<&ScopeSet> {
+        self.tool_scopes.get(tool)
+    }
+
+    /// The path of one of this server's endpoints (`/authorize`, `/token`, …)
+    /// under the issuer's path.
+    pub fn endpoint_path(&self, endpoint: &str) -> String {
+        format!("{}{}", self.issuer_path, endpoint)
+    }
+
+    /// The absolute URL of one of this server's endpoints.
+    pub fn endpoint_url(&self, endpoint: &str) -> String {
+        format!("{}{}", self.origin, self.endpoint_path(endpoint))
+    }
+
+    /// The path of the protected-resource metadata for the MCP endpoint
+    /// (RFC 9728 path insertion).
+    pub fn prm_path(&self) -> String {
+        format!(
+            "/.well-known/oauth-protected-resource{}",
+            self.resource().path()
+        )
+    }
+
+    /// The absolute URL of the protected-resource metadata, as sent in
+    /// `WWW-Authenticate: Bearer resource_metadata="…"`.
+    pub fn prm_url(&self) -> String {
+        format!("{}{}", self.origin, self.prm_path())
+    }
+
+    /// The origin (`scheme://host[:port]`).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The issuer's path ("" at the root).
+    pub fn issuer_path(&self) -> &str {
+        &self.issuer_path
+    }
+
+    /// Whether `plain` PKCE is accepted.
+    pub fn plain_pkce_allowed(&self) -> bool {
+        self.allow_plain_pkce
+    }
+
+    /// Whether `/register` is served.
+    pub fn registration_enabled(&self) -> bool {
+        self.registration_enabled
+    }
+
+    /// The redirect-URI policy, if any.
+    pub fn redirect_policy(&self) -> Option<&dyn RedirectUriPolicy> {
+        self.redirect_policy.as_deref()
+    }
+
+    /// The user policy.
+    pub fn user_policy(&self) -> &UserPolicy {
+        &self.user_policy
+    }
+
+    /// The name shown on the login page.
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    /// The request body limit, in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// A client configured by the operator.
+    pub fn pre_registered_client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+}
+
+fn err(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::new(field, reason)
+}
+
+fn parse_scopes(field: &'static str, list: &[String]) -> Result<ScopeSet, ConfigError> {
+    ScopeSet::parse(&list.join(" ")).map_err(|e| err(field, e.description))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+impl ServerConfigBuilder {
+    /// The issuer, if it differs from the public URL (it must share its origin).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The path of the MCP endpoint (default `/mcp`).
+    pub fn mcp_path(mut self, path: impl Into<String>) -> Self {
+        self.mcp_path = path.into();
+        self
+    }
+
+    /// The MCP endpoint's resource URI, if you want to state it explicitly; it
+    /// must equal `<public_url><mcp_path>`.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// Another resource this authorization server may issue tokens for.
+    pub fn additional_resource(mut self, resource: impl Into<String>) -> Self {
+        self.extra_resources.push(resource.into());
+        self
+    }
+
+    /// The scopes this server knows (default `["mcp"]`).
+    pub fn scopes_supported<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        scopes: I,
+    ) -> Self {
+        self.scopes_supported = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Scopes granted when a client asks for none (default: all supported).
+    pub fn default_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.default_scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Scopes every request to the MCP endpoint needs (default: none beyond a valid token).
+    pub fn required_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        scopes: I,
+    ) -> Self {
+        self.required_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Scopes a `tools/call` of `tool` needs: refused with 403 `insufficient_scope` otherwise.
+    pub fn tool_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        tool: impl Into<String>,
+        scopes: I,
+    ) -> Self {
+        self.tool_scopes
+            .insert(tool.into(), scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The scope hierarchy (default: none; each scope satisfies only itself).
+    pub fn scope_hierarchy(mut self, rule: impl crate::scope::ScopeImplication + 'static) -> Self {
+        self.implication = Some(Arc::new(rule));
+        self
+    }
+
+    /// Who may log in and which scopes each user may get.
+    pub fn user_policy(mut self, policy: UserPolicy) -> Self {
+        self.user_policy = policy;
+        self
+    }
+
+    /// Only these users may log in (`*` = anyone).
+    pub fn allowed_users<I: IntoIterator<Item = S>, S: Into<String>>(mut self, users: I) -> Self {
+        self.user_policy.allowed_users = AllowedUsers::from_list(users);
+        self
+    }
+
+    /// The scopes `user` may be granted.
+    pub fn user_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        user: impl Into<String>,
+        scopes: I,
+    ) -> Self {
+        self.user_policy
+            .user_scopes
+            .insert(user.into(), ScopeSet::from_scopes(scopes));
+        self
+    }
+
+    /// The scopes users without their own entry may be granted.
+    pub fn default_user_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        scopes: I,
+    ) -> Self {
+        self.user_policy.default_user_scopes = Some(ScopeSet::from_scopes(scopes));
+        self
+    }
+
+    /// The signing keys (default: a fresh ES256 key, lost on restart).
+    pub fn signing_keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Access-token lifetime (default 1 hour).
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl;
+        self
+    }
+
+    /// Refresh-token lifetime (default 30 days).
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// Authorization-code lifetime (default 5 minutes, at most 10).
+    pub fn code_ttl(mut self, ttl: Duration) -> Self {
+        self.code_ttl = ttl;
+        self
+    }
+
+    /// How long a user has to log in after /authorize (default 10 minutes).
+    pub fn login_ttl(mut self, ttl: Duration) -> Self {
+        self.login_ttl = ttl;
+        self
+    }
+
+    /// Accept `code_challenge_method=plain`. PKCE `plain` protects nothing if
+    /// the authorization request leaks; only for clients that cannot hash.
+    pub fn dangerously_allow_plain_pkce(mut self) -> Self {
+        self.allow_plain_pkce = true;
+        self
+    }
+
+    /// Allow an `http://` public URL on a non-loopback host. Tokens and
+    /// passwords then cross the network in clear text.
+    pub fn dangerously_allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
+        self
+    }
+
+    /// Turn dynamic client registration (`/register`) off.
+    pub fn disable_registration(mut self) -> Self {
+        self.registration_enabled = false;
+        self
+    }
+
+    /// Restrict redirect URIs (at registration and at authorization).
+    pub fn redirect_uri_policy(mut self, policy: impl RedirectUriPolicy + 'static) -> Self {
+        self.redirect_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Adds an operator-created client.
+    pub fn client(mut self, client: PreRegisteredClient) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// The clock (tests use [`crate::clock::ManualClock`]).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Request body limit for the OAuth endpoints and the MCP scope check (default 64 KiB).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// The name shown on the login page.
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = name.into();
+        self
+    }
+
+    /// Skip the per-request check that a token's grant is not revoked (the
+    /// resource server then trusts the token until `exp`).
+    pub fn skip_revocation_check(mut self) -> Self {
+        self.check_revocation = false;
+        self
+    }
+
+    /// Validates everything and freezes the configuration.
+    pub fn build(self) -> Result<Arc<ServerConfig>, ConfigError> {
+        let public = Url::parse(&self.public_url).map_err(|e| {
+            err(
+                "public_url",
+                format!("`{}` is not an absolute URL ({e})", self.public_url),
+            )
+        })?;
+        if !matches!(public.scheme(), "http" | "https") || public.host_str().is_none() {
+            return Err(err(
+                "public_url",
+                format!("`{}` must be an http(s) URL with a host", self.public_url),
+            ));
+        }
+        if public.query().is_some() || public.fragment().is_some() {
+            return Err(err(
+                "public_url",
+                format!("`{}` must not have a query or fragment", self.public_url),
+            ));
+        }
+        if public.scheme() == "http" && !is_loopback(&public) && !self.allow_insecure_http {
+            return Err(err(
+                "public_url",
+                format!(
+                    "`{}` uses http on a non-loopback host; OAuth endpoints must be served over https (MCP authorization spec). Use an https URL, or call dangerously_allow_insecure_http() for a test network",
+                    self.public_url
+                ),
+            ));
+        }
+        let origin = public.origin().ascii_serialization();
+        let base_path = public.path().trim_end_matches('/').to_owned();
+        let canonical_public = format!("{origin}{base_path}");
+        if self.public_url != canonical_public {
+            return Err(err(
+                "public_url",
+                format!(
+                    "`{}` is not in canonical form; write `{canonical_public}` (lower-case host, no default port, no trailing slash)",
+                    self.public_url
+                ),
+            ));
+        }
+
+        let issuer = self.issuer.unwrap_or_else(|| canonical_public.clone());
+        let iss_url = Url::parse(&issuer)
+            .map_err(|e| err("issuer", format!("`{issuer}` is not a URL ({e})")))?;
+        if iss_url.origin().ascii_serialization() != origin {
+            return Err(err(
+                "issuer",
+                format!(
+                    "issuer `{issuer}` and public_url `{}` have different origins; this server's endpoints live under the issuer, so they must agree",
+                    self.public_url
+                ),
+            ));
+        }
+        if iss_url.query().is_some() || iss_url.fragment().is_some() || issuer.ends_with('/') {
+            return Err(err(
+                "issuer",
+                format!(
+                    "issuer `{issuer}` must have no query, fragment or trailing slash (RFC 8414 §2)"
+                ),
+            ));
+        }
+        let issuer_path = iss_url.path().trim_end_matches('/').to_owned();
+
+        if !self.mcp_path.starts_with('/')
+            || self.mcp_path.len() < 2
+            || self.mcp_path.ends_with('/')
+        {
+            return Err(err(
+                "mcp_path",
+                format!(
+                    "`{}` must start with `/` and not end with `/` (e.g. `/mcp`)",
+                    self.mcp_path
+                ),
+            ));
+        }
+        let mcp_url = format!("{canonical_public}{}", self.mcp_path);
+        let resource = ResourceUri::parse(&mcp_url).map_err(|e| err("mcp_path", e.to_string()))?;
+        if resource.as_str() != mcp_url {
+            return Err(err(
+                "mcp_path",
+                format!("`{mcp_url}` is not canonical; use `{resource}`"),
+            ));
+        }
+        if let Some(r) = &self.resource {
+            if r != resource.as_str() {
+                return Err(err(
+                    "resource",
+                    format!(
+                        "resource `{r}` does not match the MCP endpoint `{resource}` (public_url + mcp_path); tokens would carry an audience the MCP endpoint refuses. Set resource to `{resource}` or change mcp_path"
+                    ),
+                ));
+            }
+        }
+        let mut resources = ResourcePolicy::new(resource.clone());
+        for r in &self.extra_resources {
+            let parsed =
+                ResourceUri::parse(r).map_err(|e| err("additional_resource", e.to_string()))?;
+            if parsed.as_str() == issuer {
+                return Err(err(
+                    "additional_resource",
+                    format!(
+                        "`{r}` is the authorization server itself; tokens must be issued for resources, not for the issuer"
+                    ),
+                ));
+            }
+            resources = resources.with_resource(parsed);
+        }
+        if resource.as_str() == issuer {
+            return Err(err(
+                "mcp_path",
+                "the MCP endpoint URL equals the issuer; serve MCP on its own path (e.g. /mcp)",
+            ));
+        }
+
+        let supported = parse_scopes("scopes_supported", &self.scopes_supported)?;
+        let default_scopes = match &self.default_scopes {
+            Some(d) => parse_scopes("default_scopes", d)?,
+            None => supported.without(OFFLINE_ACCESS),
+        };
+        if !default_scopes.is_subset(&supported) {
+            return Err(err(
+                "default_scopes",
+                format!("`{default_scopes}` must be a subset of scopes_supported `{supported}`"),
+            ));
+        }
+        let required = parse_scopes("required_scopes", &self.required_scopes)?;
+        if !required.is_subset(&supported) {
+            return Err(err(
+                "required_scopes",
+                format!(
+                    "`{required}` must be a subset of scopes_supported `{supported}`, or no token could ever satisfy it"
+                ),
+            ));
+        }
+        let mut tool_scopes = HashMap::new();
+        for (tool, scopes) in &self.tool_scopes {
+            let s = parse_scopes("tool_scopes", scopes)?;
+            if !s.is_subset(&supported) {
+                return Err(err(
+                    "tool_scopes",
+                    format!(
+                        "tool `{tool}` needs `{s}`, which is not in scopes_supported `{supported}`"
+                    ),
+                ));
+            }
+            tool_scopes.insert(tool.clone(), s);
+        }
+        for (user, s) in &self.user_policy.user_scopes {
+            if !s.is_subset(&supported) {
+                return Err(err(
+                    "user_scopes",
+                    format!(
+                        "user `{user}` is given `{s}`, not all of which is in scopes_supported `{supported}`"
+                    ),
+                ));
+            }
+        }
+        if let Some(s) = &self.user_policy.default_user_scopes {
+            if !s.is_subset(&supported) {
+                return Err(err(
+                    "default_user_scopes",
+                    format!("`{s}` must be a subset of scopes_supported `{supported}`"),
+                ));
+            }
+        }
+
+        let secs = |field: &'static str, d: Duration, max: u64| -> Result<i64, ConfigError> {
+            let s = d.as_secs();
+            if s == 0 || s > max {
+                return Err(err(
+                    field,
+                    format!("must be between 1 second and {max} seconds; got {s}"),
+                ));
+            }
+            Ok(s as i64)
+        };
+        let access_token_ttl = secs("access_token_ttl", self.access_token_ttl, 24 * 3600)?;
+        let refresh_token_ttl = secs("refresh_token_ttl", self.refresh_token_ttl, 365 * 24 * 3600)?;
+        let code_ttl = secs("code_ttl", self.code_ttl, 600)?;
+        let login_ttl = secs("login_ttl", self.login_ttl, 3600)?;
+        if self.max_body_bytes < 1024 {
+            return Err(err("max_body_bytes", "must be at least 1024"));
+        }
+
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let now = clock.now();
+        let mut clients = HashMap::new();
+        for c in self.clients {
+            if c.client_id.is_empty() {
+                return Err(err(
+                    "clients",
+                    "a pre-registered client has an empty client_id",
+                ));
+            }
+            if c.redirect_uris.is_empty() {
+                return Err(err(
+                    "clients",
+                    format!("client `{}` has no redirect_uris", c.client_id),
+                ));
+            }
+            for u in &c.redirect_uris {
+                validate_redirect_uri(u).map_err(|e| {
+                    err(
+                        "clients",
+                        format!("client `{}`: {}", c.client_id, e.description),
+                    )
+                })?;
+            }
+            let (auth_method, explicit) = match (&c.client_secret, c.auth_method) {
+                (None, None | Some(TokenEndpointAuthMethod::None)) => {
+                    (TokenEndpointAuthMethod::None, true)
+                }
+                (None, Some(m)) => {
+                    return Err(err(
+                        "clients",
+                        format!(
+                            "client `{}` uses {} but has no client_secret",
+                            c.client_id,
+                            m.as_str()
+                        ),
+                    ));
+                }
+                (Some(_), Some(TokenEndpointAuthMethod::None)) => {
+                    return Err(err(
+                        "clients",
+                        format!("client `{}` has a secret but auth method none", c.client_id),
+                    ));
+                }
+                (Some(s), m) => {
+                    if s.secret().len() < 16 {
+                        return Err(err(
+                            "clients",
+                            format!(
+                                "client `{}`: the secret must be at least 16 characters",
+                                c.client_id
+                            ),
+                        ));
+                    }
+                    (
+                        m.unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic),
+                        m.is_some(),
+                    )
+                }
+            };
+            let client = Client {
+                client_id: c.client_id.clone(),
+                secret_hash: c.client_secret.as_ref().map(|s| hash_secret(s.secret())),
+                redirect_uris: c.redirect_uris,
+                auth_method,
+                auth_method_explicit: explicit,
+                client_name: c.client_name,
+                scope: None,
+                grant_types: SUPPORTED_GRANT_TYPES
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                trusted: c.trusted,
+                active: true,
+                created_at: now,
+                expires_at: None,
+                metadata: serde_json::Map::new(),
+            };
+            if clients.insert(c.client_id.clone(), client).is_some() {
+                return Err(err(
+                    "clients",
+                    format!("client id `{}` is configured twice", c.client_id),
+                ));
+            }
+        }
+
+        let keys = match self.keys {
+            Some(k) => k,
+            None => KeySet::new(
+                SigningKey::generate(SigningAlgorithm::Es256)
+                    .map_err(|e| err("signing_keys", e.to_string()))?,
+            ),
+        };
+
+        Ok(Arc::new(ServerConfig {
+            issuer,
+            issuer_path,
+            origin,
+            mcp_path: self.mcp_path,
+            resources,
+            scopes_supported: supported,
+            default_scopes,
+            required_scopes: required,
+            tool_scopes,
+            implication: self
+                .implication
+                .unwrap_or_else(|| Arc::new(ScopeHierarchy::new())),
+            user_policy: self.user_policy,
+            keys: Arc::new(keys),
+            access_token_ttl,
+            refresh_token_ttl,
+            code_ttl,
+            login_ttl,
+            allow_plain_pkce: self.allow_plain_pkce,
+            registration_enabled: self.registration_enabled,
+            redirect_policy: self.redirect_policy,
+            clients,
+            clock,
+            max_body_bytes: self.max_body_bytes,
+            server_name: self.server_name,
+            check_revocation: self.check_revocation,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(r: Result<Arc<ServerConfig>, ConfigError>) -> &'static str {
+        r.unwrap_err().field
+    }
+
+    #[test]
+    fn derived_urls_agree() {
+        let c = ServerConfig::builder("https://h.example/tenant")
+            .build()
+            .unwrap();
+        assert_eq!(c.issuer(), "https://h.example/tenant");
+        assert_eq!(c.resource().as_str(), "https://h.example/tenant/mcp");
+        assert_eq!(
+            c.prm_url(),
+            "https://h.example/.well-known/oauth-protected-resource/tenant/mcp"
+        );
+        assert_eq!(c.endpoint_url("/token"), "https://h.example/tenant/token");
+    }
+
+    #[test]
+    fn mismatches_fail_at_startup_naming_the_field() {
+        assert_eq!(
+            field(ServerConfig::builder("not a url").build()),
+            "public_url"
+        );
+        assert_eq!(
+            field(ServerConfig::builder("https://h.example/").build()),
+            "public_url"
+        );
+        assert_eq!(
+            field(ServerConfig::builder("https://H.example").build()),
+            "public_url"
+        );
+        assert_eq!(
+            field(ServerConfig::builder("http://h.example").build()),
+            "public_url"
+        );
+        assert!(
+            ServerConfig::builder("http://127.0.0.1:8080")
+                .build()
+                .is_ok()
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .issuer("https://other.example")
+                    .build()
+            ),
+            "issuer"
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .issuer("https://h.example/")
+                    .build()
+            ),
+            "issuer"
+        );
+        let e = ServerConfig::builder("https://h.example")
+            .resource("https://h.example/mcp/")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "resource");
+        assert!(e.to_string().contains("https://h.example/mcp"), "{e}");
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .mcp_path("mcp")
+                    .build()
+            ),
+            "mcp_path"
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .default_scopes(["x"])
+                    .build()
+            ),
+            "default_scopes"
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .required_scopes(["x"])
+                    .build()
+            ),
+            "required_scopes"
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .tool_scopes("t", ["x"])
+                    .build()
+            ),
+            "tool_scopes"
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .user_scopes("u", ["x"])
+                    .build()
+            ),
+            "user_scopes"
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .code_ttl(Duration::from_secs(601))
+                    .build()
+            ),
+            "code_ttl"
+        );
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .additional_resource("https://h.example")
+                    .build()
+            ),
+            "additional_resource"
+        );
+    }
+
+    #[test]
+    fn pre_registered_clients_are_checked() {
+        let bad = PreRegisteredClient::confidential("c", "short", vec!["https://a/cb".into()]);
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .client(bad)
+                    .build()
+            ),
+            "clients"
+        );
+        let bad = PreRegisteredClient::public("c", vec!["javascript:x".into()]);
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .client(bad)
+                    .build()
+            ),
+            "clients"
+        );
+        let ok = PreRegisteredClient::confidential(
+            "c",
+            "a-long-enough-secret",
+            vec!["https://a/cb".into()],
+        );
+        let cfg = ServerConfig::builder("https://h.example")
+            .client(ok.clone())
+            .build()
+            .unwrap();
+        let c = cfg.pre_registered_client("c").unwrap();
+        assert!(c.is_confidential());
+        assert_ne!(c.secret_hash.as_deref(), Some("a-long-enough-secret"));
+        assert_eq!(
+            field(
+                ServerConfig::builder("https://h.example")
+                    .client(ok.clone())
+                    .client(ok)
+                    .build()
+            ),
+            "clients"
+        );
+    }
+}

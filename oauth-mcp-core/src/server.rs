@@ -1,0 +1,109 @@
+//! [`AuthServer`]: the authorization server's protocol steps over a store.
+//! Each step takes typed input and returns a typed outcome; the `http`
+//! module turns those into responses.
+
+use std::sync::Arc;
+
+use crate::client::Client;
+use crate::config::ServerConfig;
+use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::login::{Authenticator, StoreAuthenticator};
+use crate::store::Store;
+use crate::token::TokenSigner;
+use crate::validate::LocalJwtValidator;
+
+/// The authorization server: configuration, storage, user authentication
+/// and token signing.
+#[derive(Clone)]
+pub struct AuthServer {
+    pub(crate) cfg: Arc<ServerConfig>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) authenticator: Arc<dyn Authenticator>,
+    pub(crate) signer: TokenSigner,
+}
+
+impl std::fmt::Debug for AuthServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthServer")
+            .field("issuer", &self.cfg.issuer())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthServer {
+    /// An authorization server that logs users in against the store's users.
+    pub fn new<S: Store + 'static>(
+        cfg: Arc<ServerConfig>,
+        store: Arc<S>,
+    ) -> Result<Self, StoreError> {
+        let authenticator = Arc::new(StoreAuthenticator::new(store.clone())?);
+        Ok(Self::with_authenticator(cfg, store, authenticator))
+    }
+
+    /// An authorization server with your own user authentication.
+    pub fn with_authenticator<S: Store + 'static>(
+        cfg: Arc<ServerConfig>,
+        store: Arc<S>,
+        authenticator: Arc<dyn Authenticator>,
+    ) -> Self {
+        let signer = TokenSigner::new(cfg.keys().clone(), cfg.issuer());
+        Self {
+            cfg,
+            store,
+            authenticator,
+            signer,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Arc<ServerConfig> {
+        &self.cfg
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A validator for the tokens this server issues, bound to its default
+    /// resource (and checking grant revocation unless configured otherwise).
+    pub fn local_validator(&self) -> LocalJwtValidator {
+        let v = LocalJwtValidator::new(
+            self.cfg.keys().clone(),
+            self.cfg.issuer(),
+            self.cfg.resource().clone(),
+            self.cfg.clock().clone(),
+        );
+        if self.cfg.check_revocation {
+            // Trait upcasting: a Store is a TokenStore.
+            let store: Arc<dyn crate::store::TokenStore> = self.store.clone();
+            v.with_revocation_check(store)
+        } else {
+            v
+        }
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.cfg.clock().now()
+    }
+
+    /// Looks a client up: operator-configured clients first, then the store.
+    /// Inactive or expired clients are treated as unknown.
+    pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
+        if let Some(c) = self.cfg.pre_registered_client(client_id) {
+            return Ok(Some(c.clone()));
+        }
+        let c = self.store.get_client(client_id).await?;
+        let now = self.now();
+        Ok(c.filter(|c| c.active && c.expires_at.is_none_or(|e| e > now)))
+    }
+
+    pub(crate) fn unknown_client(client_id: &str) -> OAuthError {
+        OAuthError::new(
+            ErrorCode::InvalidClient,
+            format!(
+                "unknown client_id `{client_id}`; register the client first (POST /register) or check the id"
+            ),
+        )
+    }
+}

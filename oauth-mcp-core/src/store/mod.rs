@@ -1,0 +1,273 @@
+//! Storage traits, one per aggregate. Every operation that must be atomic
+//! (redeeming a code, rotating a refresh token) is a single trait method, so
+//! no caller can get it wrong with a read-then-write.
+//!
+//! [`MemoryStore`] implements them all for a single process.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Client;
+use crate::error::StoreError;
+use crate::pkce::CodeChallengeMethod;
+use crate::scope::ScopeSet;
+
+/// A validated `/authorize` request waiting for the user to log in and consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    /// Hash of the unguessable request id carried by the login form.
+    pub id_hash: String,
+    /// The client.
+    pub client_id: String,
+    /// The redirect URI to send the result to (as the client sent it).
+    pub redirect_uri: String,
+    /// True if the client sent `redirect_uri` (then /token must repeat it).
+    pub redirect_uri_explicit: bool,
+    /// The client's `state`, returned verbatim.
+    pub state: Option<String>,
+    /// PKCE challenge.
+    pub code_challenge: String,
+    /// PKCE method.
+    pub code_challenge_method: CodeChallengeMethod,
+    /// Requested (or default) scopes.
+    pub scope: ScopeSet,
+    /// Canonical resource (the token's audience).
+    pub resource: String,
+    /// Unix time created.
+    pub created_at: i64,
+    /// Unix time after which the request is void.
+    pub expires_at: i64,
+}
+
+/// An issued authorization code, stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    /// base64url(SHA-256(code)).
+    pub code_hash: String,
+    /// The grant this code starts; a replay revokes it.
+    pub grant_id: String,
+    /// The client the code was issued to.
+    pub client_id: String,
+    /// The redirect URI used at /authorize.
+    pub redirect_uri: String,
+    /// True if /authorize had an explicit `redirect_uri`.
+    pub redirect_uri_explicit: bool,
+    /// PKCE challenge.
+    pub code_challenge: String,
+    /// PKCE method.
+    pub code_challenge_method: CodeChallengeMethod,
+    /// Granted scopes.
+    pub scope: ScopeSet,
+    /// Canonical resource.
+    pub resource: String,
+    /// Authenticated user.
+    pub subject: String,
+    /// Unix time issued.
+    pub issued_at: i64,
+    /// Unix time of expiry.
+    pub expires_at: i64,
+}
+
+/// What redeeming a code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// First use: the code is now spent. The caller still checks expiry and bindings.
+    Redeemed(AuthorizationCode),
+    /// The code was already spent: the caller revokes `grant_id`.
+    Replayed {
+        /// The grant the code started.
+        grant_id: String,
+    },
+    /// No such code.
+    NotFound,
+}
+
+/// A grant: what one authorization gave one client for one user; every
+/// access and refresh token belongs to exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Random id.
+    pub grant_id: String,
+    /// The client.
+    pub client_id: String,
+    /// The user.
+    pub subject: String,
+    /// Granted scopes; refreshes may only narrow them.
+    pub scope: ScopeSet,
+    /// Canonical resource (audience), inherited by every refresh.
+    pub resource: String,
+    /// Unix time created.
+    pub created_at: i64,
+    /// Generation of the newest refresh token (see [`decide_rotation`]).
+    pub refresh_generation: u64,
+    /// True once revoked (replayed code, refresh reuse, revocation request).
+    pub revoked: bool,
+}
+
+/// A refresh token, stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// base64url(SHA-256(token)).
+    pub token_hash: String,
+    /// The grant.
+    pub grant_id: String,
+    /// Position in the rotation chain.
+    pub generation: u64,
+    /// Unix time issued.
+    pub issued_at: i64,
+    /// Unix time of expiry.
+    pub expires_at: i64,
+}
+
+/// What to do with a presented refresh token of generation `presented`
+/// when the grant's newest generation is `current`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationDecision {
+    /// The newest token: issue generation `current + 1`. The presented one
+    /// stays usable until a token of the new generation is first used.
+    Advance,
+    /// The previous token, whose successor has not been used yet (a lost
+    /// response, or a concurrent refresh): issue another token of generation
+    /// `current`, so no client is ever left without a valid token.
+    Sibling,
+    /// Older than that: reuse of a rotated token. Revoke the grant.
+    Reuse,
+}
+
+/// The rotation rule, shared by every store so they cannot disagree.
+pub fn decide_rotation(presented: u64, current: u64) -> RotationDecision {
+    if presented >= current {
+        RotationDecision::Advance
+    } else if presented + 1 == current {
+        RotationDecision::Sibling
+    } else {
+        RotationDecision::Reuse
+    }
+}
+
+/// The result of [`TokenStore::rotate_refresh`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// A new refresh token was stored; here is the grant it belongs to.
+    Rotated(Grant),
+    /// A rotated-out token was reused: the grant is now revoked.
+    Reused {
+        /// The revoked grant.
+        grant_id: String,
+    },
+    /// Unknown, expired, or its grant is revoked.
+    Invalid,
+}
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new client; [`StoreError::Duplicate`] if the id exists.
+    async fn insert_client(&self, client: Client) -> Result<(), StoreError>;
+    /// Looks a client up by id.
+    async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    /// Replaces a client record (redirect URIs, flags); false if unknown.
+    async fn update_client(&self, client: Client) -> Result<bool, StoreError>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+}
+
+/// Pending authorization requests and authorization codes.
+#[async_trait]
+pub trait AuthorizationStore: Send + Sync {
+    /// Stores a pending request.
+    async fn insert_pending(&self, pending: PendingAuthorization) -> Result<(), StoreError>;
+    /// Reads a pending request that has not expired at `now`.
+    async fn get_pending(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError>;
+    /// Removes and returns a pending request atomically: two concurrent calls
+    /// never both get it.
+    async fn take_pending(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError>;
+    /// Stores a new code.
+    async fn insert_code(&self, code: AuthorizationCode) -> Result<(), StoreError>;
+    /// Spends a code atomically: of many concurrent calls with one code,
+    /// exactly one gets [`CodeRedemption::Redeemed`]; the rest get
+    /// [`CodeRedemption::Replayed`]. A spent code is remembered until it expires.
+    async fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StoreError>;
+}
+
+/// Grants and refresh tokens.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a grant and its first refresh token (generation 0), if any.
+    async fn insert_grant(
+        &self,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<(), StoreError>;
+    /// Looks a grant up.
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError>;
+    /// Revokes a grant and every token in it; false if unknown.
+    async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError>;
+    /// Looks a refresh token up by hash (expired ones included).
+    async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+    /// Rotates atomically: applies [`decide_rotation`] to the presented token
+    /// and, unless it is a reuse, stores `new_hash` at the resulting generation.
+    async fn rotate_refresh(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+        now: i64,
+        new_expires_at: i64,
+    ) -> Result<RotateOutcome, StoreError>;
+}
+
+/// A user of the built-in password login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Login name.
+    pub username: String,
+    /// The token subject (`sub`).
+    pub subject: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// Users of the built-in password login.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Looks a user up by login name.
+    async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Adds or replaces a user.
+    async fn put_user(&self, user: User) -> Result<(), StoreError>;
+}
+
+/// Removal of expired rows.
+#[async_trait]
+pub trait Cleanup: Send + Sync {
+    /// Deletes pending requests, codes and refresh tokens expired at `now`;
+    /// returns how many records went.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+}
+
+/// Everything the authorization server needs from storage.
+pub trait Store: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup {}
+impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup> Store for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_rule() {
+        assert_eq!(decide_rotation(0, 0), RotationDecision::Advance);
+        assert_eq!(decide_rotation(3, 4), RotationDecision::Sibling);
+        assert_eq!(decide_rotation(2, 4), RotationDecision::Reuse);
+    }
+}

@@ -1,0 +1,310 @@
+//! Signing keys for access tokens: generated at start-up or loaded from a PEM
+//! or JWK file, each with a `kid` (its RFC 7638 thumbprint, so instances that
+//! share a key agree on it), published as a JWKS.
+
+use std::path::Path;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+
+/// The asymmetric algorithms this server signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlgorithm {
+    /// ECDSA P-256 with SHA-256 (the default; every JOSE library verifies it).
+    Es256,
+    /// Ed25519.
+    EdDsa,
+}
+
+impl SigningAlgorithm {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    pub(crate) fn jwt_alg(self) -> Algorithm {
+        match self {
+            Self::Es256 => Algorithm::ES256,
+            Self::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// Why a key could not be made or loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signing key: {0}")]
+pub struct KeyError(String);
+
+/// A private signing key with its public JWK and `kid`.
+#[derive(Clone)]
+pub struct SigningKey {
+    alg: SigningAlgorithm,
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public_jwk: Jwk,
+    pkcs8_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Generates a fresh key. Tokens signed with it stop verifying when the
+    /// process restarts; load a key from a file to keep them valid.
+    pub fn generate(alg: SigningAlgorithm) -> Result<Self, KeyError> {
+        let rng = SystemRandom::new();
+        let der = match alg {
+            SigningAlgorithm::Es256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            }
+            SigningAlgorithm::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng),
+        }
+        .map_err(|_| KeyError("key generation failed".into()))?;
+        Self::from_pkcs8_der(alg, der.as_ref())
+    }
+
+    /// Loads a PKCS#8 DER private key.
+    pub fn from_pkcs8_der(alg: SigningAlgorithm, der: &[u8]) -> Result<Self, KeyError> {
+        let encoding = match alg {
+            SigningAlgorithm::Es256 => {
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|e| KeyError(format!("not a P-256 PKCS#8 key: {e}")))?;
+                EncodingKey::from_ec_der(der)
+            }
+            SigningAlgorithm::EdDsa => {
+                // jsonwebtoken wants the 48-byte PKCS#8 v1 form; normalise v2 documents.
+                let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(|e| KeyError(format!("not an Ed25519 PKCS#8 key: {e}")))?;
+                let v1 = kp
+                    .to_pkcs8v1()
+                    .map_err(|_| KeyError("cannot encode the Ed25519 key".into()))?;
+                EncodingKey::from_ed_der(v1.as_ref())
+            }
+        };
+        let mut jwk = Jwk::from_encoding_key(&encoding, alg.jwt_alg())
+            .map_err(|e| KeyError(format!("cannot derive the public key: {e}")))?;
+        let kid = jwk
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|e| KeyError(format!("thumbprint: {e}")))?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let decoding =
+            DecodingKey::from_jwk(&jwk).map_err(|e| KeyError(format!("public key: {e}")))?;
+        let pkcs8_der = encoding.as_bytes().to_vec();
+        Ok(Self {
+            alg,
+            kid,
+            encoding,
+            decoding,
+            public_jwk: jwk,
+            pkcs8_der,
+        })
+    }
+
+    /// Loads a PEM private key (`-----BEGIN PRIVATE KEY-----`, PKCS#8, P-256 or
+    /// Ed25519; or SEC1 `EC PRIVATE KEY`).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
+        let text = std::str::from_utf8(pem).map_err(|_| KeyError("PEM is not UTF-8".into()))?;
+        if text.contains("EC PRIVATE KEY") {
+            let enc =
+                EncodingKey::from_ec_pem(pem).map_err(|e| KeyError(format!("bad EC PEM: {e}")))?;
+            return Self::from_pkcs8_der(SigningAlgorithm::Es256, enc.as_bytes());
+        }
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = STANDARD
+            .decode(body.trim())
+            .map_err(|_| KeyError("PEM body is not base64".into()))?;
+        Self::from_pkcs8_der(SigningAlgorithm::Es256, &der)
+            .or_else(|_| Self::from_pkcs8_der(SigningAlgorithm::EdDsa, &der))
+            .map_err(|_| KeyError("PEM holds neither a P-256 nor an Ed25519 private key".into()))
+    }
+
+    /// Loads a private JWK (`kty` EC P-256 or OKP Ed25519, with `d`).
+    pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| KeyError(format!("JWK is not JSON: {e}")))?;
+        let field = |name: &str| -> Result<Vec<u8>, KeyError> {
+            let s = v
+                .get(name)
+                .and_then(|x| x.as_str())
+                .ok_or_else(|| KeyError(format!("JWK lacks `{name}`")))?;
+            URL_SAFE_NO_PAD
+                .decode(s)
+                .map_err(|_| KeyError(format!("JWK `{name}` is not base64url")))
+        };
+        match (
+            v.get("kty").and_then(|x| x.as_str()),
+            v.get("crv").and_then(|x| x.as_str()),
+        ) {
+            (Some("EC"), Some("P-256")) => {
+                let (d, x, y) = (field("d")?, field("x")?, field("y")?);
+                let mut public = vec![4u8];
+                public.extend_from_slice(&x);
+                public.extend_from_slice(&y);
+                let kp = EcdsaKeyPair::from_private_key_and_public_key(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &d,
+                    &public,
+                )
+                .map_err(|e| KeyError(format!("inconsistent EC JWK: {e}")))?;
+                let der = kp
+                    .to_pkcs8v1()
+                    .map_err(|_| KeyError("cannot encode the EC key".into()))?;
+                Self::from_pkcs8_der(SigningAlgorithm::Es256, der.as_ref())
+            }
+            (Some("OKP"), Some("Ed25519")) => {
+                let kp = Ed25519KeyPair::from_seed_unchecked(&field("d")?)
+                    .map_err(|e| KeyError(format!("bad Ed25519 JWK: {e}")))?;
+                let der = kp
+                    .to_pkcs8()
+                    .map_err(|_| KeyError("cannot encode the Ed25519 key".into()))?;
+                Self::from_pkcs8_der(SigningAlgorithm::EdDsa, der.as_ref())
+            }
+            _ => Err(KeyError(
+                "JWK must be an EC P-256 or OKP Ed25519 private key".into(),
+            )),
+        }
+    }
+
+    /// Loads a key file: PEM, or a JWK when the file starts with `{`.
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| KeyError(format!("cannot read {}: {e}", path.display())))?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            Self::from_jwk_json(&String::from_utf8_lossy(&bytes))
+        } else {
+            Self::from_pem(&bytes)
+        }
+    }
+
+    /// The key as a PKCS#8 PEM, to save it for the next start.
+    pub fn to_pkcs8_pem(&self) -> String {
+        let b64 = STANDARD.encode(&self.pkcs8_der);
+        let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(chunk));
+            out.push('\n');
+        }
+        out.push_str("-----END PRIVATE KEY-----\n");
+        out
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.alg
+    }
+
+    pub(crate) fn encoding(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
+    pub(crate) fn decoding(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    pub(crate) fn public_jwk(&self) -> &Jwk {
+        &self.public_jwk
+    }
+}
+
+/// The active signing key plus older keys still accepted for verification
+/// (rotation: add the new key as active, keep the old one until its tokens expire).
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    active: SigningKey,
+    previous: Vec<SigningKey>,
+}
+
+impl KeySet {
+    /// A key set with one key.
+    pub fn new(active: SigningKey) -> Self {
+        Self {
+            active,
+            previous: Vec::new(),
+        }
+    }
+
+    /// Keeps `key` for verification only.
+    pub fn with_previous(mut self, key: SigningKey) -> Self {
+        self.previous.push(key);
+        self
+    }
+
+    /// The key new tokens are signed with.
+    pub fn active(&self) -> &SigningKey {
+        &self.active
+    }
+
+    /// The key with this `kid`, if any.
+    pub fn find(&self, kid: &str) -> Option<&SigningKey> {
+        std::iter::once(&self.active)
+            .chain(&self.previous)
+            .find(|k| k.kid == kid)
+    }
+
+    /// The public JWKS document.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: std::iter::once(&self.active)
+                .chain(&self.previous)
+                .map(|k| k.public_jwk().clone())
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_roundtrip_pem_and_kid_is_stable() {
+        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+            let k = SigningKey::generate(alg).unwrap();
+            let pem = k.to_pkcs8_pem();
+            let k2 = SigningKey::from_pem(pem.as_bytes()).unwrap();
+            assert_eq!(k.kid(), k2.kid());
+            assert_eq!(k2.algorithm(), alg);
+            let jwks = serde_json::to_value(KeySet::new(k).jwks()).unwrap();
+            assert_eq!(jwks["keys"][0]["kid"], k2.kid());
+            assert!(
+                jwks["keys"][0].get("d").is_none(),
+                "private part must not be published"
+            );
+        }
+    }
+
+    #[test]
+    fn private_jwk_loads() {
+        // Build a private JWK from a generated key's public part plus its scalar.
+        let k = SigningKey::generate(SigningAlgorithm::Es256).unwrap();
+        let bad =
+            SigningKey::from_jwk_json(r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}"#);
+        assert!(bad.is_err());
+        assert!(SigningKey::from_jwk_json("not json").is_err());
+        assert!(
+            SigningKey::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
+        assert!(!k.kid().is_empty());
+    }
+}
