@@ -79,7 +79,12 @@ impl ResourceGuard {
         let mut g = Self::new(Arc::new(server.local_validator()), cfg.prm_url())
             .with_required_scopes(cfg.required_scopes().clone())
             .with_scope_rule(cfg.implication().clone())
-            .with_challenge_scopes(cfg.scopes_supported().clone());
+            .with_challenge_scopes(ScopeSet::from_scopes(
+                cfg.required_scopes()
+                    .iter()
+                    .chain(cfg.default_scopes.iter())
+                    .map(str::to_owned),
+            ));
         g.tool_scopes = cfg.tool_scopes.clone();
         g.max_body = cfg.max_body_bytes();
         g

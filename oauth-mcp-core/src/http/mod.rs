@@ -415,3 +415,20 @@ pub fn decorate_protected(headers: &mut http::HeaderMap) {
         HeaderValue::from_static(CORS_EXPOSE_HEADERS),
     );
 }
+
+/// The 413 answer when a body exceeds `limit` bytes (adapters stop reading there).
+pub fn body_too_large(limit: usize) -> Response<Bytes> {
+    let mut r = error_response(&OAuthError::invalid_request(format!(
+        "request body too large (limit {limit} bytes)"
+    )));
+    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    r
+}
+
+/// The answer when a handler asks for the authenticated identity on a route
+/// that no Bearer guard protects: a server misconfiguration, not a client error.
+pub fn unguarded_route() -> Response<Bytes> {
+    error_response(&OAuthError::server_error(
+        "this route reads the OAuth identity but is not behind the Bearer layer; wrap it with the oauth-mcp layer",
+    ))
+}

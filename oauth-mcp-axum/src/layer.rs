@@ -1,0 +1,99 @@
+//! A tower layer that protects routes with Bearer tokens.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::BoxError;
+use axum::body::{Body, HttpBody};
+use axum::extract::Request;
+use axum::response::Response;
+use bytes::Bytes;
+use oauth_mcp_core::ResourceGuard;
+use oauth_mcp_core::http::{Protection, body_too_large, decorate_protected, protect};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::into_axum;
+
+/// Protects the wrapped routes: requests without a valid token get the
+/// core's 401/403 with `WWW-Authenticate`; the others reach the route with an
+/// [`oauth_mcp_core::AuthContext`] in their extensions.
+#[derive(Debug, Clone)]
+pub struct BearerLayer {
+    guard: Arc<ResourceGuard>,
+}
+
+impl BearerLayer {
+    /// A layer enforcing `guard`.
+    pub fn new(guard: ResourceGuard) -> Self {
+        Self {
+            guard: Arc::new(guard),
+        }
+    }
+}
+
+impl<S> Layer<S> for BearerLayer {
+    type Service = Bearer<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Bearer {
+            inner,
+            guard: self.guard.clone(),
+        }
+    }
+}
+
+/// The service [`BearerLayer`] produces.
+#[derive(Debug, Clone)]
+pub struct Bearer<S> {
+    inner: S,
+    guard: Arc<ResourceGuard>,
+}
+
+impl<S, B> Service<Request> for Bearer<S>
+where
+    S: Service<Request, Response = http::Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let guard = self.guard.clone();
+        // Use the service that was driven ready; leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let (body, bytes) = if guard.needs_body() && parts.method == http::Method::POST {
+                match axum::body::to_bytes(body, guard.max_body()).await {
+                    Ok(b) => (Body::from(b.clone()), Some(b)),
+                    Err(_) => return Ok(into_axum(body_too_large(guard.max_body()))),
+                }
+            } else {
+                (body, None)
+            };
+            match protect(&guard, &parts, bytes.as_deref()).await {
+                Protection::Respond(r) => Ok(into_axum(r)),
+                Protection::Allow(ctx) => {
+                    parts.extensions.insert(ctx);
+                    let mut resp = inner
+                        .call(Request::from_parts(parts, body))
+                        .await?
+                        .map(Body::new);
+                    decorate_protected(resp.headers_mut());
+                    Ok(resp)
+                }
+            }
+        })
+    }
+}
