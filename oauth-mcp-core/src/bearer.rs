@@ -79,7 +79,7 @@ impl ResourceGuard {
         let mut g = Self::new(Arc::new(server.local_validator()), cfg.prm_url())
             .with_required_scopes(cfg.required_scopes().clone())
             .with_scope_rule(cfg.implication().clone())
-            .with_challenge_scopes(ScopeSet::from_scopes(
+            .with_challenge_scopes(&ScopeSet::from_scopes(
                 cfg.required_scopes()
                     .iter()
                     .chain(cfg.default_scopes.iter())
@@ -110,7 +110,7 @@ impl ResourceGuard {
 
     /// The scopes named in a bare 401 challenge (what a client should ask for
     /// first); `offline_access` is always left out.
-    pub fn with_challenge_scopes(mut self, s: ScopeSet) -> Self {
+    pub fn with_challenge_scopes(mut self, s: &ScopeSet) -> Self {
         self.challenge_scopes = s.without(OFFLINE_ACCESS);
         self
     }

@@ -356,10 +356,10 @@ pub fn validate_registration(
             "grant_types must include authorization_code".into(),
         ));
     }
-    if let Some(rt) = &req.response_types {
-        if rt.iter().any(|r| r != "code") {
-            return Err(meta_err("response_types may only contain `code`".into()));
-        }
+    if let Some(rt) = &req.response_types
+        && rt.iter().any(|r| r != "code")
+    {
+        return Err(meta_err("response_types may only contain `code`".into()));
     }
     let scope = req
         .scope

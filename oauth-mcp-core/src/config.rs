@@ -591,15 +591,15 @@ impl ServerConfigBuilder {
                 format!("`{mcp_url}` is not canonical; use `{resource}`"),
             ));
         }
-        if let Some(r) = &self.resource {
-            if r != resource.as_str() {
-                return Err(err(
-                    "resource",
-                    format!(
-                        "resource `{r}` does not match the MCP endpoint `{resource}` (public_url + mcp_path); tokens would carry an audience the MCP endpoint refuses. Set resource to `{resource}` or change mcp_path"
-                    ),
-                ));
-            }
+        if let Some(r) = &self.resource
+            && r != resource.as_str()
+        {
+            return Err(err(
+                "resource",
+                format!(
+                    "resource `{r}` does not match the MCP endpoint `{resource}` (public_url + mcp_path); tokens would carry an audience the MCP endpoint refuses. Set resource to `{resource}` or change mcp_path"
+                ),
+            ));
         }
         let mut resources = ResourcePolicy::new(resource.clone());
         for r in &self.extra_resources {
@@ -665,13 +665,13 @@ impl ServerConfigBuilder {
                 ));
             }
         }
-        if let Some(s) = &self.user_policy.default_user_scopes {
-            if !s.is_subset(&supported) {
-                return Err(err(
-                    "default_user_scopes",
-                    format!("`{s}` must be a subset of scopes_supported `{supported}`"),
-                ));
-            }
+        if let Some(s) = &self.user_policy.default_user_scopes
+            && !s.is_subset(&supported)
+        {
+            return Err(err(
+                "default_user_scopes",
+                format!("`{s}` must be a subset of scopes_supported `{supported}`"),
+            ));
         }
 
         let secs = |field: &'static str, d: Duration, max: u64| -> Result<i64, ConfigError> {

@@ -113,7 +113,7 @@ impl AuthServer {
             .ok_or_else(|| Self::unknown_client(client_id))?;
         match (&client.secret_hash, secret) {
             (None, None) => Ok(client),
-            (None, Some(s)) if s.is_empty() => Ok(client),
+            (None, Some("")) => Ok(client),
             (None, Some(_)) => Err(OAuthError::invalid_client(format!(
                 "client `{client_id}` is public (token_endpoint_auth_method=none) and has no secret; do not send one"
             ))),
@@ -452,13 +452,12 @@ impl AuthServer {
                 .ok()
                 .and_then(|(_, gid)| gid),
         };
-        if let Some(gid) = grant_id {
-            if let Some(g) = self.store.get_grant(&gid).await? {
-                if g.client_id == client.client_id {
-                    self.store.revoke_grant(&gid).await?;
-                    tracing::info!(target: AUDIT, event = "token.revoked", client_id = %client.client_id, grant = %log_tag(&gid));
-                }
-            }
+        if let Some(gid) = grant_id
+            && let Some(g) = self.store.get_grant(&gid).await?
+            && g.client_id == client.client_id
+        {
+            self.store.revoke_grant(&gid).await?;
+            tracing::info!(target: AUDIT, event = "token.revoked", client_id = %client.client_id, grant = %log_tag(&gid));
         }
         Ok(())
     }

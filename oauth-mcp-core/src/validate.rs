@@ -267,10 +267,10 @@ pub(crate) fn check_claims(
     if exp + leeway <= now {
         return Err(TokenRejection::Expired(now - exp));
     }
-    if let Some(nbf) = c.nbf {
-        if nbf > now + leeway {
-            return Err(TokenRejection::NotYetValid);
-        }
+    if let Some(nbf) = c.nbf
+        && nbf > now + leeway
+    {
+        return Err(TokenRejection::NotYetValid);
     }
     Ok(())
 }
