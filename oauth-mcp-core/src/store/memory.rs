@@ -204,9 +204,8 @@ impl TokenStore for MemoryStore {
         };
         grant.refresh_generation = generation;
         let grant = grant.clone();
-        // Tokens two or more generations behind can never be used again.
-        g.refresh
-            .retain(|_, r| r.grant_id != grant.grant_id || r.generation + 1 >= generation);
+        // Retired tokens stay (until they expire) so that their reuse is
+        // recognised as theft rather than as an unknown token.
         g.refresh.insert(
             new_hash.to_owned(),
             RefreshToken {

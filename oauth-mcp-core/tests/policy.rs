@@ -1,0 +1,231 @@
+//! User, scope, client and redirect policies through the public API.
+
+use std::sync::Arc;
+
+use oauth_mcp_core::client::RedirectUriAllowlist;
+use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::new_user;
+use oauth_mcp_core::store::{MemoryStore, UserStore};
+use oauth_mcp_core::{AuthServer, PreRegisteredClient, ServerConfig};
+
+use crate::support::*;
+
+async fn server(b: oauth_mcp_core::config::ServerConfigBuilder) -> OAuthHttp {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_user(new_user("alice", "pw-alice").unwrap())
+        .await
+        .unwrap();
+    store
+        .put_user(new_user("bob", "pw-bob").unwrap())
+        .await
+        .unwrap();
+    OAuthHttp::new(AuthServer::new(b.build().unwrap(), store).unwrap())
+}
+
+#[tokio::test]
+async fn users_outside_the_allow_list_are_denied_with_a_redirect() {
+    let oauth =
+        server(ServerConfig::builder("http://127.0.0.1:8080").allowed_users(["alice"])).await;
+    let client = register(&oauth, "").await;
+    let (status, loc, _) = login(&oauth, &authorize_uri(&client, ""), "bob", "pw-bob").await;
+    assert_eq!(status, 303);
+    let loc = loc.unwrap();
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st"));
+    assert_eq!(
+        query_param(&loc, "iss").as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+    let (status, loc, _) = login(&oauth, &authorize_uri(&client, ""), "alice", "pw-alice").await;
+    assert_eq!(status, 303);
+    assert!(query_param(&loc.unwrap(), "code").is_some());
+}
+
+#[tokio::test]
+async fn scopes_are_narrowed_to_what_the_user_may_have() {
+    let oauth = server(
+        ServerConfig::builder("http://127.0.0.1:8080")
+            .scopes_supported(["mcp", "admin"])
+            .user_scopes("alice", ["mcp", "admin"])
+            .default_user_scopes(["mcp"]),
+    )
+    .await;
+    let client = register(&oauth, "").await;
+    for (user, pw, expected) in [("alice", "pw-alice", "admin mcp"), ("bob", "pw-bob", "mcp")] {
+        let (_, loc, _) = login(
+            &oauth,
+            &authorize_uri(&client, "&scope=mcp%20admin"),
+            user,
+            pw,
+        )
+        .await;
+        let code = query_param(&loc.unwrap(), "code").unwrap();
+        let form = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}&client_id={client}"
+        );
+        let r = oauth
+            .handle(req(
+                "POST",
+                "/token",
+                Some("application/x-www-form-urlencoded"),
+                form,
+            ))
+            .await;
+        assert_eq!(r.status(), 200);
+        let t: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(t["scope"], expected, "{user}");
+    }
+    // Only `admin` requested, and bob may not have it: access_denied.
+    let (_, loc, _) = login(
+        &oauth,
+        &authorize_uri(&client, "&scope=admin"),
+        "bob",
+        "pw-bob",
+    )
+    .await;
+    assert_eq!(
+        query_param(&loc.unwrap(), "error").as_deref(),
+        Some("access_denied")
+    );
+    // An unknown scope is invalid_scope.
+    let (status, loc, _) = login(
+        &oauth,
+        &authorize_uri(&client, "&scope=root"),
+        "alice",
+        "pw-alice",
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        query_param(&loc.unwrap(), "error").as_deref(),
+        Some("invalid_scope")
+    );
+}
+
+#[tokio::test]
+async fn trusted_pre_registered_clients_skip_consent_and_authenticate_with_basic() {
+    let secret = "a-secret-of-sufficient-length";
+    let oauth = server(
+        ServerConfig::builder("http://127.0.0.1:8080").client(
+            PreRegisteredClient::confidential("ops-client", secret, vec![REDIRECT.into()])
+                .trusted()
+                .named("Ops"),
+        ),
+    )
+    .await;
+    let r = oauth
+        .handle(req("GET", &authorize_uri("ops-client", ""), None, ""))
+        .await;
+    let html = String::from_utf8_lossy(r.body());
+    assert!(
+        !html.contains("value=\"deny\""),
+        "trusted clients are not asked for consent"
+    );
+    assert!(html.contains("Ops"));
+    let (_, loc, _) = login(
+        &oauth,
+        &authorize_uri("ops-client", ""),
+        "alice",
+        "pw-alice",
+    )
+    .await;
+    let code = query_param(&loc.unwrap(), "code").unwrap();
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("ops-client:{secret}"));
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}"
+    );
+    let mut r = req(
+        "POST",
+        "/token",
+        Some("application/x-www-form-urlencoded"),
+        form,
+    );
+    r.headers_mut()
+        .insert("authorization", format!("Basic {basic}").parse().unwrap());
+    let resp = oauth.handle(r).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        String::from_utf8_lossy(resp.body())
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn redirect_policy_applies_at_registration_and_at_authorization() {
+    let oauth = server(
+        ServerConfig::builder("http://127.0.0.1:8080")
+            .redirect_uri_policy(RedirectUriAllowlist::hosted_mcp_clients())
+            .client(PreRegisteredClient::public(
+                "legacy",
+                vec!["https://old.example/cb".into()],
+            )),
+    )
+    .await;
+    let body =
+        r#"{"redirect_uris":["https://evil.example/cb"],"token_endpoint_auth_method":"none"}"#;
+    let r = oauth
+        .handle(req("POST", "/register", Some("application/json"), body))
+        .await;
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(v["error"], "invalid_redirect_uri");
+    // Loopback is allowed by the hosted-clients policy.
+    register(&oauth, "").await;
+    // A pre-registered client whose URI the policy refuses: error page, no redirect.
+    let uri = format!(
+        "/authorize?response_type=code&client_id=legacy&redirect_uri=https://old.example/cb&code_challenge={}&code_challenge_method=S256",
+        oauth_mcp_core::pkce::s256_challenge(VERIFIER)
+    );
+    let r = oauth.handle(req("GET", &uri, None, "")).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn issuer_with_a_path_moves_endpoints_and_uses_path_insertion() {
+    let oauth = server(ServerConfig::builder("https://h.example/tenant")).await;
+    let paths = oauth.paths();
+    for p in [
+        "/.well-known/oauth-protected-resource/tenant/mcp",
+        "/.well-known/oauth-authorization-server/tenant",
+        "/.well-known/openid-configuration/tenant",
+        "/tenant/.well-known/openid-configuration",
+        "/tenant/authorize",
+        "/tenant/token",
+        "/tenant/register",
+        "/tenant/jwks.json",
+    ] {
+        assert!(paths.iter().any(|x| x == p), "{p} not served: {paths:?}");
+    }
+    let r = oauth
+        .handle(req(
+            "GET",
+            "/.well-known/oauth-authorization-server/tenant",
+            None,
+            "",
+        ))
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(v["issuer"], "https://h.example/tenant");
+    assert_eq!(v["token_endpoint"], "https://h.example/tenant/token");
+}
+
+#[tokio::test]
+async fn registration_can_be_disabled() {
+    let oauth = server(ServerConfig::builder("http://127.0.0.1:8080").disable_registration()).await;
+    assert!(!oauth.paths().iter().any(|p| p == "/register"));
+    let r = oauth
+        .handle(req(
+            "GET",
+            "/.well-known/oauth-authorization-server",
+            None,
+            "",
+        ))
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert!(v.get("registration_endpoint").is_none());
+}
