@@ -18,7 +18,9 @@ use oauth_mcp_core::validate::LocalJwtValidator;
 fn bearer_validation(c: &mut Criterion) {
     let mut g = c.benchmark_group("bearer_validation");
     for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
-        let keys = Arc::new(KeySet::new(SigningKey::generate(alg).unwrap_or_else(|e| panic!("{e}"))));
+        let keys = Arc::new(KeySet::new(
+            SigningKey::generate(alg).unwrap_or_else(|e| panic!("{e}")),
+        ));
         let iss = "https://as.example";
         let aud = ResourceUri::parse("https://mcp.example/mcp").unwrap_or_else(|e| panic!("{e}"));
         let signer = TokenSigner::new(keys.clone(), iss);
@@ -36,7 +38,9 @@ fn bearer_validation(c: &mut Criterion) {
             })
             .unwrap_or_else(|e| panic!("{e}"));
         let v = LocalJwtValidator::new(keys, iss, aud, Arc::new(SystemClock));
-        g.bench_function(alg.as_str(), |b| b.iter(|| v.validate_sync(black_box(&token)).is_ok()));
+        g.bench_function(alg.as_str(), |b| {
+            b.iter(|| v.validate_sync(black_box(&token)).is_ok())
+        });
     }
     g.finish();
 }
@@ -45,27 +49,49 @@ fn pkce(c: &mut Criterion) {
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let challenge = s256_challenge(verifier);
     c.bench_function("pkce_s256_verify", |b| {
-        b.iter(|| verify(CodeChallengeMethod::S256, black_box(&challenge), black_box(verifier)).is_ok())
+        b.iter(|| {
+            verify(
+                CodeChallengeMethod::S256,
+                black_box(&challenge),
+                black_box(verifier),
+            )
+            .is_ok()
+        })
     });
 }
 
 fn flow(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let oauth = server();
-    c.bench_function("code_flow_memory", |b| b.iter(|| rt.block_on(code_flow(&oauth))));
+    c.bench_function("code_flow_memory", |b| {
+        b.iter(|| rt.block_on(code_flow(&oauth)))
+    });
 }
 
 fn argon2_login(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let store = Arc::new(MemoryStore::new());
     let auth = rt.block_on(async {
-        store.put_user(new_user("alice", "correct horse").unwrap_or_else(|e| panic!("{e}"))).await.unwrap_or_else(|e| panic!("{e}"));
+        store
+            .put_user(new_user("alice", "correct horse").unwrap_or_else(|e| panic!("{e}")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         StoreAuthenticator::new(store.clone()).unwrap_or_else(|e| panic!("{e}"))
     });
     let mut g = c.benchmark_group("login");
     g.sample_size(10);
     g.bench_function("argon2_login", |b| {
-        b.iter(|| rt.block_on(auth.authenticate("alice", &"correct horse".into())).is_ok())
+        b.iter(|| {
+            rt.block_on(auth.authenticate("alice", &"correct horse".into()))
+                .is_ok()
+        })
     });
     g.finish();
 }

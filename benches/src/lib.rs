@@ -19,16 +19,26 @@ pub struct FixedUser;
 
 #[async_trait]
 impl Authenticator for FixedUser {
-    async fn authenticate(&self, username: &str, password: &Secret) -> Result<Option<String>, StoreError> {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Option<String>, StoreError> {
         Ok((username == "u" && password.secret() == "p").then(|| "u".to_owned()))
     }
 }
 
 /// An in-process server on the memory store.
 pub fn server() -> OAuthHttp {
-    let cfg = ServerConfig::builder("http://127.0.0.1:8080").build().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = ServerConfig::builder("http://127.0.0.1:8080")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let store = Arc::new(MemoryStore::new());
-    OAuthHttp::new(AuthServer::with_authenticator(cfg, store, Arc::new(FixedUser)))
+    OAuthHttp::new(AuthServer::with_authenticator(
+        cfg,
+        store,
+        Arc::new(FixedUser),
+    ))
 }
 
 fn req(method: &str, uri: &str, ctype: Option<&str>, body: String) -> http::Request<Bytes> {
@@ -41,8 +51,13 @@ fn req(method: &str, uri: &str, ctype: Option<&str>, body: String) -> http::Requ
 
 fn field<'a>(html: &'a str, name: &str) -> &'a str {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("no {name}"));
-    let end = html[start..].find('"').unwrap_or_else(|| panic!("unterminated {name}"));
+    let start = html
+        .find(&marker)
+        .map(|i| i + marker.len())
+        .unwrap_or_else(|| panic!("no {name}"));
+    let end = html[start..]
+        .find('"')
+        .unwrap_or_else(|| panic!("unterminated {name}"));
     &html[start..start + end]
 }
 
@@ -78,8 +93,17 @@ pub async fn code_flow(oauth: &OAuthHttp) -> String {
         ))
         .await;
     assert_eq!(r.status(), 303);
-    let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let code = loc.split("code=").nth(1).and_then(|s| s.split('&').next()).unwrap_or_default().to_owned();
+    let loc = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let code = loc
+        .split("code=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .unwrap_or_default()
+        .to_owned();
     let r = oauth
         .handle(req(
             "POST",

@@ -2,6 +2,9 @@
 //! (the HTTP tests over loopback live with the example servers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "suite/policy.rs"]
 mod policy;
+#[path = "suite/store.rs"]
 mod store;
+#[path = "suite/support.rs"]
 mod support;
