@@ -155,8 +155,8 @@ impl LocalJwtValidator {
         self
     }
 
-    /// Also refuse tokens whose grant was revoked (code replay, refresh-token
-    /// reuse, revocation). Costs one store lookup per request.
+    /// Also refuse tokens whose grant this store knows to be revoked (code
+    /// replay, refresh-token reuse, revocation). Costs one store lookup per request.
     pub fn with_revocation_check(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.revocations = Some(store);
         self
@@ -281,8 +281,11 @@ impl TokenValidator for LocalJwtValidator {
         let (ctx, gid) = self.validate_sync(token)?;
         if let (Some(store), Some(gid)) = (&self.revocations, gid) {
             match store.get_grant(&gid).await {
-                Ok(Some(g)) if !g.revoked => {}
-                Ok(_) => return Err(TokenRejection::Revoked),
+                Ok(Some(g)) if g.revoked => return Err(TokenRejection::Revoked),
+                // A grant this store never saw (another instance with its own
+                // store, or before a restart of a memory store) is not revoked
+                // here; the signature, issuer, audience and expiry still hold.
+                Ok(_) => {}
                 Err(e) => return Err(TokenRejection::Unavailable(e.to_string())),
             }
         }

@@ -294,17 +294,40 @@ mod tests {
     }
 
     #[test]
-    fn private_jwk_loads() {
-        // Build a private JWK from a generated key's public part plus its scalar.
-        let k = SigningKey::generate(SigningAlgorithm::Es256).unwrap();
-        let bad =
-            SigningKey::from_jwk_json(r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}"#);
-        assert!(bad.is_err());
+    fn private_jwks_load_and_match_their_public_key() {
+        use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin};
+        use aws_lc_rs::signature::KeyPair;
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        // EC P-256: d from the private scalar, x and y from the uncompressed point.
+        let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let d: EcPrivateKeyBin<'static> = kp.private_key().as_be_bytes().unwrap();
+        let point = kp.public_key().as_ref().to_vec();
+        let jwk = format!(
+            r#"{{"kty":"EC","crv":"P-256","d":"{}","x":"{}","y":"{}"}}"#,
+            b64(d.as_ref()),
+            b64(&point[1..33]),
+            b64(&point[33..65])
+        );
+        let k = SigningKey::from_jwk_json(&jwk).unwrap();
+        let from_der =
+            SigningKey::from_pkcs8_der(SigningAlgorithm::Es256, kp.to_pkcs8v1().unwrap().as_ref())
+                .unwrap();
+        assert_eq!(k.kid(), from_der.kid());
+        // Ed25519: d is the seed.
+        let seed = [7u8; 32];
+        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{}"}}"#, b64(&seed));
+        let k = SigningKey::from_jwk_json(&jwk).unwrap();
+        assert_eq!(k.algorithm(), SigningAlgorithm::EdDsa);
+        // Inconsistent, malformed and unsupported keys are refused with a reason.
+        assert!(
+            SigningKey::from_jwk_json(r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}"#)
+                .is_err()
+        );
+        assert!(SigningKey::from_jwk_json(r#"{"kty":"RSA","n":"AA","e":"AQAB"}"#).is_err());
         assert!(SigningKey::from_jwk_json("not json").is_err());
         assert!(
             SigningKey::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
                 .is_err()
         );
-        assert!(!k.kid().is_empty());
     }
 }

@@ -229,3 +229,59 @@ async fn registration_can_be_disabled() {
     let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
     assert!(v.get("registration_endpoint").is_none());
 }
+
+#[tokio::test]
+async fn instances_sharing_a_key_file_accept_each_others_tokens() {
+    use oauth_mcp_core::token::{KeySet, SigningAlgorithm, SigningKey};
+    let dir = std::env::temp_dir().join(format!("oauth-mcp-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("key.pem");
+    std::fs::write(
+        &path,
+        SigningKey::generate(SigningAlgorithm::Es256)
+            .unwrap()
+            .to_pkcs8_pem(),
+    )
+    .unwrap();
+    let keys = || KeySet::new(SigningKey::from_file(&path).unwrap());
+    let a = server(ServerConfig::builder("http://127.0.0.1:8080").signing_keys(keys())).await;
+    let b = server(ServerConfig::builder("http://127.0.0.1:8080").signing_keys(keys())).await;
+    let client = register(&a, "").await;
+    let (_, loc, _) = login(&a, &authorize_uri(&client, ""), "alice", "pw-alice").await;
+    let code = query_param(&loc.unwrap(), "code").unwrap();
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}&client_id={client}"
+    );
+    let r = a
+        .handle(req(
+            "POST",
+            "/token",
+            Some("application/x-www-form-urlencoded"),
+            form,
+        ))
+        .await;
+    let t: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    let token = t["access_token"].as_str().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let who = b
+        .resource_guard()
+        .check(&headers, None, None)
+        .await
+        .unwrap();
+    assert_eq!(who.subject, "alice");
+    // A third instance with its own fresh key refuses it.
+    let c = server(ServerConfig::builder("http://127.0.0.1:8080")).await;
+    let refusal = c
+        .resource_guard()
+        .check(&headers, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal.status, 401);
+    assert!(
+        refusal.challenge.contains("error=\"invalid_token\""),
+        "{}",
+        refusal.challenge
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
