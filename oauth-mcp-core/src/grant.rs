@@ -285,9 +285,12 @@ impl AuthServer {
             issued_at: now,
             expires_at: now + self.cfg.refresh_token_ttl,
         });
-        self.store
-            .insert_grant(grant.clone(), refresh_record)
-            .await?;
+        self.store.insert_grant(grant.clone(), refresh_record).await.map_err(|e| match e {
+            StoreError::Duplicate(_) => OAuthError::invalid_grant(
+                "the authorization code was replayed while it was being redeemed; the grant is revoked",
+            ),
+            other => other.into(),
+        })?;
         self.issue(&grant, &grant.scope, issue_refresh.then_some(refresh))
     }
 

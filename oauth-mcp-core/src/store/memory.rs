@@ -162,7 +162,24 @@ impl TokenStore for MemoryStore {
                 grant.revoked = true;
                 true
             }
-            None => false,
+            None => {
+                // A code replayed while its first redemption is still storing
+                // the grant: leave a tombstone so that insert fails.
+                g.grants.insert(
+                    grant_id.to_owned(),
+                    Grant {
+                        grant_id: grant_id.to_owned(),
+                        client_id: String::new(),
+                        subject: String::new(),
+                        scope: ScopeSet::empty(),
+                        resource: String::new(),
+                        created_at: 0,
+                        refresh_generation: 0,
+                        revoked: true,
+                    },
+                );
+                false
+            }
         };
         g.refresh.retain(|_, r| r.grant_id != grant_id);
         Ok(found)

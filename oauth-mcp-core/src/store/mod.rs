@@ -213,7 +213,11 @@ pub trait TokenStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Looks a grant up.
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError>;
-    /// Revokes a grant and every token in it; false if unknown.
+    /// Revokes a grant and every token in it; false if unknown. Revoking an
+    /// unknown id must still be remembered, so that a later
+    /// [`TokenStore::insert_grant`] of that id fails with
+    /// [`StoreError::Duplicate`] (a code replayed while its first redemption
+    /// was still in flight).
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError>;
     /// Looks a refresh token up by hash (expired ones included).
     async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;

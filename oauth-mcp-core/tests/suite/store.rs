@@ -146,3 +146,23 @@ async fn expired_tokens_are_invalid_and_purged() {
         CodeRedemption::NotFound
     );
 }
+
+#[tokio::test]
+async fn revoking_a_grant_before_it_is_stored_blocks_its_creation() {
+    let store = MemoryStore::new();
+    assert!(!store.revoke_grant("g").await.unwrap());
+    let g = Grant {
+        grant_id: "g".into(),
+        client_id: "c".into(),
+        subject: "alice".into(),
+        scope: ScopeSet::parse("mcp").unwrap(),
+        resource: "https://r/mcp".into(),
+        created_at: 0,
+        refresh_generation: 0,
+        revoked: false,
+    };
+    assert!(matches!(
+        store.insert_grant(g, None).await,
+        Err(oauth_mcp_core::StoreError::Duplicate(_))
+    ));
+}
