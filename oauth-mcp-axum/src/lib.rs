@@ -49,8 +49,3 @@ use bytes::Bytes;
 pub(crate) fn into_axum(r: http::Response<Bytes>) -> axum::response::Response {
     r.map(Body::from)
 }
-
-/// The README's code samples, compiled as doc-tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

@@ -1,56 +1,122 @@
-//! The framework-neutral black-box battery: every function drives a running
-//! server over real HTTP, knowing only its base URL (and, for expiry tests, a
-//! way to move the server's clock). The axum example runs it from
-//! `tests/e2e.rs`; other adapters include this module and run it the same way.
+//! The framework-neutral black-box battery every oauth-mcp adapter example
+//! runs: each function drives a running server over real HTTP, knowing only
+//! its base URL (and, for expiry tests, a way to move the server's clock).
+//!
+//! An adapter's test file provides one `async fn(ServerSpec) -> Harness` and
+//! invokes [`battery_tests!`] with it, which generates one test per battery
+//! function plus the TypeScript SDK interop test ([`interop`]):
+//!
+//! ```no_run
+//! use oauth_mcp_battery::{Harness, ServerSpec};
+//!
+//! /// Starts the adapter's example server on loopback with `spec` applied.
+//! async fn start(spec: ServerSpec) -> Harness {
+//!     # let _ = spec;
+//!     // … start the server with a manual clock, then:
+//!     Harness::new("http://127.0.0.1:40123", |_secs| { /* clock.advance(_secs) */ })
+//! }
+//!
+//! oauth_mcp_battery::battery_tests!(start);
+//! # fn main() {}
+//! ```
 //!
 //! Server expectations (those of the example servers): demo user
 //! `demo-user` / `demo-password`, scopes `mcp` and `admin` (`admin` implies
-//! `mcp`), `admin_echo` needs `admin`, default token lifetimes (access 3600 s,
-//! code 300 s), 30 s validation leeway, a 64 KiB body limit.
+//! `mcp`), `admin_echo` needs `admin`, the MCP endpoint at `{base}/mcp`,
+//! default token lifetimes (access 3600 s, code 300 s), 30 s validation
+//! leeway, a 64 KiB body limit.
 
-// Not every adapter's test binary runs every function.
-#![allow(dead_code)]
-// Test code: a failed expectation is a failed test. (clippy.toml's
-// allow-*-in-tests covers #[test] functions only, not helper modules.)
+// Test-support code: a failed expectation is a failed test, so the battery
+// panics (unwrap/expect) on purpose. (clippy.toml's allow-*-in-tests covers
+// #[test] functions only, not a library of helpers.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-pub(crate) mod client;
+pub mod client;
+pub mod interop;
+mod macros;
 
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::scope::ScopeSet;
-use oauth_mcp_core::token::{KeySet, MintRequest, SigningKey, TokenSigner};
+use oauth_mcp_core::token::{KeySet, MintRequest, SigningAlgorithm, SigningKey, TokenSigner};
 use serde_json::{Value, json};
 
 use client::*;
 
 /// A running server under test.
-pub(crate) struct Harness {
+pub struct Harness {
     /// The public URL (issuer), e.g. `http://127.0.0.1:40123`.
-    pub(crate) base: String,
+    pub base: String,
     /// Moves the server's clock forward by this many seconds.
-    pub(crate) advance: Box<dyn Fn(i64) + Send + Sync>,
+    pub advance: Box<dyn Fn(i64) + Send + Sync>,
 }
 
 impl Harness {
-    pub(crate) fn new(
-        base: impl Into<String>,
-        advance: impl Fn(i64) + Send + Sync + 'static,
-    ) -> Self {
+    /// A harness for the server at `base` whose clock `advance` moves.
+    pub fn new(base: impl Into<String>, advance: impl Fn(i64) + Send + Sync + 'static) -> Self {
         Self {
             base: base.into(),
             advance: Box::new(advance),
         }
     }
 
-    pub(crate) fn advance(&self, secs: i64) {
+    /// Moves the server's clock forward by `secs` seconds.
+    pub fn advance(&self, secs: i64) {
         (self.advance)(secs);
     }
 
-    fn mcp(&self) -> String {
+    /// The server's MCP endpoint URL (`{base}/mcp`).
+    pub fn mcp(&self) -> String {
         mcp_url(&self.base)
     }
+}
+
+/// What a test needs from the server beyond the defaults; the adapter's
+/// start function applies it.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSpec {
+    /// Grant the demo user the `admin` scope.
+    pub demo_admin: bool,
+    /// Sign tokens with the key in this PEM file instead of a generated one.
+    pub signing_key: Option<PathBuf>,
+}
+
+/// Deletes a file when dropped (also when start-up panics).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Starts a server through `start` with a freshly generated ES256 signing
+/// key, returning it with the key (the PEM file handed over in
+/// [`ServerSpec::signing_key`] is deleted once the server has started).
+pub async fn start_with_generated_key<F, Fut>(start: F) -> (Harness, SigningKey)
+where
+    F: FnOnce(ServerSpec) -> Fut,
+    Fut: Future<Output = Harness>,
+{
+    let key = SigningKey::generate(SigningAlgorithm::Es256).expect("generate a signing key");
+    let path = std::env::temp_dir().join(format!(
+        "oauth-mcp-e2e-{}-{}.pem",
+        std::process::id(),
+        key.kid()
+    ));
+    std::fs::write(&path, key.to_pkcs8_pem()).expect("write the signing key");
+    let file = TempFile(path.clone());
+    let h = start(ServerSpec {
+        signing_key: Some(path),
+        ..ServerSpec::default()
+    })
+    .await;
+    // The key is read at start-up.
+    drop(file);
+    (h, key)
 }
 
 fn tool_names(list: &Value) -> Vec<String> {
@@ -66,7 +132,7 @@ fn tool_names(list: &Value) -> Vec<String> {
 
 /// Discovery → registration → login → token → MCP → refresh rotation →
 /// reuse of a rotated-out refresh token revokes the whole grant.
-pub(crate) async fn full_flow(h: &Harness) {
+pub async fn full_flow(h: &Harness) {
     let base = h.base.as_str();
 
     // Unauthenticated MCP request: bare challenge pointing at the metadata.
@@ -229,7 +295,7 @@ pub(crate) async fn full_flow(h: &Harness) {
 // ============================================================ 2. audience binding
 
 /// A client that never sends `resource` still gets a token for the MCP endpoint.
-pub(crate) async fn omitted_resource_defaults_to_mcp(h: &Harness) {
+pub async fn omitted_resource_defaults_to_mcp(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -263,7 +329,7 @@ pub(crate) async fn omitted_resource_defaults_to_mcp(h: &Harness) {
 
 /// A correctly signed token whose audience is the authorization server is
 /// refused at the MCP endpoint. `key` is the server's signing key.
-pub(crate) async fn token_for_authorization_server_refused(h: &Harness, key: &SigningKey) {
+pub async fn token_for_authorization_server_refused(h: &Harness, key: &SigningKey) {
     let base = h.base.as_str();
     let signer = TokenSigner::new(Arc::new(KeySet::new(key.clone())), base);
     let scope = ScopeSet::parse("mcp").expect("scope");
@@ -297,7 +363,7 @@ pub(crate) async fn token_for_authorization_server_refused(h: &Harness, key: &Si
 // ============================================================ 3. refusals
 
 /// A wrong PKCE verifier: 400 invalid_grant.
-pub(crate) async fn wrong_pkce_verifier(h: &Harness) {
+pub async fn wrong_pkce_verifier(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -316,7 +382,7 @@ pub(crate) async fn wrong_pkce_verifier(h: &Harness) {
 }
 
 /// A replayed code is refused, and the tokens of its first exchange are revoked.
-pub(crate) async fn code_replay_revokes_tokens(h: &Harness) {
+pub async fn code_replay_revokes_tokens(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -344,7 +410,7 @@ pub(crate) async fn code_replay_revokes_tokens(h: &Harness) {
 }
 
 /// An unregistered redirect URI at /authorize: an error page, never a redirect.
-pub(crate) async fn redirect_uri_mismatch_at_authorize(h: &Harness) {
+pub async fn redirect_uri_mismatch_at_authorize(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -360,7 +426,7 @@ pub(crate) async fn redirect_uri_mismatch_at_authorize(h: &Harness) {
 }
 
 /// A redirect URI at /token that differs from the one used at /authorize.
-pub(crate) async fn redirect_uri_mismatch_at_token(h: &Harness) {
+pub async fn redirect_uri_mismatch_at_token(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -379,7 +445,7 @@ pub(crate) async fn redirect_uri_mismatch_at_token(h: &Harness) {
 }
 
 /// RFC 8252 §7.3: a loopback redirect URI may use any port.
-pub(crate) async fn loopback_redirect_any_port(h: &Harness) {
+pub async fn loopback_redirect_any_port(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let u = url::Url::parse(&client.redirect_uri).expect("url");
@@ -406,7 +472,7 @@ pub(crate) async fn loopback_redirect_any_port(h: &Harness) {
 }
 
 /// An unknown client_id at /authorize: an error page, no redirect.
-pub(crate) async fn unknown_client_at_authorize(h: &Harness) {
+pub async fn unknown_client_at_authorize(h: &Harness) {
     let base = h.base.as_str();
     let pkce = Pkce::new();
     let ghost = Registered {
@@ -419,7 +485,7 @@ pub(crate) async fn unknown_client_at_authorize(h: &Harness) {
 }
 
 /// An unknown resource at /authorize is redirected as `invalid_target`.
-pub(crate) async fn unknown_resource_at_authorize(h: &Harness) {
+pub async fn unknown_resource_at_authorize(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -431,7 +497,7 @@ pub(crate) async fn unknown_resource_at_authorize(h: &Harness) {
 }
 
 /// An unknown resource at /token: 400 invalid_target.
-pub(crate) async fn unknown_resource_at_token(h: &Harness) {
+pub async fn unknown_resource_at_token(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     for bad in ["https://elsewhere.example/mcp", base] {
@@ -451,7 +517,7 @@ pub(crate) async fn unknown_resource_at_token(h: &Harness) {
 }
 
 /// PKCE is mandatory: no challenge → invalid_request redirect.
-pub(crate) async fn missing_code_challenge(h: &Harness) {
+pub async fn missing_code_challenge(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -463,7 +529,7 @@ pub(crate) async fn missing_code_challenge(h: &Harness) {
 }
 
 /// `plain` PKCE (explicit, or implied by an absent method) is refused.
-pub(crate) async fn plain_pkce_refused(h: &Harness) {
+pub async fn plain_pkce_refused(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -477,7 +543,7 @@ pub(crate) async fn plain_pkce_refused(h: &Harness) {
 }
 
 /// A code older than its 300 s lifetime is refused.
-pub(crate) async fn expired_code(h: &Harness) {
+pub async fn expired_code(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -497,7 +563,7 @@ pub(crate) async fn expired_code(h: &Harness) {
 }
 
 /// An access token past `exp` + leeway is refused; refreshing recovers.
-pub(crate) async fn expired_access_token(h: &Harness) {
+pub async fn expired_access_token(h: &Harness) {
     let base = h.base.as_str();
     let s = session(base, None).await;
     assert_eq!(whoami(base, &s.tokens.access).await["subject"], USER);
@@ -512,7 +578,7 @@ pub(crate) async fn expired_access_token(h: &Harness) {
 }
 
 /// The demo user (scope `mcp` only) calling `admin_echo`: 403 insufficient_scope.
-pub(crate) async fn insufficient_scope_for_admin_tool(h: &Harness) {
+pub async fn insufficient_scope_for_admin_tool(h: &Harness) {
     let base = h.base.as_str();
     // Asking for admin does not get it: the user policy grants only mcp.
     let s = session(base, Some("mcp admin")).await;
@@ -543,7 +609,7 @@ pub(crate) async fn insufficient_scope_for_admin_tool(h: &Harness) {
 }
 
 /// On a server that grants the demo user `admin`, `admin_echo` works.
-pub(crate) async fn admin_tool_with_admin_scope(h: &Harness) {
+pub async fn admin_tool_with_admin_scope(h: &Harness) {
     let base = h.base.as_str();
     let s = session(base, Some("mcp admin")).await;
     let granted: Vec<&str> = s.tokens.scope.split(' ').collect();
@@ -564,7 +630,7 @@ pub(crate) async fn admin_tool_with_admin_scope(h: &Harness) {
 }
 
 /// A token in the query string is refused with 400 invalid_request.
-pub(crate) async fn token_in_query_refused(h: &Harness) {
+pub async fn token_in_query_refused(h: &Harness) {
     let base = h.base.as_str();
     let s = session(base, None).await;
     let url = format!("{}?access_token={}", h.mcp(), s.tokens.access);
@@ -588,7 +654,7 @@ pub(crate) async fn token_in_query_refused(h: &Harness) {
 }
 
 /// Malformed token requests.
-pub(crate) async fn malformed_token_requests(h: &Harness) {
+pub async fn malformed_token_requests(h: &Harness) {
     let base = h.base.as_str();
     token_raw(
         base,
@@ -626,7 +692,7 @@ pub(crate) async fn malformed_token_requests(h: &Harness) {
 }
 
 /// Malformed registrations.
-pub(crate) async fn malformed_registrations(h: &Harness) {
+pub async fn malformed_registrations(h: &Harness) {
     let base = h.base.as_str();
     register_raw(base, "application/json", b"this is not json{".to_vec())
         .await
@@ -652,7 +718,7 @@ pub(crate) async fn malformed_registrations(h: &Harness) {
 }
 
 /// Bodies over 64 KiB are refused with 413.
-pub(crate) async fn oversize_bodies(h: &Harness) {
+pub async fn oversize_bodies(h: &Harness) {
     let base = h.base.as_str();
     let mut body = b"grant_type=authorization_code&code=x&client_id=y&pad=".to_vec();
     body.resize(body.len() + 70 * 1024, b'a');
@@ -668,7 +734,7 @@ pub(crate) async fn oversize_bodies(h: &Harness) {
 }
 
 /// Garbage Bearer credentials: 401 invalid_token.
-pub(crate) async fn garbage_bearer(h: &Harness) {
+pub async fn garbage_bearer(h: &Harness) {
     let base = h.base.as_str();
     for garbage in ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
         assert_token_refused(base, garbage).await;
@@ -679,7 +745,7 @@ pub(crate) async fn garbage_bearer(h: &Harness) {
 /// with a `WWW-Authenticate: Basic` challenge; the code survives the failed
 /// attempts. Checked for a client that registered `client_secret_post` and
 /// for one that registered no method (and so got a secret by default).
-pub(crate) async fn confidential_client_wrong_secret(h: &Harness) {
+pub async fn confidential_client_wrong_secret(h: &Harness) {
     let base = h.base.as_str();
     for method in [Some("client_secret_post"), None] {
         let client = register_confidential(base, method).await;
@@ -732,7 +798,7 @@ pub(crate) async fn confidential_client_wrong_secret(h: &Harness) {
 }
 
 /// A confidential client that registered no auth method may use Basic or POST.
-pub(crate) async fn confidential_client_basic_and_post(h: &Harness) {
+pub async fn confidential_client_basic_and_post(h: &Harness) {
     let base = h.base.as_str();
     let client = register_confidential(base, None).await;
     let secret = client.client_secret.clone().expect("secret");
@@ -818,7 +884,7 @@ pub(crate) async fn confidential_client_basic_and_post(h: &Harness) {
 }
 
 /// A client that registered `client_secret_post` may not use Basic.
-pub(crate) async fn explicit_post_client_refuses_basic(h: &Harness) {
+pub async fn explicit_post_client_refuses_basic(h: &Harness) {
     let base = h.base.as_str();
     let client = register_confidential(base, Some("client_secret_post")).await;
     let secret = client.client_secret.clone().expect("secret");
@@ -860,7 +926,7 @@ pub(crate) async fn explicit_post_client_refuses_basic(h: &Harness) {
 }
 
 /// A refresh may not widen the grant's scopes.
-pub(crate) async fn refresh_broader_scope_refused(h: &Harness) {
+pub async fn refresh_broader_scope_refused(h: &Harness) {
     let base = h.base.as_str();
     let s = session(base, None).await;
     assert_eq!(s.tokens.scope, "mcp");
@@ -877,7 +943,7 @@ pub(crate) async fn refresh_broader_scope_refused(h: &Harness) {
 }
 
 /// A refresh may narrow the scopes (needs a server that grants `admin`).
-pub(crate) async fn refresh_narrowing_scope(h: &Harness) {
+pub async fn refresh_narrowing_scope(h: &Harness) {
     let base = h.base.as_str();
     let s = session(base, Some("mcp admin")).await;
     let narrowed =
@@ -904,7 +970,7 @@ pub(crate) async fn refresh_narrowing_scope(h: &Harness) {
 
 /// The user denies consent: redirect with access_denied, state and iss; the
 /// request is then gone.
-pub(crate) async fn user_denies_consent(h: &Harness) {
+pub async fn user_denies_consent(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -917,7 +983,7 @@ pub(crate) async fn user_denies_consent(h: &Harness) {
 }
 
 /// A wrong password shows the form again (401) and the request stays usable.
-pub(crate) async fn wrong_password_then_retry(h: &Harness) {
+pub async fn wrong_password_then_retry(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
@@ -976,7 +1042,7 @@ async fn preflight(url: &str) -> Reply {
 }
 
 /// Preflights on /token and /mcp, and readable challenges on 401s.
-pub(crate) async fn cors(h: &Harness) {
+pub async fn cors(h: &Harness) {
     let base = h.base.as_str();
     for url in [format!("{base}/token"), h.mcp(), format!("{base}/register")] {
         let r = preflight(&url).await;
@@ -1021,7 +1087,7 @@ pub(crate) async fn cors(h: &Harness) {
 
 /// Eight concurrent refreshes with the current refresh token never strand the
 /// user: afterwards at least one returned refresh token still works.
-pub(crate) async fn concurrent_refresh(h: &Harness) {
+pub async fn concurrent_refresh(h: &Harness) {
     let base = h.base.clone();
     let s = session(&base, None).await;
     // Rotate once so the token raced with is a "current" one, not the first.
@@ -1059,7 +1125,7 @@ pub(crate) async fn concurrent_refresh(h: &Harness) {
 }
 
 /// Eight concurrent redemptions of one code: exactly one succeeds.
-pub(crate) async fn concurrent_code_redemption(h: &Harness) {
+pub async fn concurrent_code_redemption(h: &Harness) {
     let base = h.base.clone();
     let client = register_public(&base).await;
     let pkce = Pkce::new();

@@ -2,6 +2,8 @@
 //! the login form, the token endpoint and MCP JSON-RPC over streamable HTTP.
 //! It talks only to the base URL it is given (loopback) and never follows
 //! redirects: every `Location` is inspected instead.
+//!
+//! Its helpers panic (failing the test) on any unexpected answer.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -15,11 +17,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// The demo user the example server creates.
-pub(crate) const USER: &str = "demo-user";
+pub const USER: &str = "demo-user";
 /// The demo user's password.
-pub(crate) const PASSWORD: &str = "demo-password";
+pub const PASSWORD: &str = "demo-password";
 /// The MCP protocol version the battery speaks.
-pub(crate) const MCP_PROTOCOL_VERSION: &str = "2025-11-25";
+pub const MCP_PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// Upper bound on how long any single MCP response may take to produce its
 /// first JSON-RPC message.
@@ -28,7 +30,7 @@ const MCP_READ_LIMIT: Duration = Duration::from_secs(20);
 const MAX_SSE_CHUNKS: usize = 10_000;
 
 /// The shared HTTP client: no redirects followed, no proxy, bounded time.
-pub(crate) fn http() -> reqwest::Client {
+pub fn http() -> reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
@@ -43,7 +45,7 @@ pub(crate) fn http() -> reqwest::Client {
 }
 
 /// A unique, URL-safe, 43-character random-looking string.
-pub(crate) fn unique(label: &str) -> String {
+pub fn unique(label: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
     let t = SystemTime::now()
@@ -55,7 +57,7 @@ pub(crate) fn unique(label: &str) -> String {
 }
 
 /// A fresh loopback callback URI (nothing listens there; redirects are only inspected).
-pub(crate) fn callback_uri() -> String {
+pub fn callback_uri() -> String {
     static PORT: AtomicU64 = AtomicU64::new(0);
     let port = 40_000 + PORT.fetch_add(1, Ordering::SeqCst) % 20_000;
     format!("http://127.0.0.1:{port}/callback")
@@ -63,13 +65,22 @@ pub(crate) fn callback_uri() -> String {
 
 /// A PKCE verifier and its S256 challenge.
 #[derive(Debug, Clone)]
-pub(crate) struct Pkce {
-    pub(crate) verifier: String,
-    pub(crate) challenge: String,
+pub struct Pkce {
+    /// The `code_verifier` sent to the token endpoint.
+    pub verifier: String,
+    /// The `code_challenge` (S256 of the verifier) sent to /authorize.
+    pub challenge: String,
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Pkce {
-    pub(crate) fn new() -> Self {
+    /// A fresh random verifier and its challenge.
+    pub fn new() -> Self {
         let verifier = unique("pkce-verifier");
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         Self {
@@ -81,10 +92,13 @@ impl Pkce {
 
 /// A buffered HTTP response.
 #[derive(Debug, Clone)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) headers: HeaderMap,
-    pub(crate) text: String,
+pub struct Reply {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body, as text.
+    pub text: String,
 }
 
 impl Reply {
@@ -100,23 +114,23 @@ impl Reply {
     }
 
     /// The body as JSON (panics with the body if it is not).
-    pub(crate) fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.text)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
     }
 
     /// A header's value as a string.
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
+    pub fn header(&self, name: &str) -> Option<String> {
         header_str(&self.headers, name)
     }
 
     /// The `error` member of a JSON error body.
-    pub(crate) fn error(&self) -> String {
+    pub fn error(&self) -> String {
         self.json()["error"].as_str().unwrap_or_default().to_owned()
     }
 
     /// The `error_description` member of a JSON error body.
-    pub(crate) fn error_description(&self) -> String {
+    pub fn error_description(&self) -> String {
         self.json()["error_description"]
             .as_str()
             .unwrap_or_default()
@@ -124,7 +138,7 @@ impl Reply {
     }
 
     /// Asserts an RFC 6749 §5.2 JSON error: status, code, `no-store`.
-    pub(crate) fn assert_oauth_error(&self, status: u16, code: &str) {
+    pub fn assert_oauth_error(&self, status: u16, code: &str) {
         assert_eq!(
             self.status, status,
             "unexpected status; body: {}",
@@ -144,7 +158,7 @@ impl Reply {
     }
 
     /// The parsed `WWW-Authenticate` challenge (panics if absent).
-    pub(crate) fn challenge(&self) -> Challenge {
+    pub fn challenge(&self) -> Challenge {
         let v = self
             .header("www-authenticate")
             .unwrap_or_else(|| panic!("no WWW-Authenticate header; body: {}", self.text));
@@ -153,7 +167,7 @@ impl Reply {
 }
 
 /// A header's value as a string.
-pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -161,21 +175,24 @@ pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// True if a comma-separated header list contains `item` (case-insensitive).
-pub(crate) fn list_contains(list: &str, item: &str) -> bool {
+pub fn list_contains(list: &str, item: &str) -> bool {
     list.split(',').any(|s| s.trim().eq_ignore_ascii_case(item))
 }
 
 /// A parsed `WWW-Authenticate` challenge: scheme and auth-params.
 #[derive(Debug, Clone)]
-pub(crate) struct Challenge {
-    pub(crate) raw: String,
-    pub(crate) scheme: String,
-    pub(crate) params: HashMap<String, String>,
+pub struct Challenge {
+    /// The header value as received.
+    pub raw: String,
+    /// The auth scheme, e.g. `Bearer`.
+    pub scheme: String,
+    /// The auth-params, keyed by lower-cased name.
+    pub params: HashMap<String, String>,
 }
 
 impl Challenge {
     /// Parses `Scheme k="v", k2=token, …` (one challenge).
-    pub(crate) fn parse(raw: &str) -> Self {
+    pub fn parse(raw: &str) -> Self {
         let (scheme, rest) = raw.split_once(' ').unwrap_or((raw, ""));
         let mut params = HashMap::new();
         let chars: Vec<char> = rest.chars().collect();
@@ -225,12 +242,13 @@ impl Challenge {
         }
     }
 
-    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+    /// An auth-param's value (`name` in lower case).
+    pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
     }
 
     /// The challenge's `scope` as a list.
-    pub(crate) fn scopes(&self) -> Vec<String> {
+    pub fn scopes(&self) -> Vec<String> {
         self.param("scope")
             .unwrap_or_default()
             .split_whitespace()
@@ -240,7 +258,7 @@ impl Challenge {
 
     /// Asserts a Bearer challenge pointing at the resource metadata of `base`,
     /// with `error` (or none, for the bare challenge).
-    pub(crate) fn assert_bearer(&self, base: &str, error: Option<&str>) {
+    pub fn assert_bearer(&self, base: &str, error: Option<&str>) {
         assert_eq!(self.scheme, "Bearer", "challenge: {}", self.raw);
         assert_eq!(
             self.param("resource_metadata"),
@@ -267,22 +285,22 @@ impl Challenge {
 }
 
 /// The MCP endpoint of a server.
-pub(crate) fn mcp_url(base: &str) -> String {
+pub fn mcp_url(base: &str) -> String {
     format!("{base}/mcp")
 }
 
 /// The RFC 9728 metadata URL of the MCP endpoint.
-pub(crate) fn prm_url(base: &str) -> String {
+pub fn prm_url(base: &str) -> String {
     format!("{base}/.well-known/oauth-protected-resource/mcp")
 }
 
 /// GET a URL.
-pub(crate) async fn get(url: &str) -> Reply {
+pub async fn get(url: &str) -> Reply {
     Reply::read(http().get(url).send().await.expect("GET")).await
 }
 
 /// GET a JSON document, asserting 200.
-pub(crate) async fn get_json(url: &str) -> Value {
+pub async fn get_json(url: &str) -> Value {
     let r = get(url).await;
     assert_eq!(r.status, 200, "GET {url}: {}", r.text);
     assert!(
@@ -297,14 +315,17 @@ pub(crate) async fn get_json(url: &str) -> Value {
 
 /// A registered client.
 #[derive(Debug, Clone)]
-pub(crate) struct Registered {
-    pub(crate) client_id: String,
-    pub(crate) client_secret: Option<String>,
-    pub(crate) redirect_uri: String,
+pub struct Registered {
+    /// The issued `client_id`.
+    pub client_id: String,
+    /// The issued `client_secret` (confidential clients only).
+    pub client_secret: Option<String>,
+    /// The one redirect URI the client registered.
+    pub redirect_uri: String,
 }
 
 /// POST /register with a raw body and content type.
-pub(crate) async fn register_raw(base: &str, content_type: &str, body: Vec<u8>) -> Reply {
+pub async fn register_raw(base: &str, content_type: &str, body: Vec<u8>) -> Reply {
     let r = http()
         .post(format!("{base}/register"))
         .header(header::CONTENT_TYPE, content_type)
@@ -316,7 +337,7 @@ pub(crate) async fn register_raw(base: &str, content_type: &str, body: Vec<u8>) 
 }
 
 /// POST /register with JSON client metadata.
-pub(crate) async fn register(base: &str, metadata: &Value) -> Reply {
+pub async fn register(base: &str, metadata: &Value) -> Reply {
     register_raw(
         base,
         "application/json",
@@ -337,7 +358,7 @@ fn registered(r: &Reply, redirect_uri: &str) -> Registered {
 }
 
 /// Registers a public client (PKCE only) with one loopback redirect URI.
-pub(crate) async fn register_public(base: &str) -> Registered {
+pub async fn register_public(base: &str) -> Registered {
     let redirect = callback_uri();
     let r = register(
         base,
@@ -357,7 +378,7 @@ pub(crate) async fn register_public(base: &str) -> Registered {
 
 /// Registers a confidential client; `method` is the explicit
 /// `token_endpoint_auth_method`, or `None` to omit it.
-pub(crate) async fn register_confidential(base: &str, method: Option<&str>) -> Registered {
+pub async fn register_confidential(base: &str, method: Option<&str>) -> Registered {
     let redirect = callback_uri();
     let mut meta = json!({
         "redirect_uris": [redirect],
@@ -380,21 +401,29 @@ pub(crate) async fn register_confidential(base: &str, method: Option<&str>) -> R
 
 /// The query of an authorization request. `None` fields are left out.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthRequest {
-    pub(crate) response_type: Option<String>,
-    pub(crate) client_id: String,
-    pub(crate) redirect_uri: Option<String>,
-    pub(crate) code_challenge: Option<String>,
-    pub(crate) code_challenge_method: Option<String>,
-    pub(crate) state: Option<String>,
-    pub(crate) resource: Option<String>,
-    pub(crate) scope: Option<String>,
+pub struct AuthRequest {
+    /// `response_type` (normally `code`).
+    pub response_type: Option<String>,
+    /// `client_id` (always sent).
+    pub client_id: String,
+    /// `redirect_uri`.
+    pub redirect_uri: Option<String>,
+    /// `code_challenge` (PKCE).
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method` (normally `S256`).
+    pub code_challenge_method: Option<String>,
+    /// `state`, echoed in the redirect.
+    pub state: Option<String>,
+    /// `resource` (RFC 8707).
+    pub resource: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
 }
 
 impl AuthRequest {
     /// A well-formed request for `client` with `pkce`, a fresh state and no
     /// `resource` or `scope`.
-    pub(crate) fn new(client: &Registered, pkce: &Pkce) -> Self {
+    pub fn new(client: &Registered, pkce: &Pkce) -> Self {
         Self {
             response_type: Some("code".into()),
             client_id: client.client_id.clone(),
@@ -407,17 +436,20 @@ impl AuthRequest {
         }
     }
 
-    pub(crate) fn resource(mut self, r: &str) -> Self {
+    /// Sets `resource`.
+    pub fn resource(mut self, r: &str) -> Self {
         self.resource = Some(r.to_owned());
         self
     }
 
-    pub(crate) fn scope(mut self, s: &str) -> Self {
+    /// Sets `scope`.
+    pub fn scope(mut self, s: &str) -> Self {
         self.scope = Some(s.to_owned());
         self
     }
 
-    pub(crate) fn redirect_uri(mut self, r: &str) -> Self {
+    /// Sets `redirect_uri`.
+    pub fn redirect_uri(mut self, r: &str) -> Self {
         self.redirect_uri = Some(r.to_owned());
         self
     }
@@ -442,7 +474,7 @@ impl AuthRequest {
 }
 
 /// GET /authorize.
-pub(crate) async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
+pub async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
     let mut url = url::Url::parse(&format!("{base}/authorize")).expect("authorize URL");
     url.query_pairs_mut().extend_pairs(req.query());
     let r = http().get(url).send().await.expect("GET /authorize");
@@ -450,7 +482,7 @@ pub(crate) async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
 }
 
 /// The hidden `request_id` of a login page.
-pub(crate) fn request_id(html: &str) -> String {
+pub fn request_id(html: &str) -> String {
     let marker = "name=\"request_id\" value=\"";
     let start = html
         .find(marker)
@@ -461,7 +493,7 @@ pub(crate) fn request_id(html: &str) -> String {
 }
 
 /// POST /authorize: the login form.
-pub(crate) async fn login_post(
+pub async fn login_post(
     base: &str,
     request_id: &str,
     username: &str,
@@ -483,7 +515,7 @@ pub(crate) async fn login_post(
 }
 
 /// Asserts a login page (status 200 or 401) and returns its request id.
-pub(crate) fn assert_login_page(r: &Reply, status: u16) -> String {
+pub fn assert_login_page(r: &Reply, status: u16) -> String {
     assert_eq!(r.status, status, "expected the login page: {}", r.text);
     assert!(
         r.header("content-type")
@@ -495,7 +527,7 @@ pub(crate) fn assert_login_page(r: &Reply, status: u16) -> String {
 }
 
 /// Asserts an HTML error page that does not redirect.
-pub(crate) fn assert_error_page(r: &Reply, status: u16) {
+pub fn assert_error_page(r: &Reply, status: u16) {
     assert_eq!(r.status, status, "expected an error page: {}", r.text);
     assert!(
         r.header("content-type")
@@ -515,20 +547,22 @@ pub(crate) fn assert_error_page(r: &Reply, status: u16) {
 
 /// A redirect back to the client.
 #[derive(Debug, Clone)]
-pub(crate) struct Redirect {
+pub struct Redirect {
     /// The Location without its query.
-    pub(crate) target: String,
-    pub(crate) params: HashMap<String, String>,
+    pub target: String,
+    /// The query parameters of the Location (each appears once).
+    pub params: HashMap<String, String>,
 }
 
 impl Redirect {
-    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+    /// A query parameter of the Location.
+    pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
     }
 }
 
 /// Asserts a 303 and parses its Location.
-pub(crate) fn redirect_of(r: &Reply) -> Redirect {
+pub fn redirect_of(r: &Reply) -> Redirect {
     assert_eq!(r.status, 303, "expected a redirect: {}", r.text);
     let loc = r.header("location").expect("Location header");
     let u = url::Url::parse(&loc).unwrap_or_else(|e| panic!("Location `{loc}`: {e}"));
@@ -547,7 +581,7 @@ pub(crate) fn redirect_of(r: &Reply) -> Redirect {
 
 /// Asserts an error redirect to `redirect_uri` with `error`, the request's
 /// `state` and the issuer.
-pub(crate) fn assert_error_redirect(
+pub fn assert_error_redirect(
     r: &Reply,
     base: &str,
     redirect_uri: &str,
@@ -565,12 +599,7 @@ pub(crate) fn assert_error_redirect(
 
 /// The whole login: GET the form, POST the demo user's credentials with
 /// `approve`, check the redirect and return the code.
-pub(crate) async fn authorize_as(
-    base: &str,
-    req: &AuthRequest,
-    username: &str,
-    password: &str,
-) -> String {
+pub async fn authorize_as(base: &str, req: &AuthRequest, username: &str, password: &str) -> String {
     let page = authorize_get(base, req).await;
     let id = assert_login_page(&page, 200);
     let r = login_post(base, &id, username, password, "approve").await;
@@ -587,14 +616,14 @@ pub(crate) async fn authorize_as(
 }
 
 /// [`authorize_as`] for the demo user.
-pub(crate) async fn authorize(base: &str, req: &AuthRequest) -> String {
+pub async fn authorize(base: &str, req: &AuthRequest) -> String {
     authorize_as(base, req, USER, PASSWORD).await
 }
 
 // ---------------------------------------------------------------- token endpoint
 
 /// POST /token with a form; `basic` sends `Authorization: Basic`.
-pub(crate) async fn token(base: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
+pub async fn token(base: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
     let mut rb = http().post(format!("{base}/token")).form(form);
     if let Some((id, secret)) = basic {
         rb = rb.basic_auth(id, Some(secret));
@@ -603,7 +632,7 @@ pub(crate) async fn token(base: &str, form: &[(&str, &str)], basic: Option<(&str
 }
 
 /// POST /token with a raw body.
-pub(crate) async fn token_raw(base: &str, content_type: &str, body: Vec<u8>) -> Reply {
+pub async fn token_raw(base: &str, content_type: &str, body: Vec<u8>) -> Reply {
     let r = http()
         .post(format!("{base}/token"))
         .header(header::CONTENT_TYPE, content_type)
@@ -615,7 +644,7 @@ pub(crate) async fn token_raw(base: &str, content_type: &str, body: Vec<u8>) -> 
 }
 
 /// Exchanges a code as a public client. `redirect_uri` and `resource` are sent when given.
-pub(crate) async fn exchange(
+pub async fn exchange(
     base: &str,
     client_id: &str,
     code: &str,
@@ -639,7 +668,7 @@ pub(crate) async fn exchange(
 }
 
 /// Refreshes as a public client.
-pub(crate) async fn refresh(
+pub async fn refresh(
     base: &str,
     client_id: &str,
     refresh_token: &str,
@@ -658,14 +687,17 @@ pub(crate) async fn refresh(
 
 /// A successful token response.
 #[derive(Debug, Clone)]
-pub(crate) struct Tokens {
-    pub(crate) access: String,
-    pub(crate) refresh: String,
-    pub(crate) scope: String,
+pub struct Tokens {
+    /// `access_token`.
+    pub access: String,
+    /// `refresh_token`.
+    pub refresh: String,
+    /// `scope` as granted.
+    pub scope: String,
 }
 
 /// Asserts a successful token response and returns its tokens.
-pub(crate) fn tokens_of(r: &Reply) -> Tokens {
+pub fn tokens_of(r: &Reply) -> Tokens {
     assert_eq!(r.status, 200, "token request failed: {}", r.text);
     assert_eq!(
         r.header("cache-control").as_deref(),
@@ -688,14 +720,16 @@ pub(crate) fn tokens_of(r: &Reply) -> Tokens {
 
 /// A client that went through the whole code flow.
 #[derive(Debug, Clone)]
-pub(crate) struct Session {
-    pub(crate) client: Registered,
-    pub(crate) tokens: Tokens,
+pub struct Session {
+    /// The registered public client.
+    pub client: Registered,
+    /// The tokens of its code exchange.
+    pub tokens: Tokens,
 }
 
 /// Registers a public client and runs the code flow for `username`, asking
 /// for `scope` (or the default).
-pub(crate) async fn session_as(
+pub async fn session_as(
     base: &str,
     username: &str,
     password: &str,
@@ -724,12 +758,12 @@ pub(crate) async fn session_as(
 }
 
 /// [`session_as`] for the demo user.
-pub(crate) async fn session(base: &str, scope: Option<&str>) -> Session {
+pub async fn session(base: &str, scope: Option<&str>) -> Session {
     session_as(base, USER, PASSWORD, scope).await
 }
 
 /// The decoded JOSE header and claims of a JWT (no signature check).
-pub(crate) fn jwt_parts(jwt: &str) -> (Value, Value) {
+pub fn jwt_parts(jwt: &str) -> (Value, Value) {
     let mut it = jwt.split('.');
     let mut part = || -> Value {
         let seg = it.next().expect("JWT segment");
@@ -746,24 +780,30 @@ pub(crate) fn jwt_parts(jwt: &str) -> (Value, Value) {
 /// An MCP HTTP response: the status, headers, and the first JSON-RPC message
 /// of an SSE stream (or the JSON body).
 #[derive(Debug, Clone)]
-pub(crate) struct McpReply {
-    pub(crate) reply: Reply,
-    pub(crate) message: Option<Value>,
+pub struct McpReply {
+    /// Status and headers; `text` holds the SSE text read (or the JSON body).
+    pub reply: Reply,
+    /// The first JSON-RPC message, if any could be parsed.
+    pub message: Option<Value>,
 }
 
 impl McpReply {
-    pub(crate) fn status(&self) -> u16 {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
         self.reply.status
     }
 
     /// The JSON-RPC `result` (panics on a JSON-RPC error or a non-200).
-    pub(crate) fn result(&self) -> Value {
+    pub fn result(&self) -> Value {
         assert_eq!(
             self.reply.status, 200,
             "MCP call failed: {}",
             self.reply.text
         );
-        let m = self.message.as_ref().expect("a JSON-RPC message");
+        let m = self
+            .message
+            .as_ref()
+            .unwrap_or_else(|| panic!("no JSON-RPC message in the reply: {:?}", self.reply.text));
         assert!(m.get("error").is_none(), "JSON-RPC error: {m}");
         m["result"].clone()
     }
@@ -782,7 +822,7 @@ fn first_sse_message(buf: &str) -> Option<Value> {
 }
 
 /// POSTs one JSON-RPC message to `url` (normally the MCP endpoint).
-pub(crate) async fn mcp_post_to(url: &str, token: Option<&str>, body: &Value) -> McpReply {
+pub async fn mcp_post_to(url: &str, token: Option<&str>, body: &Value) -> McpReply {
     let mut rb = http()
         .post(url)
         .header(header::ACCEPT, "application/json, text/event-stream")
@@ -831,12 +871,12 @@ pub(crate) async fn mcp_post_to(url: &str, token: Option<&str>, body: &Value) ->
 }
 
 /// POSTs one JSON-RPC message to the MCP endpoint of `base`.
-pub(crate) async fn mcp_post(base: &str, token: Option<&str>, body: &Value) -> McpReply {
+pub async fn mcp_post(base: &str, token: Option<&str>, body: &Value) -> McpReply {
     mcp_post_to(&mcp_url(base), token, body).await
 }
 
 /// The `initialize` request.
-pub(crate) fn initialize_request(id: u64) -> Value {
+pub fn initialize_request(id: u64) -> Value {
     json!({
         "jsonrpc": "2.0",
         "id": id,
@@ -850,12 +890,12 @@ pub(crate) fn initialize_request(id: u64) -> Value {
 }
 
 /// A JSON-RPC request.
-pub(crate) fn rpc(id: u64, method: &str, params: &Value) -> Value {
+pub fn rpc(id: u64, method: &str, params: &Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
 /// A `tools/call` request.
-pub(crate) fn tool_call(id: u64, name: &str, arguments: &Value) -> Value {
+pub fn tool_call(id: u64, name: &str, arguments: &Value) -> Value {
     rpc(
         id,
         "tools/call",
@@ -864,7 +904,7 @@ pub(crate) fn tool_call(id: u64, name: &str, arguments: &Value) -> Value {
 }
 
 /// Calls `whoami` and returns its decoded JSON answer.
-pub(crate) async fn whoami(base: &str, token: &str) -> Value {
+pub async fn whoami(base: &str, token: &str) -> Value {
     let r = mcp_post(base, Some(token), &tool_call(7, "whoami", &json!({}))).await;
     let result = r.result();
     assert_ne!(result["isError"], json!(true), "whoami failed: {result}");
@@ -876,7 +916,7 @@ pub(crate) async fn whoami(base: &str, token: &str) -> Value {
 
 /// Asserts that `token` is refused at the MCP endpoint with 401 `invalid_token`;
 /// returns the challenge's `error_description`.
-pub(crate) async fn assert_token_refused(base: &str, token: &str) -> String {
+pub async fn assert_token_refused(base: &str, token: &str) -> String {
     let r = mcp_post(base, Some(token), &tool_call(8, "whoami", &json!({}))).await;
     assert_eq!(r.status(), 401, "token should be refused: {}", r.reply.text);
     let ch = r.reply.challenge();

@@ -1,0 +1,297 @@
+//! What the example servers share, so that the axum and actix-web examples
+//! differ only in how they mount things: the command-line flags, the demo
+//! MCP tools (`whoami`, `admin_echo`), the OAuth configuration and the rmcp
+//! streamable-HTTP service.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_mcp_core::clock::SharedClock;
+use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::new_user;
+use oauth_mcp_core::scope::ScopeHierarchy;
+use oauth_mcp_core::store::{MemoryStore, UserStore};
+use oauth_mcp_core::token::{KeySet, SigningKey};
+use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ServerConfig};
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig as McpConfig,
+};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData as McpError, ServerHandler, schemars, tool, tool_handler, tool_router};
+use serde::Deserialize;
+
+/// A boxed error for start-up failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The flags every example server takes; each also reads an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(version)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "MCP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Public URL (issuer); the MCP endpoint is `<public-url>/mcp`. Default: `http://<bind>`.
+    #[arg(long, env = "MCP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Store: `memory`.
+    #[arg(long, env = "MCP_STORE", default_value = "memory")]
+    pub store: String,
+    /// Demo user name.
+    #[arg(long, env = "MCP_DEMO_USER", default_value = "demo-user")]
+    pub demo_user: String,
+    /// Demo user password.
+    #[arg(long, env = "MCP_DEMO_PASSWORD", default_value = "demo-password")]
+    pub demo_password: String,
+    /// Give the demo user the `admin` scope (needed by `admin_echo`).
+    #[arg(long, env = "MCP_DEMO_ADMIN")]
+    pub demo_admin: bool,
+    /// Signing key file (PEM or JWK); default: a fresh key per start.
+    #[arg(long, env = "MCP_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The options these flags describe.
+    pub fn options(self) -> Options {
+        Options {
+            bind: self.bind,
+            public_url: self.public_url,
+            store: self.store,
+            demo_user: self.demo_user,
+            demo_password: self.demo_password,
+            demo_admin: self.demo_admin,
+            signing_key: self.signing_key,
+            ..Options::default()
+        }
+    }
+}
+
+/// Options shared by the CLI flags and the tests.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub bind: SocketAddr,
+    /// Public URL; default `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// `memory` (the only store in this build).
+    pub store: String,
+    /// Demo login name.
+    pub demo_user: String,
+    /// Demo password.
+    pub demo_password: String,
+    /// Give the demo user the `admin` scope.
+    pub demo_admin: bool,
+    /// PEM or JWK signing-key file.
+    pub signing_key: Option<PathBuf>,
+    /// Extra operator-created clients.
+    pub clients: Vec<PreRegisteredClient>,
+    /// Clock override (tests).
+    pub clock: Option<SharedClock>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            store: "memory".into(),
+            demo_user: "demo-user".into(),
+            demo_password: "demo-password".into(),
+            demo_admin: false,
+            signing_key: None,
+            clients: Vec::new(),
+            clock: None,
+        }
+    }
+}
+
+/// A running example server.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The public URL (issuer).
+    pub public_url: String,
+    /// The MCP endpoint URL.
+    pub mcp_url: String,
+}
+
+impl Endpoints {
+    /// The URLs of a server bound to `addr`.
+    pub fn new(opts: &Options, addr: SocketAddr) -> Self {
+        let public_url = opts
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let mcp_url = format!("{public_url}/mcp");
+        Self {
+            addr,
+            public_url,
+            mcp_url,
+        }
+    }
+
+    /// Prints where the server is and how to log in.
+    #[allow(clippy::print_stdout)]
+    pub fn print_banner(&self, opts: &Options) {
+        println!("MCP server (OAuth-protected): {}", self.mcp_url);
+        println!("Authorization server:         {}", self.public_url);
+        println!(
+            "Demo login:                   {} / {}",
+            opts.demo_user, opts.demo_password
+        );
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct EchoArgs {
+    /// The text to echo back.
+    message: String,
+}
+
+/// The demo MCP server's tools.
+#[derive(Debug, Clone, Default)]
+pub struct DemoTools;
+
+fn identity(parts: &http::request::Parts) -> Result<&AuthContext, McpError> {
+    parts.extensions.get::<AuthContext>().ok_or_else(|| {
+        McpError::internal_error(
+            "no OAuth identity: the MCP endpoint is not behind the Bearer layer",
+            None,
+        )
+    })
+}
+
+#[tool_router]
+impl DemoTools {
+    #[tool(description = "Who am I? Returns the token's subject, client id, scopes and audience.")]
+    async fn whoami(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<CallToolResult, McpError> {
+        let who = identity(&parts)?;
+        let body = serde_json::json!({
+            "subject": who.subject,
+            "client_id": who.client_id,
+            "scopes": who.scopes.to_vec(),
+            "audience": who.audience,
+        });
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            body.to_string(),
+        )]))
+    }
+
+    #[tool(description = "Echo a message back. Requires the `admin` scope.")]
+    async fn admin_echo(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+        Parameters(EchoArgs { message }): Parameters<EchoArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        // The Bearer layer already refused tokens without `admin` (403); this
+        // second check keeps the tool safe if it is ever mounted elsewhere.
+        if !identity(&parts)?.scopes.contains("admin") {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(
+                "insufficient_scope: `admin` is required",
+            )]));
+        }
+        Ok(CallToolResult::success(vec![ContentBlock::text(message)]))
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for DemoTools {
+    fn get_info(&self) -> McpConfig {
+        McpConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("oauth-mcp example", env!("CARGO_PKG_VERSION")))
+            .with_instructions("Demo MCP server protected by oauth-mcp. Tools: whoami, admin_echo (needs scope `admin`).")
+    }
+}
+
+/// The oauth-mcp configuration the examples use: scopes `mcp` and `admin`
+/// (`admin` implies `mcp`), `admin_echo` needs `admin`, users get `mcp`.
+pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, BoxError> {
+    let mut b = ServerConfig::builder(public_url)
+        .server_name("oauth-mcp example")
+        .scopes_supported(["mcp", "admin"])
+        .default_scopes(["mcp"])
+        .required_scopes(["mcp"])
+        .tool_scopes("admin_echo", ["admin"])
+        .scope_hierarchy(ScopeHierarchy::new().with("admin", ["mcp"]))
+        .default_user_scopes(["mcp"]);
+    if opts.demo_admin {
+        b = b.user_scopes(&opts.demo_user, ["mcp", "admin"]);
+    }
+    if let Some(path) = &opts.signing_key {
+        b = b.signing_keys(KeySet::new(SigningKey::from_file(path)?));
+    }
+    if let Some(c) = &opts.clock {
+        b = b.clock(c.clone());
+    }
+    for c in &opts.clients {
+        b = b.client(c.clone());
+    }
+    Ok(b.build()?)
+}
+
+/// The embedded authorization server on the chosen store, with the demo user.
+pub async fn oauth(opts: &Options, public_url: &str) -> Result<OAuthHttp, BoxError> {
+    if opts.store != "memory" {
+        return Err(format!(
+            "store `{}` is not available in this build; use `memory` (SQLite and PostgreSQL arrive with oauth-mcp-sqlx)",
+            opts.store
+        )
+        .into());
+    }
+    let cfg = config(opts, public_url)?;
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
+        .await?;
+    Ok(OAuthHttp::new(AuthServer::new(cfg, store)?))
+}
+
+/// The rmcp service type the examples mount at `/mcp`.
+pub type McpService = StreamableHttpService<DemoTools, LocalSessionManager>;
+
+/// The MCP endpoint: rmcp streamable HTTP, stateless (every request carries
+/// and is checked with its own token), accepting the public URL's host.
+pub fn mcp_service(public_url: &str) -> Result<McpService, BoxError> {
+    let host = url::Url::parse(public_url)?
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts([
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+            host,
+        ])
+        .with_legacy_session_mode(false)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)));
+    Ok(StreamableHttpService::new(
+        || Ok(DemoTools),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    ))
+}
+
+/// The README's code samples (axum and actix-web), compiled as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,32 @@
+//! The OAuth endpoints, for `App::configure`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use oauth_mcp_core::http::{OAuthHttp, body_too_large};
+
+use crate::convert::{read_body, to_actix_response, to_core_request};
+
+/// Registers every endpoint of `oauth` at the paths it names:
+/// `App::new().configure(configure(oauth))`. The closure is cheap to call once
+/// per worker.
+pub fn configure(oauth: OAuthHttp) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    move |cfg: &mut web::ServiceConfig| {
+        for path in oauth.paths() {
+            let oauth = oauth.clone();
+            cfg.route(
+                &path,
+                web::to(move |req: HttpRequest, payload: web::Payload| {
+                    let oauth = oauth.clone();
+                    async move { handle(&oauth, req, payload).await }
+                }),
+            );
+        }
+    }
+}
+
+async fn handle(oauth: &OAuthHttp, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let limit = oauth.server().config().max_body_bytes();
+    match read_body(payload.into_inner(), limit).await {
+        Some(body) => to_actix_response(oauth.handle(to_core_request(&req, body)).await),
+        None => to_actix_response(body_too_large(limit)),
+    }
+}

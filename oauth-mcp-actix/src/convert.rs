@@ -1,0 +1,130 @@
+//! Conversion between actix-web's `http` 0.2 types and the core's `http` 1
+//! types, by bytes and strings. The only place the two versions meet.
+
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+
+/// The request line and headers of an actix request as core `http` 1 parts.
+pub fn to_core_parts(req: &HttpRequest) -> http::request::Parts {
+    let mut b = http::Request::builder()
+        .method(
+            http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET),
+        )
+        .uri(req.uri().to_string());
+    if let Some(headers) = b.headers_mut() {
+        for (name, value) in req.headers() {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_str().as_bytes()),
+                http::HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                headers.append(n, v);
+            }
+        }
+    }
+    // Only an unparsable URI could fail here, and actix already parsed it.
+    b.body(())
+        .map(|r| r.into_parts().0)
+        .unwrap_or_else(|_| http::Request::new(()).into_parts().0)
+}
+
+/// An actix request and its body as a core request.
+pub fn to_core_request(req: &HttpRequest, body: Bytes) -> http::Request<Bytes> {
+    http::Request::from_parts(to_core_parts(req), body)
+}
+
+/// Copies core (`http` 1) headers into an actix response's headers. A name
+/// present in `from` replaces what `to` had under it (actix sets defaults
+/// such as `content-type` that must not survive beside the core's value);
+/// repeated values of one name are all kept.
+pub fn copy_headers(from: &http::HeaderMap, to: &mut actix_web::http::header::HeaderMap) {
+    for name in from.keys() {
+        let Ok(n) = actix_web::http::header::HeaderName::from_bytes(name.as_str().as_bytes())
+        else {
+            continue;
+        };
+        to.remove(&n);
+        for value in from.get_all(name) {
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()) {
+                to.append(n.clone(), v);
+            }
+        }
+    }
+}
+
+/// A core response as an actix response.
+pub fn to_actix_response(r: http::Response<Bytes>) -> HttpResponse<BoxBody> {
+    let (parts, body) = r.into_parts();
+    let status = actix_web::http::StatusCode::from_u16(parts.status.as_u16())
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = HttpResponse::with_body(status, body).map_into_boxed_body();
+    copy_headers(&parts.headers, resp.headers_mut());
+    resp
+}
+
+/// Reads a payload up to `limit` bytes; `None` if it is larger (or broken).
+pub(crate) async fn read_body(mut payload: actix_web::dev::Payload, limit: usize) -> Option<Bytes> {
+    use futures_util::StreamExt;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        if buf.len() + chunk.len() > limit {
+            return None;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Some(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn round_trip_keeps_method_uri_headers_and_status() {
+        let req = TestRequest::post()
+            .uri("/token?a=1")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("authorization", "Basic eDp5"))
+            .to_http_request();
+        let core = to_core_request(&req, Bytes::from_static(b"x=1"));
+        assert_eq!(core.method(), http::Method::POST);
+        assert_eq!(core.uri().path(), "/token");
+        assert_eq!(core.uri().query(), Some("a=1"));
+        assert_eq!(core.headers()["authorization"], "Basic eDp5");
+        let mut r = http::Response::new(Bytes::from_static(b"{}"));
+        *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+        r.headers_mut()
+            .insert("www-authenticate", http::HeaderValue::from_static("Basic"));
+        let a = to_actix_response(r);
+        assert_eq!(a.status().as_u16(), 401);
+        assert_eq!(
+            a.headers().get("www-authenticate").map(|v| v.as_bytes()),
+            Some(&b"Basic"[..])
+        );
+    }
+
+    #[test]
+    fn copied_headers_replace_defaults_and_keep_repeats() {
+        let mut to = actix_web::http::header::HeaderMap::new();
+        to.insert(
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::HeaderValue::from_static("application/octet-stream"),
+        );
+        let mut from = http::HeaderMap::new();
+        from.insert(
+            "content-type",
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        from.append("vary", http::HeaderValue::from_static("a"));
+        from.append("vary", http::HeaderValue::from_static("b"));
+        copy_headers(&from, &mut to);
+        assert_eq!(to.get_all("content-type").count(), 1);
+        assert_eq!(
+            to.get("content-type").map(|v| v.as_bytes()),
+            Some(&b"text/event-stream"[..])
+        );
+        assert_eq!(to.get_all("vary").count(), 2);
+    }
+}

@@ -1,0 +1,105 @@
+//! Middleware that protects routes with Bearer tokens.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{Error, HttpMessage};
+use oauth_mcp_core::ResourceGuard;
+use oauth_mcp_core::http::{Protection, body_too_large, decorate_protected, protect};
+
+use crate::convert::{copy_headers, read_body, to_actix_response, to_core_parts};
+
+/// Protects the wrapped routes: requests without a valid token get the
+/// core's 401/403 with `WWW-Authenticate`; the others reach the route with an
+/// [`oauth_mcp_core::AuthContext`] in their extensions.
+#[derive(Debug, Clone)]
+pub struct BearerAuth {
+    guard: Arc<ResourceGuard>,
+}
+
+impl BearerAuth {
+    /// Middleware enforcing `guard`.
+    pub fn new(guard: ResourceGuard) -> Self {
+        Self {
+            guard: Arc::new(guard),
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for BearerAuth
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Error = Error;
+    type Transform = BearerAuthService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(BearerAuthService {
+            service: Rc::new(service),
+            guard: self.guard.clone(),
+        }))
+    }
+}
+
+/// The service [`BearerAuth`] produces.
+#[derive(Debug)]
+pub struct BearerAuthService<S> {
+    service: Rc<S>,
+    guard: Arc<ResourceGuard>,
+}
+
+impl<S, B> Service<ServiceRequest> for BearerAuthService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = self.service.clone();
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let parts = to_core_parts(req.request());
+            let (req, body) = if guard.needs_body() && parts.method == http::Method::POST {
+                let (http_req, payload) = req.into_parts();
+                match read_body(payload, guard.max_body()).await {
+                    Some(b) => (
+                        ServiceRequest::from_parts(http_req, b.clone().into()),
+                        Some(b),
+                    ),
+                    None => {
+                        let resp = to_actix_response(body_too_large(guard.max_body()));
+                        return Ok(ServiceResponse::new(http_req, resp).map_into_right_body());
+                    }
+                }
+            } else {
+                (req, None)
+            };
+            match protect(&guard, &parts, body.as_deref()).await {
+                Protection::Respond(r) => Ok(req
+                    .into_response(to_actix_response(r))
+                    .map_into_right_body()),
+                Protection::Allow(ctx) => {
+                    req.extensions_mut().insert(ctx);
+                    let mut resp = service.call(req).await?;
+                    let mut extra = http::HeaderMap::new();
+                    decorate_protected(&mut extra);
+                    copy_headers(&extra, resp.headers_mut());
+                    Ok(resp.map_into_left_body())
+                }
+            }
+        })
+    }
+}
