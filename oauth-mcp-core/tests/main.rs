@@ -2,6 +2,9 @@
 //! (the HTTP tests over loopback live with the example servers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "test-kit")]
+#[path = "suite/conformance.rs"]
+mod conformance;
 #[path = "suite/policy.rs"]
 mod policy;
 #[path = "suite/store.rs"]

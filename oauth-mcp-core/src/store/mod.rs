@@ -4,6 +4,8 @@
 //!
 //! [`MemoryStore`] implements them all for a single process.
 
+#[cfg(feature = "test-kit")]
+pub mod conformance;
 mod memory;
 
 pub use memory::MemoryStore;

@@ -1,0 +1,10 @@
+//! The memory store passes the storage conformance kit.
+
+use std::sync::Arc;
+
+use oauth_mcp_core::store::{MemoryStore, conformance};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_conformance_kit() {
+    conformance::run_all(Arc::new(MemoryStore::new())).await;
+}
