@@ -12,6 +12,9 @@
 //! # }
 //! ```
 
+// A test kit: a broken contract is reported by panicking, as test code does.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use crate::client::{Client, TokenEndpointAuthMethod};
