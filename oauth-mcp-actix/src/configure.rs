@@ -1,14 +1,19 @@
 //! The OAuth endpoints, for `App::configure`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use oauth_mcp_core::http::{OAuthHttp, body_too_large};
+use std::sync::Arc;
+
+use oauth_mcp_core::http::{Endpoints, body_too_large};
 
 use crate::convert::{read_body, to_actix_response, to_core_request};
 
-/// Registers every endpoint of `oauth` at the paths it names:
-/// `App::new().configure(configure(oauth))`. The closure is cheap to call once
-/// per worker.
-pub fn configure(oauth: OAuthHttp) -> impl Fn(&mut web::ServiceConfig) + Clone {
+/// Registers every endpoint of `endpoints` at the paths it names:
+/// `App::new().configure(configure(oauth))`, for an
+/// [`oauth_mcp_core::http::OAuthHttp`] (embedded authorization server) or an
+/// [`oauth_mcp_core::http::ResourceMetadataHttp`] (external one). The closure
+/// is cheap to call once per worker.
+pub fn configure<E: Endpoints>(endpoints: E) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    let oauth: Arc<dyn Endpoints> = Arc::new(endpoints);
     move |cfg: &mut web::ServiceConfig| {
         for path in oauth.paths() {
             let oauth = oauth.clone();
@@ -23,8 +28,12 @@ pub fn configure(oauth: OAuthHttp) -> impl Fn(&mut web::ServiceConfig) + Clone {
     }
 }
 
-async fn handle(oauth: &OAuthHttp, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let limit = oauth.server().config().max_body_bytes();
+async fn handle(
+    oauth: &Arc<dyn Endpoints>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let limit = oauth.max_body_bytes();
     match read_body(payload.into_inner(), limit).await {
         Some(body) => to_actix_response(oauth.handle(to_core_request(&req, body)).await),
         None => to_actix_response(body_too_large(limit)),

@@ -17,6 +17,8 @@ pub fn authorization_server_metadata(cfg: &ServerConfig) -> Value {
         "authorization_endpoint": cfg.endpoint_url("/authorize"),
         "token_endpoint": cfg.endpoint_url("/token"),
         "revocation_endpoint": cfg.endpoint_url("/revoke"),
+        "introspection_endpoint": cfg.endpoint_url("/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "jwks_uri": cfg.endpoint_url("/jwks.json"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -27,6 +27,7 @@ enum Endpoint {
     Token,
     Register,
     Revoke,
+    Introspect,
     Jwks,
 }
 
@@ -34,7 +35,7 @@ impl Endpoint {
     fn methods(self) -> &'static [Method] {
         match self {
             Self::Authorize => &[Method::GET, Method::POST],
-            Self::Token | Self::Register | Self::Revoke => &[Method::POST],
+            Self::Token | Self::Register | Self::Revoke | Self::Introspect => &[Method::POST],
             _ => &[Method::GET],
         }
     }
@@ -189,6 +190,7 @@ impl OAuthHttp {
             (cfg.endpoint_path("/authorize"), Endpoint::Authorize),
             (cfg.endpoint_path("/token"), Endpoint::Token),
             (cfg.endpoint_path("/revoke"), Endpoint::Revoke),
+            (cfg.endpoint_path("/introspect"), Endpoint::Introspect),
             (cfg.endpoint_path("/jwks.json"), Endpoint::Jwks),
         ];
         if cfg.registration_enabled() {
@@ -357,6 +359,21 @@ impl OAuthHttp {
                     Err(e) => error_response(&e),
                 }
             }
+            Endpoint::Introspect => {
+                if !content_type_is(req, "application/x-www-form-urlencoded") {
+                    return error_response(&OAuthError::invalid_request(
+                        "introspection requests must be application/x-www-form-urlencoded",
+                    ));
+                }
+                match self.server.introspect(req.body(), authorization).await {
+                    Ok(v) => {
+                        let mut r = json_response(200, &v);
+                        no_store(&mut r);
+                        r
+                    }
+                    Err(e) => error_response(&e),
+                }
+            }
         }
     }
 }
@@ -431,4 +448,101 @@ pub fn unguarded_route() -> Response<Bytes> {
     error_response(&OAuthError::server_error(
         "this route reads the OAuth identity but is not behind the Bearer layer; wrap it with the oauth-mcp layer",
     ))
+}
+
+/// A set of endpoints an adapter mounts: the paths, the body limit, and one
+/// handler. Implemented by [`OAuthHttp`] (an embedded authorization server)
+/// and [`ResourceMetadataHttp`] (a resource server trusting an external one).
+#[async_trait::async_trait]
+pub trait Endpoints: Send + Sync + 'static {
+    /// Every path to mount.
+    fn paths(&self) -> Vec<String>;
+    /// The largest request body to read, in bytes.
+    fn max_body_bytes(&self) -> usize;
+    /// Answers one request.
+    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes>;
+}
+
+#[async_trait::async_trait]
+impl Endpoints for OAuthHttp {
+    fn paths(&self) -> Vec<String> {
+        OAuthHttp::paths(self)
+    }
+    fn max_body_bytes(&self) -> usize {
+        self.server.config().max_body_bytes()
+    }
+    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        OAuthHttp::handle(self, req).await
+    }
+}
+
+/// The protected-resource metadata (RFC 9728) of a resource server whose
+/// tokens come from an external authorization server: no authorization-server
+/// endpoint is mounted.
+#[derive(Debug, Clone)]
+pub struct ResourceMetadataHttp {
+    document: Value,
+    paths: Vec<String>,
+    url: String,
+}
+
+impl ResourceMetadataHttp {
+    /// The metadata for `resource`, naming `authorization_servers` (issuer
+    /// identifiers, exactly as their metadata states them) and `scopes`.
+    pub fn new(
+        resource: &crate::resource::ResourceUri,
+        authorization_servers: &[&str],
+        scopes: &crate::scope::ScopeSet,
+        name: &str,
+    ) -> Self {
+        let path = format!("/.well-known/oauth-protected-resource{}", resource.path());
+        let origin = resource.to_url().origin().ascii_serialization();
+        let mut paths = vec![
+            path.clone(),
+            "/.well-known/oauth-protected-resource".to_owned(),
+        ];
+        paths.dedup();
+        Self {
+            document: crate::metadata::protected_resource_document(
+                resource.as_str(),
+                authorization_servers,
+                &scopes.to_vec(),
+                name,
+            ),
+            url: format!("{origin}{path}"),
+            paths,
+        }
+    }
+
+    /// The absolute URL of the metadata (for `WWW-Authenticate`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+#[async_trait::async_trait]
+impl Endpoints for ResourceMetadataHttp {
+    fn paths(&self) -> Vec<String> {
+        self.paths.clone()
+    }
+    fn max_body_bytes(&self) -> usize {
+        1024
+    }
+    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        let mut r = match *req.method() {
+            Method::OPTIONS => return preflight("GET, OPTIONS"),
+            Method::GET => json_response(200, &self.document),
+            _ => {
+                let mut r = error_response(&OAuthError::invalid_request(
+                    "use GET for resource metadata",
+                ));
+                *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET"));
+                r
+            }
+        };
+        add_cors(&mut r);
+        r
+    }
 }

@@ -285,3 +285,129 @@ async fn instances_sharing_a_key_file_accept_each_others_tokens() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn introspection_answers_confidential_clients_only() {
+    let secret = "resource-server-secret-123";
+    let oauth = server(ServerConfig::builder("http://127.0.0.1:8080").client(
+        PreRegisteredClient::confidential("rs", secret, vec!["https://rs.example/unused".into()]),
+    ))
+    .await;
+    let client = register(&oauth, "").await;
+    let (_, loc, _) = login(&oauth, &authorize_uri(&client, ""), "alice", "pw-alice").await;
+    let code = query_param(&loc.unwrap(), "code").unwrap();
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}&client_id={client}"
+    );
+    let r = oauth
+        .handle(req(
+            "POST",
+            "/token",
+            Some("application/x-www-form-urlencoded"),
+            form,
+        ))
+        .await;
+    let t: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    let (access, refresh) = (
+        t["access_token"].as_str().unwrap(),
+        t["refresh_token"].as_str().unwrap(),
+    );
+    let introspect = |token: String, auth: String| {
+        let oauth = &oauth;
+        async move {
+            let r = oauth
+                .handle(req(
+                    "POST",
+                    "/introspect",
+                    Some("application/x-www-form-urlencoded"),
+                    format!("token={token}&{auth}"),
+                ))
+                .await;
+            let status = r.status().as_u16();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(r.body()).unwrap(),
+            )
+        }
+    };
+    let rs = format!("client_id=rs&client_secret={secret}");
+    let (s, v) = introspect(access.into(), rs.clone()).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["active"], true);
+    assert_eq!(v["sub"], "alice");
+    assert_eq!(v["aud"], "http://127.0.0.1:8080/mcp");
+    assert_eq!(v["client_id"], client.as_str());
+    let (_, v) = introspect(refresh.into(), rs.clone()).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["token_type"], "refresh_token");
+    let (_, v) = introspect("garbage".into(), rs.clone()).await;
+    assert_eq!(v, serde_json::json!({"active": false}));
+    // A public client may not introspect.
+    let (s, v) = introspect(access.into(), format!("client_id={client}")).await;
+    assert_eq!(s, 401);
+    assert_eq!(v["error"], "invalid_client");
+    // After revocation both tokens are inactive.
+    let r = oauth
+        .handle(req(
+            "POST",
+            "/revoke",
+            Some("application/x-www-form-urlencoded"),
+            format!("token={refresh}&client_id={client}"),
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        introspect(access.into(), rs.clone()).await.1["active"],
+        false
+    );
+    assert_eq!(introspect(refresh.into(), rs).await.1["active"], false);
+}
+
+#[tokio::test]
+async fn resource_metadata_for_an_external_authorization_server() {
+    use oauth_mcp_core::http::{Endpoints, ResourceMetadataHttp};
+    use oauth_mcp_core::resource::ResourceUri;
+    use oauth_mcp_core::scope::ScopeSet;
+    let prm = ResourceMetadataHttp::new(
+        &ResourceUri::parse("https://mcp.example/api/mcp").unwrap(),
+        &["https://idp.example/realms/x"],
+        &ScopeSet::parse("mcp offline_access").unwrap(),
+        "Example",
+    );
+    assert_eq!(
+        prm.url(),
+        "https://mcp.example/.well-known/oauth-protected-resource/api/mcp"
+    );
+    assert_eq!(
+        prm.paths(),
+        vec![
+            "/.well-known/oauth-protected-resource/api/mcp",
+            "/.well-known/oauth-protected-resource"
+        ]
+    );
+    let r = Endpoints::handle(
+        &prm,
+        req(
+            "GET",
+            "/.well-known/oauth-protected-resource/api/mcp",
+            None,
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(v["resource"], "https://mcp.example/api/mcp");
+    assert_eq!(
+        v["authorization_servers"],
+        serde_json::json!(["https://idp.example/realms/x"])
+    );
+    assert_eq!(v["scopes_supported"], serde_json::json!(["mcp"]));
+    let r = Endpoints::handle(
+        &prm,
+        req("POST", "/.well-known/oauth-protected-resource", None, ""),
+    )
+    .await;
+    assert_eq!(r.status(), 405);
+}

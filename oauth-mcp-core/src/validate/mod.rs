@@ -13,6 +13,9 @@ use crate::scope::ScopeSet;
 use crate::store::TokenStore;
 use crate::token::{ACCESS_TOKEN_TYP, KeySet};
 
+#[cfg(feature = "remote")]
+pub mod remote;
+
 /// The identity behind a validated access token. Adapters put it in request
 /// extensions; MCP tools read it from there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
