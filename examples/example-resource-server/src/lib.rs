@@ -1,0 +1,141 @@
+//! A resource-server-only MCP server: rmcp streamable HTTP at `/mcp`, whose
+//! tokens come from an external authorization server (Keycloak, Auth0, Okta,
+//! Entra ID, any OpenID provider), configured only by that issuer's URL and
+//! this server's own public URL. It mounts no authorization-server endpoint,
+//! only the protected-resource metadata naming the issuer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use example_common::{BoxError, mcp_service};
+use oauth_mcp_axum::{BearerLayer, oauth_router};
+use oauth_mcp_core::ResourceGuard;
+use oauth_mcp_core::TokenValidator;
+use oauth_mcp_core::clock::{SharedClock, SystemClock};
+use oauth_mcp_core::http::ResourceMetadataHttp;
+use oauth_mcp_core::resource::ResourceUri;
+use oauth_mcp_core::scope::{ScopeHierarchy, ScopeSet};
+use oauth_mcp_core::validate::remote::{IntrospectionValidator, RemoteJwksValidator, ScopeClaim};
+
+/// The flags; each also reads an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(version)]
+pub struct Options {
+    /// Address to listen on.
+    #[arg(long, env = "MCP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Public URL; the MCP endpoint (and token audience) is `<public-url>/mcp`. Default: `http://<bind>`.
+    #[arg(long, env = "MCP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The external authorization server's issuer identifier.
+    #[arg(long, env = "MCP_ISSUER")]
+    pub issuer: String,
+    /// Validate opaque tokens by RFC 7662 introspection as this client (else: JWTs against the JWKS).
+    #[arg(
+        long,
+        env = "MCP_INTROSPECTION_CLIENT_ID",
+        requires = "introspection_client_secret"
+    )]
+    pub introspection_client_id: Option<String>,
+    /// The introspection client's secret.
+    #[arg(long, env = "MCP_INTROSPECTION_CLIENT_SECRET")]
+    pub introspection_client_secret: Option<String>,
+    /// Accept JWT access tokens whose `typ` is `JWT` (not only RFC 9068's `at+jwt`).
+    #[arg(long, env = "MCP_ACCEPT_JWT_TYP")]
+    pub accept_jwt_typ: bool,
+    /// An unknown key id refetches the JWKS at most this often (seconds).
+    #[arg(long, env = "MCP_JWKS_MIN_REFETCH_SECS", default_value_t = 10)]
+    pub jwks_min_refetch_secs: u64,
+    /// Clock override (tests).
+    #[arg(skip)]
+    pub clock: Option<SharedClock>,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The MCP endpoint URL.
+    pub mcp_url: String,
+    /// The serving task.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Builds the router: PRM naming the issuer, and `/mcp` behind the Bearer layer.
+pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
+    let resource = ResourceUri::parse(&format!("{public_url}/mcp"))?;
+    let clock: SharedClock = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+    let validator: Arc<dyn TokenValidator> = match (
+        &opts.introspection_client_id,
+        &opts.introspection_client_secret,
+    ) {
+        (Some(id), Some(secret)) => Arc::new(
+            IntrospectionValidator::discover(
+                &opts.issuer,
+                id.clone(),
+                secret.clone(),
+                resource.clone(),
+            )
+            .await?
+            .with_clock(clock),
+        ),
+        _ => {
+            let mut b = RemoteJwksValidator::builder(&opts.issuer, resource.clone())
+                .scope_claims(vec![
+                    ScopeClaim::SpaceSeparated("scope".into()),
+                    ScopeClaim::List("scp".into()),
+                ])
+                .min_refetch_interval(Duration::from_secs(opts.jwks_min_refetch_secs))
+                .clock(clock);
+            if opts.accept_jwt_typ {
+                b = b.accept_plain_jwt_typ();
+            }
+            Arc::new(b.build().await?)
+        }
+    };
+    let scopes = ScopeSet::parse("mcp admin")?;
+    let prm = ResourceMetadataHttp::new(
+        &resource,
+        &[opts.issuer.as_str()],
+        &scopes,
+        "oauth-mcp example resource server",
+    );
+    let mcp = ScopeSet::parse("mcp")?;
+    let guard = ResourceGuard::new(validator, prm.url())
+        .with_required_scopes(mcp.clone())
+        .with_tool_scopes("admin_echo", ScopeSet::parse("admin")?)
+        .with_scope_rule(Arc::new(ScopeHierarchy::new().with("admin", ["mcp"])))
+        .with_challenge_scopes(&mcp);
+    let protected = Router::new()
+        .nest_service("/mcp", mcp_service(public_url)?)
+        .layer(BearerLayer::new(guard));
+    Ok(protected.merge(oauth_router(prm)))
+}
+
+/// Serves on an already bound listener (tests bind first, so the
+/// authorization server can be told this server's URL before it starts).
+pub async fn start_on(
+    listener: tokio::net::TcpListener,
+    opts: &Options,
+) -> Result<Running, BoxError> {
+    let addr = listener.local_addr()?;
+    let public_url = opts
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let router = app(opts, &public_url).await?;
+    let task = tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(Running {
+        addr,
+        mcp_url: format!("{public_url}/mcp"),
+        task,
+    })
+}
+
+/// Binds `opts.bind` and serves.
+pub async fn start(opts: &Options) -> Result<Running, BoxError> {
+    start_on(tokio::net::TcpListener::bind(opts.bind).await?, opts).await
+}
