@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use oauth_mcp_benches::{code_flow, server};
+use oauth_mcp_benches::{code_flow, server, server_on};
 use oauth_mcp_core::clock::SystemClock;
 use oauth_mcp_core::login::{Authenticator, StoreAuthenticator, new_user};
 use oauth_mcp_core::pkce::{CodeChallengeMethod, s256_challenge, verify};
@@ -14,6 +14,8 @@ use oauth_mcp_core::scope::ScopeSet;
 use oauth_mcp_core::store::{MemoryStore, UserStore};
 use oauth_mcp_core::token::{KeySet, MintRequest, SigningAlgorithm, SigningKey, TokenSigner};
 use oauth_mcp_core::validate::LocalJwtValidator;
+use oauth_mcp_sqlx::SqlStore;
+use oauth_mcp_sqlx::testing::postgres_for_tests;
 
 fn bearer_validation(c: &mut Criterion) {
     let mut g = c.benchmark_group("bearer_validation");
@@ -60,15 +62,36 @@ fn pkce(c: &mut Criterion) {
     });
 }
 
+/// register → authorize (GET + POST) → token, on each store.
 fn flow(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
+    let mut g = c.benchmark_group("code_flow");
     let oauth = server();
-    c.bench_function("code_flow_memory", |b| {
-        b.iter(|| rt.block_on(code_flow(&oauth)))
-    });
+    g.bench_function("memory", |b| b.iter(|| rt.block_on(code_flow(&oauth))));
+
+    let dir = std::env::temp_dir().join(format!("oauth-mcp-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    let sqlite = rt
+        .block_on(SqlStore::connect(&url))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let oauth = server_on(Arc::new(sqlite));
+    g.bench_function("sqlite", |b| b.iter(|| rt.block_on(code_flow(&oauth))));
+
+    // PostgreSQL from OAUTH_MCP_TEST_POSTGRES_URL, or a private server.
+    let db = rt.block_on(postgres_for_tests());
+    let pg = rt
+        .block_on(SqlStore::connect(db.url()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let oauth = server_on(Arc::new(pg));
+    g.bench_function("postgres", |b| b.iter(|| rt.block_on(code_flow(&oauth))));
+    g.finish();
+    drop(db);
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 fn argon2_login(c: &mut Criterion) {

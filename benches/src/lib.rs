@@ -9,7 +9,7 @@ use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::Authenticator;
 use oauth_mcp_core::pkce::s256_challenge;
 use oauth_mcp_core::secret::Secret;
-use oauth_mcp_core::store::MemoryStore;
+use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::{AuthServer, ServerConfig, StoreError};
 
 /// Accepts one fixed user without hashing, so the flow bench measures the
@@ -30,10 +30,14 @@ impl Authenticator for FixedUser {
 
 /// An in-process server on the memory store.
 pub fn server() -> OAuthHttp {
+    server_on(Arc::new(MemoryStore::new()))
+}
+
+/// An in-process server on `store`.
+pub fn server_on<S: Store + 'static>(store: Arc<S>) -> OAuthHttp {
     let cfg = ServerConfig::builder("http://127.0.0.1:8080")
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let store = Arc::new(MemoryStore::new());
     OAuthHttp::new(AuthServer::with_authenticator(
         cfg,
         store,

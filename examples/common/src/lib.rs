@@ -12,9 +12,10 @@ use oauth_mcp_core::clock::SharedClock;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
-use oauth_mcp_core::store::{MemoryStore, UserStore};
+use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::token::{KeySet, SigningKey};
 use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ServerConfig};
+use oauth_mcp_sqlx::SqlStore;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
@@ -38,7 +39,7 @@ pub struct Cli {
     /// Public URL (issuer); the MCP endpoint is `<public-url>/mcp`. Default: `http://<bind>`.
     #[arg(long, env = "MCP_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Store: `memory`.
+    /// Store: `memory`, `sqlite://<path>` (created if missing: add `?mode=rwc`) or `postgres://…`.
     #[arg(long, env = "MCP_STORE", default_value = "memory")]
     pub store: String,
     /// Demo user name.
@@ -78,7 +79,7 @@ pub struct Options {
     pub bind: SocketAddr,
     /// Public URL; default `http://<bound address>`.
     pub public_url: Option<String>,
-    /// `memory` (the only store in this build).
+    /// `memory`, `sqlite://…` or `postgres://…`.
     pub store: String,
     /// Demo login name.
     pub demo_user: String,
@@ -139,6 +140,7 @@ impl Endpoints {
     /// Prints where the server is and how to log in.
     #[allow(clippy::print_stdout)]
     pub fn print_banner(&self, opts: &Options) {
+        println!("Listening on:                 {}", self.addr);
         println!("MCP server (OAuth-protected): {}", self.mcp_url);
         println!("Authorization server:         {}", self.public_url);
         println!(
@@ -248,21 +250,49 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
     Ok(b.build()?)
 }
 
-/// The embedded authorization server on the chosen store, with the demo user.
+/// The embedded authorization server on the chosen store (`memory`,
+/// `sqlite://path`, `postgres://…`), with the demo user. SQL stores get their
+/// migrations applied and a cleanup task every ten minutes.
 pub async fn oauth(opts: &Options, public_url: &str) -> Result<OAuthHttp, BoxError> {
-    if opts.store != "memory" {
-        return Err(format!(
-            "store `{}` is not available in this build; use `memory` (SQLite and PostgreSQL arrive with oauth-mcp-sqlx)",
-            opts.store
-        )
-        .into());
-    }
     let cfg = config(opts, public_url)?;
-    let store = Arc::new(MemoryStore::new());
+    if opts.store == "memory" {
+        return with_store(opts, cfg, Arc::new(MemoryStore::new())).await;
+    }
+    if opts.store.starts_with("sqlite:")
+        || opts.store.starts_with("postgres:")
+        || opts.store.starts_with("postgresql:")
+    {
+        let store = Arc::new(
+            SqlStore::connect(&opts.store)
+                .await
+                .map_err(|e| format!("store `{}`: {e}", redact(&opts.store)))?,
+        );
+        store.clone().spawn_cleanup(Duration::from_secs(600));
+        return with_store(opts, cfg, store).await;
+    }
+    Err(format!("--store `{}` is not supported; use `memory`, `sqlite://<path>` or `postgres://<user>@<host>/<db>`", redact(&opts.store)).into())
+}
+
+async fn with_store<S: Store + 'static>(
+    opts: &Options,
+    cfg: Arc<ServerConfig>,
+    store: Arc<S>,
+) -> Result<OAuthHttp, BoxError> {
     store
         .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
         .await?;
     Ok(OAuthHttp::new(AuthServer::new(cfg, store)?))
+}
+
+/// A store URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The rmcp service type the examples mount at `/mcp`.

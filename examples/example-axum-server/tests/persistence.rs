@@ -1,0 +1,232 @@
+//! The example server on SQL storage: registered clients and refresh tokens
+//! survive a restart (SQLite and PostgreSQL), and two server processes
+//! sharing one PostgreSQL act as one authorization server.
+//!
+//! PostgreSQL comes from `OAUTH_MCP_TEST_POSTGRES_URL` (CI starts a cluster
+//! and sets it) or a private server the test starts from the PostgreSQL
+//! binaries; without either the tests fail, saying how to install them.
+
+// Test helpers panic on failure too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use example_axum_server::{Options, Running, start};
+use oauth_mcp_battery::client::*;
+use oauth_mcp_core::token::{SigningAlgorithm, SigningKey};
+use oauth_mcp_sqlx::testing::postgres_for_tests;
+
+fn temp_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "oauth-mcp-{label}-{}-{}",
+        std::process::id(),
+        unique("d")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_key(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("signing-key.pem");
+    std::fs::write(
+        &path,
+        SigningKey::generate(SigningAlgorithm::Es256)
+            .unwrap()
+            .to_pkcs8_pem(),
+    )
+    .unwrap();
+    path
+}
+
+async fn start_with(store: &str, key: &Path, public_url: Option<String>) -> Running {
+    start(Options {
+        bind: ([127, 0, 0, 1], 0).into(),
+        public_url,
+        store: store.to_owned(),
+        signing_key: Some(key.to_owned()),
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("server on {store} starts: {e}"))
+}
+
+/// Registers a client and gets tokens; restarts the server on the same store
+/// and key (same public URL, new port); the client is still known, the
+/// refresh token still rotates, and old and new access tokens both work.
+async fn survives_restart(store: &str, dir: &Path) {
+    let key = write_key(dir);
+    let first = start_with(store, &key, None).await;
+    let base1 = first.public_url.clone();
+    let s = session(&base1, None).await;
+    whoami(&base1, &s.tokens.access).await;
+    first.task.abort();
+    let _ = first.task.await;
+
+    let second = start_with(store, &key, Some(base1.clone())).await;
+    let base2 = format!("http://{}", second.addr);
+    assert_ne!(base2, base1, "the restarted server listens elsewhere");
+    // The registered client is still there: /authorize shows the login page.
+    let pkce = Pkce::new();
+    let page = authorize_get(&base2, &AuthRequest::new(&s.client, &pkce)).await;
+    assert_login_page(&page, 200);
+    // The access token from before the restart is still accepted.
+    let who = whoami(&base2, &s.tokens.access).await;
+    assert_eq!(who["subject"], "demo-user");
+    // The refresh token from before the restart still rotates.
+    let t = tokens_of(&refresh(&base2, &s.client.client_id, &s.tokens.refresh, None).await);
+    assert_ne!(t.refresh, s.tokens.refresh);
+    whoami(&base2, &t.access).await;
+    second.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_survives_a_restart() {
+    let dir = temp_dir("sqlite");
+    let store = format!("sqlite://{}?mode=rwc", dir.join("oauth.db").display());
+    survives_restart(&store, &dir).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_survives_a_restart() {
+    let db = postgres_for_tests().await;
+    let dir = temp_dir("pg");
+    survives_restart(db.url(), &dir).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A server process; killed on drop.
+struct Process {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the example binary and waits (bounded) for its "Listening on:" line.
+fn spawn_server(args: &[&str]) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the example binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("Listening on:") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = rx
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .unwrap_or_else(|_| panic!("server {args:?} did not report its address within 30 s"));
+    Process {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_share_one_postgres() {
+    let db = postgres_for_tests().await;
+    let dir = temp_dir("pg2");
+    let key = write_key(&dir);
+    let key = key.to_str().unwrap();
+    // Both instances serve one public URL (as behind a load balancer): A's own.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = format!("http://127.0.0.1:{port}");
+    let bind_a = format!("127.0.0.1:{port}");
+    let common = [
+        "--store",
+        db.url(),
+        "--signing-key",
+        key,
+        "--public-url",
+        &public,
+    ];
+    let a = spawn_server(&[&["--bind", &bind_a][..], &common[..]].concat());
+    let b = spawn_server(&[&["--bind", "127.0.0.1:0"][..], &common[..]].concat());
+    assert_eq!(a.base, public);
+
+    // A code issued by A is redeemed at B.
+    let client = register_public(&a.base).await;
+    let pkce = Pkce::new();
+    let code = authorize(&a.base, &AuthRequest::new(&client, &pkce)).await;
+    let t0 = tokens_of(
+        &exchange(
+            &b.base,
+            &client.client_id,
+            &code,
+            &pkce.verifier,
+            Some(&client.redirect_uri),
+            None,
+        )
+        .await,
+    );
+    // Its replay at A is refused: the code is spent in the shared database.
+    let replay = exchange(
+        &a.base,
+        &client.client_id,
+        &code,
+        &pkce.verifier,
+        Some(&client.redirect_uri),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (replay.status, replay.error()),
+        (400, "invalid_grant".to_owned())
+    );
+
+    // Fresh grant: both instances accept its access token.
+    let code = authorize(&a.base, &AuthRequest::new(&client, &pkce)).await;
+    let t = tokens_of(
+        &exchange(
+            &b.base,
+            &client.client_id,
+            &code,
+            &pkce.verifier,
+            Some(&client.redirect_uri),
+            None,
+        )
+        .await,
+    );
+    assert_eq!(whoami(&a.base, &t.access).await["subject"], "demo-user");
+    assert_eq!(whoami(&b.base, &t.access).await["subject"], "demo-user");
+
+    // Rotated twice at A, the first refresh token is reused at B: refused, and the grant is revoked.
+    let t1 = tokens_of(&refresh(&a.base, &client.client_id, &t.refresh, None).await);
+    let t2 = tokens_of(&refresh(&a.base, &client.client_id, &t1.refresh, None).await);
+    let reuse = refresh(&b.base, &client.client_id, &t.refresh, None).await;
+    assert_eq!(
+        (reuse.status, reuse.error()),
+        (400, "invalid_grant".to_owned())
+    );
+    assert!(reuse.error_description().contains("reus"), "{}", reuse.text);
+    let after = refresh(&a.base, &client.client_id, &t2.refresh, None).await;
+    assert_eq!(
+        (after.status, after.error()),
+        (400, "invalid_grant".to_owned())
+    );
+    assert_token_refused(&a.base, &t2.access).await;
+    drop(t0);
+    std::fs::remove_dir_all(&dir).ok();
+}

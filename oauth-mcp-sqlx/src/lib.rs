@@ -1,0 +1,383 @@
+//! # oauth-mcp-sqlx
+//!
+//! Persistent storage for [`oauth_mcp_core`] on **SQLite** or **PostgreSQL**
+//! through [sqlx](https://docs.rs/sqlx): [`SqlStore`] implements every storage
+//! trait of the core ([`ClientStore`], [`AuthorizationStore`], [`TokenStore`],
+//! [`UserStore`], [`Cleanup`], and so [`Store`]), on both databases.
+//!
+//! - **Hashes only.** Client secrets, authorization codes, refresh tokens and
+//!   login-request ids are stored as the hashes the core hands over.
+//! - **Atomic in the database.** Redeeming a code is one conditional
+//!   `UPDATE … WHERE NOT spent RETURNING …`, taking a pending login one
+//!   `DELETE … RETURNING …`; refresh rotation runs in a transaction that locks
+//!   the grant (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on
+//!   SQLite) and applies the core's [`decide_rotation`]. Several server
+//!   processes may share one PostgreSQL database.
+//! - **Fails fast, recovers by itself.** Connections come from a pool with a
+//!   short acquire timeout ([`SqlStoreOptions::acquire_timeout`], 3 s by
+//!   default): while the database is down every operation returns
+//!   [`StoreError::Unavailable`] (answered `503 temporarily_unavailable`),
+//!   and once it is back the pool reconnects without a restart.
+//! - **Migrations are embedded** and applied by [`SqlStore::connect`]; they
+//!   are tracked in their own table, `_oauth_mcp_migrations`, so they do not
+//!   mix with your application's sqlx migrations in the same database.
+//!
+//! URLs: `sqlite:path/to/file.db?mode=rwc` (`mode=rwc` creates the file),
+//! `sqlite::memory:` (one connection, for tests), `postgres://user:pass@host/db`
+//! or `postgresql://…`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use oauth_mcp_core::store::{Cleanup, ClientStore, UserStore, User};
+//! use oauth_mcp_sqlx::SqlStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = SqlStore::connect("sqlite::memory:").await?;
+//! store
+//!     .put_user(User {
+//!         username: "alice".into(),
+//!         subject: "user-1".into(),
+//!         password_hash: "$argon2id$…".into(),
+//!     })
+//!     .await?;
+//! assert_eq!(store.get_user("alice").await?.map(|u| u.subject).as_deref(), Some("user-1"));
+//! assert!(store.list_clients().await?.is_empty());
+//! assert_eq!(store.purge_expired(0).await?, 0);
+//!
+//! // Hand it to the authorization server:
+//! let config = oauth_mcp_core::ServerConfig::builder("http://127.0.0.1:8080").build()?;
+//! let server = oauth_mcp_core::AuthServer::new(config, Arc::new(store))?;
+//! # let _ = server;
+//! # Ok(()) }
+//! ```
+//!
+//! Expired pending logins, codes and refresh tokens are removed by
+//! [`Cleanup::purge_expired`]; [`SqlStore::spawn_cleanup`] runs it
+//! periodically.
+//!
+//! With the cargo feature `testing`, the module `testing` starts a private,
+//! throw-away PostgreSQL server for tests (or uses the database named by
+//! `OAUTH_MCP_TEST_POSTGRES_URL`).
+//!
+//! [`ClientStore`]: oauth_mcp_core::store::ClientStore
+//! [`AuthorizationStore`]: oauth_mcp_core::store::AuthorizationStore
+//! [`TokenStore`]: oauth_mcp_core::store::TokenStore
+//! [`UserStore`]: oauth_mcp_core::store::UserStore
+//! [`Store`]: oauth_mcp_core::store::Store
+//! [`decide_rotation`]: oauth_mcp_core::store::decide_rotation
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod rows;
+mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_mcp_core::clock::{Clock, SystemClock};
+use oauth_mcp_core::error::StoreError;
+use oauth_mcp_core::store::Cleanup;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// The sqlx this crate is built on, to build pools for
+/// [`SqlStore::from_sqlite_pool`] and [`SqlStore::from_pg_pool`].
+pub use sqlx;
+
+/// The table that records which of this crate's migrations ran.
+pub const MIGRATIONS_TABLE: &str = "_oauth_mcp_migrations";
+
+/// Which database a [`SqlStore`] talks to.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// SQLite (bundled with sqlx; a file or `:memory:`).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Every storage trait of `oauth-mcp-core` on SQLite or PostgreSQL.
+///
+/// Cloning is cheap: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+}
+
+/// Connection options for [`SqlStore`]: pool size and timeouts.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_mcp_core::StoreError> {
+/// use std::time::Duration;
+/// use oauth_mcp_sqlx::SqlStoreOptions;
+/// let store = SqlStoreOptions::new()
+///     .max_connections(20)
+///     .acquire_timeout(Duration::from_secs(2))
+///     .connect("postgres://oauth:secret@127.0.0.1/oauth")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqlStoreOptions {
+    max_connections: u32,
+    min_connections: u32,
+    acquire_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    busy_timeout: Duration,
+}
+
+impl Default for SqlStoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(3),
+            idle_timeout: Some(Duration::from_secs(600)),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SqlStoreOptions {
+    /// The defaults: up to 10 connections, a 3 s acquire timeout, idle
+    /// connections closed after 10 minutes, a 5 s SQLite busy timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The most connections the pool opens (at least 1). An in-memory SQLite
+    /// database always uses exactly one.
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Connections the pool keeps open even when idle (default 0).
+    pub fn min_connections(mut self, n: u32) -> Self {
+        self.min_connections = n;
+        self
+    }
+
+    /// How long an operation waits for a connection (including opening a new
+    /// one) before failing with [`StoreError::Unavailable`]. Keep it short so
+    /// that requests fail fast while the database is down. Default 3 s.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Idle connections are closed after this long (`None`: never). Default
+    /// 10 minutes.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// SQLite only: how long a write waits for another connection's write
+    /// lock before failing. Default 5 s.
+    pub fn sqlite_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Connects to `url`, choosing the database by its scheme (`sqlite:`,
+    /// `postgres://`, `postgresql://`), and applies the migrations.
+    ///
+    /// Errors: an unknown scheme or a malformed URL is [`StoreError::Other`];
+    /// a database that cannot be reached is [`StoreError::Unavailable`].
+    pub async fn connect(&self, url: &str) -> Result<SqlStore, StoreError> {
+        let scheme = url
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
+        let store = match scheme.as_str() {
+            "sqlite" => SqlStore {
+                backend: Backend::Sqlite(self.sqlite_pool(url).await?),
+            },
+            "postgres" | "postgresql" => {
+                let opts = PgConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {}", e)))?;
+                let pool = self
+                    .pool_options::<sqlx::Postgres>()
+                    .connect_with(opts)
+                    .await
+                    .map_err(error::map)?;
+                SqlStore {
+                    backend: Backend::Postgres(pool),
+                }
+            }
+            "" => {
+                return Err(StoreError::Other(
+                    "database URL has no scheme; use sqlite:path.db?mode=rwc, sqlite::memory: or postgres://user:pass@host/db".into(),
+                ));
+            }
+            other => {
+                return Err(StoreError::Other(format!(
+                    "unsupported database URL scheme `{other}:`; use sqlite: or postgres:// (postgresql://)"
+                )));
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    fn pool_options<DB: sqlx::Database>(&self) -> sqlx::pool::PoolOptions<DB> {
+        sqlx::pool::PoolOptions::<DB>::new()
+            .max_connections(self.max_connections)
+            .min_connections(self.min_connections.min(self.max_connections))
+            .acquire_timeout(self.acquire_timeout)
+            .idle_timeout(self.idle_timeout)
+            .test_before_acquire(true)
+    }
+
+    async fn sqlite_pool(&self, url: &str) -> Result<SqlitePool, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
+            .busy_timeout(self.busy_timeout)
+            .foreign_keys(true);
+        let pool = if in_memory {
+            // An in-memory database lives as long as one of its connections:
+            // keep exactly one, forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(self.acquire_timeout)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            opts = opts
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+            self.pool_options::<sqlx::Sqlite>()
+        };
+        pool.connect_with(opts).await.map_err(error::map)
+    }
+}
+
+impl SqlStore {
+    /// Connects with the default [`SqlStoreOptions`] and applies the
+    /// migrations. See [`SqlStoreOptions::connect`].
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        SqlStoreOptions::new().connect(url).await
+    }
+
+    /// The default options, to adjust before connecting.
+    pub fn options() -> SqlStoreOptions {
+        SqlStoreOptions::new()
+    }
+
+    /// A store over an existing SQLite pool; applies the migrations. Use a
+    /// busy timeout, and one connection for an in-memory database.
+    pub async fn from_sqlite_pool(pool: SqlitePool) -> Result<SqlStore, StoreError> {
+        let store = SqlStore {
+            backend: Backend::Sqlite(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store over an existing PostgreSQL pool; applies the migrations.
+    pub async fn from_pg_pool(pool: PgPool) -> Result<SqlStore, StoreError> {
+        let store = SqlStore {
+            backend: Backend::Postgres(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which database this store talks to.
+    pub fn kind(&self) -> DatabaseKind {
+        match self.backend {
+            Backend::Sqlite(_) => DatabaseKind::Sqlite,
+            Backend::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    /// The SQLite pool, if this is a SQLite store.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(p) => Some(p),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, if this is a PostgreSQL store.
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// Applies the embedded migrations that have not run yet (tracked in
+    /// [`MIGRATIONS_TABLE`]). [`SqlStore::connect`] already does this; it is
+    /// safe to call again, also from several processes at once on PostgreSQL.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut m = sqlx::migrate!("migrations/sqlite");
+                m.dangerous_set_table_name(MIGRATIONS_TABLE);
+                m.run(pool).await
+            }
+            Backend::Postgres(pool) => {
+                let mut m = sqlx::migrate!("migrations/postgres");
+                m.dangerous_set_table_name(MIGRATIONS_TABLE);
+                m.run(pool).await
+            }
+        };
+        result.map_err(error::map_migrate)
+    }
+
+    /// Closes the pool: waits for checked-out connections to come back and
+    /// closes them all. Later operations fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Spawns a task on the current tokio runtime that calls
+    /// [`Cleanup::purge_expired`] every `every` (at least one second), first
+    /// right away. Failures are logged and retried at the next tick. Abort
+    /// the returned handle to stop it.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn spawn_cleanup(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let every = every.max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match self.purge_expired(SystemClock.now()).await {
+                    Ok(n) => {
+                        tracing::debug!(target: "oauth_mcp::store", purged = n, "purged expired records")
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "oauth_mcp::store", error = %e, "purging expired records failed")
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,589 @@
+//! The storage traits on both databases. The SQL is shared (`$n`
+//! placeholders work on both); where the databases differ — how a write
+//! transaction starts and how the grant row is locked — [`WritePool`] says.
+//!
+//! Every operation runs its body once per backend through [`on_pool!`], so
+//! the two implementations cannot drift apart.
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use oauth_mcp_core::client::Client;
+use oauth_mcp_core::error::StoreError;
+use oauth_mcp_core::store::{
+    AuthorizationCode, AuthorizationStore, Cleanup, ClientStore, CodeRedemption, Grant,
+    PendingAuthorization, RefreshToken, RotateOutcome, RotationDecision, TokenStore, User,
+    UserStore, decide_rotation,
+};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::error::map;
+use crate::rows::{
+    ClientRow, CodeRow, GrantRow, PendingRow, RefreshRow, UserRow, generation_to_db,
+};
+use crate::{Backend, SqlStore};
+
+/// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+macro_rules! client_cols {
+    () => {
+        "client_id, secret_hash, redirect_uris, auth_method, auth_method_explicit, client_name, \
+         scope, grant_types, trusted, active, created_at, expires_at, metadata"
+    };
+}
+macro_rules! pending_cols {
+    () => {
+        "id_hash, client_id, redirect_uri, redirect_uri_explicit, state, code_challenge, \
+         code_challenge_method, scope, resource, created_at, expires_at"
+    };
+}
+macro_rules! code_cols {
+    () => {
+        "code_hash, grant_id, client_id, redirect_uri, redirect_uri_explicit, code_challenge, \
+         code_challenge_method, scope, resource, subject, issued_at, expires_at"
+    };
+}
+macro_rules! grant_cols {
+    () => {
+        "grant_id, client_id, subject, scope, resource, created_at, refresh_generation, revoked"
+    };
+}
+macro_rules! refresh_cols {
+    () => {
+        "token_hash, grant_id, generation, issued_at, expires_at"
+    };
+}
+
+const INSERT_GRANT: &str = concat!(
+    "INSERT INTO oauth_grants (",
+    grant_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+);
+const INSERT_REFRESH: &str = concat!(
+    "INSERT INTO oauth_refresh_tokens (",
+    refresh_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5)"
+);
+const SELECT_GRANT: &str = concat!(
+    "SELECT ",
+    grant_cols!(),
+    " FROM oauth_grants WHERE grant_id = $1"
+);
+const SELECT_GRANT_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    grant_cols!(),
+    " FROM oauth_grants WHERE grant_id = $1 FOR UPDATE"
+);
+const SELECT_REFRESH: &str = concat!(
+    "SELECT ",
+    refresh_cols!(),
+    " FROM oauth_refresh_tokens WHERE token_hash = $1"
+);
+const REVOKE_GRANT: &str = "UPDATE oauth_grants SET revoked = TRUE WHERE grant_id = $1";
+const DELETE_GRANT_REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE grant_id = $1";
+
+/// What differs between the databases for a write transaction.
+trait WritePool {
+    type Db: sqlx::Database;
+    /// Starts a transaction that holds the write lock it needs: on SQLite
+    /// `BEGIN IMMEDIATE` takes the database write lock up front (so a
+    /// read-then-write inside cannot race another writer, nor fail half-way
+    /// with `SQLITE_BUSY`); on PostgreSQL a plain `BEGIN`, the rows being
+    /// locked by the statements themselves.
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    /// Reads a grant and locks it for the rest of the transaction.
+    fn lock_grant_sql(&self) -> &'static str;
+}
+
+impl WritePool for SqlitePool {
+    type Db = Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+    fn lock_grant_sql(&self) -> &'static str {
+        // The whole database is already write-locked by BEGIN IMMEDIATE.
+        SELECT_GRANT
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
+        self.begin()
+    }
+    fn lock_grant_sql(&self) -> &'static str {
+        SELECT_GRANT_FOR_UPDATE
+    }
+}
+
+#[async_trait]
+impl ClientStore for SqlStore {
+    async fn insert_client(&self, client: Client) -> Result<(), StoreError> {
+        let r = ClientRow::from_client(&client)?;
+        const SQL: &str = concat!(
+            "INSERT INTO oauth_clients (",
+            client_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&r.client_id)
+            .bind(&r.secret_hash)
+            .bind(&r.redirect_uris)
+            .bind(&r.auth_method)
+            .bind(r.auth_method_explicit)
+            .bind(&r.client_name)
+            .bind(&r.scope)
+            .bind(&r.grant_types)
+            .bind(r.trusted)
+            .bind(r.active)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .bind(&r.metadata)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(|e| match map(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate(client.client_id.clone()),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            client_cols!(),
+            " FROM oauth_clients WHERE client_id = $1"
+        );
+        let row: Option<ClientRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        row.map(ClientRow::into_client).transpose()
+    }
+
+    async fn update_client(&self, client: Client) -> Result<bool, StoreError> {
+        let r = ClientRow::from_client(&client)?;
+        const SQL: &str = "UPDATE oauth_clients SET secret_hash = $2, redirect_uris = $3, \
+            auth_method = $4, auth_method_explicit = $5, client_name = $6, scope = $7, \
+            grant_types = $8, trusted = $9, active = $10, created_at = $11, expires_at = $12, \
+            metadata = $13 WHERE client_id = $1";
+        let done = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&r.client_id)
+            .bind(&r.secret_hash)
+            .bind(&r.redirect_uris)
+            .bind(&r.auth_method)
+            .bind(r.auth_method_explicit)
+            .bind(&r.client_name)
+            .bind(&r.scope)
+            .bind(&r.grant_types)
+            .bind(r.trusted)
+            .bind(r.active)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .bind(&r.metadata)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()))
+        .map_err(map)?;
+        Ok(done > 0)
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            client_cols!(),
+            " FROM oauth_clients ORDER BY created_at, client_id"
+        );
+        let rows: Vec<ClientRow> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await).map_err(map)?;
+        rows.into_iter().map(ClientRow::into_client).collect()
+    }
+}
+
+#[async_trait]
+impl AuthorizationStore for SqlStore {
+    async fn insert_pending(&self, p: PendingAuthorization) -> Result<(), StoreError> {
+        const SQL: &str = concat!(
+            "INSERT INTO oauth_pending (",
+            pending_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
+        let scope = p.scope.to_string();
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&p.id_hash)
+            .bind(&p.client_id)
+            .bind(&p.redirect_uri)
+            .bind(p.redirect_uri_explicit)
+            .bind(&p.state)
+            .bind(&p.code_challenge)
+            .bind(p.code_challenge_method.as_str())
+            .bind(&scope)
+            .bind(&p.resource)
+            .bind(p.created_at)
+            .bind(p.expires_at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn get_pending(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            pending_cols!(),
+            " FROM oauth_pending WHERE id_hash = $1 AND expires_at > $2"
+        );
+        let row: Option<PendingRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        row.map(PendingRow::into_pending).transpose()
+    }
+
+    async fn take_pending(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        // One statement: of concurrent callers exactly one deletes the row
+        // and gets it back. An expired request is deleted too, and refused.
+        const SQL: &str = concat!(
+            "DELETE FROM oauth_pending WHERE id_hash = $1 RETURNING ",
+            pending_cols!()
+        );
+        let row: Option<PendingRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(id_hash)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        Ok(row
+            .map(PendingRow::into_pending)
+            .transpose()?
+            .filter(|p| p.expires_at > now))
+    }
+
+    async fn insert_code(&self, c: AuthorizationCode) -> Result<(), StoreError> {
+        const SQL: &str = concat!(
+            "INSERT INTO oauth_codes (",
+            code_cols!(),
+            ", spent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE)"
+        );
+        let scope = c.scope.to_string();
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&c.code_hash)
+            .bind(&c.grant_id)
+            .bind(&c.client_id)
+            .bind(&c.redirect_uri)
+            .bind(c.redirect_uri_explicit)
+            .bind(&c.code_challenge)
+            .bind(c.code_challenge_method.as_str())
+            .bind(&scope)
+            .bind(&c.resource)
+            .bind(&c.subject)
+            .bind(c.issued_at)
+            .bind(c.expires_at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(|e| match map(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate("authorization code".into()),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StoreError> {
+        // The conditional UPDATE is the whole decision: of concurrent
+        // callers exactly one flips `spent` and gets the row back (on
+        // PostgreSQL the others wait for its row lock, then re-check
+        // `NOT spent`; on SQLite writes are serialised).
+        const SPEND: &str = concat!(
+            "UPDATE oauth_codes SET spent = TRUE WHERE code_hash = $1 AND NOT spent RETURNING ",
+            code_cols!()
+        );
+        const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
+        let row: Option<CodeRow> = on_pool!(self, |pool| sqlx::query_as(SPEND)
+            .bind(code_hash)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        if let Some(row) = row {
+            return Ok(CodeRedemption::Redeemed(row.into_code()?));
+        }
+        // Not spendable: either spent (remembered until purged) or unknown.
+        let grant: Option<(String,)> = on_pool!(self, |pool| sqlx::query_as(LOOKUP)
+            .bind(code_hash)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        Ok(match grant {
+            Some((grant_id,)) => CodeRedemption::Replayed { grant_id },
+            None => CodeRedemption::NotFound,
+        })
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqlStore {
+    async fn insert_grant(
+        &self,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<(), StoreError> {
+        let scope = grant.scope.to_string();
+        let generation = generation_to_db(grant.refresh_generation)?;
+        let refresh_generation = refresh
+            .as_ref()
+            .map(|r| generation_to_db(r.generation))
+            .transpose()?;
+        let result: Result<(), sqlx::Error> = on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(INSERT_GRANT)
+                .bind(&grant.grant_id)
+                .bind(&grant.client_id)
+                .bind(&grant.subject)
+                .bind(&scope)
+                .bind(&grant.resource)
+                .bind(grant.created_at)
+                .bind(generation)
+                .bind(grant.revoked)
+                .execute(&mut *tx)
+                .await?;
+            if let (Some(r), Some(g)) = (&refresh, refresh_generation) {
+                sqlx::query(INSERT_REFRESH)
+                    .bind(&r.token_hash)
+                    .bind(&r.grant_id)
+                    .bind(g)
+                    .bind(r.issued_at)
+                    .bind(r.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }
+        .await);
+        result.map_err(|e| match map(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate(format!("grant {}", grant.grant_id)),
+            other => other,
+        })
+    }
+
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError> {
+        let row: Option<GrantRow> = on_pool!(self, |pool| sqlx::query_as(SELECT_GRANT)
+            .bind(grant_id)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        row.map(GrantRow::into_grant).transpose()
+    }
+
+    async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
+        // Unknown ids get a revoked tombstone. An upsert, not "insert if
+        // absent": if the grant is being stored concurrently, the tombstone
+        // insert waits for it and then revokes it instead.
+        const TOMBSTONE: &str = "INSERT INTO oauth_grants (grant_id, client_id, subject, scope, \
+            resource, created_at, refresh_generation, revoked) \
+            VALUES ($1, '', '', '', '', 0, 0, TRUE) \
+            ON CONFLICT (grant_id) DO UPDATE SET revoked = TRUE";
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            let found = sqlx::query(REVOKE_GRANT)
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+            if !found {
+                sqlx::query(TOMBSTONE)
+                    .bind(grant_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(DELETE_GRANT_REFRESH)
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(found)
+        }
+        .await)
+        .map_err(map)
+    }
+
+    async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        let row: Option<RefreshRow> = on_pool!(self, |pool| sqlx::query_as(SELECT_REFRESH)
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        row.map(RefreshRow::into_refresh).transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+        now: i64,
+        new_expires_at: i64,
+    ) -> Result<RotateOutcome, StoreError> {
+        const SET_GENERATION: &str =
+            "UPDATE oauth_grants SET refresh_generation = $2 WHERE grant_id = $1";
+        // One transaction holding the grant's lock from the read of its
+        // generation to the write of the new token: concurrent rotations of
+        // one grant run one after the other.
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await.map_err(map)?;
+            let outcome = async {
+                let presented: Option<RefreshRow> = sqlx::query_as(SELECT_REFRESH)
+                    .bind(presented_hash)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                let Some(presented) = presented else {
+                    return Ok(RotateOutcome::Invalid);
+                };
+                if presented.expires_at <= now {
+                    return Ok(RotateOutcome::Invalid);
+                }
+                let grant: Option<GrantRow> = sqlx::query_as(pool.lock_grant_sql())
+                    .bind(&presented.grant_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                let Some(grant) = grant else {
+                    return Ok(RotateOutcome::Invalid);
+                };
+                // A revocation in the meantime also deleted the presented
+                // token; `revoked`, read under the lock, covers that.
+                let mut grant = grant.into_grant()?;
+                if grant.revoked {
+                    return Ok(RotateOutcome::Invalid);
+                }
+                let presented = presented.into_refresh()?;
+                let generation =
+                    match decide_rotation(presented.generation, grant.refresh_generation) {
+                        RotationDecision::Advance => grant.refresh_generation + 1,
+                        RotationDecision::Sibling => grant.refresh_generation,
+                        RotationDecision::Reuse => {
+                            sqlx::query(REVOKE_GRANT)
+                                .bind(&grant.grant_id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map)?;
+                            sqlx::query(DELETE_GRANT_REFRESH)
+                                .bind(&grant.grant_id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map)?;
+                            return Ok(RotateOutcome::Reused {
+                                grant_id: grant.grant_id,
+                            });
+                        }
+                    };
+                let db_generation = generation_to_db(generation)?;
+                // Retired tokens stay (until they expire), so that their
+                // reuse is recognised as theft rather than as an unknown token.
+                sqlx::query(INSERT_REFRESH)
+                    .bind(new_hash)
+                    .bind(&grant.grant_id)
+                    .bind(db_generation)
+                    .bind(now)
+                    .bind(new_expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match map(e) {
+                        StoreError::Duplicate(_) => StoreError::Duplicate("refresh token".into()),
+                        other => other,
+                    })?;
+                sqlx::query(SET_GENERATION)
+                    .bind(&grant.grant_id)
+                    .bind(db_generation)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                grant.refresh_generation = generation;
+                Ok::<_, StoreError>(RotateOutcome::Rotated(grant))
+            }
+            .await?;
+            // On an error above, dropping `tx` rolls back.
+            tx.commit().await.map_err(map)?;
+            Ok(outcome)
+        }
+        .await)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        const SQL: &str =
+            "SELECT username, subject, password_hash FROM oauth_users WHERE username = $1";
+        let row: Option<UserRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(username)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        Ok(row.map(UserRow::into_user))
+    }
+
+    async fn put_user(&self, user: User) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO oauth_users (username, subject, password_hash) \
+            VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE \
+            SET subject = excluded.subject, password_hash = excluded.password_hash";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&user.username)
+            .bind(&user.subject)
+            .bind(&user.password_hash)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(map)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Cleanup for SqlStore {
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        // Spent codes go with the rest once expired: a replay after that is
+        // refused as an unknown (or expired) code anyway.
+        const STATEMENTS: [&str; 3] = [
+            "DELETE FROM oauth_pending WHERE expires_at <= $1",
+            "DELETE FROM oauth_codes WHERE expires_at <= $1",
+            "DELETE FROM oauth_refresh_tokens WHERE expires_at <= $1",
+        ];
+        let mut total = 0;
+        for sql in STATEMENTS {
+            total += on_pool!(self, |pool| sqlx::query(sql)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|d| d.rows_affected()))
+            .map_err(map)?;
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,19 @@
+//! The integration tests of oauth-mcp-sqlx, one binary:
+//!
+//! - `sqlite`: the core's conformance kit on a SQLite file and on
+//!   `sqlite::memory:`, persistence across reconnects, URL handling,
+//!   periodic cleanup.
+//! - `postgres`: the conformance kit on PostgreSQL (`OAUTH_MCP_TEST_POSTGRES_URL`
+//!   or a private server; fails loudly when there is neither).
+//! - `outage`: a private PostgreSQL server stopped and started again under a
+//!   live store and HTTP layer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "suite/common.rs"]
+mod common;
+#[path = "suite/outage.rs"]
+mod outage;
+#[path = "suite/postgres.rs"]
+mod postgres;
+#[path = "suite/sqlite.rs"]
+mod sqlite;
