@@ -117,6 +117,10 @@ pub struct ServerConfigBuilder {
     max_body_bytes: usize,
     server_name: String,
     check_revocation: bool,
+    registered_client_ttl: Option<Duration>,
+    registration_token: Option<Secret>,
+    #[cfg(feature = "cimd")]
+    cimd: Option<crate::cimd::CimdConfig>,
 }
 
 /// The validated, immutable configuration.
@@ -146,6 +150,10 @@ pub struct ServerConfig {
     pub(crate) max_body_bytes: usize,
     pub(crate) server_name: String,
     pub(crate) check_revocation: bool,
+    pub(crate) registered_client_ttl: Option<i64>,
+    pub(crate) registration_token_hash: Option<String>,
+    #[cfg(feature = "cimd")]
+    pub(crate) cimd: Option<crate::cimd::CimdConfig>,
 }
 
 impl ServerConfig {
@@ -178,6 +186,10 @@ impl ServerConfig {
             max_body_bytes: 64 * 1024,
             server_name: "MCP server".into(),
             check_revocation: true,
+            registered_client_ttl: None,
+            registration_token: None,
+            #[cfg(feature = "cimd")]
+            cimd: None,
         }
     }
 
@@ -295,6 +307,18 @@ impl ServerConfig {
     /// The request body limit, in bytes.
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes
+    }
+
+    /// True if URL client ids (Client ID Metadata Documents) are accepted.
+    pub fn client_id_metadata_documents_enabled(&self) -> bool {
+        #[cfg(feature = "cimd")]
+        {
+            self.cimd.is_some()
+        }
+        #[cfg(not(feature = "cimd"))]
+        {
+            false
+        }
     }
 
     /// A client configured by the operator.
@@ -467,6 +491,28 @@ impl ServerConfigBuilder {
     /// Turn dynamic client registration (`/register`) off.
     pub fn disable_registration(mut self) -> Self {
         self.registration_enabled = false;
+        self
+    }
+
+    /// Dynamically registered clients expire this long after registration
+    /// (default: never).
+    pub fn registered_client_ttl(mut self, ttl: Duration) -> Self {
+        self.registered_client_ttl = Some(ttl);
+        self
+    }
+
+    /// Require this initial access token (`Authorization: Bearer …`) at `/register`
+    /// (RFC 7591 §3).
+    pub fn registration_access_token(mut self, token: impl Into<Secret>) -> Self {
+        self.registration_token = Some(token.into());
+        self
+    }
+
+    /// Accept `client_id`s that are URLs of Client ID Metadata Documents (the
+    /// 2026-07-28 MCP registration model), fetched with SSRF protections.
+    #[cfg(feature = "cimd")]
+    pub fn client_id_metadata_documents(mut self, cfg: crate::cimd::CimdConfig) -> Self {
+        self.cimd = Some(cfg);
         self
     }
 
@@ -692,6 +738,20 @@ impl ServerConfigBuilder {
             return Err(err("max_body_bytes", "must be at least 1024"));
         }
 
+        let registered_client_ttl = match self.registered_client_ttl {
+            Some(d) => Some(secs("registered_client_ttl", d, 10 * 365 * 24 * 3600)?),
+            None => None,
+        };
+        let registration_token_hash = match &self.registration_token {
+            Some(t) if t.secret().len() < 16 => {
+                return Err(err(
+                    "registration_access_token",
+                    "must be at least 16 characters",
+                ));
+            }
+            Some(t) => Some(hash_secret(t.secret())),
+            None => None,
+        };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let now = clock.now();
         let mut clients = HashMap::new();
@@ -813,6 +873,10 @@ impl ServerConfigBuilder {
             max_body_bytes: self.max_body_bytes,
             server_name: self.server_name,
             check_revocation: self.check_revocation,
+            registered_client_ttl,
+            registration_token_hash,
+            #[cfg(feature = "cimd")]
+            cimd: self.cimd,
         }))
     }
 }

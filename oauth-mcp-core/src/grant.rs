@@ -386,11 +386,29 @@ impl AuthServer {
     }
 
     /// POST /register (RFC 7591) with a JSON body. Returns the 201 body.
-    pub async fn register(&self, body: &[u8]) -> Result<Value, OAuthError> {
+    pub async fn register(
+        &self,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<Value, OAuthError> {
         if !self.cfg.registration_enabled() {
             return Err(OAuthError::invalid_request(
                 "dynamic client registration is disabled on this server",
             ));
+        }
+        if let Some(expected) = &self.cfg.registration_token_hash {
+            let presented = authorization
+                .and_then(|h| {
+                    h.strip_prefix("Bearer ")
+                        .or_else(|| h.strip_prefix("bearer "))
+                })
+                .map(str::trim);
+            if !presented.is_some_and(|t| constant_time_eq(&hash_secret(t), expected)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "this server requires an initial access token for registration (Authorization: Bearer <token>, RFC 7591 §3)",
+                ));
+            }
         }
         let req: RegistrationRequest = serde_json::from_slice(body).map_err(|e| {
             OAuthError::new(
@@ -409,6 +427,7 @@ impl AuthServer {
             }
         };
         client.client_id = random_token();
+        client.expires_at = self.cfg.registered_client_ttl.map(|ttl| now + ttl);
         let secret = client.is_confidential().then(random_token);
         client.secret_hash = secret.as_deref().map(hash_secret);
         self.store
@@ -426,7 +445,7 @@ impl AuthServer {
         out["client_id_issued_at"] = json!(now);
         if let Some(s) = secret {
             out["client_secret"] = json!(s);
-            out["client_secret_expires_at"] = json!(0);
+            out["client_secret_expires_at"] = json!(client.expires_at.unwrap_or(0));
         }
         out["redirect_uris"] = json!(client.redirect_uris);
         out["token_endpoint_auth_method"] = json!(client.auth_method.as_str());

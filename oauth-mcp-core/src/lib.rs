@@ -41,6 +41,8 @@
 
 pub mod authorize;
 pub mod bearer;
+#[cfg(feature = "cimd")]
+pub mod cimd;
 pub mod client;
 pub mod clock;
 pub mod config;

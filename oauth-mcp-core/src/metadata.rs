@@ -28,7 +28,7 @@ pub fn authorization_server_metadata(cfg: &ServerConfig) -> Value {
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "scopes_supported": cfg.scopes_supported().to_vec(),
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": cfg.client_id_metadata_documents_enabled(),
         // OpenID discovery clients require these three fields.
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [cfg.keys().active().algorithm().as_str()],

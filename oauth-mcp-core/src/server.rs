@@ -20,6 +20,8 @@ pub struct AuthServer {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) signer: TokenSigner,
+    #[cfg(feature = "cimd")]
+    pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
 }
 
 impl std::fmt::Debug for AuthServer {
@@ -47,11 +49,18 @@ impl AuthServer {
         authenticator: Arc<dyn Authenticator>,
     ) -> Self {
         let signer = TokenSigner::new(cfg.keys().clone(), cfg.issuer());
+        #[cfg(feature = "cimd")]
+        let cimd = cfg
+            .cimd
+            .clone()
+            .map(|c| Arc::new(crate::cimd::CimdResolver::new(c)));
         Self {
             cfg,
             store,
             authenticator,
             signer,
+            #[cfg(feature = "cimd")]
+            cimd,
         }
     }
 
@@ -92,6 +101,20 @@ impl AuthServer {
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
         if let Some(c) = self.cfg.pre_registered_client(client_id) {
             return Ok(Some(c.clone()));
+        }
+        #[cfg(feature = "cimd")]
+        if let Some(resolver) = &self.cimd
+            && crate::cimd::is_document_client_id(client_id)
+        {
+            return match resolver.resolve(client_id, self.now()).await {
+                Ok(c) => Ok(Some(c)),
+                Err(e) => {
+                    tracing::warn!(target: "oauth_mcp::audit", event = "cimd.refused", client_id = %client_id, reason = %e.reason);
+                    Err(OAuthError::invalid_client(format!(
+                        "the client metadata document at `{client_id}` cannot be used; the server's log says why"
+                    )))
+                }
+            };
         }
         let c = self.store.get_client(client_id).await?;
         let now = self.now();

@@ -90,6 +90,12 @@ pub fn error_response(e: &OAuthError) -> Response<Bytes> {
             HeaderValue::from_static("Basic realm=\"oauth-mcp\", charset=\"UTF-8\""),
         );
     }
+    if e.code == ErrorCode::InvalidToken {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+    }
     if e.code == ErrorCode::TemporarilyUnavailable {
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -335,7 +341,7 @@ impl OAuthHttp {
                         "registration requests must be sent as application/json (RFC 7591 §3.1)",
                     ));
                 }
-                match self.server.register(req.body()).await {
+                match self.server.register(req.body(), authorization).await {
                     Ok(v) => {
                         let mut r = json_response(201, &v);
                         no_store(&mut r);

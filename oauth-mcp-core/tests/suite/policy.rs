@@ -411,3 +411,58 @@ async fn resource_metadata_for_an_external_authorization_server() {
     .await;
     assert_eq!(r.status(), 405);
 }
+
+#[tokio::test]
+async fn registration_token_and_client_lifetime() {
+    use oauth_mcp_core::clock::ManualClock;
+    let clock = ManualClock::new();
+    let oauth = server(
+        ServerConfig::builder("http://127.0.0.1:8080")
+            .registration_access_token("an-initial-access-token")
+            .registered_client_ttl(std::time::Duration::from_secs(3600))
+            .clock(Arc::new(clock.clone())),
+    )
+    .await;
+    let body = format!(r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none"}}"#);
+    // Without, or with a wrong, initial access token: 401 invalid_token.
+    for auth in [None, Some("Bearer wrong-token-wrong-token")] {
+        let mut r = req("POST", "/register", Some("application/json"), body.clone());
+        if let Some(a) = auth {
+            r.headers_mut().insert("authorization", a.parse().unwrap());
+        }
+        let resp = oauth.handle(r).await;
+        assert_eq!(resp.status(), 401);
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            "Bearer error=\"invalid_token\""
+        );
+        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(v["error"], "invalid_token");
+    }
+    let mut r = req("POST", "/register", Some("application/json"), body);
+    r.headers_mut().insert(
+        "authorization",
+        "Bearer an-initial-access-token".parse().unwrap(),
+    );
+    let resp = oauth.handle(r).await;
+    assert_eq!(resp.status(), 201);
+    let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    let client = v["client_id"].as_str().unwrap().to_owned();
+    // The client works now, and is unknown once its lifetime has passed.
+    let r = oauth
+        .handle(req("GET", &authorize_uri(&client, ""), None, ""))
+        .await;
+    assert_eq!(r.status(), 200);
+    clock.advance(3601);
+    let r = oauth
+        .handle(req("GET", &authorize_uri(&client, ""), None, ""))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(String::from_utf8_lossy(r.body()).contains("unknown client_id"));
+    // A too-short token is a start-up error.
+    let e = ServerConfig::builder("http://127.0.0.1:8080")
+        .registration_access_token("short")
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "registration_access_token");
+}
