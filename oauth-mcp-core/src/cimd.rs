@@ -352,7 +352,7 @@ impl CimdResolver {
                 .header("accept", "application/json")
                 .send()
                 .await
-                .map_err(|e| format!("fetch failed: {e}"))?;
+                .map_err(|e| self.describe(&e))?;
             if resp.status().is_redirection() {
                 return Err(format!(
                     "the document URL redirects ({}); redirects are not followed",
@@ -377,11 +377,7 @@ impl CimdResolver {
                 .and_then(|v| v.to_str().ok())
                 .map(cache_max_age);
             let mut body = Vec::new();
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| format!("reading the document failed: {e}"))?
-            {
+            while let Some(chunk) = resp.chunk().await.map_err(|e| self.describe(&e))? {
                 if body.len() + chunk.len() > self.cfg.max_bytes {
                     return Err(format!(
                         "the document is larger than {} bytes",
@@ -406,6 +402,16 @@ impl CimdResolver {
             None => self.cfg.min_cache.max(300).min(self.cfg.max_cache),
         };
         Ok((client, ttl))
+    }
+}
+
+impl CimdResolver {
+    fn describe(&self, e: &reqwest::Error) -> String {
+        if e.is_timeout() {
+            format!("the fetch took longer than {:?}", self.cfg.timeout)
+        } else {
+            format!("fetch failed: {e}")
+        }
     }
 }
 

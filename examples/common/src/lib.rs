@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oauth_mcp_core::cimd::CimdConfig;
 use oauth_mcp_core::clock::SharedClock;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
@@ -93,6 +94,8 @@ pub struct Options {
     pub clients: Vec<PreRegisteredClient>,
     /// Clock override (tests).
     pub clock: Option<SharedClock>,
+    /// How Client ID Metadata Documents are fetched (default: any https client id).
+    pub cimd: Option<CimdConfig>,
 }
 
 impl Default for Options {
@@ -107,6 +110,7 @@ impl Default for Options {
             signing_key: None,
             clients: Vec::new(),
             clock: None,
+            cimd: None,
         }
     }
 }
@@ -234,7 +238,8 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
         .required_scopes(["mcp"])
         .tool_scopes("admin_echo", ["admin"])
         .scope_hierarchy(ScopeHierarchy::new().with("admin", ["mcp"]))
-        .default_user_scopes(["mcp"]);
+        .default_user_scopes(["mcp"])
+        .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default());
     if opts.demo_admin {
         b = b.user_scopes(&opts.demo_user, ["mcp", "admin"]);
     }
