@@ -8,88 +8,14 @@
 //! when they are missing. `node_modules` is installed with `npm ci` from the
 //! committed lock file when absent or stale.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::node::{ensure_node_deps, interop_dir, run};
 use serde_json::Value;
-use tokio::process::Command;
 
 /// The client gives up after 30 s by itself; this is the backstop.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
-const NPM_TIMEOUT: Duration = Duration::from_secs(300);
 const SDK: &str = "@modelcontextprotocol/sdk";
-
-fn interop_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/ts");
-    dir.canonicalize()
-        .unwrap_or_else(|e| panic!("interop/ts not found at {}: {e}", dir.display()))
-}
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-/// Runs `program args` in `dir` with a deadline; panics with a clear message
-/// when the program is not installed, times out or fails.
-async fn run(dir: &Path, program: &str, args: &[&str], timeout: Duration) -> std::process::Output {
-    let child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                panic!(
-                    "`{program}` is not installed (or not on PATH): the TypeScript interop test \
-                     needs Node.js >= 20 with npm. Install it (e.g. `apt-get install nodejs npm`) \
-                     and run again."
-                )
-            }
-            panic!("cannot start `{program}`: {e}")
-        });
-    // On timeout the future is dropped with the child, which kill_on_drop ends.
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => panic!("waiting for `{program} {}` failed: {e}", args.join(" ")),
-        Err(_) => panic!(
-            "`{program} {}` did not finish within {timeout:?} (killed)",
-            args.join(" ")
-        ),
-    }
-}
-
-/// Installs `node_modules` from the lock file unless the pinned SDK is there.
-async fn ensure_node_deps(dir: &Path) {
-    let node = run(dir, "node", &["--version"], Duration::from_secs(30)).await;
-    assert!(node.status.success(), "`node --version` failed: {node:?}");
-
-    let pinned = read_json(&dir.join("package.json"))
-        .and_then(|p| p["dependencies"][SDK].as_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("interop/ts/package.json does not depend on {SDK}"));
-    let installed = read_json(&dir.join("node_modules").join(SDK).join("package.json"))
-        .and_then(|p| p["version"].as_str().map(str::to_owned));
-    if installed.as_deref() == Some(pinned.as_str()) {
-        return;
-    }
-    eprintln!(
-        "ts_interop: {SDK} {} installed, {pinned} pinned: running `npm ci` in {}",
-        installed.as_deref().unwrap_or("not"),
-        dir.display()
-    );
-    let out = run(dir, "npm", &["ci", "--no-audit", "--no-fund"], NPM_TIMEOUT).await;
-    assert!(
-        out.status.success(),
-        "`npm ci` in {} failed ({}):\n{}\n{}",
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Runs the TypeScript SDK client (`node client.mjs <mcp_url>`) against the
 /// running server whose MCP endpoint is `mcp_url` (`{issuer}/mcp`) and checks
@@ -98,8 +24,8 @@ pub async fn typescript_client(mcp_url: &str) {
     let issuer = mcp_url
         .strip_suffix("/mcp")
         .unwrap_or_else(|| panic!("the MCP URL `{mcp_url}` is not `{{issuer}}/mcp`"));
-    let dir = interop_dir();
-    ensure_node_deps(&dir).await;
+    let dir = interop_dir("ts");
+    ensure_node_deps(&dir, SDK).await;
 
     let started = Instant::now();
     let out = run(&dir, "node", &["client.mjs", mcp_url], CLIENT_TIMEOUT).await;

@@ -34,6 +34,7 @@
 pub mod client;
 pub mod interop;
 mod macros;
+mod node;
 pub mod oidc;
 
 use std::future::Future;

@@ -39,13 +39,12 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 
 use crate::client::{Pkce, http};
+use crate::node::{ensure_node_deps, interop_dir};
 
 /// How long the provider may take to print its ready line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a killed provider may take to exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `npm ci` may take.
-const NPM_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long any single HTTP request to the provider may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts to bind the same port again on restart (the old socket may linger).
@@ -169,86 +168,6 @@ impl std::fmt::Debug for OidcProvider {
     }
 }
 
-fn provider_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/oidc-provider");
-    dir.canonicalize()
-        .unwrap_or_else(|e| panic!("interop/oidc-provider not found at {}: {e}", dir.display()))
-}
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-fn not_installed(program: &str) -> ! {
-    panic!(
-        "`{program}` is not installed (or not on PATH): the oidc-provider interop tests need \
-         Node.js >= 20.19 with npm. Install it (e.g. `apt-get install nodejs npm`) and run again."
-    )
-}
-
-/// Runs `program args` in `dir` with a deadline; panics with a clear message
-/// when the program is not installed, times out or fails to start.
-async fn run(dir: &Path, program: &str, args: &[&str], timeout: Duration) -> std::process::Output {
-    let child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                not_installed(program)
-            }
-            panic!("cannot start `{program}`: {e}")
-        });
-    // On timeout the future is dropped with the child, which kill_on_drop ends.
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => panic!("waiting for `{program} {}` failed: {e}", args.join(" ")),
-        Err(_) => panic!(
-            "`{program} {}` did not finish within {timeout:?} (killed)",
-            args.join(" ")
-        ),
-    }
-}
-
-/// Installs `node_modules` from the lock file unless the pinned
-/// `oidc-provider` is there. Serialized within the test process.
-async fn ensure_node_deps(dir: &Path) {
-    static INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _guard = INSTALL.lock().await;
-
-    let node = run(dir, "node", &["--version"], Duration::from_secs(30)).await;
-    assert!(node.status.success(), "`node --version` failed: {node:?}");
-
-    let pinned = read_json(&dir.join("package.json"))
-        .and_then(|p| p["dependencies"][PACKAGE].as_str().map(str::to_owned))
-        .unwrap_or_else(|| {
-            panic!("interop/oidc-provider/package.json does not depend on {PACKAGE}")
-        });
-    let installed = read_json(&dir.join("node_modules").join(PACKAGE).join("package.json"))
-        .and_then(|p| p["version"].as_str().map(str::to_owned));
-    if installed.as_deref() == Some(pinned.as_str()) {
-        return;
-    }
-    eprintln!(
-        "oidc-provider: {PACKAGE} {} installed, {pinned} pinned: running `npm ci` in {}",
-        installed.as_deref().unwrap_or("not"),
-        dir.display()
-    );
-    let out = run(dir, "npm", &["ci", "--no-audit", "--no-fund"], NPM_TIMEOUT).await;
-    assert!(
-        out.status.success(),
-        "`npm ci` in {} failed ({}):\n{}\n{}",
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn append(log: &Mutex<String>, line: &str) {
     if let Ok(mut log) = log.lock() {
         log.push_str(line);
@@ -293,7 +212,7 @@ async fn spawn(dir: &Path, opts: &OidcOptions) -> Result<(Process, String, u16),
     }
     let mut child = cmd.spawn().unwrap_or_else(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            not_installed("node")
+            panic!("`node` is not installed (or not on PATH): install Node.js >= 20.19 with npm (e.g. `apt-get install nodejs npm`)")
         }
         panic!("cannot start `node server.mjs`: {e}")
     });
@@ -407,8 +326,8 @@ impl OidcProvider {
     /// needed) and waits, bounded, until it listens. Panics on failure, with
     /// the provider's output.
     pub async fn start(opts: OidcOptions) -> OidcProvider {
-        let dir = provider_dir();
-        ensure_node_deps(&dir).await;
+        let dir = interop_dir("oidc-provider");
+        ensure_node_deps(&dir, PACKAGE).await;
         match spawn(&dir, &opts).await {
             Ok((process, issuer, port)) => OidcProvider {
                 opts,
@@ -750,7 +669,7 @@ impl OidcProvider {
         self.opts.port = self.port;
         self.opts.key_id = key_id.to_owned();
         self.opts.extra_key_ids = also_published.iter().map(|k| (*k).to_owned()).collect();
-        let dir = provider_dir();
+        let dir = interop_dir("oidc-provider");
         let mut attempt = 0;
         loop {
             attempt += 1;
