@@ -1,0 +1,650 @@
+//! The tracer's HTTP client: reqwest without redirects, every exchange
+//! recorded (step, time, request, response), bounded in time and size, and
+//! the redaction applied to everything that leaves the tracer.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, Method};
+use serde_json::Value;
+use url::Url;
+
+use super::parse::drain_sse_events;
+
+/// The largest response body kept (bigger ones are cut, the rest is not read).
+const MAX_BODY: usize = 1024 * 1024;
+
+/// One HTTP request and what came back, as recorded (redacted once it
+/// leaves the tracer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The step (1-based) that sent it.
+    pub step: u32,
+    /// When the request was sent.
+    pub time: SystemTime,
+    /// How long until the response (and the part of its body read) arrived.
+    pub duration: Duration,
+    /// Request method.
+    pub method: String,
+    /// Request URL.
+    pub url: String,
+    /// Request headers the tracer set.
+    pub request_headers: Vec<(String, String)>,
+    /// Request body (UTF-8, lossy).
+    pub request_body: Option<String>,
+    /// Response status, if a response came.
+    pub status: Option<u16>,
+    /// Response headers.
+    pub response_headers: Vec<(String, String)>,
+    /// Response body (UTF-8, lossy; cut at 1 MiB).
+    pub response_body: Option<String>,
+    /// The transport error, if no response came.
+    pub error: Option<String>,
+}
+
+impl Exchange {
+    /// A response header (first value, name case-insensitive).
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        self.response_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response as the flow sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+    /// For MCP requests: the JSON-RPC messages found (SSE `data:` or the JSON body).
+    pub(crate) messages: Vec<Value>,
+}
+
+impl Reply {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub(crate) fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub(crate) fn header_all(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    pub(crate) fn content_type(&self) -> String {
+        self.header("content-type")
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// `Location`, resolved against `base`.
+    pub(crate) fn location(&self, base: &str) -> Option<Url> {
+        let loc = self.header("location")?;
+        Url::parse(base).ok()?.join(loc).ok()
+    }
+}
+
+/// How to read a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyMode {
+    /// All of it (up to the size limit).
+    Full,
+    /// An MCP answer: JSON, or an SSE stream read until the JSON-RPC
+    /// response with this id arrives (the stream may stay open after it).
+    Mcp(Option<i64>),
+}
+
+/// A transport failure (connection refused, timeout, TLS, …).
+#[derive(Debug, Clone)]
+pub(crate) struct HttpError(pub(crate) String);
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// The recording client.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    client: reqwest::Client,
+    log: Mutex<Vec<Exchange>>,
+    step: AtomicU32,
+    secrets: Mutex<Vec<String>>,
+    timeout: Duration,
+}
+
+/// Describes a transport error with its causes ("connection refused", …).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut src = std::error::Error::source(e);
+    let mut depth = 0;
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+        depth += 1;
+        if depth > 5 {
+            break;
+        }
+    }
+    s
+}
+
+impl Recorder {
+    /// A client whose every request ends within `timeout` (connecting within
+    /// ten seconds); proxies are skipped for loopback servers.
+    pub(crate) fn new(timeout: Duration, loopback: bool) -> Result<Self, String> {
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("oauth-mcp-trace/", env!("CARGO_PKG_VERSION")));
+        if loopback {
+            b = b.no_proxy();
+        }
+        let client = b
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            log: Mutex::new(Vec::new()),
+            step: AtomicU32::new(0),
+            secrets: Mutex::new(Vec::new()),
+            timeout,
+        })
+    }
+
+    /// Requests from now on belong to `step`.
+    pub(crate) fn set_step(&self, step: u32) {
+        self.step.store(step, Ordering::SeqCst);
+    }
+
+    /// Remembers a secret value, so that it never appears in any output.
+    pub(crate) fn secret(&self, value: &str) {
+        if value.len() >= 4 {
+            let mut s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+            if !s.iter().any(|v| v == value) {
+                s.push(value.to_owned());
+                // Longest first, so that a secret containing another is replaced whole.
+                s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+            }
+        }
+    }
+
+    /// Redacted copies of the exchanges recorded so far (`from` on).
+    pub(crate) fn exchanges(&self, from: usize) -> Vec<Exchange> {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter()
+            .skip(from)
+            .map(|e| redact_exchange(e, &secrets))
+            .collect()
+    }
+
+    /// How many exchanges were recorded.
+    pub(crate) fn count(&self) -> usize {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Redacts a string with the rules and the known secrets.
+    pub(crate) fn redact(&self, s: &str) -> String {
+        let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        redact_text(s, &secrets)
+    }
+
+    /// Sends a request, records it, reads the body as `mode` says.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        mode: BodyMode,
+    ) -> Result<Reply, HttpError> {
+        let mut ex = Exchange {
+            step: self.step.load(Ordering::SeqCst),
+            time: SystemTime::now(),
+            duration: Duration::ZERO,
+            method: method.to_string(),
+            url: url.to_owned(),
+            request_headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            request_body: body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            status: None,
+            response_headers: Vec::new(),
+            response_body: None,
+            error: None,
+        };
+        let started = Instant::now();
+        let result = self.send_inner(method, url, headers, body, mode).await;
+        ex.duration = started.elapsed();
+        match &result {
+            Ok(r) => {
+                ex.status = Some(r.status);
+                ex.response_headers = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                ex.response_body = Some(r.text());
+            }
+            Err(e) => ex.error = Some(e.0.clone()),
+        }
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(ex);
+        result
+    }
+
+    async fn send_inner(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        mode: BodyMode,
+    ) -> Result<Reply, HttpError> {
+        let parsed = Url::parse(url).map_err(|e| HttpError(format!("invalid URL `{url}`: {e}")))?;
+        let mut req = self.client.request(method, parsed);
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let deadline = Instant::now() + self.timeout;
+        let mut resp = req.send().await.map_err(|e| HttpError(describe(&e)))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let is_sse = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("text/event-stream")
+            });
+        let mut body = Vec::new();
+        let mut messages = Vec::new();
+        let mut sse_buf = String::new();
+        let mut pending_utf8: Vec<u8> = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let chunk = match tokio::time::timeout(left, resp.chunk()).await {
+                Err(_) => {
+                    if is_sse && !messages.is_empty() {
+                        break;
+                    }
+                    return Err(HttpError(format!(
+                        "the response body did not finish within {:?} (status {status})",
+                        self.timeout
+                    )));
+                }
+                Ok(Err(e)) => {
+                    if is_sse && !messages.is_empty() {
+                        break;
+                    }
+                    return Err(HttpError(format!(
+                        "reading the response body failed: {}",
+                        describe(&e)
+                    )));
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(c))) => c,
+            };
+            if body.len() < MAX_BODY {
+                let room = MAX_BODY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            if let (true, BodyMode::Mcp(id)) = (is_sse, mode) {
+                pending_utf8.extend_from_slice(&chunk);
+                // Decode only up to the last complete UTF-8 sequence.
+                let valid = match std::str::from_utf8(&pending_utf8) {
+                    Ok(s) => s.len(),
+                    Err(e) => e.valid_up_to(),
+                };
+                if let Ok(s) = std::str::from_utf8(&pending_utf8[..valid]) {
+                    sse_buf.push_str(s);
+                }
+                pending_utf8.drain(..valid);
+                let mut done = false;
+                for data in drain_sse_events(&mut sse_buf) {
+                    if let Ok(v) = serde_json::from_str::<Value>(&data) {
+                        if is_response_to(&v, id) {
+                            done = true;
+                        }
+                        messages.push(v);
+                    }
+                }
+                if done {
+                    break;
+                }
+            }
+            if body.len() >= MAX_BODY {
+                break;
+            }
+        }
+        if !is_sse
+            && let BodyMode::Mcp(_) = mode
+            && let Ok(v) = serde_json::from_slice::<Value>(&body)
+        {
+            match v {
+                Value::Array(items) => messages.extend(items),
+                other => messages.push(other),
+            }
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            messages,
+        })
+    }
+
+    /// The oauth2 crate's HTTP client: this recorder (see
+    /// [`oauth2::AsyncHttpClient`]).
+    pub(crate) async fn oauth2_call(
+        &self,
+        req: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse, HttpError> {
+        let (parts, body) = req.into_parts();
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let headers: Vec<(&str, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let reply = self
+            .send(
+                parts.method,
+                &parts.uri.to_string(),
+                &headers,
+                Some(body),
+                BodyMode::Full,
+            )
+            .await?;
+        let mut resp = http::Response::new(reply.body);
+        *resp.status_mut() =
+            http::StatusCode::from_u16(reply.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+        *resp.headers_mut() = reply.headers;
+        Ok(resp)
+    }
+}
+
+/// True if `v` is the JSON-RPC response (result or error) to request `id`.
+pub(crate) fn is_response_to(v: &Value, id: Option<i64>) -> bool {
+    let Some(id) = id else { return false };
+    v.get("id").and_then(Value::as_i64) == Some(id)
+        && (v.get("result").is_some() || v.get("error").is_some())
+}
+
+// ------------------------------------------------------------ redaction
+
+/// What replaces a secret.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// Parameter names whose values are secrets (query strings, form bodies, JSON).
+const SECRET_KEYS: &[&str] = &[
+    "code",
+    "code_verifier",
+    "client_secret",
+    "password",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "request_id",
+    "registration_access_token",
+    "client_assertion",
+    "assertion",
+    "subject_token",
+];
+
+/// Headers whose values are secrets.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+fn is_secret_key(k: &str) -> bool {
+    SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s))
+}
+
+/// Replaces every known secret value in `s`.
+fn replace_known(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_owned();
+    for v in secrets {
+        if out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), REDACTED);
+        }
+        // Also the form-encoded and percent-encoded spellings.
+        let enc: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+        if enc != *v && out.contains(enc.as_str()) {
+            out = out.replace(enc.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
+/// Redacts secret parameters of a URL's query.
+fn redact_url(s: &str) -> String {
+    let Ok(mut u) = Url::parse(s) else {
+        return s.to_owned();
+    };
+    if u.query().is_none() {
+        return s.to_owned();
+    }
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if is_secret_key(&k) {
+                REDACTED.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    u.to_string()
+}
+
+/// Redacts a form-encoded body's secret fields.
+fn redact_form(s: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form_urlencoded::parse(s.as_bytes()).map(|(k, v)| {
+            let v = if is_secret_key(&k) {
+                REDACTED.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        }))
+        .finish()
+}
+
+/// Redacts secret members anywhere in a JSON value.
+fn redact_json(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, val) in m.iter_mut() {
+                if is_secret_key(k) && val.is_string() {
+                    *val = Value::String(REDACTED.to_owned());
+                } else {
+                    redact_json(val);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+/// Redacts a body: JSON members, form fields, then every known secret.
+fn redact_body(s: &str, content_type: Option<&str>, secrets: &[String]) -> String {
+    let ct = content_type.unwrap_or_default().to_ascii_lowercase();
+    let structured = if let Ok(mut v) = serde_json::from_str::<Value>(s) {
+        redact_json(&mut v);
+        serde_json::to_string(&v).unwrap_or_default()
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        redact_form(s)
+    } else {
+        s.to_owned()
+    };
+    replace_known(&structured, secrets)
+}
+
+/// Redacts free text (a message, a URL, a header) with the known secrets
+/// and the URL rules.
+pub(crate) fn redact_text(s: &str, secrets: &[String]) -> String {
+    replace_known(&redact_url(s), secrets)
+}
+
+fn redact_headers(h: &[(String, String)], secrets: &[String]) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| {
+            let lk = k.to_ascii_lowercase();
+            let v = if SECRET_HEADERS.contains(&lk.as_str()) {
+                // Keep the scheme: it tells Basic from Bearer.
+                match v.split_once(' ') {
+                    Some((scheme, _)) if lk.ends_with("authorization") => {
+                        format!("{scheme} {REDACTED}")
+                    }
+                    _ => REDACTED.to_owned(),
+                }
+            } else if lk == "location" || lk == "content-location" {
+                redact_text(v, secrets)
+            } else {
+                replace_known(v, secrets)
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+fn redact_exchange(e: &Exchange, secrets: &[String]) -> Exchange {
+    let req_ct = e
+        .request_headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str());
+    Exchange {
+        url: redact_text(&e.url, secrets),
+        request_headers: redact_headers(&e.request_headers, secrets),
+        request_body: e
+            .request_body
+            .as_ref()
+            .map(|b| redact_body(b, req_ct, secrets)),
+        response_headers: redact_headers(&e.response_headers, secrets),
+        response_body: e
+            .response_body
+            .as_ref()
+            .map(|b| redact_body(b, e.response_header("content-type"), secrets)),
+        error: e.error.as_ref().map(|m| replace_known(m, secrets)),
+        ..e.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction() {
+        let secrets = vec!["s3cr3t-token".to_owned(), "a b+c".to_owned()];
+        assert_eq!(
+            redact_text(
+                "http://h/cb?code=abc&state=xyz&iss=http%3A%2F%2Fh",
+                &secrets
+            ),
+            "http://h/cb?code=%5Bredacted%5D&state=xyz&iss=http%3A%2F%2Fh"
+        );
+        assert_eq!(
+            redact_body(
+                "grant_type=authorization_code&code=abc&code_verifier=v&client_id=c",
+                Some("application/x-www-form-urlencoded"),
+                &secrets
+            ),
+            "grant_type=authorization_code&code=%5Bredacted%5D&code_verifier=%5Bredacted%5D&client_id=c"
+        );
+        assert_eq!(
+            redact_body(
+                r#"{"access_token":"x","nested":{"refresh_token":"y"},"token_type":"Bearer"}"#,
+                None,
+                &secrets
+            ),
+            r#"{"access_token":"[redacted]","nested":{"refresh_token":"[redacted]"},"token_type":"Bearer"}"#
+        );
+        assert_eq!(
+            redact_body("<p>s3cr3t-token a+b%2Bc</p>", Some("text/html"), &secrets),
+            "<p>[redacted] [redacted]</p>"
+        );
+        let h = redact_headers(
+            &[
+                ("Authorization".into(), "Bearer s3cr3t-token".into()),
+                ("Location".into(), "http://h/?code=1".into()),
+            ],
+            &secrets,
+        );
+        assert_eq!(h[0].1, "Bearer [redacted]");
+        assert_eq!(h[1].1, "http://h/?code=%5Bredacted%5D");
+    }
+
+    #[test]
+    fn responses_by_id() {
+        let v: Value = serde_json::json!({"jsonrpc":"2.0","id":2,"result":{}});
+        assert!(is_response_to(&v, Some(2)));
+        assert!(!is_response_to(&v, Some(1)));
+        assert!(!is_response_to(
+            &serde_json::json!({"jsonrpc":"2.0","method":"x"}),
+            Some(2)
+        ));
+    }
+}

@@ -1,0 +1,7 @@
+//! The test modules and their shared helpers ([`support`]).
+
+mod examples;
+mod misconfigured;
+mod store;
+mod support;
+mod ts_sdk;
