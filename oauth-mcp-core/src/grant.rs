@@ -72,7 +72,7 @@ impl AuthServer {
         authorization: Option<&str>,
     ) -> Result<Client, OAuthError> {
         let basic = match authorization {
-            Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
+            Some(h) if h.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("basic ")) => {
                 Some(parse_basic(h)?)
             }
             _ => None,
@@ -546,6 +546,27 @@ impl AuthServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn non_ascii_authorization_does_not_panic() {
+        let cfg = crate::config::ServerConfig::builder("http://127.0.0.1:8080")
+            .build()
+            .unwrap();
+        let server =
+            AuthServer::new(cfg, std::sync::Arc::new(crate::store::MemoryStore::new())).unwrap();
+        let form = Params::parse(b"client_id=x");
+        for h in [
+            "\u{e9}\u{e9}\u{e9}\u{e9}",
+            "Bas\u{e9}c abc",
+            "Basic \u{1F600}",
+        ] {
+            let e = server
+                .authenticate_client(&form, Some(h))
+                .await
+                .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidClient, "{h}");
+        }
+    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {
