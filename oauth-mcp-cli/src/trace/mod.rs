@@ -1283,18 +1283,8 @@ impl<'o, F: FnMut(&Step, &[Exchange])> Flow<'o, F> {
 
     async fn step_authorization(&mut self) -> Result<Landing, Stop> {
         let mut s = self.begin("authorization");
-        let auth_ep = self
-            .as_meta
-            .get("authorization_endpoint")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let token_ep = self
-            .as_meta
-            .get("token_endpoint")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let auth_ep = self.as_endpoint("authorization_endpoint");
+        let token_ep = self.as_endpoint("token_endpoint");
         let built = (|| -> Result<OAuthClient, String> {
             let c = BasicClient::new(ClientId::new(self.client_id.clone()))
                 .set_auth_uri(
@@ -1803,14 +1793,36 @@ impl<'o, F: FnMut(&Step, &[Exchange])> Flow<'o, F> {
 
     // ------------------------------------------------------------ 8
 
-    async fn step_token(&mut self) -> Result<(), Stop> {
-        let mut s = self.begin("token");
-        let token_ep = self
-            .as_meta
-            .get("token_endpoint")
+    /// An endpoint URL from the authorization-server metadata ("" if absent).
+    fn as_endpoint(&self, name: &str) -> String {
+        self.as_meta
+            .get(name)
             .and_then(Value::as_str)
             .unwrap_or_default()
-            .to_owned();
+            .to_owned()
+    }
+
+    /// The one-line summary of a token request just sent: what was sent and
+    /// the outcome of the last recorded exchange.
+    fn token_request_summary(&self, rec: &Recorder, token_ep: &str, sent: &str) -> String {
+        format!(
+            "POST {token_ep} ({sent}{}) → {}",
+            if self.o.send_resource {
+                ", resource"
+            } else {
+                ""
+            },
+            rec.last()
+                .as_ref()
+                .map(report::outcome_of)
+                .unwrap_or_default()
+                .trim_start_matches("→ ")
+        )
+    }
+
+    async fn step_token(&mut self) -> Result<(), Stop> {
+        let mut s = self.begin("token");
+        let token_ep = self.as_endpoint("token_endpoint");
         let (Some(client), Some(code), Some(verifier), Some(rec)) = (
             self.oauth.as_ref(),
             self.code.clone(),
@@ -1827,19 +1839,7 @@ impl<'o, F: FnMut(&Step, &[Exchange])> Flow<'o, F> {
             req = req.add_extra_param("resource", self.resource.clone());
         }
         let result = req.request_async(&http).await;
-        s.summary = format!(
-            "POST {token_ep} (authorization_code, PKCE verifier{}) → {}",
-            if self.o.send_resource {
-                ", resource"
-            } else {
-                ""
-            },
-            rec.exchanges(rec.count().saturating_sub(1))
-                .first()
-                .map(report::outcome_of)
-                .unwrap_or_default()
-                .trim_start_matches("→ ")
-        );
+        s.summary = self.token_request_summary(rec, &token_ep, "authorization_code, PKCE verifier");
         let tr = match result {
             Ok(t) => t,
             Err(e) => {
@@ -1885,8 +1885,7 @@ impl<'o, F: FnMut(&Step, &[Exchange])> Flow<'o, F> {
                 "issue token_type \"Bearer\"",
             );
         }
-        let last = rec.exchanges(rec.count().saturating_sub(1));
-        if let Some(e) = last.first()
+        if let Some(e) = rec.last()
             && !e
                 .response_header("cache-control")
                 .is_some_and(|v| v.to_ascii_lowercase().contains("no-store"))
@@ -2369,12 +2368,7 @@ impl<'o, F: FnMut(&Step, &[Exchange])> Flow<'o, F> {
             self.end(s);
             return;
         };
-        let token_ep = self
-            .as_meta
-            .get("token_endpoint")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let token_ep = self.as_endpoint("token_endpoint");
         let (Some(client), Some(rec)) = (self.oauth.as_ref(), self.rec.as_ref()) else {
             return;
         };
@@ -2385,19 +2379,7 @@ impl<'o, F: FnMut(&Step, &[Exchange])> Flow<'o, F> {
             req = req.add_extra_param("resource", self.resource.clone());
         }
         let result = req.request_async(&http).await;
-        s.summary = format!(
-            "POST {token_ep} (refresh_token{}) → {}",
-            if self.o.send_resource {
-                ", resource"
-            } else {
-                ""
-            },
-            rec.exchanges(rec.count().saturating_sub(1))
-                .first()
-                .map(report::outcome_of)
-                .unwrap_or_default()
-                .trim_start_matches("→ ")
-        );
+        s.summary = self.token_request_summary(rec, &token_ep, "refresh_token");
         let tr = match result {
             Ok(t) => t,
             Err(e) => {

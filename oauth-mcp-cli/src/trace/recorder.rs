@@ -211,6 +211,13 @@ impl Recorder {
             .collect()
     }
 
+    /// The latest exchange, redacted.
+    pub(crate) fn last(&self) -> Option<Exchange> {
+        self.exchanges(self.count().saturating_sub(1))
+            .into_iter()
+            .next()
+    }
+
     /// How many exchanges were recorded.
     pub(crate) fn count(&self) -> usize {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).len()
