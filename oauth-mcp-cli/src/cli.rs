@@ -55,12 +55,18 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct TraceArgs {
     /// The MCP server URL (its MCP endpoint), e.g. http://127.0.0.1:8080/mcp.
+    #[arg(allow_hyphen_values = true)]
     pub url: String,
     /// User name for the headless login (the login form is filled in and submitted).
-    #[arg(long, env = "OAUTH_MCP_USERNAME")]
+    #[arg(long, env = "OAUTH_MCP_USERNAME", allow_hyphen_values = true)]
     pub username: Option<String>,
     /// Password for the headless login.
-    #[arg(long, env = "OAUTH_MCP_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OAUTH_MCP_PASSWORD",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub password: Option<String>,
     /// Log in with a browser instead: open the authorization URL and catch
     /// the redirect on a loopback port.
@@ -74,13 +80,14 @@ pub struct TraceArgs {
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub browser_timeout: u64,
     /// A pre-registered client id (skips dynamic registration).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub client_id: Option<String>,
     /// The pre-registered client's secret (confidential client).
     #[arg(
         long,
         env = "OAUTH_MCP_CLIENT_SECRET",
         hide_env_values = true,
+        allow_hyphen_values = true,
         requires = "client_id"
     )]
     pub client_secret: Option<String>,
@@ -185,11 +192,13 @@ pub enum ClientsSub {
     /// Show one client: redirect URIs, auth method, trusted, active, created.
     Show {
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Change a client.
     Update {
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Replace the redirect URIs with these (repeat the flag for several).
         #[arg(long = "redirect-uri", value_name = "URI")]
@@ -209,7 +218,7 @@ pub enum CodesSub {
     /// List authorization codes grouped by state: pending, used, expired.
     List {
         /// Only this client's codes.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         client: Option<String>,
         /// Issued at or after this time (Unix seconds or RFC 3339).
         #[arg(long)]
@@ -226,10 +235,12 @@ pub enum UsersSub {
     /// Add (or replace) a user; the password is stored as an argon2id hash.
     Add {
         /// The login name (also the token subject).
+        #[arg(allow_hyphen_values = true)]
         name: String,
         /// The password (visible in the process list: prefer --password-stdin).
         #[arg(
             long,
+            allow_hyphen_values = true,
             conflicts_with = "password_stdin",
             required_unless_present = "password_stdin"
         )]
@@ -341,4 +352,133 @@ async fn run_trace(args: &TraceArgs) -> ExitCode {
         Format::Json => println!("{}", json()),
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("oauth-mcp").chain(args.iter().copied()))
+    }
+
+    /// Client ids are random base64url and may start with `-` (1 in 64)
+    /// or `--`: every place that takes one accepts it as a value.
+    #[test]
+    fn ids_with_leading_hyphens_are_values() {
+        for id in [
+            "-Yv8Qx3",
+            "--Yv8Qx3",
+            "-hYv8Qx3",
+            "-V1x",
+            "-Yv8Qx3--trusted",
+        ] {
+            let cli = parse(&[
+                "store",
+                "--store",
+                "sqlite://x",
+                "clients",
+                "update",
+                id,
+                "--trusted",
+                "true",
+            ])
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+            let Command::Store(s) = cli.command else {
+                panic!("{id}")
+            };
+            assert_eq!(
+                s.command.command(),
+                StoreCommand::ClientsUpdate {
+                    id: id.into(),
+                    redirect_uris: Vec::new(),
+                    trusted: Some(true),
+                    active: None
+                },
+                "{id}"
+            );
+            let cli = parse(&["store", "--store", "sqlite://x", "clients", "show", id])
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            let Command::Store(s) = cli.command else {
+                panic!("{id}")
+            };
+            assert_eq!(
+                s.command.command(),
+                StoreCommand::ClientsShow { id: id.into() }
+            );
+            let cli = parse(&[
+                "store",
+                "--store",
+                "sqlite://x",
+                "codes",
+                "list",
+                "--client",
+                id,
+                "--since",
+                "2020-01-01",
+            ])
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+            let Command::Store(s) = cli.command else {
+                panic!("{id}")
+            };
+            assert_eq!(
+                s.command.command(),
+                StoreCommand::CodesList {
+                    client: Some(id.into()),
+                    since: Some("2020-01-01".into()),
+                    until: None
+                }
+            );
+            let cli = parse(&[
+                "store",
+                "--store",
+                "sqlite://x",
+                "users",
+                "add",
+                id,
+                "--password",
+                id,
+            ])
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+            let Command::Store(s) = cli.command else {
+                panic!("{id}")
+            };
+            assert_eq!(
+                s.command.command(),
+                StoreCommand::UsersAdd {
+                    name: id.into(),
+                    password: PasswordSource::Value(id.into())
+                }
+            );
+            let cli = parse(&[
+                "trace",
+                "http://h/mcp",
+                "--client-id",
+                id,
+                "--client-secret",
+                id,
+                "--strict",
+            ])
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+            let Command::Trace(t) = cli.command else {
+                panic!("{id}")
+            };
+            assert_eq!(t.client_id.as_deref(), Some(id));
+            assert_eq!(t.client_secret.as_deref(), Some(id));
+            assert!(t.strict);
+        }
+        // Flags are still flags.
+        assert!(
+            parse(&[
+                "store",
+                "--store",
+                "sqlite://x",
+                "clients",
+                "show",
+                "--help"
+            ])
+            .is_err()
+        );
+        assert!(parse(&["trace", "http://h/mcp", "--bogus"]).is_err());
+    }
 }
