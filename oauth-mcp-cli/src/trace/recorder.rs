@@ -112,13 +112,39 @@ pub(crate) enum BodyMode {
     Mcp(Option<i64>),
 }
 
-/// A transport failure (connection refused, timeout, TLS, …).
+/// Why no (complete) response came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The host name does not resolve.
+    Dns,
+    /// The connection was refused: nothing listens on that port.
+    Refused,
+    /// The connection attempt got no reply in time (packets dropped).
+    ConnectTimeout,
+    /// The connection was accepted, but no (complete) answer came in time.
+    NoAnswer,
+    /// Anything else (TLS, a reset connection, an invalid URL, …).
+    Other,
+}
+
+/// A transport failure: its kind and a description with its causes.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpError(pub(crate) String);
+pub(crate) struct HttpError {
+    /// Why.
+    pub(crate) kind: Failure,
+    /// What happened, as the HTTP stack said it.
+    pub(crate) message: String,
+}
+
+impl HttpError {
+    fn new(kind: Failure, message: String) -> Self {
+        Self { kind, message }
+    }
+}
 
 impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -134,30 +160,53 @@ pub(crate) struct Recorder {
     timeout: Duration,
 }
 
-/// Describes a transport error with its causes ("connection refused", …).
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "could not connect".to_owned()
+/// The causes of an error, outermost first (at most six deep).
+fn causes(e: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    std::iter::successors(std::error::Error::source(e), |c| c.source())
+        .take(6)
+        .collect()
+}
+
+/// Classifies a transport error and describes it with its causes
+/// ("connection refused", …).
+fn describe(e: &reqwest::Error) -> HttpError {
+    let causes = causes(e);
+    let io_kind = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    // hyper-util names a failed lookup "dns error" (getaddrinfo's own
+    // message varies by platform).
+    let dns = causes
+        .iter()
+        .any(|c| c.to_string().starts_with("dns error"));
+    let kind = if e.is_connect() && dns {
+        Failure::Dns
+    } else if e.is_connect() && io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+        Failure::Refused
+    } else if e.is_connect() && e.is_timeout() {
+        Failure::ConnectTimeout
+    } else if e.is_timeout() {
+        Failure::NoAnswer
     } else {
-        e.to_string()
+        Failure::Other
     };
-    let mut src = std::error::Error::source(e);
-    let mut depth = 0;
-    while let Some(c) = src {
+    let mut s = match kind {
+        Failure::Dns => "the host name does not resolve".to_owned(),
+        Failure::Refused => "connection refused".to_owned(),
+        Failure::ConnectTimeout => "the connection attempt timed out".to_owned(),
+        Failure::NoAnswer => "timed out waiting for the answer".to_owned(),
+        Failure::Other if e.is_connect() => "could not connect".to_owned(),
+        Failure::Other => e.to_string(),
+    };
+    for c in causes {
         let t = c.to_string();
         if !s.contains(&t) {
             s.push_str(": ");
             s.push_str(&t);
         }
-        src = c.source();
-        depth += 1;
-        if depth > 5 {
-            break;
-        }
     }
-    s
+    HttpError::new(kind, s)
 }
 
 impl Recorder {
@@ -275,7 +324,7 @@ impl Recorder {
                     .collect();
                 ex.response_body = Some(r.text());
             }
-            Err(e) => ex.error = Some(e.0.clone()),
+            Err(e) => ex.error = Some(e.message.clone()),
         }
         self.log.lock().unwrap_or_else(|e| e.into_inner()).push(ex);
         result
@@ -289,7 +338,8 @@ impl Recorder {
         body: Option<Vec<u8>>,
         mode: BodyMode,
     ) -> Result<Reply, HttpError> {
-        let parsed = Url::parse(url).map_err(|e| HttpError(format!("invalid URL `{url}`: {e}")))?;
+        let parsed = Url::parse(url)
+            .map_err(|e| HttpError::new(Failure::Other, format!("invalid URL `{url}`: {e}")))?;
         let mut req = self.client.request(method, parsed);
         for (k, v) in headers {
             req = req.header(*k, v.as_str());
@@ -298,7 +348,7 @@ impl Recorder {
             req = req.body(b);
         }
         let deadline = Instant::now() + self.timeout;
-        let mut resp = req.send().await.map_err(|e| HttpError(describe(&e)))?;
+        let mut resp = req.send().await.map_err(|e| describe(&e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let is_sse = headers
@@ -320,19 +370,23 @@ impl Recorder {
                     if is_sse && !messages.is_empty() {
                         break;
                     }
-                    return Err(HttpError(format!(
-                        "the response body did not finish within {:?} (status {status})",
-                        self.timeout
-                    )));
+                    return Err(HttpError::new(
+                        Failure::NoAnswer,
+                        format!(
+                            "the response body did not finish within {:?} (status {status})",
+                            self.timeout
+                        ),
+                    ));
                 }
                 Ok(Err(e)) => {
                     if is_sse && !messages.is_empty() {
                         break;
                     }
-                    return Err(HttpError(format!(
-                        "reading the response body failed: {}",
-                        describe(&e)
-                    )));
+                    let e = describe(&e);
+                    return Err(HttpError::new(
+                        e.kind,
+                        format!("reading the response body failed: {e}"),
+                    ));
                 }
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(c))) => c,

@@ -5,3 +5,4 @@ mod misconfigured;
 mod store;
 mod support;
 mod ts_sdk;
+mod unreachable;

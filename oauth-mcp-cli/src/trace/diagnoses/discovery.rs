@@ -2,9 +2,11 @@
 //! challenge, protected-resource metadata (RFC 9728) and
 //! authorization-server metadata (RFC 8414 / OpenID discovery).
 
+use std::time::Duration;
+
 use url::Url;
 
-use crate::trace::recorder::HttpError;
+use crate::trace::recorder::{Failure, HttpError};
 use crate::trace::report::Diagnosis;
 
 /// `bad-url`: the traced URL is not an absolute http(s) URL.
@@ -27,13 +29,48 @@ pub(crate) fn http_client(error: String) -> Diagnosis {
     )
 }
 
-/// `unreachable`: the MCP URL does not answer.
-pub(crate) fn unreachable(mcp: &Url, e: &HttpError) -> Diagnosis {
+/// `unreachable`: the MCP URL gave no answer; the cause and the fix follow
+/// what failed: the name, the connection, or the answer (`timeout`:
+/// `--timeout`).
+pub(crate) fn unreachable(mcp: &Url, e: &HttpError, timeout: Duration) -> Diagnosis {
+    let host = mcp.host_str().unwrap_or_default();
+    let port = mcp.port_or_known_default().unwrap_or_default();
+    let secs = timeout.as_secs();
+    let (cause, fix) = match e.kind {
+        Failure::Dns => (
+            format!(
+                "the host name `{host}` could not be resolved (DNS): it is misspelt, it exists only on another network (a VPN, a container network, /etc/hosts elsewhere), or no DNS server is reachable from here"
+            ),
+            "check the host name in the URL (or use the server's IP address)".to_owned(),
+        ),
+        Failure::Refused => (
+            format!(
+                "the connection to {host} port {port} was refused: nothing listens there (the server is not running, listens on another port or address, e.g. only on 127.0.0.1 inside a container)"
+            ),
+            "start the server, or correct the port in the URL (the example servers print their URL at start-up)".to_owned(),
+        ),
+        Failure::ConnectTimeout => (
+            format!(
+                "nothing answered the connection attempt to {host} port {port} within {secs} s: a firewall drops the packets, or the host is down or unreachable from here"
+            ),
+            "check the host and port, and the firewalls between here and the server".to_owned(),
+        ),
+        Failure::NoAnswer => (
+            format!(
+                "the connection to {host} port {port} was accepted, but no answer came within {secs} s (--timeout): the server is stuck or overloaded, or what listens on that port does not speak HTTP"
+            ),
+            "look at the server's logs and load (a slow server can be given more time with --timeout), and check that the URL names the MCP server's port".to_owned(),
+        ),
+        Failure::Other => (
+            "nothing answered at that address: the server is down, the host or port is wrong, a firewall or proxy is in the way, or TLS failed".to_owned(),
+            "start the server and check the URL (scheme, host, port, path of the MCP endpoint)".to_owned(),
+        ),
+    };
     Diagnosis::failure(
         "unreachable",
         format!("cannot reach the MCP server at {mcp}: {e}"),
-        "nothing answered at that address: the server is down, the host or port is wrong, a firewall or proxy is in the way, or TLS failed",
-        "start the server and check the URL (scheme, host, port, path of the MCP endpoint)",
+        cause,
+        fix,
     )
 }
 

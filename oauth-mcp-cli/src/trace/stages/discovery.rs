@@ -124,7 +124,7 @@ async fn challenge<F: FnMut(&Step, &[Exchange])>(
     {
         Ok(r) => r,
         Err(e) => {
-            s.push(diag::unreachable(&mcp, &e));
+            s.push(diag::unreachable(&mcp, &e, t.o.timeout));
             return Err(t.stop(s));
         }
     };
