@@ -80,6 +80,7 @@ pub mod cli;
 pub mod store;
 mod timefmt;
 mod trace;
+mod words;
 
 pub use trace::{
     DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Diagnosis, Exchange, Login, Opener, Outcome,

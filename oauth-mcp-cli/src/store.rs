@@ -13,6 +13,7 @@ use oauth_mcp_sqlx::SqlStore;
 use oauth_mcp_sqlx::sqlx::{self, Row};
 
 use crate::timefmt::{now_unix, parse_time, rfc3339};
+use crate::words::count;
 
 /// A store command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,12 +215,7 @@ async fn clients_list(store: &SqlStore) -> Result<String, String> {
             c.redirect_uris.join(" ")
         );
     }
-    let _ = writeln!(
-        out,
-        "{} client{}",
-        clients.len(),
-        if clients.len() == 1 { "" } else { "s" }
-    );
+    let _ = writeln!(out, "{}", count(clients.len(), "client"));
     Ok(out)
 }
 

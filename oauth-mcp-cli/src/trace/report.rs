@@ -10,6 +10,7 @@ use url::Url;
 
 use super::recorder::Exchange;
 use crate::timefmt::rfc3339_millis;
+use crate::words::count;
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -254,21 +255,18 @@ impl TraceReport {
     pub fn result_line(&self) -> String {
         let (f, w) = (self.count(Severity::Failure), self.count(Severity::Warning));
         let what = format!(
-            "{} steps, {} requests, {:.1} s",
-            self.steps.len(),
-            self.exchanges.len(),
+            "{}, {}, {:.1} s",
+            count(self.steps.len(), "step"),
+            count(self.exchanges.len(), "request"),
             self.duration.as_secs_f64()
         );
         match self.outcome() {
             Outcome::Ok => format!("Result: OK ({what})"),
-            Outcome::Warnings => format!(
-                "Result: OK with {w} warning{} ({what})",
-                if w == 1 { "" } else { "s" }
-            ),
+            Outcome::Warnings => format!("Result: OK with {} ({what})", count(w, "warning")),
             Outcome::Failed => format!(
-                "Result: FAILED: {f} failure{}, {w} warning{} ({what})",
-                if f == 1 { "" } else { "s" },
-                if w == 1 { "" } else { "s" }
+                "Result: FAILED: {}, {} ({what})",
+                count(f, "failure"),
+                count(w, "warning")
             ),
         }
     }
@@ -520,5 +518,31 @@ mod tests {
         assert!(r.result_line().starts_with("Result: FAILED"));
         assert!(r.to_mermaid().starts_with("sequenceDiagram\n"));
         assert_eq!(r.to_json()["metadata"]["step_count"], 4);
+    }
+
+    #[test]
+    fn result_line_counts_in_the_singular_too() {
+        let step = Step {
+            number: 1,
+            name: "MCP challenge".into(),
+            status: Status::Failed,
+            summary: String::new(),
+            notes: Vec::new(),
+            diagnoses: vec![Diagnosis::failure("unreachable", "p", "c", "f")],
+            exchanges: vec![0],
+        };
+        let r = TraceReport {
+            server_url: "http://h/mcp".into(),
+            username: None,
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(40),
+            steps: vec![step],
+            exchanges: Vec::new(),
+            summary: Summary::default(),
+        };
+        assert_eq!(
+            r.result_line(),
+            "Result: FAILED: 1 failure, 0 warnings (1 step, 0 requests, 0.0 s)"
+        );
     }
 }

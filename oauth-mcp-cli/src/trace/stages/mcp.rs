@@ -11,6 +11,7 @@ use crate::trace::recorder::{Exchange, Reply, is_response_to};
 use crate::trace::report::Step;
 use crate::trace::stages::discovery::Discovery;
 use crate::trace::stages::tokens::Tokens;
+use crate::words::count;
 
 /// The JSON-RPC `initialize` request.
 pub(crate) fn initialize_body(version: &str, id: i64) -> Value {
@@ -201,11 +202,10 @@ async fn tools_list<F: FnMut(&Step, &[Exchange])>(
                 })
                 .unwrap_or_default();
             s.summary = format!(
-                "POST {} (tools/list, Bearer) → {}: {} tool{}{}",
+                "POST {} (tools/list, Bearer) → {}: {}{}",
                 t.target.canonical,
                 r.status,
-                tools.len(),
-                if tools.len() == 1 { "" } else { "s" },
+                count(tools.len(), "tool"),
                 if tools.is_empty() {
                     String::new()
                 } else {
