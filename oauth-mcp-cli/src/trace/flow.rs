@@ -7,7 +7,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::TraceOptions;
-use super::parse::{error_text, truncate, visible_text};
+use super::html::{error_text, visible_text};
+use super::parse::truncate;
 use super::recorder::{BodyMode, Exchange, HttpError, Recorder, Reply};
 use super::report::{self, Diagnosis, Severity, Status, Step, Summary};
 

@@ -27,6 +27,7 @@
 mod browser;
 mod diagnoses;
 mod flow;
+mod html;
 mod mermaid;
 mod options;
 mod parse;

@@ -13,8 +13,9 @@ use url::Url;
 
 use crate::trace::diagnoses::code as diag;
 use crate::trace::flow::{Stop, Tracer, error_summary, is_redirect_status};
+use crate::trace::html::{error_text, parse_forms};
 use crate::trace::options::Login;
-use crate::trace::parse::{error_text, is_redirect_to, parse_forms, query_param, truncate};
+use crate::trace::parse::{is_redirect_to, query_param, truncate};
 use crate::trace::recorder::Exchange;
 use crate::trace::report::Step;
 use crate::trace::stages::client::Client;
