@@ -84,5 +84,6 @@ mod words;
 
 pub use trace::{
     DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Diagnosis, Exchange, Login, Opener, Outcome,
-    Severity, Status, Step, Summary, TraceOptions, TraceReport, render_step, trace, trace_with,
+    Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION, TraceOptions,
+    TraceReport, render_step, trace, trace_with,
 };

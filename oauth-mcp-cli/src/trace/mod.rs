@@ -44,7 +44,10 @@ use url::Url;
 pub use browser::Opener;
 pub use options::{DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Login, TraceOptions};
 pub use recorder::Exchange;
-pub use report::{Diagnosis, Outcome, Severity, Status, Step, Summary, TraceReport, render_step};
+pub use report::{
+    Diagnosis, Outcome, Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION,
+    TraceReport, render_step,
+};
 
 use flow::{StepLog, Stop, Target, Tracer};
 use parse::{canonical, is_loopback};

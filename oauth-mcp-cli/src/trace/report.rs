@@ -12,6 +12,15 @@ use super::recorder::Exchange;
 use crate::timefmt::rfc3339_millis;
 use crate::words::count;
 
+/// The version of the JSON trace's schema: the `schema_version` member of
+/// [`TraceReport::to_json`]. It changes when a field is removed or retyped,
+/// or one is added to an object the schema closes.
+pub const TRACE_SCHEMA_VERSION: u64 = 1;
+
+/// The JSON Schema (draft 2020-12) of [`TraceReport::to_json`], as shipped
+/// in the crate (`schema/trace.schema.json`).
+pub const TRACE_JSON_SCHEMA: &str = include_str!("../../schema/trace.schema.json");
+
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
@@ -282,12 +291,13 @@ impl TraceReport {
         out
     }
 
-    /// The JSON trace file: metadata, a summary, the steps and the full
-    /// (redacted) log.
+    /// The JSON trace file: the schema version, metadata, a summary, the
+    /// steps and the full (redacted) log; [`TRACE_JSON_SCHEMA`] describes it.
     pub fn to_json(&self) -> Value {
         let finished = self.started_at + self.duration;
         let s = &self.summary;
         json!({
+            "schema_version": TRACE_SCHEMA_VERSION,
             "metadata": {
                 "tool": concat!("oauth-mcp trace ", env!("CARGO_PKG_VERSION")),
                 "server_url": self.server_url,

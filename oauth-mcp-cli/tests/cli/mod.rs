@@ -1,6 +1,7 @@
 //! The test modules and their shared helpers ([`support`]).
 
 mod examples;
+mod json_schema;
 mod misconfigured;
 mod store;
 mod support;
