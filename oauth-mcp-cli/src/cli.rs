@@ -8,16 +8,20 @@
 // product, so clippy's print_stdout lint does not apply here.
 #![allow(clippy::print_stdout)]
 
-use std::io::Write as _;
+use std::fmt;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::secret::Hidden;
 use crate::store::{self, PasswordSource, StoreCommand};
 use crate::trace::{
-    DEFAULT_PROTOCOL_VERSION, Login, Opener, Outcome, TraceOptions, render_step, trace_with,
+    DEFAULT_PROTOCOL_VERSION, Login, Opener, Outcome, Progress, TraceOptions, Waiting, render_step,
+    trace_with,
 };
 
 /// oauth-mcp: trace and explain an MCP server's OAuth flow; manage an oauth-mcp store.
@@ -51,8 +55,8 @@ pub enum Format {
     Json,
 }
 
-/// `oauth-mcp trace` options.
-#[derive(Debug, Args)]
+/// `oauth-mcp trace` options (`Debug` shows no password or client secret).
+#[derive(Args)]
 pub struct TraceArgs {
     /// The MCP server URL (its MCP endpoint), e.g. http://127.0.0.1:8080/mcp.
     #[arg(allow_hyphen_values = true)]
@@ -159,8 +163,8 @@ impl TraceArgs {
     }
 }
 
-/// `oauth-mcp store` options.
-#[derive(Debug, Args)]
+/// `oauth-mcp store` options (`Debug` shows the store URL without its password).
+#[derive(Args)]
 pub struct StoreArgs {
     /// Store URL: sqlite://path.db (add ?mode=rwc to create it) or postgres://user:pass@host/db.
     #[arg(long, env = "MCP_STORE")]
@@ -229,8 +233,8 @@ pub enum CodesSub {
     },
 }
 
-/// `store users …`.
-#[derive(Debug, Subcommand)]
+/// `store users …` (`Debug` shows no password).
+#[derive(Subcommand)]
 pub enum UsersSub {
     /// Add (or replace) a user; the password is stored as an argon2id hash.
     Add {
@@ -249,6 +253,57 @@ pub enum UsersSub {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+impl fmt::Debug for TraceArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceArgs")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &Hidden(&self.password))
+            .field("browser", &self.browser)
+            .field("browser_command", &self.browser_command)
+            .field("browser_timeout", &self.browser_timeout)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &Hidden(&self.client_secret))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .field("no_resource", &self.no_resource)
+            .field("protocol_version", &self.protocol_version)
+            .field("timeout", &self.timeout)
+            .field("verbose", &self.verbose)
+            .field("save_trace", &self.save_trace)
+            .field("format", &self.format)
+            .field("strict", &self.strict)
+            .finish()
+    }
+}
+
+impl fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("store", &store::redact_url(&self.store))
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+impl fmt::Debug for UsersSub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Add {
+                name,
+                password,
+                password_stdin,
+            } => f
+                .debug_struct("Add")
+                .field("name", name)
+                .field("password", &Hidden(password))
+                .field("password_stdin", password_stdin)
+                .finish(),
+        }
+    }
 }
 
 impl StoreSub {
@@ -314,8 +369,31 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// The progress line: on stderr, rewritten in place while a request waits,
+/// erased when it is done. Only for a terminal (see [`run_trace`]).
+fn progress_line() -> Progress {
+    Arc::new(|w: &Waiting<'_>| {
+        let mut err = std::io::stderr().lock();
+        let _ = if w.done {
+            write!(err, "\r\x1b[2K")
+        } else {
+            write!(
+                err,
+                "\r\x1b[2K… waiting for {} {} ({} s)",
+                w.method,
+                w.url,
+                w.elapsed.as_secs()
+            )
+        };
+        let _ = err.flush();
+    })
+}
+
 async fn run_trace(args: &TraceArgs) -> ExitCode {
-    let opts = args.options();
+    let mut opts = args.options();
+    if std::io::stderr().is_terminal() {
+        opts.progress = Some(progress_line());
+    }
     let verbose = args.verbose;
     let to_stdout = args.format == Format::Text;
     let emit = |s: &str| {
@@ -480,5 +558,66 @@ mod tests {
             .is_err()
         );
         assert!(parse(&["trace", "http://h/mcp", "--bogus"]).is_err());
+    }
+
+    /// No `Debug` of the options shows a password, a client secret or the
+    /// password of a store URL.
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let cli = parse(&[
+            "trace",
+            "http://h/mcp",
+            "--username",
+            "alice",
+            "--password",
+            "pw-hunter2",
+            "--client-id",
+            "c1",
+            "--client-secret",
+            "cs-s3cr3t",
+        ])
+        .unwrap();
+        let Command::Trace(args) = &cli.command else {
+            panic!("trace")
+        };
+        let opts = args.options();
+        let login = opts.login.clone();
+        for shown in [
+            format!("{cli:?}"),
+            format!("{args:?}"),
+            format!("{opts:?}"),
+            format!("{opts:#?}"),
+            format!("{login:?}"),
+        ] {
+            assert!(!shown.contains("pw-hunter2"), "{shown}");
+            assert!(!shown.contains("cs-s3cr3t"), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+            assert!(
+                shown.contains("alice") || shown.starts_with("Form"),
+                "{shown}"
+            );
+        }
+        let cli = parse(&[
+            "store",
+            "--store",
+            "postgres://u:db-pa55@h/db",
+            "users",
+            "add",
+            "bob",
+            "--password",
+            "pw-builder",
+        ])
+        .unwrap();
+        let Command::Store(store_args) = &cli.command else {
+            panic!("store")
+        };
+        for shown in [
+            format!("{cli:?}"),
+            format!("{:?}", store_args.command.command()),
+        ] {
+            assert!(!shown.contains("db-pa55"), "{shown}");
+            assert!(!shown.contains("pw-builder"), "{shown}");
+            assert!(shown.contains("bob"), "{shown}");
+        }
     }
 }

@@ -77,6 +77,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+mod secret;
 pub mod store;
 mod timefmt;
 mod trace;
@@ -84,6 +85,6 @@ mod words;
 
 pub use trace::{
     DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Diagnosis, Exchange, Login, Opener, Outcome,
-    Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION, TraceOptions,
-    TraceReport, render_step, trace, trace_with,
+    Progress, Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION,
+    TraceOptions, TraceReport, Waiting, render_step, trace, trace_with,
 };

@@ -55,13 +55,22 @@ pub enum StoreCommand {
     },
 }
 
-/// Where `users add` reads the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where `users add` reads the password (`Debug` shows no password).
+#[derive(Clone, PartialEq, Eq)]
 pub enum PasswordSource {
     /// Given on the command line.
     Value(String),
     /// The first line of standard input.
     Stdin,
+}
+
+impl std::fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Value(_) => write!(f, "Value({})", crate::secret::REDACTED),
+            Self::Stdin => f.write_str("Stdin"),
+        }
+    }
 }
 
 /// A store URL without its password, for messages.

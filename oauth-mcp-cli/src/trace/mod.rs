@@ -42,7 +42,9 @@ use std::time::{Instant, SystemTime};
 use url::Url;
 
 pub use browser::Opener;
-pub use options::{DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Login, TraceOptions};
+pub use options::{
+    DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Login, Progress, TraceOptions, Waiting,
+};
 pub use recorder::Exchange;
 pub use report::{
     Diagnosis, Outcome, Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION,
@@ -70,7 +72,7 @@ pub async fn trace_with(
     let mut log = StepLog::new(on_step);
     let (steps, exchanges, summary) = match Url::parse(opts.server_url.trim()) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
-            match Recorder::new(opts.timeout, is_loopback(&url)) {
+            match Recorder::new(opts.timeout, is_loopback(&url), opts.progress.clone()) {
                 Ok(rec) => {
                     let canonical = canonical(url.as_str());
                     let resource = opts.resource.clone().unwrap_or_else(|| canonical.clone());

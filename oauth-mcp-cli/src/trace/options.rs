@@ -1,9 +1,12 @@
 //! What to trace and how: the options of `oauth-mcp trace` as a library
 //! value.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::browser::Opener;
+use crate::secret::Hidden;
 
 /// The MCP protocol version sent by default.
 pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-11-25";
@@ -13,8 +16,8 @@ pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-11-25";
 /// is read from the `Location` header and never followed.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:33418/callback";
 
-/// How the user logs in.
-#[derive(Debug, Clone)]
+/// How the user logs in (`Debug` shows no password).
+#[derive(Clone)]
 pub enum Login {
     /// Headless: fetch the authorization URL, fill in the HTML login form
     /// (and a consent form, if one follows) and submit it, reading the
@@ -36,8 +39,25 @@ pub enum Login {
     },
 }
 
-/// What to trace and how.
-#[derive(Debug, Clone)]
+/// A request the tracer is waiting for (for a progress display).
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting<'a> {
+    /// The request method.
+    pub method: &'a str,
+    /// The URL without its query (queries carry codes and states).
+    pub url: &'a str,
+    /// How long it has been waiting.
+    pub elapsed: Duration,
+    /// True once the answer (or the failure) came: clear the display.
+    pub done: bool,
+}
+
+/// Called about once a second while a request waits, and once when it is
+/// done (only for requests that waited at least a second).
+pub type Progress = Arc<dyn Fn(&Waiting<'_>) + Send + Sync>;
+
+/// What to trace and how (`Debug` shows no password or client secret).
+#[derive(Clone)]
 pub struct TraceOptions {
     /// The MCP endpoint URL, e.g. `http://127.0.0.1:8080/mcp`.
     pub server_url: String,
@@ -63,6 +83,45 @@ pub struct TraceOptions {
     pub protocol_version: String,
     /// The limit for each HTTP request, body included.
     pub timeout: Duration,
+    /// Told while a request waits (the command line draws a progress line
+    /// on a terminal); `None`: nothing.
+    pub progress: Option<Progress>,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Form { username, password } => f
+                .debug_struct("Form")
+                .field("username", username)
+                .field("password", &Hidden(password))
+                .finish(),
+            Self::Browser { opener, timeout } => f
+                .debug_struct("Browser")
+                .field("opener", opener)
+                .field("timeout", timeout)
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for TraceOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceOptions")
+            .field("server_url", &self.server_url)
+            .field("login", &self.login)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &Hidden(&self.client_secret))
+            .field("client_name", &self.client_name)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .field("send_resource", &self.send_resource)
+            .field("protocol_version", &self.protocol_version)
+            .field("timeout", &self.timeout)
+            .field("progress", &self.progress.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 impl TraceOptions {
@@ -85,6 +144,7 @@ impl TraceOptions {
             send_resource: true,
             protocol_version: DEFAULT_PROTOCOL_VERSION.into(),
             timeout: Duration::from_secs(30),
+            progress: None,
         }
     }
 

@@ -277,6 +277,10 @@ mod tests {
                 .to_owned();
         assert_eq!(drain_sse_events(&mut buf), vec!["{\"a\":1}", "x\ny"]);
         assert_eq!(buf, "data: partial");
+        // Spec-valid lines a strict parser would refuse are ignored, as an
+        // EventSource client ignores them.
+        let mut buf = "noise\nevent: a\nevent: b\nunknown: x\ndata: z\n\n".to_owned();
+        assert_eq!(drain_sse_events(&mut buf), vec!["z"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use http::{HeaderMap, Method};
 use serde_json::Value;
 use url::Url;
 
+use super::options::{Progress, Waiting};
 use super::parse::drain_sse_events;
 use super::redact::{redact_exchange, redact_text};
 
@@ -54,14 +55,24 @@ impl Exchange {
     }
 }
 
-/// A response as the flow sees it.
-#[derive(Debug, Clone)]
+/// A response as the flow sees it (`Debug` shows neither headers nor body:
+/// they may carry tokens and cookies).
+#[derive(Clone)]
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
     /// For MCP requests: the JSON-RPC messages found (SSE `data:` or the JSON body).
     pub(crate) messages: Vec<Value>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
@@ -150,14 +161,63 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// The recording client.
-#[derive(Debug)]
+/// The recording client (`Debug` shows no secret and no exchange).
 pub(crate) struct Recorder {
     client: reqwest::Client,
     log: Mutex<Vec<Exchange>>,
     step: AtomicU32,
     secrets: Mutex<Vec<String>>,
     timeout: Duration,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("exchanges", &self.count())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How often a waiting request is reported to [`Progress`].
+const PROGRESS_TICK: Duration = Duration::from_secs(1);
+
+/// Awaits `fut`, telling `progress` every [`PROGRESS_TICK`] how long it has
+/// been waiting, and once more when it is done (if it was told at all).
+async fn with_progress<T>(
+    fut: impl Future<Output = T>,
+    progress: &Progress,
+    method: &str,
+    url: &str,
+) -> T {
+    let started = Instant::now();
+    let mut fut = std::pin::pin!(fut);
+    let mut told = false;
+    loop {
+        match tokio::time::timeout(PROGRESS_TICK, &mut fut).await {
+            Ok(out) => {
+                if told {
+                    progress(&Waiting {
+                        method,
+                        url,
+                        elapsed: started.elapsed(),
+                        done: true,
+                    });
+                }
+                return out;
+            }
+            Err(_) => {
+                told = true;
+                progress(&Waiting {
+                    method,
+                    url,
+                    elapsed: started.elapsed(),
+                    done: false,
+                });
+            }
+        }
+    }
 }
 
 /// The causes of an error, outermost first (at most six deep).
@@ -212,7 +272,11 @@ fn describe(e: &reqwest::Error) -> HttpError {
 impl Recorder {
     /// A client whose every request ends within `timeout` (connecting within
     /// ten seconds); proxies are skipped for loopback servers.
-    pub(crate) fn new(timeout: Duration, loopback: bool) -> Result<Self, String> {
+    pub(crate) fn new(
+        timeout: Duration,
+        loopback: bool,
+        progress: Option<Progress>,
+    ) -> Result<Self, String> {
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
@@ -231,6 +295,7 @@ impl Recorder {
             step: AtomicU32::new(0),
             secrets: Mutex::new(Vec::new()),
             timeout,
+            progress,
         })
     }
 
@@ -307,7 +372,13 @@ impl Recorder {
             error: None,
         };
         let started = Instant::now();
-        let result = self.send_inner(method, url, headers, body, mode).await;
+        let shown = url.split('?').next().unwrap_or_default().to_owned();
+        let method_name = method.to_string();
+        let inner = self.send_inner(method, url, headers, body, mode);
+        let result = match &self.progress {
+            Some(p) => with_progress(inner, p, &method_name, &shown).await,
+            None => inner.await,
+        };
         ex.duration = started.elapsed();
         match &result {
             Ok(r) => {

@@ -7,9 +7,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::recorder::Exchange;
-
-/// What replaces a secret.
-pub(crate) const REDACTED: &str = "[redacted]";
+use crate::secret::REDACTED;
 
 /// Parameter names whose values are secrets (query strings, form bodies, JSON).
 const SECRET_KEYS: &[&str] = &[
