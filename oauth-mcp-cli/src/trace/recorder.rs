@@ -383,16 +383,7 @@ impl Recorder {
         match &result {
             Ok(r) => {
                 ex.status = Some(r.status);
-                ex.response_headers = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
+                ex.response_headers = header_pairs(&r.headers);
                 ex.response_body = Some(r.text());
             }
             Err(e) => ex.error = Some(e.message.clone()),
@@ -518,16 +509,7 @@ impl Recorder {
         req: oauth2::HttpRequest,
     ) -> Result<oauth2::HttpResponse, HttpError> {
         let (parts, body) = req.into_parts();
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = header_pairs(&parts.headers);
         let headers: Vec<(&str, String)> = headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.clone()))
@@ -547,6 +529,18 @@ impl Recorder {
         *resp.headers_mut() = reply.headers;
         Ok(resp)
     }
+}
+
+/// Header names and values as strings (values decoded lossily).
+fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// True if `v` is the JSON-RPC response (result or error) to request `id`.

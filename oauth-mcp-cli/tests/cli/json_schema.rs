@@ -6,7 +6,7 @@
 use oauth_mcp_cli::{TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION};
 use serde_json::Value;
 
-use super::support::{run_cli, start_axum};
+use super::support::{closed_port, run_cli, start_axum};
 
 fn validator() -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(TRACE_JSON_SCHEMA).expect("the schema is JSON");
@@ -46,10 +46,7 @@ async fn json_output_follows_the_schema() {
     assert_valid(&v, &doc);
 
     // A failed flow: a response entry without a status, with an error.
-    let port = {
-        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let out = run_cli(
         &[
             "trace",

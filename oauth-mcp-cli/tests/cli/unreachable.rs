@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use oauth_mcp_cli::{Diagnosis, Progress, TraceOptions, Waiting};
 
-use super::support::{assert_diagnosis, demo, run_cli, run_trace};
+use super::support::{assert_diagnosis, closed_port, demo, run_cli, run_trace};
 
 fn unreachable(r: &oauth_mcp_cli::TraceReport) -> &Diagnosis {
     assert_diagnosis(r, "MCP challenge", "unreachable");
@@ -18,10 +18,7 @@ fn unreachable(r: &oauth_mcp_cli::TraceReport) -> &Diagnosis {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_port_is_refused() {
-    let port = {
-        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let r = run_trace(&demo(&format!("http://127.0.0.1:{port}/mcp"))).await;
     let d = unreachable(&r);
     assert!(d.problem.contains("connection refused"), "{d:?}");

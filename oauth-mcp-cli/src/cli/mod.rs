@@ -1,28 +1,25 @@
-//! The command line (clap) and what each command prints.
+//! The command line (clap): the commands, their options, and the library
+//! values they stand for; [`run`] runs them.
 //!
 //! Exit status: `0` the flow completed (warnings allowed, unless
 //! `--strict`), `1` the flow failed (or a store command failed), `2` bad
 //! arguments or a file that cannot be written.
 
-// This module is the program's user interface: printing to stdout is its
-// product, so clippy's print_stdout lint does not apply here.
-#![allow(clippy::print_stdout)]
+mod run;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
-use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use run::run;
+
 use crate::secret::Hidden;
 use crate::store::{self, PasswordSource, StoreCommand};
-use crate::trace::{
-    DEFAULT_PROTOCOL_VERSION, Login, Opener, Outcome, Progress, TraceOptions, Waiting, render_step,
-    trace_with,
-};
+use crate::trace::{DEFAULT_PROTOCOL_VERSION, Login, Opener, TraceOptions};
 
 /// oauth-mcp: trace and explain an MCP server's OAuth flow; manage an oauth-mcp store.
 #[derive(Debug, Parser)]
@@ -343,281 +340,6 @@ impl StoreSub {
                     _ => PasswordSource::Stdin,
                 },
             },
-        }
-    }
-}
-
-/// Runs the parsed command line; returns the exit status.
-pub async fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Trace(args) => run_trace(&args).await,
-        Command::Store(args) => {
-            let cmd = args.command.command();
-            let stdin = std::io::stdin();
-            let mut lock = stdin.lock();
-            match store::run(&args.store, &cmd, &mut lock).await {
-                Ok(out) => {
-                    print!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
-    }
-}
-
-/// The progress line: on stderr, rewritten in place while a request waits,
-/// erased when it is done. Only for a terminal (see [`run_trace`]).
-fn progress_line() -> Progress {
-    Arc::new(|w: &Waiting<'_>| {
-        let mut err = std::io::stderr().lock();
-        let _ = if w.done {
-            write!(err, "\r\x1b[2K")
-        } else {
-            write!(
-                err,
-                "\r\x1b[2K… waiting for {} {} ({} s)",
-                w.method,
-                w.url,
-                w.elapsed.as_secs()
-            )
-        };
-        let _ = err.flush();
-    })
-}
-
-async fn run_trace(args: &TraceArgs) -> ExitCode {
-    let mut opts = args.options();
-    if std::io::stderr().is_terminal() {
-        opts.progress = Some(progress_line());
-    }
-    let verbose = args.verbose;
-    let to_stdout = args.format == Format::Text;
-    let emit = |s: &str| {
-        if to_stdout {
-            print!("{s}");
-            let _ = std::io::stdout().flush();
-        } else {
-            eprint!("{s}");
-        }
-    };
-    let report = trace_with(&opts, |step, exchanges| {
-        emit(&render_step(step, exchanges, verbose))
-    })
-    .await;
-    emit(&format!("{}\n", report.result_line()));
-    let mut code = match report.outcome() {
-        Outcome::Failed => ExitCode::from(1),
-        Outcome::Warnings if args.strict => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
-    };
-    let json = || serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-    if let Some(path) = &args.save_trace {
-        match std::fs::write(path, json() + "\n") {
-            Ok(()) => emit(&format!("Trace saved to {}\n", path.display())),
-            Err(e) => {
-                eprintln!("error: cannot write the trace to {}: {e}", path.display());
-                code = ExitCode::from(2);
-            }
-        }
-    }
-    match args.format {
-        Format::Text => {}
-        Format::Mermaid => print!("{}", report.to_mermaid()),
-        Format::Json => println!("{}", json()),
-    }
-    code
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("oauth-mcp").chain(args.iter().copied()))
-    }
-
-    /// Client ids are random base64url and may start with `-` (1 in 64)
-    /// or `--`: every place that takes one accepts it as a value.
-    #[test]
-    fn ids_with_leading_hyphens_are_values() {
-        for id in [
-            "-Yv8Qx3",
-            "--Yv8Qx3",
-            "-hYv8Qx3",
-            "-V1x",
-            "-Yv8Qx3--trusted",
-        ] {
-            let cli = parse(&[
-                "store",
-                "--store",
-                "sqlite://x",
-                "clients",
-                "update",
-                id,
-                "--trusted",
-                "true",
-            ])
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
-            let Command::Store(s) = cli.command else {
-                panic!("{id}")
-            };
-            assert_eq!(
-                s.command.command(),
-                StoreCommand::ClientsUpdate {
-                    id: id.into(),
-                    redirect_uris: Vec::new(),
-                    trusted: Some(true),
-                    active: None
-                },
-                "{id}"
-            );
-            let cli = parse(&["store", "--store", "sqlite://x", "clients", "show", id])
-                .unwrap_or_else(|e| panic!("{id}: {e}"));
-            let Command::Store(s) = cli.command else {
-                panic!("{id}")
-            };
-            assert_eq!(
-                s.command.command(),
-                StoreCommand::ClientsShow { id: id.into() }
-            );
-            let cli = parse(&[
-                "store",
-                "--store",
-                "sqlite://x",
-                "codes",
-                "list",
-                "--client",
-                id,
-                "--since",
-                "2020-01-01",
-            ])
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
-            let Command::Store(s) = cli.command else {
-                panic!("{id}")
-            };
-            assert_eq!(
-                s.command.command(),
-                StoreCommand::CodesList {
-                    client: Some(id.into()),
-                    since: Some("2020-01-01".into()),
-                    until: None
-                }
-            );
-            let cli = parse(&[
-                "store",
-                "--store",
-                "sqlite://x",
-                "users",
-                "add",
-                id,
-                "--password",
-                id,
-            ])
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
-            let Command::Store(s) = cli.command else {
-                panic!("{id}")
-            };
-            assert_eq!(
-                s.command.command(),
-                StoreCommand::UsersAdd {
-                    name: id.into(),
-                    password: PasswordSource::Value(id.into())
-                }
-            );
-            let cli = parse(&[
-                "trace",
-                "http://h/mcp",
-                "--client-id",
-                id,
-                "--client-secret",
-                id,
-                "--strict",
-            ])
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
-            let Command::Trace(t) = cli.command else {
-                panic!("{id}")
-            };
-            assert_eq!(t.client_id.as_deref(), Some(id));
-            assert_eq!(t.client_secret.as_deref(), Some(id));
-            assert!(t.strict);
-        }
-        // Flags are still flags.
-        assert!(
-            parse(&[
-                "store",
-                "--store",
-                "sqlite://x",
-                "clients",
-                "show",
-                "--help"
-            ])
-            .is_err()
-        );
-        assert!(parse(&["trace", "http://h/mcp", "--bogus"]).is_err());
-    }
-
-    /// No `Debug` of the options shows a password, a client secret or the
-    /// password of a store URL.
-    #[test]
-    fn debug_output_redacts_secrets() {
-        let cli = parse(&[
-            "trace",
-            "http://h/mcp",
-            "--username",
-            "alice",
-            "--password",
-            "pw-hunter2",
-            "--client-id",
-            "c1",
-            "--client-secret",
-            "cs-s3cr3t",
-        ])
-        .unwrap();
-        let Command::Trace(args) = &cli.command else {
-            panic!("trace")
-        };
-        let opts = args.options();
-        let login = opts.login.clone();
-        for shown in [
-            format!("{cli:?}"),
-            format!("{args:?}"),
-            format!("{opts:?}"),
-            format!("{opts:#?}"),
-            format!("{login:?}"),
-        ] {
-            assert!(!shown.contains("pw-hunter2"), "{shown}");
-            assert!(!shown.contains("cs-s3cr3t"), "{shown}");
-            assert!(shown.contains("[redacted]"), "{shown}");
-            assert!(
-                shown.contains("alice") || shown.starts_with("Form"),
-                "{shown}"
-            );
-        }
-        let cli = parse(&[
-            "store",
-            "--store",
-            "postgres://u:db-pa55@h/db",
-            "users",
-            "add",
-            "bob",
-            "--password",
-            "pw-builder",
-        ])
-        .unwrap();
-        let Command::Store(store_args) = &cli.command else {
-            panic!("store")
-        };
-        for shown in [
-            format!("{cli:?}"),
-            format!("{:?}", store_args.command.command()),
-        ] {
-            assert!(!shown.contains("db-pa55"), "{shown}");
-            assert!(!shown.contains("pw-builder"), "{shown}");
-            assert!(shown.contains("bob"), "{shown}");
         }
     }
 }
