@@ -12,21 +12,28 @@ use super::support::{
     TempDir, assert_completed, assert_diagnosis, demo, run_cli, run_trace, start_axum,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_commands_on_sqlite() {
-    let dir = TempDir::new("store");
-    let db = dir.join("oauth.db");
-    let store = format!("sqlite://{}", db.display());
+/// The axum example on a new SQLite store in `dir`, and a client a trace
+/// registered there (redeeming one code): the store URL, the server, the
+/// client id.
+async fn sqlite_server_with_a_client(
+    dir: &TempDir,
+) -> (String, example_axum_server::Running, String) {
+    let store = format!("sqlite://{}", dir.join("oauth.db").display());
     let server = start_axum(example_axum_server::Options {
         store: format!("{store}?mode=rwc"),
         ..Default::default()
     })
     .await;
-
-    // A trace registers a client (and redeems one code).
     let r = run_trace(&demo(&server.mcp_url)).await;
     assert_completed(&r);
     let client_id = r.summary.client_id.clone().unwrap();
+    (store, server, client_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_commands_on_sqlite() {
+    let dir = TempDir::new("store");
+    let (store, server, client_id) = sqlite_server_with_a_client(&dir).await;
 
     let out = run_cli(&["store", "--store", &store, "clients", "list"], None).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -365,15 +372,7 @@ async fn store_commands_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_ids_with_a_leading_hyphen() {
     let dir = TempDir::new("hyphen");
-    let store = format!("sqlite://{}", dir.join("oauth.db").display());
-    let server = start_axum(example_axum_server::Options {
-        store: format!("{store}?mode=rwc"),
-        ..Default::default()
-    })
-    .await;
-    let r = run_trace(&demo(&server.mcp_url)).await;
-    assert_completed(&r);
-    let registered = r.summary.client_id.clone().unwrap();
+    let (store, server, registered) = sqlite_server_with_a_client(&dir).await;
     // The same client again under an id that starts with `-`.
     let id = format!("-Yv8{}", registered.trim_start_matches('-'));
     let sql = SqlStore::connect(&store).await.unwrap();
