@@ -1,7 +1,8 @@
-//! Parsers for what servers send: `WWW-Authenticate` challenges, HTML login
-//! forms, server-sent events, JWT payloads, plus the well-known URL rules
-//! and canonical resource comparison. None of them panics on any input; each
-//! loop consumes input on every iteration.
+//! Parsers for what servers send: `WWW-Authenticate` challenges,
+//! server-sent events, JWT payloads, plus URL comparisons (canonical
+//! resources, loopback, redirect targets). HTML is read in `html.rs`, the
+//! well-known URLs are built in `wellknown.rs`. None of them panics on any
+//! input; each loop consumes input on every iteration.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
