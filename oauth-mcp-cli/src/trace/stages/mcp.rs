@@ -8,7 +8,7 @@ use crate::trace::diagnoses::mcp as diag;
 use crate::trace::flow::{McpSession, StepCtx, Tracer, error_summary};
 use crate::trace::parse::{Challenge, parse_challenges, truncate};
 use crate::trace::recorder::{Exchange, Reply, is_response_to};
-use crate::trace::report::Step;
+use crate::trace::report::{Diagnosis, Step};
 use crate::trace::stages::discovery::Discovery;
 use crate::trace::stages::tokens::Tokens;
 use crate::words::count;
@@ -38,7 +38,7 @@ pub(crate) async fn run<F: FnMut(&Step, &[Exchange])>(
 }
 
 /// A 401 or 403 to the token.
-fn refusal<F>(t: &Tracer<'_, F>, d: &Discovery, tokens: &Tokens, r: &Reply) -> crate::Diagnosis {
+fn refusal<F>(t: &Tracer<'_, F>, d: &Discovery, tokens: &Tokens, r: &Reply) -> Diagnosis {
     let challenge = r
         .header_all("www-authenticate")
         .iter()
@@ -62,7 +62,7 @@ fn refusal<F>(t: &Tracer<'_, F>, d: &Discovery, tokens: &Tokens, r: &Reply) -> c
 }
 
 /// Ends a step with a finding.
-fn fail<F: FnMut(&Step, &[Exchange])>(t: &mut Tracer<'_, F>, mut s: StepCtx, d: crate::Diagnosis) {
+fn fail<F: FnMut(&Step, &[Exchange])>(t: &mut Tracer<'_, F>, mut s: StepCtx, d: Diagnosis) {
     s.push(d);
     t.end(s);
 }
