@@ -21,7 +21,7 @@
 //!
 //! | id | severity | detected when |
 //! |---|---|---|
-//! | `unreachable` | failure | the MCP URL does not answer |
+//! | `unreachable` | failure | the MCP URL does not answer; the cause says whether the connection was refused, the host name does not resolve, or the connection was accepted and no answer came before `--timeout` |
 //! | `not-protected` | failure | `initialize` without a token gets 2xx |
 //! | `mcp-not-found`, `mcp-method-not-allowed`, `mcp-unexpected-status`, `forbidden-without-token` | failure | no 401 to a request without a token |
 //! | `no-www-authenticate` | failure | a 401 without `WWW-Authenticate` |
@@ -64,8 +64,12 @@
 //! the steps, every request and response) with secrets redacted:
 //! `Authorization`/`Cookie` headers, access and refresh tokens, codes,
 //! client secrets, passwords, PKCE verifiers, login request ids (by name in
-//! URLs, forms and JSON, and by value everywhere). `--format mermaid` prints
-//! [`TraceReport::to_mermaid`].
+//! URLs, forms and JSON, and by value everywhere). `--format json` prints
+//! the same document; its shape is versioned (`schema_version`,
+//! [`TRACE_SCHEMA_VERSION`]) and described by the JSON Schema
+//! [`TRACE_JSON_SCHEMA`] (`schema/trace.schema.json`). `--format mermaid`
+//! prints [`TraceReport::to_mermaid`]. While a request waits, a progress
+//! line is drawn on stderr when it is a terminal ([`TraceOptions::progress`]).
 //!
 //! ## `oauth-mcp store --store <URL> …`
 //!
@@ -77,11 +81,14 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+mod secret;
 pub mod store;
 mod timefmt;
 mod trace;
+mod words;
 
 pub use trace::{
     DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Diagnosis, Exchange, Login, Opener, Outcome,
-    Severity, Status, Step, Summary, TraceOptions, TraceReport, render_step, trace, trace_with,
+    Progress, Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION,
+    TraceOptions, TraceReport, Waiting, render_step, trace, trace_with,
 };
