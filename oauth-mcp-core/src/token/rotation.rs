@@ -229,6 +229,12 @@ fn active(keys: &[SigningKeyRecord]) -> Vec<&SigningKeyRecord> {
     v
 }
 
+/// The key that signs: the active key (the most recently activated one,
+/// should a store hold several).
+pub fn signing_key(keys: &[SigningKeyRecord]) -> Option<&SigningKeyRecord> {
+    active(keys).into_iter().next()
+}
+
 fn oldest_published(keys: &[SigningKeyRecord]) -> Option<&SigningKeyRecord> {
     keys.iter()
         .filter(|k| k.phase() == KeyPhase::Published)
