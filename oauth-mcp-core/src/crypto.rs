@@ -215,6 +215,14 @@ impl KeyEncryptionKey {
     }
 }
 
+/// The id of the key-encryption key `sealed` was sealed with (as
+/// [`KeyEncryptionKey::id`]), read from its header without any key; `None`
+/// if it is not a sealed value.
+pub fn sealed_with(sealed: &[u8]) -> Option<String> {
+    (sealed.len() >= HEADER_LEN + NONCE_LEN + TAG_LEN && sealed[0] == VERSION)
+        .then(|| hex(&sealed[1..HEADER_LEN]))
+}
+
 /// The associated data actually authenticated: the fixed-length header,
 /// then the caller's.
 fn bound_aad(header: &[u8], aad: &[u8]) -> Vec<u8> {
@@ -271,6 +279,8 @@ mod tests {
     fn refusals_say_why() {
         let k = kek();
         let sealed = k.seal(b"kid-1", b"secret").unwrap();
+        assert_eq!(sealed_with(&sealed), Some(k.id()));
+        assert_eq!(sealed_with(b"not sealed"), None);
         assert_eq!(k.open(b"kid-2", &sealed), Err(CryptoError::Tampered));
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;

@@ -33,8 +33,8 @@ use std::sync::Arc;
 use crate::crypto::{CryptoError, KeyEncryptionKey};
 use crate::error::StoreError;
 use crate::store::keys::{
-    KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord, StoredPrivateKey, apply_key_changes,
-    sort_keys,
+    KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord, StoredPrivateKey,
+    apply_key_changes, sort_keys,
 };
 use crate::token::rotation::{
     KeyEvent, KeyPlanRefusal, KeySchedule, KeyStep, changes_for, events_for, plan_maintenance,
@@ -375,6 +375,19 @@ impl ManagedKeys {
             let key = SigningKey::generate(self.algorithm)?;
             Ok::<_, KeyOpsError>(self.protection.seal(&key, now)?)
         })?;
+        if changes.iter().any(|c| matches!(c, KeyChange::Insert(_))) {
+            // A key sealed with a key-encryption key the other keys' holders
+            // do not have would break every replica: only add keys next to
+            // keys this protection opens (keys this write removes aside).
+            for record in &before.keys {
+                let removed = changes
+                    .iter()
+                    .any(|c| matches!(c, KeyChange::Remove { kid } if *kid == record.kid));
+                if !removed {
+                    self.protection.open(record)?;
+                }
+            }
+        }
         let KeyWrite::Written { version } = self.store.write_keys(before.version, &changes).await?
         else {
             return Ok(None);

@@ -245,13 +245,15 @@ fn oldest_published(keys: &[SigningKeyRecord]) -> Option<&SigningKeyRecord> {
         })
 }
 
-/// When a retired key may leave the JWKS.
+/// When a retired key may leave the JWKS: at its `remove_after`, but never
+/// before this schedule's grace after it retired (an operator tool that
+/// assumed a shorter token lifetime must not cut tokens short).
 fn removal_time(k: &SigningKeyRecord, schedule: &KeySchedule) -> i64 {
-    k.remove_after.unwrap_or_else(|| {
-        k.retired_at
-            .unwrap_or(0)
-            .saturating_add(schedule.retire_grace())
-    })
+    let grace_end = k
+        .retired_at
+        .unwrap_or(0)
+        .saturating_add(schedule.retire_grace());
+    k.remove_after.map_or(grace_end, |r| r.max(grace_end))
 }
 
 /// The scheduled lifecycle: what is due at `now` for these keys.

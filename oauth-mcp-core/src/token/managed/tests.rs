@@ -167,6 +167,31 @@ async fn wrong_missing_and_planted_keys_are_refused() {
     let mut renamed = snap.keys[0].clone();
     renamed.kid = other.kid.clone();
     assert!(right.protection().open(&renamed).is_err());
+
+    // A replica with the wrong KEK must not add keys the others cannot open.
+    let t = 1_800_000_000 + 40 * 24 * 3600;
+    for result in [
+        wrong.rotate(t, false).await,
+        wrong.rotate(t, true).await,
+        wrong.maintain(t).await,
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(KeyOpsError::Record(KeyRecordError::Crypto { .. }))
+            ),
+            "{result:?}"
+        );
+    }
+    assert_eq!(
+        store.list_keys().await.unwrap(),
+        snap,
+        "nothing was written"
+    );
+    // …but an operator who lost the old KEK can replace the key outright.
+    let out = wrong.retire(&kid, t, true).await.unwrap();
+    assert!(out.snapshot.find(&kid).is_none());
+    assert!(wrong.key_set(&out.snapshot).unwrap().is_some());
 }
 
 /// Collects the audit events (target `oauth_mcp::audit`) of the current thread.

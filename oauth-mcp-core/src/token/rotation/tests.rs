@@ -254,8 +254,17 @@ fn repairs_a_key_set_edited_by_hand() {
     let mut r = record("r", now - 100);
     r.activated_at = Some(now - 100);
     r.retired_at = Some(now - 50);
-    let plan = plan_maintenance(&[b, r], now, &s);
+    let plan = plan_maintenance(&[b.clone(), r.clone()], now, &s);
     assert_eq!(plan.next_due, Some(now - 50 + s.retire_grace()));
+    // An earlier remove_after (a tool assuming shorter tokens) does not cut
+    // this schedule's grace short; a later one is honoured.
+    r.remove_after = Some(now - 40);
+    let plan = plan_maintenance(&[b.clone(), r.clone()], now, &s);
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.next_due, Some(now - 50 + s.retire_grace()));
+    r.remove_after = Some(now + 10 * DAY);
+    let plan = plan_maintenance(&[b, r], now, &s);
+    assert_eq!(plan.next_due, Some(now + 10 * DAY));
 }
 
 #[test]
