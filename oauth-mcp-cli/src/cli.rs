@@ -38,6 +38,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Inspect and manage an oauth-mcp SQL store (SQLite or PostgreSQL).
     Store(StoreArgs),
+    /// The signing keys in an oauth-mcp SQL store: list, rotate, retire.
+    Keys(crate::keys::KeysArgs),
 }
 
 /// How `trace` prints its result.
@@ -285,6 +287,19 @@ impl StoreSub {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Trace(args) => run_trace(&args).await,
+        Command::Keys(args) => {
+            let _audit = crate::keys::audit_to_stderr();
+            match crate::keys::run(&args).await {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {}", e.message);
+                    ExitCode::from(e.exit_code)
+                }
+            }
+        }
         Command::Store(args) => {
             let cmd = args.command.command();
             let stdin = std::io::stdin();

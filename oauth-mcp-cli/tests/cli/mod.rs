@@ -1,6 +1,7 @@
 //! The test modules and their shared helpers ([`support`]).
 
 mod examples;
+mod keys;
 mod misconfigured;
 mod store;
 mod support;
