@@ -199,6 +199,21 @@ where
     out
 }
 
+/// The record of the one write of a race that was written.
+fn sole_winner(results: &[(KeyWrite, SigningKeyRecord)], what: &str) -> SigningKeyRecord {
+    let winners: Vec<_> = results
+        .iter()
+        .filter(|(w, _)| matches!(w, KeyWrite::Written { .. }))
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "of concurrent writes of {what} against one version exactly one is written: {:?}",
+        results.iter().map(|(w, _)| w).collect::<Vec<_>>()
+    );
+    winners[0].1.clone()
+}
+
 /// Concurrent writers over one or more stores sharing one database (give
 /// several pools to race across them, as replicas would): of writers with
 /// one expected version exactly one wins, for the first key and for a
@@ -219,17 +234,7 @@ pub async fn key_races(stores: Vec<Arc<dyn Store>>) {
         (w, k)
     })
     .await;
-    let winners: Vec<_> = first
-        .iter()
-        .filter(|(w, _)| matches!(w, KeyWrite::Written { .. }))
-        .collect();
-    assert_eq!(
-        winners.len(),
-        1,
-        "of concurrent writes against one version exactly one is written: {:?}",
-        first.iter().map(|(w, _)| w).collect::<Vec<_>>()
-    );
-    let current = winners[0].1.clone();
+    let current = sole_winner(&first, "the first key");
     expect_keys(&*stores[0], v0 + 1, &[&current], "after the first-key race").await;
 
     // Replicas race to rotate: each activates its own successor and retires
@@ -258,22 +263,11 @@ pub async fn key_races(stores: Vec<Arc<dyn Store>>) {
         }
     })
     .await;
-    let winners: Vec<_> = rotations
-        .iter()
-        .filter(|(w, _)| matches!(w, KeyWrite::Written { .. }))
-        .collect();
-    assert_eq!(
-        winners.len(),
-        1,
-        "exactly one concurrent rotation is written"
-    );
+    let successor = sole_winner(&rotations, "a rotation");
     let snap = stores[0].list_keys().await.expect("list_keys");
     let active: Vec<_> = snap.in_phase(KeyPhase::Active).collect();
     assert_eq!(active.len(), 1, "one active key after racing rotations");
-    assert_eq!(
-        active[0].kid, winners[0].1.kid,
-        "the winner's key is active"
-    );
+    assert_eq!(active[0].kid, successor.kid, "the winner's key is active");
     assert_eq!(snap.keys.len(), 2, "the losers' keys were not stored");
 
     // The real thing: replicas run the key maintenance at once.
