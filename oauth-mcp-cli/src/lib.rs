@@ -78,10 +78,24 @@
 //! `codes list [--client ID] [--since T] [--until T]` (grouped by state),
 //! `users add <name> [--password P | --password-stdin]`, on an
 //! `oauth_mcp_sqlx::SqlStore` (`sqlite://…`, `postgres://…`). See [`store`].
+//!
+//! ## `oauth-mcp keys --store <URL> …`
+//!
+//! `list` (state, lifecycle times, and which key-encryption key sealed each
+//! key), `rotate [--immediate]` (publish a successor the servers activate
+//! after the publish lead, or switch at once), `retire <kid> [--remove-now]`.
+//! Rotating and retiring need the servers' key-encryption key
+//! (`--key-encryption-key` / `MCP_KEY_ENCRYPTION_KEY` or
+//! `--key-encryption-key-file` / `MCP_KEY_ENCRYPTION_KEY_FILE`) and refuse to
+//! add a key next to keys it cannot open. The writes are the servers' own
+//! compare-and-set writes, safe while they run; each lifecycle step
+//! (`key.created`, `key.published`, `key.activated`, `key.retired`,
+//! `key.removed`) is logged to stderr (target `oauth_mcp::audit`). See [`keys`].
 #![forbid(unsafe_code)]
 
 pub mod cli;
 mod secret;
+pub mod keys;
 pub mod store;
 mod timefmt;
 mod trace;

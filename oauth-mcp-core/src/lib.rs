@@ -46,6 +46,7 @@ pub mod cimd;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod grant;
 pub mod http;

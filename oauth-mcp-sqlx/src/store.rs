@@ -32,6 +32,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 macro_rules! client_cols {
     () => {
@@ -91,7 +92,7 @@ const REVOKE_GRANT: &str = "UPDATE oauth_grants SET revoked = TRUE WHERE grant_i
 const DELETE_GRANT_REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE grant_id = $1";
 
 /// What differs between the databases for a write transaction.
-trait WritePool {
+pub(crate) trait WritePool {
     type Db: sqlx::Database;
     /// Starts a transaction that holds the write lock it needs: on SQLite
     /// `BEGIN IMMEDIATE` takes the database write lock up front (so a

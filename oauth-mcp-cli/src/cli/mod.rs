@@ -39,6 +39,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Inspect and manage an oauth-mcp SQL store (SQLite or PostgreSQL).
     Store(StoreArgs),
+    /// The signing keys in an oauth-mcp SQL store: list, rotate, retire.
+    Keys(crate::keys::KeysArgs),
 }
 
 /// How `trace` prints its result.

@@ -16,6 +16,19 @@ use crate::trace::{Outcome, Progress, Waiting, render_step, trace_with};
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Trace(args) => run_trace(&args).await,
+        Command::Keys(args) => {
+            let _audit = crate::keys::audit_to_stderr();
+            match crate::keys::run(&args).await {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {}", e.message);
+                    ExitCode::from(e.exit_code)
+                }
+            }
+        }
         Command::Store(args) => {
             let cmd = args.command.command();
             let stdin = std::io::stdin();

@@ -2,6 +2,7 @@
 
 mod examples;
 mod json_schema;
+mod keys;
 mod misconfigured;
 mod store;
 mod support;

@@ -212,6 +212,8 @@ pub(crate) async fn run_cli(args: &[&str], stdin: Option<&str>) -> CliOutput {
         .env_remove("OAUTH_MCP_PASSWORD")
         .env_remove("OAUTH_MCP_CLIENT_SECRET")
         .env_remove("MCP_STORE")
+        .env_remove("MCP_KEY_ENCRYPTION_KEY")
+        .env_remove("MCP_KEY_ENCRYPTION_KEY_FILE")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -25,6 +25,9 @@ use crate::secret::random_token;
 
 use super::*;
 
+mod keys;
+pub use keys::{clear_keys, key_races, key_set_contract, keys};
+
 /// How many tasks race in the concurrency checks.
 pub const RACERS: usize = 16;
 
@@ -562,8 +565,10 @@ pub async fn cleanup(store: Arc<dyn Store>) {
     );
 }
 
-/// Every check, in sequence.
+/// Every check, in sequence. [`keys`] manages the store's one key set, so
+/// run this on a store no server is using.
 pub async fn run_all(store: Arc<dyn Store>) {
+    keys(store.clone()).await;
     clients(store.clone()).await;
     pending_requests(store.clone()).await;
     codes(store.clone()).await;

@@ -23,6 +23,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The signing keys (their own lock; see `store::keys`).
+    pub(super) keys: super::keys::MemoryKeys,
 }
 
 impl MemoryStore {

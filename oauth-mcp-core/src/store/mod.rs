@@ -6,8 +6,10 @@
 
 #[cfg(feature = "test-kit")]
 pub mod conformance;
+pub mod keys;
 mod memory;
 
+pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
 
 use async_trait::async_trait;
@@ -263,8 +265,14 @@ pub trait Cleanup: Send + Sync {
 }
 
 /// Everything the authorization server needs from storage.
-pub trait Store: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup {}
-impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup> Store for T {}
+pub trait Store:
+    ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup + KeyStore
+{
+}
+impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup + KeyStore> Store
+    for T
+{
+}
 
 #[cfg(test)]
 mod tests {
