@@ -3,7 +3,8 @@
 //! Persistent storage for [`oauth_mcp_core`] on **SQLite** or **PostgreSQL**
 //! through [sqlx](https://docs.rs/sqlx): [`SqlStore`] implements every storage
 //! trait of the core ([`ClientStore`], [`AuthorizationStore`], [`TokenStore`],
-//! [`UserStore`], [`Cleanup`], and so [`Store`]), on both databases.
+//! [`UserStore`], [`ReplayStore`], [`Cleanup`], and so [`Store`]), on both
+//! databases.
 //!
 //! - **Hashes only.** Client secrets, authorization codes, refresh tokens and
 //!   login-request ids are stored as the hashes the core hands over.
@@ -11,8 +12,9 @@
 //!   `UPDATE … WHERE NOT spent RETURNING …`, taking a pending login one
 //!   `DELETE … RETURNING …`; refresh rotation runs in a transaction that locks
 //!   the grant (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on
-//!   SQLite) and applies the core's [`decide_rotation`]. Several server
-//!   processes may share one PostgreSQL database.
+//!   SQLite) and applies the core's [`decide_rotation`]; consuming a
+//!   single-use marker (a client assertion's `jti`) is one conditional
+//!   upsert. Several server processes may share one PostgreSQL database.
 //! - **Fails fast, recovers by itself.** Connections come from a pool with a
 //!   short acquire timeout ([`SqlStoreOptions::acquire_timeout`], 3 s by
 //!   default): while the database is down every operation returns
@@ -64,6 +66,7 @@
 //! [`AuthorizationStore`]: oauth_mcp_core::store::AuthorizationStore
 //! [`TokenStore`]: oauth_mcp_core::store::TokenStore
 //! [`UserStore`]: oauth_mcp_core::store::UserStore
+//! [`ReplayStore`]: oauth_mcp_core::store::ReplayStore
 //! [`Store`]: oauth_mcp_core::store::Store
 //! [`decide_rotation`]: oauth_mcp_core::store::decide_rotation
 #![forbid(unsafe_code)]
@@ -71,6 +74,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod replay;
 mod rows;
 mod store;
 #[cfg(feature = "testing")]
