@@ -74,9 +74,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
-mod replay;
 mod rows;
+// Declared before `replay`, which uses its `on_pool!` macro.
+#[macro_use]
 mod store;
+mod replay;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -19,22 +19,13 @@ const CONSUME: &str = "INSERT INTO oauth_replay (marker, expires_at) VALUES ($1,
 #[async_trait]
 impl ReplayStore for SqlStore {
     async fn consume_once(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
-        let affected = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query(CONSUME)
-                .bind(key)
-                .bind(expires_at)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|d| d.rows_affected()),
-            Backend::Postgres(pool) => sqlx::query(CONSUME)
-                .bind(key)
-                .bind(expires_at)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|d| d.rows_affected()),
-        }
+        let affected = on_pool!(self, |pool| sqlx::query(CONSUME)
+            .bind(key)
+            .bind(expires_at)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()))
         .map_err(map)?;
         Ok(affected == 1)
     }

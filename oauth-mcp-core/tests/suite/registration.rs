@@ -69,47 +69,43 @@ async fn unimplemented_grant_types_are_dropped_and_the_response_reports_the_regi
     audit.one("register.ok");
 }
 
-#[tokio::test]
-async fn a_registration_without_a_usable_grant_is_refused_with_the_reason() {
+/// Registers `body`, expects a 400 `invalid_client_metadata` with
+/// `description`, and a `register.refused` audit event with that reason.
+async fn refused(body: Value, description: &str) {
     let (audit, _guard) = capture();
-    let oauth = server();
-    let (status, body) = register(
-        &oauth,
-        &json!({
-            "redirect_uris": ["http://127.0.0.1/cb"],
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]
-        }),
-    )
-    .await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"], "invalid_client_metadata");
-    let description = "grant_types must include authorization_code (set aside as not implemented here: \
-        `urn:ietf:params:oauth:grant-type:device_code`); this server supports authorization_code and refresh_token";
-    assert_eq!(body["error_description"], description);
-    let refused = audit.one("register.refused");
-    assert_eq!(refused["error"], "invalid_client_metadata");
-    assert_eq!(refused["reason"], description);
+    let (status, reply) = register(&server(), &body).await;
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["error"], "invalid_client_metadata");
+    assert_eq!(reply["error_description"], description);
+    let event = audit.one("register.refused");
+    assert_eq!(event["error"], "invalid_client_metadata");
+    assert_eq!(event["reason"], description);
     assert!(audit.named("register.ok").is_empty());
 }
 
 #[tokio::test]
+async fn a_registration_without_a_usable_grant_is_refused_with_the_reason() {
+    refused(
+        json!({
+            "redirect_uris": ["http://127.0.0.1/cb"],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]
+        }),
+        "grant_types must include authorization_code (set aside as not implemented here: \
+         `urn:ietf:params:oauth:grant-type:device_code`); this server supports authorization_code and refresh_token",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_registration_without_the_code_response_type_is_refused() {
-    let (audit, _guard) = capture();
-    let oauth = server();
-    let (status, body) = register(
-        &oauth,
-        &json!({
+    refused(
+        json!({
             "redirect_uris": ["http://127.0.0.1/cb"],
             "token_endpoint_auth_method": "none",
             "response_types": ["token"]
         }),
+        "response_types must include `code` (the authorization code flow); not supported: `token`",
     )
     .await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"], "invalid_client_metadata");
-    let description =
-        "response_types must include `code` (the authorization code flow); not supported: `token`";
-    assert_eq!(body["error_description"], description);
-    assert_eq!(audit.one("register.refused")["reason"], description);
 }
