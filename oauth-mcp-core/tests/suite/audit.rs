@@ -1,12 +1,18 @@
 //! Captures the audit events (`target: "oauth_mcp::audit"`) a test provokes,
 //! so refusals can be checked for the reason they log.
+//!
+//! One global subscriber serves the whole test binary and hands each event
+//! to the log of the thread that emitted it. (A per-test `set_default`
+//! subscriber is not enough: `tracing` caches per call site whether anyone
+//! listens, and a test running at the same time without a subscriber can
+//! turn a call site off for everyone.)
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use tracing::field::{Field, Visit};
-use tracing::subscriber::DefaultGuard;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -42,7 +48,11 @@ impl AuditLog {
     }
 }
 
-struct Capture(AuditLog);
+thread_local! {
+    static CURRENT: RefCell<Option<AuditLog>> = const { RefCell::new(None) };
+}
+
+struct Capture;
 
 struct Fields<'a>(&'a mut AuditEvent);
 
@@ -61,15 +71,33 @@ impl<S: Subscriber> Layer<S> for Capture {
         if event.metadata().target() != "oauth_mcp::audit" {
             return;
         }
-        let mut fields = AuditEvent::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.0.lock().unwrap().push(fields);
+        CURRENT.with(|current| {
+            if let Some(log) = current.borrow().as_ref() {
+                let mut fields = AuditEvent::new();
+                event.record(&mut Fields(&mut fields));
+                log.0.lock().unwrap().push(fields);
+            }
+        });
+    }
+}
+
+/// Stops capturing on this thread when dropped.
+pub(crate) struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.borrow_mut().take());
     }
 }
 
 /// Starts capturing audit events on this thread until the guard drops.
-pub(crate) fn capture() -> (AuditLog, DefaultGuard) {
+pub(crate) fn capture() -> (AuditLog, CaptureGuard) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Capture))
+            .expect("no other global subscriber in this test binary");
+    });
     let log = AuditLog::default();
-    let subscriber = tracing_subscriber::registry().with(Capture(log.clone()));
-    (log, tracing::subscriber::set_default(subscriber))
+    CURRENT.with(|current| *current.borrow_mut() = Some(log.clone()));
+    (log, CaptureGuard)
 }
