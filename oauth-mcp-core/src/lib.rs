@@ -44,6 +44,7 @@ pub mod bearer;
 #[cfg(feature = "cimd")]
 pub mod cimd;
 pub mod client;
+pub mod client_assertion;
 pub mod clock;
 pub mod config;
 pub mod crypto;

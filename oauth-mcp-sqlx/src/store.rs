@@ -571,10 +571,11 @@ impl Cleanup for SqlStore {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         // Spent codes go with the rest once expired: a replay after that is
         // refused as an unknown (or expired) code anyway.
-        const STATEMENTS: [&str; 3] = [
+        const STATEMENTS: [&str; 4] = [
             "DELETE FROM oauth_pending WHERE expires_at <= $1",
             "DELETE FROM oauth_codes WHERE expires_at <= $1",
             "DELETE FROM oauth_refresh_tokens WHERE expires_at <= $1",
+            "DELETE FROM oauth_replay WHERE expires_at <= $1",
         ];
         let mut total = 0;
         for sql in STATEMENTS {
