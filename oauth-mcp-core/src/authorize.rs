@@ -5,15 +5,14 @@ use url::Url;
 
 use crate::client::{Client, all_loopback};
 use crate::error::{ErrorCode, OAuthError};
+use crate::events::AuditEvent;
 use crate::login::{LoginPage, render_error, render_login};
 use crate::params::Params;
 use crate::pkce::{self, CodeChallengeMethod};
 use crate::scope::ScopeSet;
-use crate::secret::{Secret, hash_secret, log_tag, random_token};
+use crate::secret::{Secret, hash_secret, random_token};
 use crate::server::AuthServer;
 use crate::store::{AuthorizationCode, PendingAuthorization};
-
-const AUDIT: &str = "oauth_mcp::audit";
 
 /// What the authorization endpoint answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,8 +126,13 @@ impl AuthServer {
         let (client, redirect_uri, explicit) = match self.check_client_and_redirect(&q).await {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(target: AUDIT, event = "authorize.refused", client_id = q.single("client_id").ok().flatten(),
-                    redirect_uri = q.single("redirect_uri").ok().flatten(), error = e.code.as_str(), reason = %e.description);
+                AuditEvent::AuthorizeRefused {
+                    client_id: q.single("client_id").ok().flatten(),
+                    redirect_uri: q.single("redirect_uri").ok().flatten(),
+                    error: e.code,
+                    reason: &e.description,
+                }
+                .emit();
                 return error_page(&e);
             }
         };
@@ -138,16 +142,26 @@ impl AuthServer {
             .await
         {
             Ok((pending, request_id)) => {
-                tracing::info!(target: AUDIT, event = "authorize.login_shown", client_id = %client.client_id,
-                    redirect_uri = %redirect_uri, resource = %pending.resource, scopes = %pending.scope);
+                AuditEvent::LoginShown {
+                    client_id: &client.client_id,
+                    redirect_uri: &redirect_uri,
+                    resource: pending.resource.as_str(),
+                    scopes: &pending.scope.to_string(),
+                }
+                .emit();
                 AuthorizeOutcome::Login {
                     status: 200,
                     html: self.login_html(&client, &pending, &request_id, None),
                 }
             }
             Err(e) => {
-                tracing::warn!(target: AUDIT, event = "authorize.refused", client_id = %client.client_id,
-                    redirect_uri = %redirect_uri, error = e.code.as_str(), reason = %e.description);
+                AuditEvent::AuthorizeRefused {
+                    client_id: Some(&client.client_id),
+                    redirect_uri: Some(&redirect_uri),
+                    error: e.code,
+                    reason: &e.description,
+                }
+                .emit();
                 self.error_redirect(&redirect_uri, state.as_deref(), &e)
             }
         }
@@ -223,7 +237,7 @@ impl AuthServer {
             code_challenge: challenge.to_owned(),
             code_challenge_method: method,
             scope,
-            resource: resource.to_string(),
+            resource,
             created_at: now,
             expires_at: now + self.cfg.login_ttl,
         };
@@ -285,8 +299,13 @@ impl AuthServer {
         };
         let state = pending.state.clone();
         let fail = |e: OAuthError| {
-            tracing::warn!(target: AUDIT, event = "authorize.refused", client_id = %pending.client_id,
-                redirect_uri = %pending.redirect_uri, error = e.code.as_str(), reason = %e.description);
+            AuditEvent::AuthorizeRefused {
+                client_id: Some(&pending.client_id),
+                redirect_uri: Some(&pending.redirect_uri),
+                error: e.code,
+                reason: &e.description,
+            }
+            .emit();
             self.error_redirect(&pending.redirect_uri, state.as_deref(), &e)
         };
 
@@ -302,7 +321,11 @@ impl AuthServer {
         let subject = match self.authenticator.authenticate(username, &password).await {
             Ok(Some(s)) => s,
             Ok(None) => {
-                tracing::warn!(target: AUDIT, event = "authorize.login_failed", client_id = %pending.client_id, username = %username);
+                AuditEvent::LoginFailed {
+                    client_id: &pending.client_id,
+                    username,
+                }
+                .emit();
                 return AuthorizeOutcome::Login {
                     status: 401,
                     html: self.login_html(
@@ -360,9 +383,15 @@ impl AuthServer {
         if let Err(e) = self.store.insert_code(record).await {
             return fail(e.into());
         }
-        tracing::info!(target: AUDIT, event = "authorize.code_issued", client_id = %pending.client_id,
-            redirect_uri = %pending.redirect_uri, resource = %pending.resource, scopes = %scope,
-            subject = %subject, code = %log_tag(&code));
+        AuditEvent::CodeIssued {
+            client_id: &pending.client_id,
+            redirect_uri: &pending.redirect_uri,
+            resource: pending.resource.as_str(),
+            scopes: &scope.to_string(),
+            subject: &subject,
+            code: &code,
+        }
+        .emit();
         let mut p = vec![("code", code.as_str())];
         if let Some(s) = &pending.state {
             p.push(("state", s));

@@ -156,8 +156,12 @@ impl ResourceGuard {
         scope: &ScopeSet,
     ) -> BearerRefusal {
         let challenge = self.challenge(error.map(|e| (e, description.as_str())), scope);
-        tracing::warn!(target: "oauth_mcp::audit", event = "bearer.refused", status,
-            error = error.map(ErrorCode::as_str).unwrap_or("none"), reason = %description);
+        crate::events::AuditEvent::BearerRefused {
+            status,
+            error,
+            reason: &description,
+        }
+        .emit();
         BearerRefusal {
             status,
             error,

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod authorization;
 pub mod authorize;
 pub mod bearer;
 #[cfg(feature = "cimd")]
@@ -46,11 +47,16 @@ pub mod cimd;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod discovery;
 pub mod error;
+pub mod events;
+#[cfg(feature = "remote")]
+mod fetch;
 pub mod grant;
 pub mod http;
 pub mod login;
 pub mod metadata;
+pub mod net;
 pub mod params;
 pub mod pkce;
 pub mod resource;

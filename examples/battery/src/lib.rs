@@ -336,12 +336,13 @@ pub async fn token_for_authorization_server_refused(h: &Harness, key: &SigningKe
     let signer = TokenSigner::new(Arc::new(KeySet::new(key.clone())), base);
     let scope = ScopeSet::parse("mcp").expect("scope");
     let mint = |audience: &str| {
+        let audience = oauth_mcp_core::resource::ResourceUri::parse(audience).expect("audience");
         signer
             .mint(&MintRequest {
                 subject: USER,
                 client_id: "minted-by-the-battery",
                 scope: &scope,
-                audience,
+                audience: &audience,
                 grant_id: None,
                 now: SystemClock.now(),
                 ttl: 600,

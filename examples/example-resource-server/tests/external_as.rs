@@ -147,7 +147,7 @@ async fn forged_tokens_are_refused() {
             subject: "mallory",
             client_id: "mcp-rs",
             scope: &scope,
-            audience: &resource,
+            audience: &oauth_mcp_core::resource::ResourceUri::parse(&resource).unwrap(),
             grant_id: None,
             now: SystemClock.now(),
             ttl: 600,

@@ -2,16 +2,16 @@
 //! at start-up, and checks that the public URL, MCP endpoint, resource,
 //! audience and issuer agree. After that nothing in it can be missing.
 
+mod clients;
+mod scopes;
+mod ttl;
+mod urls;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use url::Url;
-
-use crate::client::{
-    Client, RedirectUriPolicy, SUPPORTED_GRANT_TYPES, SharedRedirectPolicy,
-    TokenEndpointAuthMethod, validate_redirect_uri,
-};
+use crate::client::{Client, RedirectUriPolicy, SharedRedirectPolicy};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::ConfigError;
 use crate::resource::{ResourcePolicy, ResourceUri};
@@ -21,60 +21,8 @@ use crate::scope::{
 use crate::secret::{Secret, hash_secret};
 use crate::token::{KeySet, SigningAlgorithm, SigningKey};
 
-/// A client created by an operator rather than by dynamic registration.
-#[derive(Debug, Clone)]
-pub struct PreRegisteredClient {
-    /// The client id.
-    pub client_id: String,
-    /// The secret, for confidential clients (stored hashed).
-    pub client_secret: Option<Secret>,
-    /// Allowed redirect URIs.
-    pub redirect_uris: Vec<String>,
-    /// Display name.
-    pub client_name: Option<String>,
-    /// Skip the consent step.
-    pub trusted: bool,
-    /// Accept only this token endpoint auth method (otherwise basic and post).
-    pub auth_method: Option<TokenEndpointAuthMethod>,
-}
-
-impl PreRegisteredClient {
-    /// A public client (PKCE, no secret).
-    pub fn public(client_id: impl Into<String>, redirect_uris: Vec<String>) -> Self {
-        Self {
-            client_id: client_id.into(),
-            client_secret: None,
-            redirect_uris,
-            client_name: None,
-            trusted: false,
-            auth_method: None,
-        }
-    }
-
-    /// A confidential client with a secret.
-    pub fn confidential(
-        client_id: impl Into<String>,
-        secret: impl Into<Secret>,
-        redirect_uris: Vec<String>,
-    ) -> Self {
-        Self {
-            client_secret: Some(secret.into()),
-            ..Self::public(client_id, redirect_uris)
-        }
-    }
-
-    /// Marks the client trusted (no consent step).
-    pub fn trusted(mut self) -> Self {
-        self.trusted = true;
-        self
-    }
-
-    /// Sets the display name.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.client_name = Some(name.into());
-        self
-    }
-}
+pub use clients::PreRegisteredClient;
+pub(crate) use scopes::{parse_scopes, require_subset};
 
 /// Builds a [`ServerConfig`]. Every field has a secure default except the
 /// public URL.
@@ -104,10 +52,7 @@ pub struct ServerConfigBuilder {
     implication: Option<SharedImplication>,
     user_policy: UserPolicy,
     keys: Option<KeySet>,
-    access_token_ttl: Duration,
-    refresh_token_ttl: Duration,
-    code_ttl: Duration,
-    login_ttl: Duration,
+    lifetimes: ttl::LifetimeInput,
     allow_plain_pkce: bool,
     allow_insecure_http: bool,
     registration_enabled: bool,
@@ -117,7 +62,6 @@ pub struct ServerConfigBuilder {
     max_body_bytes: usize,
     server_name: String,
     check_revocation: bool,
-    registered_client_ttl: Option<Duration>,
     registration_token: Option<Secret>,
     #[cfg(feature = "cimd")]
     cimd: Option<crate::cimd::CimdConfig>,
@@ -173,10 +117,7 @@ impl ServerConfig {
             implication: None,
             user_policy: UserPolicy::default(),
             keys: None,
-            access_token_ttl: Duration::from_secs(3600),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            code_ttl: Duration::from_secs(300),
-            login_ttl: Duration::from_secs(600),
+            lifetimes: ttl::LifetimeInput::default(),
             allow_plain_pkce: false,
             allow_insecure_http: false,
             registration_enabled: true,
@@ -186,7 +127,6 @@ impl ServerConfig {
             max_body_bytes: 64 * 1024,
             server_name: "MCP server".into(),
             check_revocation: true,
-            registered_client_ttl: None,
             registration_token: None,
             #[cfg(feature = "cimd")]
             cimd: None,
@@ -257,10 +197,7 @@ impl ServerConfig {
     /// The path of the protected-resource metadata for the MCP endpoint
     /// (RFC 9728 path insertion).
     pub fn prm_path(&self) -> String {
-        format!(
-            "/.well-known/oauth-protected-resource{}",
-            self.resource().path()
-        )
+        crate::discovery::protected_resource_metadata_path(&self.resource().path())
     }
 
     /// The absolute URL of the protected-resource metadata, as sent in
@@ -324,23 +261,6 @@ impl ServerConfig {
     /// A client configured by the operator.
     pub fn pre_registered_client(&self, client_id: &str) -> Option<&Client> {
         self.clients.get(client_id)
-    }
-}
-
-fn err(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::new(field, reason)
-}
-
-fn parse_scopes(field: &'static str, list: &[String]) -> Result<ScopeSet, ConfigError> {
-    ScopeSet::parse(&list.join(" ")).map_err(|e| err(field, e.description))
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 
@@ -452,25 +372,25 @@ impl ServerConfigBuilder {
 
     /// Access-token lifetime (default 1 hour).
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
-        self.access_token_ttl = ttl;
+        self.lifetimes.access_token = ttl;
         self
     }
 
     /// Refresh-token lifetime (default 30 days).
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
-        self.refresh_token_ttl = ttl;
+        self.lifetimes.refresh_token = ttl;
         self
     }
 
     /// Authorization-code lifetime (default 5 minutes, at most 10).
     pub fn code_ttl(mut self, ttl: Duration) -> Self {
-        self.code_ttl = ttl;
+        self.lifetimes.code = ttl;
         self
     }
 
     /// How long a user has to log in after /authorize (default 10 minutes).
     pub fn login_ttl(mut self, ttl: Duration) -> Self {
-        self.login_ttl = ttl;
+        self.lifetimes.login = ttl;
         self
     }
 
@@ -497,7 +417,7 @@ impl ServerConfigBuilder {
     /// Dynamically registered clients expire this long after registration
     /// (default: never).
     pub fn registered_client_ttl(mut self, ttl: Duration) -> Self {
-        self.registered_client_ttl = Some(ttl);
+        self.lifetimes.registered_client = Some(ttl);
         self
     }
 
@@ -555,104 +475,19 @@ impl ServerConfigBuilder {
 
     /// Validates everything and freezes the configuration.
     pub fn build(self) -> Result<Arc<ServerConfig>, ConfigError> {
-        let public = Url::parse(&self.public_url).map_err(|e| {
-            err(
-                "public_url",
-                format!("`{}` is not an absolute URL ({e})", self.public_url),
-            )
+        let urls = urls::derive(&urls::UrlInput {
+            public_url: &self.public_url,
+            issuer: self.issuer.as_deref(),
+            mcp_path: &self.mcp_path,
+            resource: self.resource.as_deref(),
+            allow_insecure_http: self.allow_insecure_http,
         })?;
-        if !matches!(public.scheme(), "http" | "https") || public.host_str().is_none() {
-            return Err(err(
-                "public_url",
-                format!("`{}` must be an http(s) URL with a host", self.public_url),
-            ));
-        }
-        if public.query().is_some() || public.fragment().is_some() {
-            return Err(err(
-                "public_url",
-                format!("`{}` must not have a query or fragment", self.public_url),
-            ));
-        }
-        if public.scheme() == "http" && !is_loopback(&public) && !self.allow_insecure_http {
-            return Err(err(
-                "public_url",
-                format!(
-                    "`{}` uses http on a non-loopback host; OAuth endpoints must be served over https (MCP authorization spec). Use an https URL, or call dangerously_allow_insecure_http() for a test network",
-                    self.public_url
-                ),
-            ));
-        }
-        let origin = public.origin().ascii_serialization();
-        let base_path = public.path().trim_end_matches('/').to_owned();
-        let canonical_public = format!("{origin}{base_path}");
-        if self.public_url != canonical_public {
-            return Err(err(
-                "public_url",
-                format!(
-                    "`{}` is not in canonical form; write `{canonical_public}` (lower-case host, no default port, no trailing slash)",
-                    self.public_url
-                ),
-            ));
-        }
-
-        let issuer = self.issuer.unwrap_or_else(|| canonical_public.clone());
-        let iss_url = Url::parse(&issuer)
-            .map_err(|e| err("issuer", format!("`{issuer}` is not a URL ({e})")))?;
-        if iss_url.origin().ascii_serialization() != origin {
-            return Err(err(
-                "issuer",
-                format!(
-                    "issuer `{issuer}` and public_url `{}` have different origins; this server's endpoints live under the issuer, so they must agree",
-                    self.public_url
-                ),
-            ));
-        }
-        if iss_url.query().is_some() || iss_url.fragment().is_some() || issuer.ends_with('/') {
-            return Err(err(
-                "issuer",
-                format!(
-                    "issuer `{issuer}` must have no query, fragment or trailing slash (RFC 8414 §2)"
-                ),
-            ));
-        }
-        let issuer_path = iss_url.path().trim_end_matches('/').to_owned();
-
-        if !self.mcp_path.starts_with('/')
-            || self.mcp_path.len() < 2
-            || self.mcp_path.ends_with('/')
-        {
-            return Err(err(
-                "mcp_path",
-                format!(
-                    "`{}` must start with `/` and not end with `/` (e.g. `/mcp`)",
-                    self.mcp_path
-                ),
-            ));
-        }
-        let mcp_url = format!("{canonical_public}{}", self.mcp_path);
-        let resource = ResourceUri::parse(&mcp_url).map_err(|e| err("mcp_path", e.to_string()))?;
-        if resource.as_str() != mcp_url {
-            return Err(err(
-                "mcp_path",
-                format!("`{mcp_url}` is not canonical; use `{resource}`"),
-            ));
-        }
-        if let Some(r) = &self.resource
-            && r != resource.as_str()
-        {
-            return Err(err(
-                "resource",
-                format!(
-                    "resource `{r}` does not match the MCP endpoint `{resource}` (public_url + mcp_path); tokens would carry an audience the MCP endpoint refuses. Set resource to `{resource}` or change mcp_path"
-                ),
-            ));
-        }
-        let mut resources = ResourcePolicy::new(resource.clone());
+        let mut resources = ResourcePolicy::new(urls.resource.clone());
         for r in &self.extra_resources {
-            let parsed =
-                ResourceUri::parse(r).map_err(|e| err("additional_resource", e.to_string()))?;
-            if parsed.as_str() == issuer {
-                return Err(err(
+            let parsed = ResourceUri::parse(r)
+                .map_err(|e| ConfigError::new("additional_resource", e.to_string()))?;
+            if parsed.as_str() == urls.issuer {
+                return Err(ConfigError::new(
                     "additional_resource",
                     format!(
                         "`{r}` is the authorization server itself; tokens must be issued for resources, not for the issuer"
@@ -661,90 +496,55 @@ impl ServerConfigBuilder {
             }
             resources = resources.with_resource(parsed);
         }
-        if resource.as_str() == issuer {
-            return Err(err(
-                "mcp_path",
-                "the MCP endpoint URL equals the issuer; serve MCP on its own path (e.g. /mcp)",
-            ));
-        }
 
         let supported = parse_scopes("scopes_supported", &self.scopes_supported)?;
         let default_scopes = match &self.default_scopes {
             Some(d) => parse_scopes("default_scopes", d)?,
             None => supported.without(OFFLINE_ACCESS),
         };
-        if !default_scopes.is_subset(&supported) {
-            return Err(err(
-                "default_scopes",
-                format!("`{default_scopes}` must be a subset of scopes_supported `{supported}`"),
-            ));
-        }
+        require_subset(
+            "default_scopes",
+            "the default scopes are",
+            &default_scopes,
+            &supported,
+        )?;
         let required = parse_scopes("required_scopes", &self.required_scopes)?;
-        if !required.is_subset(&supported) {
-            return Err(err(
-                "required_scopes",
-                format!(
-                    "`{required}` must be a subset of scopes_supported `{supported}`, or no token could ever satisfy it"
-                ),
-            ));
-        }
+        require_subset(
+            "required_scopes",
+            "every request needs",
+            &required,
+            &supported,
+        )?;
         let mut tool_scopes = HashMap::new();
         for (tool, scopes) in &self.tool_scopes {
             let s = parse_scopes("tool_scopes", scopes)?;
-            if !s.is_subset(&supported) {
-                return Err(err(
-                    "tool_scopes",
-                    format!(
-                        "tool `{tool}` needs `{s}`, which is not in scopes_supported `{supported}`"
-                    ),
-                ));
-            }
+            require_subset(
+                "tool_scopes",
+                &format!("tool `{tool}` needs"),
+                &s,
+                &supported,
+            )?;
             tool_scopes.insert(tool.clone(), s);
         }
         for (user, s) in &self.user_policy.user_scopes {
-            if !s.is_subset(&supported) {
-                return Err(err(
-                    "user_scopes",
-                    format!(
-                        "user `{user}` is given `{s}`, not all of which is in scopes_supported `{supported}`"
-                    ),
-                ));
-            }
+            require_subset(
+                "user_scopes",
+                &format!("user `{user}` is given"),
+                s,
+                &supported,
+            )?;
         }
-        if let Some(s) = &self.user_policy.default_user_scopes
-            && !s.is_subset(&supported)
-        {
-            return Err(err(
-                "default_user_scopes",
-                format!("`{s}` must be a subset of scopes_supported `{supported}`"),
-            ));
+        if let Some(s) = &self.user_policy.default_user_scopes {
+            require_subset("default_user_scopes", "users are given", s, &supported)?;
         }
 
-        let secs = |field: &'static str, d: Duration, max: u64| -> Result<i64, ConfigError> {
-            let s = d.as_secs();
-            if s == 0 || s > max {
-                return Err(err(
-                    field,
-                    format!("must be between 1 second and {max} seconds; got {s}"),
-                ));
-            }
-            Ok(s as i64)
-        };
-        let access_token_ttl = secs("access_token_ttl", self.access_token_ttl, 24 * 3600)?;
-        let refresh_token_ttl = secs("refresh_token_ttl", self.refresh_token_ttl, 365 * 24 * 3600)?;
-        let code_ttl = secs("code_ttl", self.code_ttl, 600)?;
-        let login_ttl = secs("login_ttl", self.login_ttl, 3600)?;
+        let lifetimes = self.lifetimes.validate()?;
         if self.max_body_bytes < 1024 {
-            return Err(err("max_body_bytes", "must be at least 1024"));
+            return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
         }
-
-        let registered_client_ttl = match self.registered_client_ttl {
-            Some(d) => Some(secs("registered_client_ttl", d, 10 * 365 * 24 * 3600)?),
-            None => None,
-        };
         let registration_token_hash = match &self.registration_token {
             Some(t) if t.secret().len() < 16 => {
-                return Err(err(
+                return Err(ConfigError::new(
                     "registration_access_token",
                     "must be at least 16 characters",
                 ));
@@ -753,103 +553,19 @@ impl ServerConfigBuilder {
             None => None,
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let now = clock.now();
-        let mut clients = HashMap::new();
-        for c in self.clients {
-            if c.client_id.is_empty() {
-                return Err(err(
-                    "clients",
-                    "a pre-registered client has an empty client_id",
-                ));
-            }
-            if c.redirect_uris.is_empty() {
-                return Err(err(
-                    "clients",
-                    format!("client `{}` has no redirect_uris", c.client_id),
-                ));
-            }
-            for u in &c.redirect_uris {
-                validate_redirect_uri(u).map_err(|e| {
-                    err(
-                        "clients",
-                        format!("client `{}`: {}", c.client_id, e.description),
-                    )
-                })?;
-            }
-            let (auth_method, explicit) = match (&c.client_secret, c.auth_method) {
-                (None, None | Some(TokenEndpointAuthMethod::None)) => {
-                    (TokenEndpointAuthMethod::None, true)
-                }
-                (None, Some(m)) => {
-                    return Err(err(
-                        "clients",
-                        format!(
-                            "client `{}` uses {} but has no client_secret",
-                            c.client_id,
-                            m.as_str()
-                        ),
-                    ));
-                }
-                (Some(_), Some(TokenEndpointAuthMethod::None)) => {
-                    return Err(err(
-                        "clients",
-                        format!("client `{}` has a secret but auth method none", c.client_id),
-                    ));
-                }
-                (Some(s), m) => {
-                    if s.secret().len() < 16 {
-                        return Err(err(
-                            "clients",
-                            format!(
-                                "client `{}`: the secret must be at least 16 characters",
-                                c.client_id
-                            ),
-                        ));
-                    }
-                    (
-                        m.unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic),
-                        m.is_some(),
-                    )
-                }
-            };
-            let client = Client {
-                client_id: c.client_id.clone(),
-                secret_hash: c.client_secret.as_ref().map(|s| hash_secret(s.secret())),
-                redirect_uris: c.redirect_uris,
-                auth_method,
-                auth_method_explicit: explicit,
-                client_name: c.client_name,
-                scope: None,
-                grant_types: SUPPORTED_GRANT_TYPES
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect(),
-                trusted: c.trusted,
-                active: true,
-                created_at: now,
-                expires_at: None,
-                metadata: serde_json::Map::new(),
-            };
-            if clients.insert(c.client_id.clone(), client).is_some() {
-                return Err(err(
-                    "clients",
-                    format!("client id `{}` is configured twice", c.client_id),
-                ));
-            }
-        }
-
+        let clients = clients::pre_registered(self.clients, clock.now())?;
         let keys = match self.keys {
             Some(k) => k,
             None => KeySet::new(
                 SigningKey::generate(SigningAlgorithm::Es256)
-                    .map_err(|e| err("signing_keys", e.to_string()))?,
+                    .map_err(|e| ConfigError::new("signing_keys", e.to_string()))?,
             ),
         };
 
         Ok(Arc::new(ServerConfig {
-            issuer,
-            issuer_path,
-            origin,
+            issuer: urls.issuer,
+            issuer_path: urls.issuer_path,
+            origin: urls.origin,
             mcp_path: self.mcp_path,
             resources,
             scopes_supported: supported,
@@ -861,10 +577,10 @@ impl ServerConfigBuilder {
                 .unwrap_or_else(|| Arc::new(ScopeHierarchy::new())),
             user_policy: self.user_policy,
             keys: Arc::new(keys),
-            access_token_ttl,
-            refresh_token_ttl,
-            code_ttl,
-            login_ttl,
+            access_token_ttl: lifetimes.access_token,
+            refresh_token_ttl: lifetimes.refresh_token,
+            code_ttl: lifetimes.code,
+            login_ttl: lifetimes.login,
             allow_plain_pkce: self.allow_plain_pkce,
             registration_enabled: self.registration_enabled,
             redirect_policy: self.redirect_policy,
@@ -873,7 +589,7 @@ impl ServerConfigBuilder {
             max_body_bytes: self.max_body_bytes,
             server_name: self.server_name,
             check_revocation: self.check_revocation,
-            registered_client_ttl,
+            registered_client_ttl: lifetimes.registered_client,
             registration_token_hash,
             #[cfg(feature = "cimd")]
             cimd: self.cimd,
