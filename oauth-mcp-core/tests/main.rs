@@ -7,6 +7,8 @@
 mod conformance;
 #[path = "suite/policy.rs"]
 mod policy;
+#[path = "suite/resource_server.rs"]
+mod resource_server;
 #[path = "suite/store.rs"]
 mod store;
 #[path = "suite/support.rs"]

@@ -15,9 +15,7 @@ use crate::client::{Client, RedirectUriPolicy, SharedRedirectPolicy};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::ConfigError;
 use crate::resource::{ResourcePolicy, ResourceUri};
-use crate::scope::{
-    AllowedUsers, OFFLINE_ACCESS, ScopeHierarchy, ScopeSet, SharedImplication, UserPolicy,
-};
+use crate::scope::{AllowedUsers, OFFLINE_ACCESS, ScopeSet, UserPolicy};
 use crate::secret::{Secret, hash_secret};
 use crate::token::{KeySet, SigningAlgorithm, SigningKey};
 
@@ -47,9 +45,6 @@ pub struct ServerConfigBuilder {
     extra_resources: Vec<String>,
     scopes_supported: Vec<String>,
     default_scopes: Option<Vec<String>>,
-    required_scopes: Vec<String>,
-    tool_scopes: HashMap<String, Vec<String>>,
-    implication: Option<SharedImplication>,
     user_policy: UserPolicy,
     keys: Option<KeySet>,
     lifetimes: ttl::LifetimeInput,
@@ -73,13 +68,9 @@ pub struct ServerConfig {
     pub(crate) issuer: String,
     pub(crate) issuer_path: String,
     pub(crate) origin: String,
-    pub(crate) mcp_path: String,
     pub(crate) resources: ResourcePolicy,
     pub(crate) scopes_supported: ScopeSet,
     pub(crate) default_scopes: ScopeSet,
-    pub(crate) required_scopes: ScopeSet,
-    pub(crate) tool_scopes: HashMap<String, ScopeSet>,
-    pub(crate) implication: SharedImplication,
     pub(crate) user_policy: UserPolicy,
     pub(crate) keys: Arc<KeySet>,
     pub(crate) access_token_ttl: i64,
@@ -112,9 +103,6 @@ impl ServerConfig {
             extra_resources: Vec::new(),
             scopes_supported: vec!["mcp".into()],
             default_scopes: None,
-            required_scopes: Vec::new(),
-            tool_scopes: HashMap::new(),
-            implication: None,
             user_policy: UserPolicy::default(),
             keys: None,
             lifetimes: ttl::LifetimeInput::default(),
@@ -148,11 +136,6 @@ impl ServerConfig {
         &self.resources
     }
 
-    /// The path the MCP endpoint is served at.
-    pub fn mcp_path(&self) -> &str {
-        &self.mcp_path
-    }
-
     /// Supported scopes.
     pub fn scopes_supported(&self) -> &ScopeSet {
         &self.scopes_supported
@@ -168,21 +151,6 @@ impl ServerConfig {
         &self.clock
     }
 
-    /// The scope implication rule.
-    pub fn implication(&self) -> &SharedImplication {
-        &self.implication
-    }
-
-    /// Scopes every MCP request needs.
-    pub fn required_scopes(&self) -> &ScopeSet {
-        &self.required_scopes
-    }
-
-    /// Scopes a given tool needs (beyond the required ones).
-    pub fn tool_scopes(&self, tool: &str) -> Option<&ScopeSet> {
-        self.tool_scopes.get(tool)
-    }
-
     /// The path of one of this server's endpoints (`/authorize`, `/token`, …)
     /// under the issuer's path.
     pub fn endpoint_path(&self, endpoint: &str) -> String {
@@ -192,18 +160,6 @@ impl ServerConfig {
     /// The absolute URL of one of this server's endpoints.
     pub fn endpoint_url(&self, endpoint: &str) -> String {
         format!("{}{}", self.origin, self.endpoint_path(endpoint))
-    }
-
-    /// The path of the protected-resource metadata for the MCP endpoint
-    /// (RFC 9728 path insertion).
-    pub fn prm_path(&self) -> String {
-        crate::discovery::protected_resource_metadata_path(&self.resource().path())
-    }
-
-    /// The absolute URL of the protected-resource metadata, as sent in
-    /// `WWW-Authenticate: Bearer resource_metadata="…"`.
-    pub fn prm_url(&self) -> String {
-        format!("{}{}", self.origin, self.prm_path())
     }
 
     /// The origin (`scheme://host[:port]`).
@@ -302,32 +258,6 @@ impl ServerConfigBuilder {
     /// Scopes granted when a client asks for none (default: all supported).
     pub fn default_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
         self.default_scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Scopes every request to the MCP endpoint needs (default: none beyond a valid token).
-    pub fn required_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        scopes: I,
-    ) -> Self {
-        self.required_scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Scopes a `tools/call` of `tool` needs: refused with 403 `insufficient_scope` otherwise.
-    pub fn tool_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        tool: impl Into<String>,
-        scopes: I,
-    ) -> Self {
-        self.tool_scopes
-            .insert(tool.into(), scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The scope hierarchy (default: none; each scope satisfies only itself).
-    pub fn scope_hierarchy(mut self, rule: impl crate::scope::ScopeImplication + 'static) -> Self {
-        self.implication = Some(Arc::new(rule));
         self
     }
 
@@ -508,24 +438,6 @@ impl ServerConfigBuilder {
             &default_scopes,
             &supported,
         )?;
-        let required = parse_scopes("required_scopes", &self.required_scopes)?;
-        require_subset(
-            "required_scopes",
-            "every request needs",
-            &required,
-            &supported,
-        )?;
-        let mut tool_scopes = HashMap::new();
-        for (tool, scopes) in &self.tool_scopes {
-            let s = parse_scopes("tool_scopes", scopes)?;
-            require_subset(
-                "tool_scopes",
-                &format!("tool `{tool}` needs"),
-                &s,
-                &supported,
-            )?;
-            tool_scopes.insert(tool.clone(), s);
-        }
         for (user, s) in &self.user_policy.user_scopes {
             require_subset(
                 "user_scopes",
@@ -566,15 +478,9 @@ impl ServerConfigBuilder {
             issuer: urls.issuer,
             issuer_path: urls.issuer_path,
             origin: urls.origin,
-            mcp_path: self.mcp_path,
             resources,
             scopes_supported: supported,
             default_scopes,
-            required_scopes: required,
-            tool_scopes,
-            implication: self
-                .implication
-                .unwrap_or_else(|| Arc::new(ScopeHierarchy::new())),
             user_policy: self.user_policy,
             keys: Arc::new(keys),
             access_token_ttl: lifetimes.access_token,
@@ -612,10 +518,6 @@ mod tests {
             .unwrap();
         assert_eq!(c.issuer(), "https://h.example/tenant");
         assert_eq!(c.resource().as_str(), "https://h.example/tenant/mcp");
-        assert_eq!(
-            c.prm_url(),
-            "https://h.example/.well-known/oauth-protected-resource/tenant/mcp"
-        );
         assert_eq!(c.endpoint_url("/token"), "https://h.example/tenant/token");
     }
 
@@ -679,22 +581,6 @@ mod tests {
                     .build()
             ),
             "default_scopes"
-        );
-        assert_eq!(
-            field(
-                ServerConfig::builder("https://h.example")
-                    .required_scopes(["x"])
-                    .build()
-            ),
-            "required_scopes"
-        );
-        assert_eq!(
-            field(
-                ServerConfig::builder("https://h.example")
-                    .tool_scopes("t", ["x"])
-                    .build()
-            ),
-            "tool_scopes"
         );
         assert_eq!(
             field(

@@ -20,7 +20,6 @@ pub use oauth::OAuthHttp;
 pub use protect::{
     Protection, body_too_large, decorate_protected, protect, refusal_response, unguarded_route,
 };
-pub use resource::ResourceMetadataHttp;
 
 /// Request headers a browser-based MCP client may send cross-origin.
 pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID";
@@ -141,7 +140,7 @@ pub(crate) fn content_type_is(req: &Request<Bytes>, expected: &str) -> bool {
 
 /// A set of endpoints an adapter mounts: the paths, the body limit, and one
 /// handler. Implemented by [`OAuthHttp`] (an embedded authorization server)
-/// and [`ResourceMetadataHttp`] (a resource server trusting an external one).
+/// and [`crate::ResourceServer`] (its protected-resource metadata).
 #[async_trait::async_trait]
 pub trait Endpoints: Send + Sync + 'static {
     /// Every path to mount.

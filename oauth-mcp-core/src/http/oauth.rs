@@ -1,6 +1,7 @@
 //! [`OAuthHttp`]: every endpoint of an embedded authorization server
-//! (metadata, `/authorize`, `/token`, `/register`, `/revoke`, `/introspect`,
-//! `/jwks.json`) as one handler.
+//! (RFC 8414 metadata, `/authorize`, `/token`, `/register`, `/revoke`,
+//! `/introspect`, `/jwks.json`) as one handler. The protected resource's own
+//! metadata is served by its [`crate::ResourceServer`].
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -11,14 +12,12 @@ use super::{
     method_not_allowed, no_store, preflight, response,
 };
 use crate::authorize::AuthorizeOutcome;
-use crate::bearer::ResourceGuard;
 use crate::error::{ErrorCode, OAuthError};
-use crate::metadata::{ProtectedResourceMetadata, authorization_server_metadata};
+use crate::metadata::authorization_server_metadata;
 use crate::server::AuthServer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
-    ProtectedResource,
     AuthorizationServer,
     Authorize,
     Token,
@@ -56,11 +55,6 @@ impl OAuthHttp {
         let cfg = server.config().clone();
         let ip = cfg.issuer_path().to_owned();
         let mut routes = vec![
-            (cfg.prm_path(), Endpoint::ProtectedResource),
-            (
-                "/.well-known/oauth-protected-resource".to_owned(),
-                Endpoint::ProtectedResource,
-            ),
             (
                 format!("/.well-known/oauth-authorization-server{ip}"),
                 Endpoint::AuthorizationServer,
@@ -100,11 +94,6 @@ impl OAuthHttp {
     /// Every path this handler answers; adapters mount each one.
     pub fn paths(&self) -> Vec<String> {
         self.routes.iter().map(|(p, _)| p.clone()).collect()
-    }
-
-    /// A guard for the MCP endpoint that accepts this server's tokens.
-    pub fn resource_guard(&self) -> ResourceGuard {
-        ResourceGuard::for_server(&self.server)
     }
 
     /// Answers one request. Never panics; every failure is an RFC 6749 body.
@@ -149,15 +138,6 @@ impl OAuthHttp {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         match endpoint {
-            Endpoint::ProtectedResource => json_response(
-                200,
-                &ProtectedResourceMetadata::new(
-                    cfg.resource().as_str(),
-                    [cfg.issuer()],
-                    cfg.scopes_supported().iter(),
-                    Some(cfg.server_name()),
-                ),
-            ),
             Endpoint::AuthorizationServer => {
                 json_response(200, &authorization_server_metadata(cfg))
             }

@@ -7,8 +7,9 @@ use http::{Method, Response, StatusCode};
 use serde_json::json;
 
 use super::{CORS_EXPOSE_HEADERS, add_cors, error_response, json_response, preflight};
-use crate::bearer::{BearerRefusal, ResourceGuard};
+use crate::bearer::BearerRefusal;
 use crate::error::OAuthError;
+use crate::resource_server::ResourceServer;
 use crate::validate::AuthContext;
 
 /// The response for a refused protected request: its status, the
@@ -36,18 +37,18 @@ pub enum Protection {
     Respond(Response<Bytes>),
 }
 
-/// Decides on a request to a protected route. `body` is the buffered body
-/// when [`ResourceGuard::needs_body`] is true. CORS preflights are answered
-/// without a token.
+/// Decides on a request to the protected MCP endpoint. `body` is the
+/// buffered body when [`ResourceServer::body_limit`] asked for it. CORS
+/// preflights are answered without a token.
 pub async fn protect(
-    guard: &ResourceGuard,
+    rs: &ResourceServer,
     parts: &http::request::Parts,
     body: Option<&[u8]>,
 ) -> Protection {
     if parts.method == Method::OPTIONS {
         return Protection::Respond(preflight("GET, POST, DELETE, OPTIONS"));
     }
-    match guard.check(&parts.headers, parts.uri.query(), body).await {
+    match rs.check(&parts.headers, parts.uri.query(), body).await {
         Ok(ctx) => Protection::Allow(ctx),
         Err(r) => Protection::Respond(refusal_response(&r)),
     }

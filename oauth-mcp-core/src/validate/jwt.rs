@@ -143,6 +143,7 @@ impl AsymmetricAlgorithm {
         }
     }
 
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub(crate) fn jwt_alg(self) -> Algorithm {
         match self {
             Self::Rs256 => Algorithm::RS256,
