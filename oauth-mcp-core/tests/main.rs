@@ -2,6 +2,8 @@
 //! (the HTTP tests over loopback live with the example servers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "suite/authorize.rs"]
+mod authorize;
 #[cfg(feature = "test-kit")]
 #[path = "suite/conformance.rs"]
 mod conformance;

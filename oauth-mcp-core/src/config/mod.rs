@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::client::{Client, RedirectUriPolicy, SharedRedirectPolicy};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::ConfigError;
+use crate::login::{DefaultLoginUi, LoginUi};
 use crate::resource::{ResourcePolicy, ResourceUri};
 use crate::scope::{AllowedUsers, OFFLINE_ACCESS, ScopeSet, UserPolicy};
 use crate::secret::{Secret, hash_secret};
@@ -56,6 +57,9 @@ pub struct ServerConfigBuilder {
     clock: Option<SharedClock>,
     max_body_bytes: usize,
     server_name: String,
+    branding: crate::login::Branding,
+    scope_descriptions: HashMap<String, String>,
+    login_ui: Option<Arc<dyn LoginUi>>,
     check_revocation: bool,
     registration_token: Option<Secret>,
     #[cfg(feature = "cimd")]
@@ -84,6 +88,8 @@ pub struct ServerConfig {
     pub(crate) clock: SharedClock,
     pub(crate) max_body_bytes: usize,
     pub(crate) server_name: String,
+    pub(crate) scope_descriptions: HashMap<String, String>,
+    pub(crate) login_ui: Arc<dyn LoginUi>,
     pub(crate) check_revocation: bool,
     pub(crate) registered_client_ttl: Option<i64>,
     pub(crate) registration_token_hash: Option<String>,
@@ -114,6 +120,9 @@ impl ServerConfig {
             clock: None,
             max_body_bytes: 64 * 1024,
             server_name: "MCP server".into(),
+            branding: crate::login::Branding::default(),
+            scope_descriptions: HashMap::new(),
+            login_ui: None,
             check_revocation: true,
             registration_token: None,
             #[cfg(feature = "cimd")]
@@ -195,6 +204,16 @@ impl ServerConfig {
     /// The name shown on the login page.
     pub fn server_name(&self) -> &str {
         &self.server_name
+    }
+
+    /// The description of `scope` shown on the consent page, if configured.
+    pub fn scope_description(&self, scope: &str) -> Option<&str> {
+        self.scope_descriptions.get(scope).map(String::as_str)
+    }
+
+    /// The pages of the authorization endpoint.
+    pub fn login_ui(&self) -> &Arc<dyn LoginUi> {
+        &self.login_ui
     }
 
     /// The request body limit, in bytes.
@@ -396,6 +415,26 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// The look of the default pages: product name, logo, accent colour,
+    /// support link (validated at build).
+    pub fn branding(mut self, branding: crate::login::Branding) -> Self {
+        self.branding = branding;
+        self
+    }
+
+    /// What `scope` allows, in words, shown beside it on the consent page.
+    pub fn scope_description(mut self, scope: impl Into<String>, text: impl Into<String>) -> Self {
+        self.scope_descriptions.insert(scope.into(), text.into());
+        self
+    }
+
+    /// Replace the login, consent and error pages (default:
+    /// [`crate::login::DefaultLoginUi`] with the configured branding).
+    pub fn login_ui(mut self, ui: impl LoginUi + 'static) -> Self {
+        self.login_ui = Some(Arc::new(ui));
+        self
+    }
+
     /// Skip the per-request check that a token's grant is not revoked (the
     /// resource server then trusts the token until `exp`).
     pub fn skip_revocation_check(mut self) -> Self {
@@ -450,6 +489,26 @@ impl ServerConfigBuilder {
             require_subset("default_user_scopes", "users are given", s, &supported)?;
         }
 
+        for scope in self.scope_descriptions.keys() {
+            if !supported.contains(scope) {
+                return Err(ConfigError::new(
+                    "scope_description",
+                    format!("`{scope}` is described but not in scopes_supported `{supported}`"),
+                ));
+            }
+        }
+        let login_ui: Arc<dyn LoginUi> = match self.login_ui {
+            Some(ui) => ui,
+            None => {
+                let brand = self.branding.resolve(&self.server_name)?;
+                Arc::new(DefaultLoginUi::new(brand).map_err(|e| {
+                    ConfigError::new(
+                        "login_ui",
+                        format!("the default templates do not load: {e}"),
+                    )
+                })?)
+            }
+        };
         let lifetimes = self.lifetimes.validate()?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
@@ -494,6 +553,8 @@ impl ServerConfigBuilder {
             clock,
             max_body_bytes: self.max_body_bytes,
             server_name: self.server_name,
+            scope_descriptions: self.scope_descriptions,
+            login_ui,
             check_revocation: self.check_revocation,
             registered_client_ttl: lifetimes.registered_client,
             registration_token_hash,

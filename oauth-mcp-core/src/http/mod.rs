@@ -6,6 +6,7 @@
 //! and the protected-route decision ([`protect`]) live in submodules.
 
 mod oauth;
+mod pages;
 mod protect;
 mod resource;
 
@@ -77,12 +78,14 @@ pub fn error_response(e: &OAuthError) -> Response<Bytes> {
     r
 }
 
-pub(crate) fn html_response(status: u16, html: String) -> Response<Bytes> {
+/// An HTML page with the security headers every page gets and `csp`.
+pub(crate) fn html_response(status: u16, html: String, csp: &str) -> Response<Bytes> {
     let mut r = response(status, "text/html; charset=utf-8", html);
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_str(csp)
+            .unwrap_or_else(|_| HeaderValue::from_static(crate::login::DEFAULT_CSP)),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(

@@ -4,14 +4,15 @@
 //! metadata is served by its [`crate::ResourceServer`].
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Method, Request, Response, StatusCode};
 
+use super::pages::authorize_response;
 use super::{
-    Endpoints, add_cors, content_type_is, error_response, html_response, json_response,
-    method_not_allowed, no_store, preflight, response,
+    Endpoints, add_cors, content_type_is, error_response, json_response, method_not_allowed,
+    no_store, preflight, response,
 };
-use crate::authorize::AuthorizeOutcome;
+use crate::authorize::{AuthorizeRequest, LoginForm, error_page};
 use crate::error::{ErrorCode, OAuthError};
 use crate::metadata::authorization_server_metadata;
 use crate::server::AuthServer;
@@ -144,41 +145,23 @@ impl OAuthHttp {
             Endpoint::Jwks => json_response(200, &cfg.keys().jwks()),
             Endpoint::Authorize => {
                 let outcome = if req.method() == Method::GET {
+                    let query = req.uri().query().unwrap_or("");
                     self.server
-                        .authorize_get(req.uri().query().unwrap_or("").as_bytes())
+                        .authorize(&AuthorizeRequest::parse(query.as_bytes()))
                         .await
                 } else if !content_type_is(req, "application/x-www-form-urlencoded") {
-                    AuthorizeOutcome::ErrorPage {
-                        status: 415,
-                        error: ErrorCode::InvalidRequest,
-                        html: crate::login::render_error(
-                            "Unsupported form",
+                    error_page(
+                        415,
+                        &OAuthError::invalid_request(
                             "the login form must be posted as application/x-www-form-urlencoded",
                         ),
-                    }
+                    )
                 } else {
-                    self.server.authorize_post(req.body()).await
+                    self.server
+                        .submit_login(&LoginForm::parse(req.body()))
+                        .await
                 };
-                match outcome {
-                    AuthorizeOutcome::Login { status, html } => html_response(status, html),
-                    AuthorizeOutcome::ErrorPage { status, html, .. } => html_response(status, html),
-                    AuthorizeOutcome::Redirect(to) => {
-                        let mut r = html_response(303, String::new());
-                        match HeaderValue::from_str(&to) {
-                            Ok(v) => {
-                                r.headers_mut().insert(header::LOCATION, v);
-                                r
-                            }
-                            Err(_) => html_response(
-                                500,
-                                crate::login::render_error(
-                                    "Error",
-                                    "the redirect URI cannot be sent",
-                                ),
-                            ),
-                        }
-                    }
-                }
+                authorize_response(outcome, cfg.login_ui().as_ref())
             }
             Endpoint::Token => {
                 if !content_type_is(req, "application/x-www-form-urlencoded") {

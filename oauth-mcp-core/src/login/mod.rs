@@ -1,9 +1,17 @@
-//! User authentication (argon2 passwords from a [`UserStore`], or your own
-//! [`Authenticator`]); the pages people see are in `pages`.
+//! Who the person is and what they see: user authentication (argon2
+//! passwords from a [`UserStore`], or your own [`Authenticator`]) in this
+//! module; the pages behind the [`LoginUi`] seam, the default templated
+//! pages and their branding in submodules.
 
-mod pages;
+mod branding;
+mod default_ui;
+mod ui;
 
-pub use pages::{LoginPage, render_error, render_login};
+pub use branding::Branding;
+pub use default_ui::DefaultLoginUi;
+pub use ui::{
+    ClientView, ConsentView, DEFAULT_CSP, ErrorView, LoginUi, LoginView, RequestId, ScopeView,
+};
 
 use std::sync::Arc;
 
