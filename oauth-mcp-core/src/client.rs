@@ -12,6 +12,7 @@ use crate::net::is_loopback;
 use crate::scope::ScopeSet;
 
 /// How a client authenticates at the token endpoint.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenEndpointAuthMethod {

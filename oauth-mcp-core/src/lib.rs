@@ -77,8 +77,16 @@ pub mod store;
 pub mod token;
 pub mod validate;
 
-pub use config::{PreRegisteredClient, ServerConfig};
+// The types most servers name, at the root; everything else in its module.
+pub use config::{PreRegisteredClient, ServerConfig, ServerConfigBuilder};
 pub use error::{ConfigError, ErrorCode, OAuthError, StoreError};
+pub use http::OAuthHttp;
+pub use login::{Authenticator, Branding, LoginUi};
+pub use resource::ResourceUri;
 pub use resource_server::{ResourceServer, ResourceServerBuilder};
+pub use scope::{ScopeHierarchy, ScopeSet};
+pub use secret::Secret;
 pub use server::AuthServer;
+pub use store::{MemoryStore, Store};
+pub use token::{KeySet, SigningKey};
 pub use validate::{AuthContext, TokenValidator};

@@ -32,6 +32,7 @@ pub trait CimdTrustPolicy: Send + Sync + fmt::Debug {
 pub type DocumentCheck = Arc<dyn Fn(&Url, &Value) -> Result<(), String> + Send + Sync>;
 
 /// Built-in trust policies.
+#[non_exhaustive]
 #[derive(Clone)]
 pub enum CimdPolicy {
     /// Any https client id (the specification's default).
@@ -75,6 +76,7 @@ impl CimdTrustPolicy for CimdPolicy {
 }
 
 /// How client id metadata documents are fetched and trusted.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct CimdConfig {
     pub(crate) policy: Arc<dyn CimdTrustPolicy>,
@@ -165,6 +167,7 @@ pub struct CimdResolver {
 
 /// A refused client id document: the reason goes to the audit log; the user
 /// sees a generic message.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("client id metadata document `{url}` refused: {reason}")]
 pub struct CimdError {

@@ -102,15 +102,7 @@ pub(crate) fn html_response(status: u16, html: String, csp: &str) -> Response<By
 
 /// Adds the CORS headers for a cross-origin call (no credentials: `*`).
 pub fn add_cors(r: &mut Response<Bytes>) {
-    let h = r.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
-    );
+    decorate_protected(r.headers_mut());
 }
 
 /// The answer to a CORS preflight (`OPTIONS`).

@@ -55,7 +55,8 @@ pub async fn protect(
 }
 
 /// Adds the CORS headers a protected response needs (the MCP endpoint's
-/// successful answers are read cross-origin too).
+/// successful answers are read cross-origin too); every cross-origin answer
+/// of the library gets the same two.
 pub fn decorate_protected(headers: &mut http::HeaderMap) {
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -12,6 +12,7 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 /// The asymmetric algorithms this server signs with.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigningAlgorithm {
     /// ECDSA P-256 with SHA-256 (the default; every JOSE library verifies it).
@@ -38,6 +39,7 @@ impl SigningAlgorithm {
 }
 
 /// Why a key could not be made or loaded.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("signing key: {0}")]
 pub struct KeyError(String);

@@ -142,8 +142,9 @@ async fn trusted_pre_registered_clients_skip_consent_and_authenticate_with_basic
         Some("application/x-www-form-urlencoded"),
         form,
     );
+    // The scheme is case-insensitive (RFC 9110 §11.1): `BASIC` is Basic.
     r.headers_mut()
-        .insert("authorization", format!("Basic {basic}").parse().unwrap());
+        .insert("authorization", format!("BASIC {basic}").parse().unwrap());
     let resp = oauth.handle(r).await;
     assert_eq!(
         resp.status(),
@@ -152,6 +153,18 @@ async fn trusted_pre_registered_clients_skip_consent_and_authenticate_with_basic
         String::from_utf8_lossy(resp.body())
     );
     assert_eq!(resp.headers()["cache-control"], "no-store");
+    // A TokenResponse never shows its tokens in Debug.
+    let t: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    let tr = oauth_mcp_core::grant::TokenResponse {
+        access_token: access.to_owned(),
+        token_type: "Bearer",
+        expires_in: 1,
+        refresh_token: Some("rt-value".into()),
+        scope: "mcp".into(),
+    };
+    let dbg = format!("{tr:?}");
+    assert!(!dbg.contains(access) && !dbg.contains("rt-value"), "{dbg}");
 }
 
 #[tokio::test]
