@@ -1,5 +1,5 @@
 //! The axum example: rmcp's streamable-HTTP MCP service at `/mcp` behind
-//! oauth-mcp's [`BearerLayer`], plus the embedded authorization server's
+//! oauth-mcp's Bearer guard ([`oauth_mcp_axum::mcp_router`]), plus the embedded authorization server's
 //! endpoints. `main.rs` is a thin CLI around [`start`]; tests call [`start`]
 //! directly on an ephemeral loopback port.
 
