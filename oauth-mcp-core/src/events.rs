@@ -328,3 +328,77 @@ impl std::fmt::Debug for AuditEvent<'_> {
         f.debug_tuple("AuditEvent").field(&self.name()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Metadata, Subscriber};
+
+    use super::*;
+
+    /// Records the level and target of every event.
+    #[derive(Default, Clone)]
+    struct Levels(Arc<Mutex<Vec<(Level, String)>>>);
+
+    impl Subscriber for Levels {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, e: &Event<'_>) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push((*e.metadata().level(), e.metadata().target().to_owned()));
+            }
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    fn level_of(event: AuditEvent<'_>) -> (Level, String) {
+        let levels = Levels::default();
+        tracing::subscriber::with_default(levels.clone(), || event.emit());
+        let got = levels.0.lock().map(|v| v.clone()).unwrap_or_default();
+        assert_eq!(got.len(), 1, "one event per emit");
+        got[0].clone()
+    }
+
+    #[test]
+    fn a_tokenless_request_is_info_and_a_bad_token_is_warn() {
+        let bare = level_of(AuditEvent::BearerRefused {
+            status: 401,
+            error: None,
+            reason: "no token",
+        });
+        assert_eq!(bare, (Level::INFO, TARGET.to_owned()));
+        let bad = level_of(AuditEvent::BearerRefused {
+            status: 401,
+            error: Some(ErrorCode::InvalidToken),
+            reason: "expired",
+        });
+        assert_eq!(bad.0, Level::WARN);
+        let scope = level_of(AuditEvent::BearerRefused {
+            status: 403,
+            error: Some(ErrorCode::InsufficientScope),
+            reason: "admin",
+        });
+        assert_eq!(scope.0, Level::WARN);
+        assert_eq!(
+            AuditEvent::CodeIssued {
+                client_id: "c",
+                redirect_uri: "r",
+                resource: "x",
+                scopes: "mcp",
+                subject: "s",
+                code: "secret-code",
+            }
+            .name(),
+            "authorize.code_issued"
+        );
+    }
+}

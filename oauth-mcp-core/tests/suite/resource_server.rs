@@ -396,3 +396,24 @@ async fn metadata_is_served_at_its_well_known_paths() {
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "GET");
 }
+
+#[tokio::test]
+async fn an_mcp_path_that_collides_with_the_authorization_server_refuses_to_start() {
+    let cfg = ServerConfig::builder("http://127.0.0.1:8080")
+        .mcp_path("/token")
+        .build()
+        .unwrap();
+    let server = AuthServer::new(cfg, Arc::new(MemoryStore::new())).unwrap();
+    let e = ResourceServer::for_auth_server(&server)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "resource");
+    assert!(e.reason.contains("`/token`"), "{e}");
+    // Under /.well-known/ the metadata would shadow it.
+    let e = ResourceServer::builder("https://mcp.example/.well-known/mcp")
+        .authorization_server(ISSUER)
+        .validator(fixed())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "resource");
+}
