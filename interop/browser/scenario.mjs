@@ -4,7 +4,7 @@
 //   node scenario.mjs '<spec as JSON>'
 //
 // The spec (written by examples/battery/src/browser.rs) names the Chromium
-// binary, the viewport, the URLs to open, the credentials to type, the
+// binary, the viewport, the URL to open, the credentials to type, the
 // client's redirect URI and where screenshots go. This program only acts and
 // observes: it prints one JSON summary line (what each page showed, where
 // the browser was finally sent) and the Rust test asserts on it.
@@ -211,38 +211,35 @@ async function main() {
     if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) lastStatus = r.status();
   });
 
-  for (const [i, url] of spec.urls.entries()) {
-    const response = await page.goto(url, { waitUntil: 'load' });
-    const label = spec.urls.length > 1 ? `page${i + 1}` : 'start';
-    const first = await observe(page, label, response?.status() ?? null);
-    switch (spec.scenario) {
-      case 'unknown_client':
-      case 'unregistered_redirect_uri':
-        // Nothing to do but look: the page must not send the browser on.
-        break;
-      case 'login':
-        await signInAndDecide(page, first, { password: spec.password, action: 'approve', enter: true, label: 'after-sign-in' });
-        break;
-      case 'wrong_password': {
-        const refused = await signInAndDecide(page, first, {
-          password: spec.wrong_password,
-          action: 'approve',
-          enter: true,
-          label: 'refused',
-        });
-        if (summary.redirect) break;
-        await signInAndDecide(page, refused, { password: spec.password, action: 'approve', enter: true, label: 'after-retry' });
-        break;
-      }
-      case 'consent':
-        await signInAndDecide(page, first, { password: spec.password, action: 'approve', enter: false, label: 'consent' });
-        break;
-      case 'deny':
-        await signInAndDecide(page, first, { password: spec.password, action: 'deny', enter: false, label: 'consent' });
-        break;
-      default:
-        throw new Error(`unknown scenario ${spec.scenario}`);
+  const response = await page.goto(spec.url, { waitUntil: 'load' });
+  const first = await observe(page, 'start', response?.status() ?? null);
+  switch (spec.scenario) {
+    case 'unknown_client':
+    case 'unregistered_redirect_uri':
+      // Nothing to do but look: the page must not send the browser on.
+      break;
+    case 'login':
+      await signInAndDecide(page, first, { password: spec.password, action: 'approve', enter: true, label: 'after-sign-in' });
+      break;
+    case 'wrong_password': {
+      const refused = await signInAndDecide(page, first, {
+        password: spec.wrong_password,
+        action: 'approve',
+        enter: true,
+        label: 'refused',
+      });
+      if (summary.redirect) break;
+      await signInAndDecide(page, refused, { password: spec.password, action: 'approve', enter: true, label: 'after-retry' });
+      break;
     }
+    case 'consent':
+      await signInAndDecide(page, first, { password: spec.password, action: 'approve', enter: false, label: 'consent' });
+      break;
+    case 'deny':
+      await signInAndDecide(page, first, { password: spec.password, action: 'deny', enter: false, label: 'consent' });
+      break;
+    default:
+      throw new Error(`unknown scenario ${spec.scenario}`);
   }
   summary.ok = true;
 }

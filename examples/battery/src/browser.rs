@@ -62,14 +62,7 @@ impl Viewport {
 /// and approves a separate consent step if there is one; the code redeems.
 pub async fn login(base: &str, viewport: Viewport) {
     let flow = Flow::start(base).await;
-    let s = drive(
-        "login",
-        viewport,
-        &[flow.url()],
-        Some(&flow.client.redirect_uri),
-    )
-    .await;
-    assert_pages_fit(&s);
+    let s = flow.run("login", viewport).await;
     assert_shows_client(first_page(&s), &flow.client.redirect_uri);
     flow.assert_code_redeems(&s).await;
 }
@@ -79,14 +72,7 @@ pub async fn login(base: &str, viewport: Viewport) {
 /// still named; then the right password completes the flow.
 pub async fn wrong_password(base: &str, viewport: Viewport) {
     let flow = Flow::start(base).await;
-    let s = drive(
-        "wrong_password",
-        viewport,
-        &[flow.url()],
-        Some(&flow.client.redirect_uri),
-    )
-    .await;
-    assert_pages_fit(&s);
+    let s = flow.run("wrong_password", viewport).await;
     let refused = page(&s, "refused");
     let shot = &refused["screenshot"];
     assert!(
@@ -120,14 +106,7 @@ pub async fn wrong_password(base: &str, viewport: Viewport) {
 /// complete the flow.
 pub async fn consent(base: &str, viewport: Viewport) {
     let flow = Flow::start(base).await;
-    let s = drive(
-        "consent",
-        viewport,
-        &[flow.url()],
-        Some(&flow.client.redirect_uri),
-    )
-    .await;
-    assert_pages_fit(&s);
+    let s = flow.run("consent", viewport).await;
     let consent = consent_page(&s);
     assert_shows_client(consent, &flow.client.redirect_uri);
     assert!(
@@ -144,14 +123,7 @@ pub async fn consent(base: &str, viewport: Viewport) {
 /// and no code.
 pub async fn deny(base: &str, viewport: Viewport) {
     let flow = Flow::start(base).await;
-    let s = drive(
-        "deny",
-        viewport,
-        &[flow.url()],
-        Some(&flow.client.redirect_uri),
-    )
-    .await;
-    assert_pages_fit(&s);
+    let s = flow.run("deny", viewport).await;
     assert_shows_client(consent_page(&s), &flow.client.redirect_uri);
     let params = flow.redirect_params(&s);
     assert_eq!(
@@ -168,35 +140,40 @@ pub async fn deny(base: &str, viewport: Viewport) {
 /// An unknown client, with a long id, gets an error page (400, visible
 /// `#error`) that fits the viewport, and is not redirected.
 pub async fn unknown_client(base: &str, viewport: Viewport) {
-    let client = register_public(base).await;
-    let mut req = AuthRequest::new(&client, &Pkce::new());
-    // A long id without break opportunities: it must wrap, not widen the page.
-    req.client_id = format!("unknown-client-{}", "0123456789abcdef".repeat(6));
-    let url = authorize_url(base, &req);
-    let s = drive(
-        "unknown_client",
-        viewport,
-        &[url],
-        Some(&client.redirect_uri),
-    )
+    shows_error_page(base, viewport, "unknown_client", |mut req, _| {
+        // A long id without break opportunities: it must wrap, not widen the page.
+        req.client_id = format!("unknown-client-{}", "0123456789abcdef".repeat(6));
+        req
+    })
     .await;
-    assert_error_page_only(&s);
 }
 
 /// A redirect URI the client did not register gets an error page (400,
 /// visible `#error`) that fits the viewport; the browser is sent nowhere.
 pub async fn unregistered_redirect_uri(base: &str, viewport: Viewport) {
+    shows_error_page(base, viewport, "unregistered_redirect_uri", |req, c| {
+        // Under the registered URI, so the browser's watch on that prefix
+        // would see a redirect to either.
+        req.redirect_uri(&format!("{}/not-registered", c.redirect_uri))
+    })
+    .await;
+}
+
+/// Runs `scenario` on a registered client's request changed by `spoil`, and
+/// asserts the result of [`assert_error_page_only`].
+async fn shows_error_page(
+    base: &str,
+    viewport: Viewport,
+    scenario: &str,
+    spoil: impl FnOnce(AuthRequest, &Registered) -> AuthRequest,
+) {
     let client = register_public(base).await;
-    // Under the registered URI, so the browser's watch on that prefix would
-    // see a redirect to either.
-    let req = AuthRequest::new(&client, &Pkce::new())
-        .redirect_uri(&format!("{}/not-registered", client.redirect_uri));
-    let url = authorize_url(base, &req);
+    let req = spoil(AuthRequest::new(&client, &Pkce::new()), &client);
     let s = drive(
-        "unregistered_redirect_uri",
+        scenario,
         viewport,
-        &[url],
-        Some(&client.redirect_uri),
+        &authorize_url(base, &req),
+        &client.redirect_uri,
     )
     .await;
     assert_error_page_only(&s);
@@ -243,8 +220,12 @@ impl Flow {
         }
     }
 
-    fn url(&self) -> String {
-        authorize_url(&self.base, &self.req)
+    /// Runs `scenario` on this authorization request; every page must fit.
+    async fn run(&self, scenario: &str, viewport: Viewport) -> Value {
+        let url = authorize_url(&self.base, &self.req);
+        let s = drive(scenario, viewport, &url, &self.client.redirect_uri).await;
+        assert_pages_fit(&s);
+        s
     }
 
     /// The query of the authorization response the browser was sent to,
@@ -288,12 +269,7 @@ impl Flow {
 
 /// Runs one scenario in Chromium and returns its summary; panics when the
 /// scenario could not be carried out with the keyboard.
-async fn drive(
-    scenario: &str,
-    viewport: Viewport,
-    urls: &[String],
-    redirect: Option<&str>,
-) -> Value {
+async fn drive(scenario: &str, viewport: Viewport, url: &str, redirect_uri: &str) -> Value {
     let dir = interop_dir("browser");
     ensure_node_deps(&dir, PLAYWRIGHT).await;
     let (width, height) = viewport.size();
@@ -306,8 +282,8 @@ async fn drive(
         "width": width,
         "height": height,
         "chromium": chromium(),
-        "urls": urls,
-        "redirect_uri": redirect,
+        "url": url,
+        "redirect_uri": redirect_uri,
         "username": USER,
         "password": PASSWORD,
         "wrong_password": "not-the-password",
