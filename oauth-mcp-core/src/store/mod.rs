@@ -271,8 +271,9 @@ pub trait Store:
     ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore
 {
 }
-impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore> Store
-    for T
+impl<
+    T: ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore,
+> Store for T
 {
 }
 
