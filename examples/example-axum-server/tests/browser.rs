@@ -4,11 +4,10 @@
 //! assertions are in `oauth_mcp_battery::browser`; screenshots land in
 //! `target/browser-screenshots/`.
 //!
-//! Ignored until the login pages' redesign (issue 15) lands, each for what
-//! today's pages fail: no `#client-name` (login, consent, deny), no `#error`
-//! after a wrong password, and error pages that widen the viewport with a
-//! long client id (both widths) or a long redirect URI (390 px). Run them
-//! with `cargo test -p example-axum-server --test browser -- --include-ignored`.
+//! `wrong_password_*` are ignored: after a failed sign-in the pages move
+//! focus to `#password` (`autofocus`, described by `#error`), while issue 15
+//! asks for focus on the error itself. Run them with
+//! `cargo test -p example-axum-server --test browser -- --include-ignored`.
 
 // The start helper is not a #[test] function, and panics on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -29,61 +28,53 @@ async fn server() -> String {
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn login_desktop() {
     browser::login(&server().await, Viewport::Desktop).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn login_phone() {
     browser::login(&server().await, Viewport::Phone).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
+#[ignore = "page redesign pending: focus must move to #error (issue 15.3); the page focuses #password"]
 async fn wrong_password_desktop() {
     browser::wrong_password(&server().await, Viewport::Desktop).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
+#[ignore = "page redesign pending: focus must move to #error (issue 15.3); the page focuses #password"]
 async fn wrong_password_phone() {
     browser::wrong_password(&server().await, Viewport::Phone).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn consent_desktop() {
     browser::consent(&server().await, Viewport::Desktop).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn consent_phone() {
     browser::consent(&server().await, Viewport::Phone).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn deny_desktop() {
     browser::deny(&server().await, Viewport::Desktop).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn deny_phone() {
     browser::deny(&server().await, Viewport::Phone).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn unknown_client_desktop() {
     browser::unknown_client(&server().await, Viewport::Desktop).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn unknown_client_phone() {
     browser::unknown_client(&server().await, Viewport::Phone).await;
 }
@@ -94,7 +85,6 @@ async fn unregistered_redirect_uri_desktop() {
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending"]
 async fn unregistered_redirect_uri_phone() {
     browser::unregistered_redirect_uri(&server().await, Viewport::Phone).await;
 }
