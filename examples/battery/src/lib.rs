@@ -31,6 +31,7 @@
 // #[test] functions only, not a library of helpers.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod client;
 pub mod interop;
 mod macros;
