@@ -250,6 +250,12 @@ pub enum AuditEvent<'a> {
         /// Why.
         reason: &'a str,
     },
+    /// `kek.file_shared` (WARN): the key-encryption key file is readable by
+    /// other users.
+    KekFileShared {
+        /// The file.
+        path: &'a str,
+    },
 }
 
 impl AuditEvent<'_> {
@@ -280,6 +286,7 @@ impl AuditEvent<'_> {
             Self::KeyRemoved { .. } => "key.removed",
             Self::KeysLoaded { .. } => "keys.loaded",
             Self::KeysRefreshFailed { .. } => "keys.refresh_failed",
+            Self::KekFileShared { .. } => "kek.file_shared",
         }
     }
 
@@ -417,6 +424,12 @@ impl AuditEvent<'_> {
                 active_kid,
                 keys,
             } => tracing::info!(target: TARGET, event, version, active_kid, keys),
+            Self::KekFileShared { path } => tracing::warn!(
+                target: TARGET,
+                event,
+                path,
+                "the key-encryption key file is readable by other users; restrict it (chmod 600)"
+            ),
         }
     }
 }

@@ -39,8 +39,12 @@ impl std::fmt::Debug for AuthServer {
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The key-encryption key is missing, or is not the one the store's
-    /// signing keys were sealed with.
+    /// No key-encryption key was given, and the store keeps signing keys
+    /// beyond this process (give one, or opt out by name).
+    #[error("no key-encryption key: {MISSING_KEK}")]
+    MissingKeyEncryptionKey,
+    /// The key-encryption key is not the one the store's signing keys were
+    /// sealed with (or keys are stored unencrypted although one was given).
     #[error("the key-encryption key: {0}")]
     KeyEncryptionKey(String),
     /// The store's signing keys cannot be created or used.
@@ -68,7 +72,7 @@ impl From<KeyOpsError> for StartError {
     }
 }
 
-const MISSING_KEK: &str = "none was given, and this store keeps the signing keys beyond this process (every replica and every restart use them): give a key-encryption key (32 random bytes in base64, e.g. from `openssl rand -base64 32`) with `ServerConfigBuilder::key_encryption_key`, the same on every replica, and keep it secret and apart from the store; or sign with your own key (`signing_keys`)";
+const MISSING_KEK: &str = "this store keeps the signing keys beyond this process (every replica and every restart use them), so their private parts must be sealed: give a key-encryption key (32 random bytes in base64, e.g. from `openssl rand -base64 32`) with `ServerConfigBuilder::key_encryption_key`, the same on every replica, and keep it secret and apart from the store; or sign with your own key (`signing_keys`)";
 
 impl AuthServer {
     /// An authorization server that logs users in against the store's
@@ -244,7 +248,7 @@ async fn store_keys(cfg: &ServerConfig, store: Arc<dyn KeyStore>) -> Result<KeyR
         // keys live anyway): sealing them would protect nothing.
         (KeyProtectionChoice::Unset, false) => KeyProtection::dangerously_unencrypted(),
         (KeyProtectionChoice::Unset, true) => {
-            return Err(StartError::KeyEncryptionKey(MISSING_KEK.to_owned()));
+            return Err(StartError::MissingKeyEncryptionKey);
         }
     };
     let managed = ManagedKeys::new(store, protection, *cfg.key_schedule());

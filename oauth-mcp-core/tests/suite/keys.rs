@@ -51,30 +51,11 @@ async fn start(cfg: &Arc<ServerConfig>, store: &Arc<MemoryStore>) -> OAuthHttp {
     )
 }
 
-async fn token_request(oauth: &OAuthHttp, form: String) -> serde_json::Value {
-    let r = oauth
-        .handle(req(
-            "POST",
-            "/token",
-            Some("application/x-www-form-urlencoded"),
-            form,
-        ))
-        .await;
-    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
-    serde_json::from_slice(r.body()).unwrap()
-}
-
 /// Logs alice in at `oauth`; returns (access token, refresh token).
 async fn tokens(oauth: &OAuthHttp, client: &str) -> (String, String) {
     let (_, loc, _) = login(oauth, &authorize_uri(client, ""), "alice", "pw-alice").await;
     let code = query_param(&loc.unwrap(), "code").unwrap();
-    let t = token_request(
-        oauth,
-        format!(
-            "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}&client_id={client}"
-        ),
-    )
-    .await;
+    let t = token_ok(oauth, code_exchange_form(client, &code)).await;
     (
         t["access_token"].as_str().unwrap().to_owned(),
         t["refresh_token"].as_str().unwrap().to_owned(),
@@ -83,7 +64,7 @@ async fn tokens(oauth: &OAuthHttp, client: &str) -> (String, String) {
 
 /// Refreshes at `oauth`; returns (access token, new refresh token).
 async fn refreshed(oauth: &OAuthHttp, client: &str, refresh: &str) -> (String, String) {
-    let t = token_request(
+    let t = token_ok(
         oauth,
         format!("grant_type=refresh_token&refresh_token={refresh}&client_id={client}"),
     )
