@@ -37,6 +37,7 @@ pub mod interop;
 mod macros;
 mod node;
 pub mod oidc;
+pub mod process;
 pub mod profiles;
 
 use std::future::Future;
