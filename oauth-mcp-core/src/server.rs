@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::client::Client;
+use crate::client_assertion::ClientAssertionVerifier;
 use crate::config::ServerConfig;
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::login::{Authenticator, StoreAuthenticator};
@@ -20,6 +21,7 @@ pub struct AuthServer {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) signer: TokenSigner,
+    pub(crate) assertions: Arc<ClientAssertionVerifier>,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
 }
@@ -49,6 +51,10 @@ impl AuthServer {
         authenticator: Arc<dyn Authenticator>,
     ) -> Self {
         let signer = TokenSigner::new(cfg.keys().clone(), cfg.issuer());
+        let assertions = Arc::new(ClientAssertionVerifier::from_validated(
+            cfg.client_assertion_policy.clone(),
+            cfg.client_jwks_fetch.clone(),
+        ));
         #[cfg(feature = "cimd")]
         let cimd = cfg
             .cimd
@@ -59,6 +65,7 @@ impl AuthServer {
             store,
             authenticator,
             signer,
+            assertions,
             #[cfg(feature = "cimd")]
             cimd,
         }

@@ -141,3 +141,37 @@ fn pre_registered_clients_are_checked() {
         "clients"
     );
 }
+
+#[test]
+fn client_assertion_limits_fail_at_startup_not_clamped() {
+    let b = || ServerConfig::builder("https://h.example/tenant");
+    let c = b().build().unwrap();
+    assert_eq!(
+        c.client_assertion_policy().audiences(),
+        ["https://h.example/tenant/token", "https://h.example/tenant"],
+        "the token endpoint URL and the issuer"
+    );
+    let secs = Duration::from_secs;
+    for (lifetime, leeway, field_name) in [
+        (secs(0), secs(30), "client_assertion_max_lifetime"),
+        (secs(7200), secs(30), "client_assertion_max_lifetime"),
+        (secs(600), secs(301), "client_assertion_leeway"),
+    ] {
+        let e = b()
+            .client_assertion_limits(lifetime, leeway)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, field_name, "{lifetime:?} {leeway:?}");
+    }
+    assert!(
+        b().client_assertion_limits(secs(3600), secs(300))
+            .build()
+            .is_ok()
+    );
+    let e = b()
+        .client_jwks_fetch(crate::client_assertion::JwksFetchConfig::default().capacity(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "client_jwks_fetch");
+    assert_eq!(e.reason, "capacity is 0; use at least 1");
+}

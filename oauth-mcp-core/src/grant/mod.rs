@@ -7,6 +7,8 @@ mod introspect;
 mod register;
 mod revoke;
 
+pub use client_auth::{AuthenticatedClient, ClientAuthEndpoint};
+
 use serde::Serialize;
 
 use crate::client::Client;
@@ -107,7 +109,10 @@ impl AuthServer {
                 ),
             ));
         }
-        let client = self.authenticate_client(form, authorization).await?;
+        let client = self
+            .authenticate_client(ClientAuthEndpoint::Token, form, authorization)
+            .await?
+            .client;
         if !client.allows_grant(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
