@@ -158,7 +158,15 @@ pub fn authorization_server_metadata(cfg: &ServerConfig) -> AuthorizationServerM
         revocation_endpoint: Some(cfg.endpoint_url("/revoke")),
         introspection_endpoint: Some(cfg.endpoint_url("/introspect")),
         jwks_uri: Some(cfg.endpoint_url("/jwks.json")),
-        scopes_supported: cfg.scopes_supported().to_vec(),
+        // Refresh tokens are issued, so `offline_access` is understood (RFC
+        // 8414 lists what a client may ask; the PRM never lists it).
+        scopes_supported: {
+            let mut scopes = cfg.scopes_supported().to_vec();
+            if !scopes.iter().any(|s| s == OFFLINE_ACCESS) {
+                scopes.push(OFFLINE_ACCESS.to_owned());
+            }
+            scopes
+        },
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),
         grant_types_supported: strings(&["authorization_code", "refresh_token"]),

@@ -12,6 +12,8 @@ mod cimd_jwks;
 #[cfg(feature = "test-kit")]
 #[path = "suite/conformance.rs"]
 mod conformance;
+#[path = "suite/offline_access.rs"]
+mod offline_access;
 #[path = "suite/policy.rs"]
 mod policy;
 #[cfg(feature = "test-kit")]
