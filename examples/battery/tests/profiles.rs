@@ -69,6 +69,15 @@ fn every_profile_names_its_sources_and_what_it_sends() {
         assert!(a["resource"].is_boolean(), "{n}: authorize.resource");
         assert!(j["token"]["resource"].is_boolean(), "{n}: token.resource");
         assert!(
+            j["token"]["refresh_resource"].is_null() || j["token"]["refresh_resource"].is_boolean(),
+            "{n}: token.refresh_resource"
+        );
+        assert_eq!(
+            j["token"]["assertion_alg"].is_string(),
+            p.token_auth_method() == "private_key_jwt",
+            "{n}: token.assertion_alg iff private_key_jwt"
+        );
+        assert!(
             j["token"]["auth_method"].is_string(),
             "{n}: token.auth_method"
         );

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_mcp_core::cimd::CimdConfig;
+use oauth_mcp_core::client_assertion::JwksFetchConfig;
 use oauth_mcp_core::clock::SharedClock;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
@@ -96,6 +97,9 @@ pub struct Options {
     pub clock: Option<SharedClock>,
     /// How Client ID Metadata Documents are fetched (default: any https client id).
     pub cimd: Option<CimdConfig>,
+    /// How `private_key_jwt` clients' JWK Sets (`jwks_uri`) are fetched
+    /// (default: https only, SSRF-hardened).
+    pub client_jwks: Option<JwksFetchConfig>,
     /// A path appended to the default public URL `http://<bound address>`
     /// (tests of a path-prefixed server; `--public-url` says it directly).
     pub public_path: Option<String>,
@@ -114,6 +118,7 @@ impl Default for Options {
             clients: Vec::new(),
             clock: None,
             cimd: None,
+            client_jwks: None,
             public_path: None,
         }
     }
@@ -263,7 +268,8 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
         .scopes_supported(["mcp", "admin"])
         .default_scopes(["mcp"])
         .default_user_scopes(["mcp"])
-        .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default());
+        .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default())
+        .client_jwks_fetch(opts.client_jwks.clone().unwrap_or_default());
     if opts.demo_admin {
         b = b.user_scopes(&opts.demo_user, ["mcp", "admin"]);
     }
