@@ -98,6 +98,25 @@ macro_rules! battery_tests {
             claude_code_loopback_host_mismatch,
             private_key_jwt_refusals,
         );
+        $crate::__battery_tests_with_spec!(
+            $start,
+            $crate::ServerSpec {
+                loopback_client_documents: true,
+                public_path: Some("/base"),
+                ..$crate::ServerSpec::default()
+            };
+            path_prefixed_profile_chatgpt_cimd => profile_chatgpt_cimd,
+            path_prefixed_profile_chatgpt_dcr => profile_chatgpt_dcr,
+            path_prefixed_profile_claude_ai_cimd => profile_claude_ai_cimd,
+            path_prefixed_profile_claude_ai_dcr => profile_claude_ai_dcr,
+            path_prefixed_profile_claude_code => profile_claude_code,
+            path_prefixed_profile_codex => profile_codex,
+            path_prefixed_profile_cursor => profile_cursor,
+            path_prefixed_profile_goose => profile_goose,
+            path_prefixed_profile_mcp_inspector => profile_mcp_inspector,
+            path_prefixed_profile_vscode_cimd => profile_vscode_cimd,
+            path_prefixed_profile_vscode_dcr => profile_vscode_dcr,
+        );
 
         /// The server signs with a key the test also holds, so it can mint a
         /// token whose audience is the authorization server itself.

@@ -6,7 +6,10 @@
 //! with each one's token-endpoint authentication (`none`,
 //! `client_secret_post`, `private_key_jwt`), an MCP call, and a refresh.
 //! Also what must be refused: Claude Code's loopback-host bug and bad
-//! `private_key_jwt` assertions.
+//! `private_key_jwt` assertions. Along the way it checks, for each client,
+//! that the metadata advertises only what is implemented and that a tool
+//! needing more scope answers 403 naming it; the battery runs the profiles
+//! on a path-prefixed server too.
 //!
 //! The server must run with [`crate::ServerSpec::loopback_client_documents`].
 
@@ -214,6 +217,22 @@ pub async fn client_profile(h: &Harness, name: &str) {
         );
     }
 
+    // Only what is implemented is advertised (issue 10 item 7).
+    assert_eq!(as_md["issuer"], base, "{name}");
+    assert_eq!(as_md["response_types_supported"], json!(["code"]), "{name}");
+    assert_eq!(
+        as_md["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"]),
+        "{name}"
+    );
+    for never in [
+        "id_token_signing_alg_values_supported",
+        "subject_types_supported",
+        "userinfo_endpoint",
+    ] {
+        assert!(as_md.get(never).is_none(), "{name}: no ID tokens: {never}");
+    }
+
     let client = ProfileClient::identify(base, p.clone()).await;
 
     // The authorization request, with what this client sends.
@@ -260,6 +279,21 @@ pub async fn client_profile(h: &Harness, name: &str) {
     let who = whoami(base, &tokens.access).await;
     assert_eq!(who["client_id"], client.client_id, "{name}");
     assert_eq!(who["audience"], mcp, "{name}");
+    // A tool needing more: 403 naming every scope needed (item 4).
+    let r = mcp_post(
+        base,
+        Some(&tokens.access),
+        &tool_call(5, "admin_echo", &json!({"message": "hi"})),
+    )
+    .await;
+    assert_eq!(r.status(), 403, "{name}: {}", r.reply.text);
+    let ch = r.reply.challenge();
+    ch.assert_bearer(base, Some("insufficient_scope"));
+    assert!(
+        ch.scopes().contains(&"admin".to_owned()),
+        "{name}: {}",
+        ch.raw
+    );
 
     // The refresh, as this client sends it (Codex omits `resource`).
     let refresh_resource = p.json["token"]["refresh_resource"]
