@@ -15,7 +15,7 @@ use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::secret::random_token;
 use oauth_mcp_core::store::{MemoryStore, UserStore};
-use oauth_mcp_core::{AuthServer, ServerConfig};
+use oauth_mcp_core::{AuthServer, PreRegisteredClient, ServerConfig};
 use serde_json::{Value, json};
 
 use crate::audit::{AuditLog, capture};
@@ -490,4 +490,46 @@ async fn requests_that_mix_or_misname_methods_are_refused() {
         "introspect",
         "bad_signature",
     );
+}
+
+#[tokio::test]
+async fn an_operator_configured_resource_server_introspects_with_private_key_jwt() {
+    let (audit, _guard) = capture();
+    let key = Key::new(AssertionAlgorithm::EdDsa, "rs-key");
+    let s = Server::start(ServerConfig::builder(ISSUER).client(
+        PreRegisteredClient::private_key_jwt(
+            "resource-server",
+            json!({"keys": [key.jwk()]}),
+            vec!["https://rs.example/unused".into()],
+        ),
+    ))
+    .await;
+    let client = s
+        .register(json!({"token_endpoint_auth_method": "none"}))
+        .await;
+    let code = s.code(&client).await;
+    let (status, tokens) = s
+        .post(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("client_id", &client),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let a = key.sign("rs-key", &claims("resource-server", s.now()));
+    let mut form = vec![("token", access)];
+    form.extend(assertion_form(&a, None));
+    let (status, info) = s.post("/introspect", &form).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["active"], true);
+    assert_eq!(info["client_id"], client.as_str());
+    let accepted = audit.one("client_auth.assertion_accepted");
+    assert_eq!(accepted["client_id"], "resource-server");
+    assert_eq!(accepted["algorithm"], "EdDSA");
 }
