@@ -38,7 +38,18 @@ const FLAGS = [
   '--disable-sync',
 ];
 
-const summary = { ok: false, scenario: spec.scenario, width: spec.width, pages: [], redirect: null, blocked: [] };
+const summary = {
+  ok: false,
+  scenario: spec.scenario,
+  width: spec.width,
+  pages: [],
+  redirect: null,
+  blocked: [],
+  // Every element the keyboard focused, and those of them drawn without a
+  // visible focus indicator (no outline, no box-shadow).
+  focus_stops: [],
+  focus_unmarked: [],
+};
 let context;
 let userDataDir;
 
@@ -91,7 +102,21 @@ async function observe(page, label, status) {
       unverified_label: text('#unverified-label'),
       loopback_warning: text('#loopback-warning'),
       error: text('#error'),
+      error_detail: text('#error-detail'),
       error_focused: !!(error && active && (active === error || error.contains(active))),
+      focused: active && active !== document.body ? active.id || active.tagName.toLowerCase() : null,
+      scopes: text('#scopes'),
+      subject: text('#subject'),
+      upstream: text('#upstream'),
+      // Form controls a screen reader could not name.
+      unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+        .map((e) => e.id || e.name || e.tagName),
+      // Elements wider than the page (what makes it scroll sideways).
+      too_wide: [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className ? `.${e.className}` : ''}`),
       username_field: visible(document.querySelector('#username')),
       password_field: visible(document.querySelector('#password')),
       username_value: document.querySelector('#username')?.value ?? null,
@@ -101,24 +126,37 @@ async function observe(page, label, status) {
       body_text: document.body?.innerText ?? '',
     };
   });
-  const entry = { label, status, screenshot: shot, ...seen };
+  const focus = await focusState(page);
+  const entry = { label, status, screenshot: shot, ...seen, focus_marked: focus.marked };
   summary.pages.push(entry);
   return entry;
 }
 
-// Presses Tab until the focused element matches `selector`.
+// The focused element (a short description) and whether it is drawn with
+// a visible focus indicator.
+async function focusState(page) {
+  return page.evaluate(() => {
+    const a = document.activeElement;
+    if (!a || a === document.body) return { name: 'body', marked: true };
+    const name = a.id ? `#${a.id}` : `${a.tagName.toLowerCase()}${a.name ? `[name=${a.name}]` : ''}${a.value ? `[value=${a.value}]` : ''}`;
+    const s = getComputedStyle(a);
+    const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+    const shadow = s.boxShadow && s.boxShadow !== 'none';
+    return { name, marked: outline || !!shadow };
+  });
+}
+
+// Presses Tab until the focused element matches `selector`, noting every
+// element focused on the way and whether it showed it.
 async function tabTo(page, selector) {
   const trail = [];
   for (let i = 0; i < MAX_TABS; i++) {
     if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
     await page.keyboard.press('Tab');
-    trail.push(
-      await page.evaluate(() => {
-        const a = document.activeElement;
-        if (!a || a === document.body) return 'body';
-        return a.id ? `#${a.id}` : `${a.tagName.toLowerCase()}${a.name ? `[name=${a.name}]` : ''}${a.value ? `[value=${a.value}]` : ''}`;
-      }),
-    );
+    const f = await focusState(page);
+    trail.push(f.name);
+    summary.focus_stops.push(f.name);
+    if (!f.marked) summary.focus_unmarked.push(f.name);
   }
   throw new Error(`Tab never reached ${selector} in ${MAX_TABS} presses; focus went ${trail.join(' -> ')}`);
 }
@@ -169,6 +207,8 @@ async function signInAndDecide(page, current, { password, action, enter, label }
   }
   if (!current[`${action}_button`]) return current;
   await tabTo(page, button(action));
+  // The page as the person leaves it: the button they chose, focused.
+  await observe(page, `focus-${action}`, null);
   const status = await enterAndWait(page);
   if (!summary.redirect) current = await observe(page, 'after-decision', status);
   return current;

@@ -7,10 +7,16 @@
 //! acts and reports what every page showed; the assertions are here:
 //!
 //! - no horizontal overflow (`document.documentElement.scrollWidth <=
-//!   innerWidth`) on any page;
+//!   innerWidth`) on any page, even with a long client id or redirect URI;
+//! - every form field has a label, and every element the keyboard reaches
+//!   (and the element a page focuses by itself) shows a focus indicator;
 //! - the client's name (`#client-name`) and the host the result goes to
 //!   (`#redirect-host`) are visible wherever the person is asked to sign in or
-//!   consent;
+//!   consent, and a dynamically registered name is labelled unverified;
+//! - after a failed sign-in the username is kept, the fields are marked
+//!   invalid and focus is on the error;
+//! - an error page shows the sentence for the person (`#error`) and the
+//!   developer's detail (`#error-detail`) with the offending value in it;
 //! - the flow completes: the browser ends at the client's redirect URI with a
 //!   code that redeems (or `access_denied` after Deny), or, for a request that
 //!   must not be redirected (unknown client, unregistered redirect URI),
@@ -18,7 +24,8 @@
 //! - the browser asks for nothing outside loopback.
 //!
 //! Screenshots of every page land in `target/browser-screenshots/`
-//! (`<scenario>-<width>-<step>.png`).
+//! (`<scenario>-<width>-<step>.png`; `focus-approve`/`focus-deny` is the
+//! page with the chosen button focused, just before Enter).
 //!
 //! Needs Node.js and npm (like [`crate::interop`]) and Chromium: the binary
 //! named by `OAUTH_MCP_CHROMIUM`, else `chromium` or `chromium-browser` on
@@ -39,6 +46,8 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(90);
 const PLAYWRIGHT: &str = "playwright-core";
 /// The name [`register_public`] registers its clients under.
 const CLIENT_NAME: &str = "e2e public client";
+/// How the example servers describe the `mcp` scope (`scope_description`).
+const MCP_SCOPE_DESCRIPTION: &str = "Use this server's tools as you";
 
 /// The viewport a scenario runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +69,18 @@ impl Viewport {
 
 /// Signs in with the keyboard, submitting with Enter in the password field,
 /// and approves a separate consent step if there is one; the code redeems.
+/// The requested scope is shown in words, with its code beside it.
 pub async fn login(base: &str, viewport: Viewport) {
     let flow = Flow::start(base).await;
     let s = flow.run("login", viewport).await;
-    assert_shows_client(first_page(&s), &flow.client.redirect_uri);
+    let first = first_page(&s);
+    assert_shows_client(first, &flow.client.redirect_uri);
+    let scopes = first["scopes"].as_str().unwrap_or_default();
+    assert!(
+        scopes.contains(MCP_SCOPE_DESCRIPTION) && scopes.contains("mcp"),
+        "#scopes must show the scope's description and its code, shows {scopes:?} ({})",
+        first["screenshot"]
+    );
     flow.assert_code_redeems(&s).await;
 }
 
@@ -97,6 +114,10 @@ pub async fn wrong_password(base: &str, viewport: Viewport) {
             .any(|f| matches!(*f, "username" | "password")),
         "a failed sign-in must mark the field aria-invalid=\"true\"; marked: {invalid:?} ({shot})"
     );
+    assert_eq!(
+        refused["focus_marked"], true,
+        "the focused error must show a focus indicator ({shot})"
+    );
     assert_shows_client(refused, &flow.client.redirect_uri);
     flow.assert_code_redeems(&s).await;
 }
@@ -119,6 +140,52 @@ pub async fn consent(base: &str, viewport: Viewport) {
     flow.assert_code_redeems(&s).await;
 }
 
+/// The consent page of a person already signed in (as `subject`, say by an
+/// upstream identity provider: [`AuthServer::consent`]'s page) names the
+/// person, the client and its host; Tab to Allow and Enter complete the flow.
+///
+/// [`AuthServer::consent`]: oauth_mcp_core::AuthServer::consent
+pub async fn consent_signed_in(base: &str, viewport: Viewport, subject: &str) {
+    let flow = Flow::start(base).await;
+    let s = flow.run_as("consent_signed_in", "consent", viewport).await;
+    let consent = consent_page(&s);
+    assert_shows_client(consent, &flow.client.redirect_uri);
+    assert_eq!(
+        consent["password_field"], false,
+        "no password on a consent page"
+    );
+    assert_eq!(
+        consent["subject"], subject,
+        "the signed-in person must be named in #subject ({})",
+        consent["screenshot"]
+    );
+    flow.assert_code_redeems(&s).await;
+}
+
+/// The consent page shown before the person is sent to sign in at an
+/// upstream identity provider names the provider (`#upstream`) besides the
+/// client and its host; Tab to Deny and Enter send `access_denied`.
+pub async fn consent_before_upstream_sign_in(base: &str, viewport: Viewport, provider: &str) {
+    let flow = Flow::start(base).await;
+    let s = flow
+        .run_as("consent_before_upstream", "deny", viewport)
+        .await;
+    let consent = consent_page(&s);
+    assert_shows_client(consent, &flow.client.redirect_uri);
+    assert_eq!(
+        consent["upstream"], provider,
+        "the provider signed in with next must be named in #upstream ({})",
+        consent["screenshot"]
+    );
+    assert!(consent["subject"].is_null(), "nobody is signed in yet");
+    let params = flow.redirect_params(&s);
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some("access_denied"),
+        "{params:?}"
+    );
+}
+
 /// Tab to Deny and Enter: the client gets `access_denied` with its `state`
 /// and no code.
 pub async fn deny(base: &str, viewport: Viewport) {
@@ -138,38 +205,55 @@ pub async fn deny(base: &str, viewport: Viewport) {
 }
 
 /// An unknown client, with a long id, gets an error page (400, visible
-/// `#error`) that fits the viewport, and is not redirected.
+/// `#error` with the id in `#error-detail`) that fits the viewport, and is
+/// not redirected.
 pub async fn unknown_client(base: &str, viewport: Viewport) {
-    shows_error_page(base, viewport, "unknown_client", |mut req, _| {
-        // A long id without break opportunities: it must wrap, not widen the page.
-        req.client_id = format!("unknown-client-{}", "0123456789abcdef".repeat(6));
-        req
-    })
+    // A long id without break opportunities: it must wrap, not widen the page.
+    let id = format!("unknown-client-{}", "0123456789abcdef".repeat(6));
+    shows_error_page(
+        base,
+        viewport,
+        "unknown_client",
+        &id.clone(),
+        |mut req, _| {
+            req.client_id = id;
+            req
+        },
+    )
     .await;
 }
 
-/// A redirect URI the client did not register gets an error page (400,
-/// visible `#error`) that fits the viewport; the browser is sent nowhere.
+/// A long redirect URI the client did not register gets an error page (400,
+/// visible `#error` with the URI in `#error-detail`) that fits the viewport;
+/// the browser is sent nowhere.
 pub async fn unregistered_redirect_uri(base: &str, viewport: Viewport) {
-    shows_error_page(base, viewport, "unregistered_redirect_uri", |req, c| {
-        // Under the registered URI, so the browser's watch on that prefix
-        // would see a redirect to either.
-        req.redirect_uri(&format!("{}/not-registered", c.redirect_uri))
-    })
+    // Under the registered URI, so the browser's watch on that prefix would
+    // see a redirect to either; long and without break opportunities.
+    let tail = format!("not-registered-{}", "abcdefghij".repeat(12));
+    shows_error_page(
+        base,
+        viewport,
+        "unregistered_redirect_uri",
+        &tail.clone(),
+        |req, c| req.redirect_uri(&format!("{}/{tail}", c.redirect_uri)),
+    )
     .await;
 }
 
 /// Runs `scenario` on a registered client's request changed by `spoil`, and
-/// asserts the result of [`assert_error_page_only`].
+/// asserts the result of [`assert_error_page_only`], the developer's detail
+/// naming `culprit`.
 async fn shows_error_page(
     base: &str,
     viewport: Viewport,
     scenario: &str,
+    culprit: &str,
     spoil: impl FnOnce(AuthRequest, &Registered) -> AuthRequest,
 ) {
     let client = register_public(base).await;
     let req = spoil(AuthRequest::new(&client, &Pkce::new()), &client);
     let s = drive(
+        scenario,
         scenario,
         viewport,
         &authorize_url(base, &req),
@@ -177,6 +261,19 @@ async fn shows_error_page(
     )
     .await;
     assert_error_page_only(&s);
+    let p = first_page(&s);
+    let detail = p["error_detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(culprit),
+        "#error-detail must name `{culprit}` for the developer, shows {detail:?} ({})",
+        p["screenshot"]
+    );
+    let error = p["error"].as_str().unwrap_or_default();
+    assert!(
+        error.len() > detail.len() && error.ends_with(detail),
+        "the person's sentence comes first in #error, the detail after it: {error:?} ({})",
+        p["screenshot"]
+    );
 }
 
 /// The one page shown is a 400 error page with a visible `#error` that fits
@@ -222,8 +319,13 @@ impl Flow {
 
     /// Runs `scenario` on this authorization request; every page must fit.
     async fn run(&self, scenario: &str, viewport: Viewport) -> Value {
+        self.run_as(scenario, scenario, viewport).await
+    }
+
+    /// [`Flow::run`], with screenshots named after `name`.
+    async fn run_as(&self, name: &str, scenario: &str, viewport: Viewport) -> Value {
         let url = authorize_url(&self.base, &self.req);
-        let s = drive(scenario, viewport, &url, &self.client.redirect_uri).await;
+        let s = drive(name, scenario, viewport, &url, &self.client.redirect_uri).await;
         assert_pages_fit(&s);
         s
     }
@@ -268,12 +370,19 @@ impl Flow {
 }
 
 /// Runs one scenario in Chromium and returns its summary; panics when the
-/// scenario could not be carried out with the keyboard.
-async fn drive(scenario: &str, viewport: Viewport, url: &str, redirect_uri: &str) -> Value {
+/// scenario could not be carried out with the keyboard. Screenshots are
+/// named `<name>-<width>-<step>.png`.
+async fn drive(
+    name: &str,
+    scenario: &str,
+    viewport: Viewport,
+    url: &str,
+    redirect_uri: &str,
+) -> Value {
     let dir = interop_dir("browser");
     ensure_node_deps(&dir, PLAYWRIGHT).await;
     let (width, height) = viewport.size();
-    let name = format!("{scenario}-{width}");
+    let name = format!("{name}-{width}");
     let shots = screenshot_dir();
     remove_screenshots(&shots, &name);
     let spec = json!({
@@ -319,7 +428,32 @@ async fn drive(scenario: &str, viewport: Viewport, url: &str, redirect_uri: &str
         "the pages asked for non-loopback URLs: {}",
         s["blocked"]
     );
+    assert_accessible(&s);
     s
+}
+
+/// Every form field has a label; every element focused (by Tab, or by the
+/// page itself) shows a focus indicator.
+fn assert_accessible(s: &Value) {
+    let unmarked = &s["focus_unmarked"];
+    assert!(
+        unmarked.as_array().is_some_and(Vec::is_empty),
+        "focused without a visible focus indicator: {unmarked}; Tab went {}",
+        s["focus_stops"]
+    );
+    for p in s["pages"].as_array().into_iter().flatten() {
+        let shot = &p["screenshot"];
+        assert!(
+            p["unlabelled"].as_array().is_some_and(Vec::is_empty),
+            "form fields without a label: {} ({shot})",
+            p["unlabelled"]
+        );
+        assert_eq!(
+            p["focus_marked"], true,
+            "the element the page focuses ({}) shows no focus indicator ({shot})",
+            p["focused"]
+        );
+    }
 }
 
 /// Every page fits its viewport's width.
@@ -328,10 +462,11 @@ fn assert_pages_fit(s: &Value) {
         let (scroll, inner) = (p["scroll_width"].as_u64(), p["inner_width"].as_u64());
         assert!(
             scroll.is_some() && scroll <= inner,
-            "page `{}` overflows horizontally: scrollWidth {} > innerWidth {} ({})",
+            "page `{}` overflows horizontally: scrollWidth {} > innerWidth {}; too wide: {} ({})",
             p["label"],
             p["scroll_width"],
             p["inner_width"],
+            p["too_wide"],
             p["screenshot"]
         );
     }

@@ -272,6 +272,8 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
         .scopes_supported(["mcp", "admin"])
         .default_scopes(["mcp"])
         .default_user_scopes(["mcp"])
+        .scope_description("mcp", "Use this server's tools as you")
+        .scope_description("admin", "Use the administrative tools (admin_echo)")
         .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default());
     if opts.demo_admin {
         b = b.user_scopes(&opts.demo_user, ["mcp", "admin"]);

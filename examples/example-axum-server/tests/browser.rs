@@ -4,16 +4,25 @@
 //! assertions are in `oauth_mcp_battery::browser`; screenshots land in
 //! `target/browser-screenshots/`.
 //!
-//! `wrong_password_*` are ignored: after a failed sign-in the pages move
-//! focus to `#password` (`autofocus`, described by `#error`), while issue 15
-//! asks for focus on the error itself. Run them with
-//! `cargo test -p example-axum-server --test browser -- --include-ignored`.
+//! The `consent_page_*` tests serve the consent page that upstream login
+//! shows ([`AuthServer::consent`], answered by [`AuthServer::complete`])
+//! in place of the example's `/authorize`, for a person already signed in
+//! and for one about to sign in at an identity provider.
 
 // The start helper is not a #[test] function, and panics on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use example_axum_server::{Options, start};
+use oauth_mcp_axum::oauth_router;
 use oauth_mcp_battery::browser::{self, Viewport};
+use oauth_mcp_core::AuthServer;
+use oauth_mcp_core::authorize::{AuthorizeOutcome, AuthorizeRequest, LoginForm};
 
 /// Starts the example on an ephemeral loopback port; returns its base URL.
 async fn server() -> String {
@@ -38,13 +47,11 @@ async fn login_phone() {
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending: focus must move to #error (issue 15.3); the page focuses #password"]
 async fn wrong_password_desktop() {
     browser::wrong_password(&server().await, Viewport::Desktop).await;
 }
 
 #[tokio::test]
-#[ignore = "page redesign pending: focus must move to #error (issue 15.3); the page focuses #password"]
 async fn wrong_password_phone() {
     browser::wrong_password(&server().await, Viewport::Phone).await;
 }
@@ -87,4 +94,133 @@ async fn unregistered_redirect_uri_desktop() {
 #[tokio::test]
 async fn unregistered_redirect_uri_phone() {
     browser::unregistered_redirect_uri(&server().await, Viewport::Phone).await;
+}
+
+/// Who the consent-page server says is signed in.
+const SUBJECT: &str = "github:4242";
+
+/// What the consent-page server shows.
+#[derive(Clone)]
+struct ConsentOnly {
+    server: AuthServer,
+    /// `None`: the person is signed in as [`SUBJECT`]; `Some`: they sign in
+    /// at this identity provider after consenting.
+    provider: Option<&'static str>,
+}
+
+/// The example's endpoints on an ephemeral loopback port, but `/authorize`
+/// shows the consent page of [`ConsentOnly`] and completes the request
+/// with the answer; returns the base URL.
+async fn consent_server(provider: Option<&'static str>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let roles = example_common::oauth(&Options::default(), &base)
+        .await
+        .unwrap();
+    let state = ConsentOnly {
+        server: roles.oauth.server().clone(),
+        provider,
+    };
+    let app = Router::new()
+        .route("/authorize", get(show_consent).post(answer_consent))
+        .with_state(state)
+        .fallback_service(oauth_router(roles.oauth));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// An outcome as the core's HTTP layer answers it: pages with the UI's
+/// policy, redirects as 303.
+fn respond(server: &AuthServer, outcome: AuthorizeOutcome) -> Response {
+    let ui = server.config().login_ui();
+    let status = StatusCode::from_u16(outcome.status()).unwrap();
+    let page = |html: String| {
+        (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    ui.content_security_policy(),
+                ),
+            ],
+            html,
+        )
+            .into_response()
+    };
+    match outcome {
+        AuthorizeOutcome::ShowConsent(v) => page(ui.consent_page(&v)),
+        AuthorizeOutcome::ShowError(v) => page(ui.error_page(&v)),
+        AuthorizeOutcome::RedirectWithCode(to)
+        | AuthorizeOutcome::RedirectWithError { location: to, .. } => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+        }
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+async fn show_consent(State(s): State<ConsentOnly>, RawQuery(q): RawQuery) -> Response {
+    let query = q.unwrap_or_default();
+    let outcome = match s
+        .server
+        .authorize(&AuthorizeRequest::parse(query.as_bytes()))
+        .await
+    {
+        AuthorizeOutcome::ShowLogin(login) => {
+            match s.server.consent(login.request_id.as_str(), SUBJECT).await {
+                AuthorizeOutcome::ShowConsent(mut v) if s.provider.is_some() => {
+                    v.subject = String::new();
+                    v.sign_in_with = s.provider.map(str::to_owned);
+                    AuthorizeOutcome::ShowConsent(v)
+                }
+                other => other,
+            }
+        }
+        other => other,
+    };
+    respond(&s.server, outcome)
+}
+
+async fn answer_consent(State(s): State<ConsentOnly>, body: Bytes) -> Response {
+    let form = LoginForm::parse(&body);
+    let id = form
+        .request_id
+        .as_ref()
+        .map(|r| r.secret().to_owned())
+        .unwrap_or_default();
+    let outcome = s
+        .server
+        .complete(&id, &Options::default().demo_user, SUBJECT, form.action)
+        .await;
+    respond(&s.server, outcome)
+}
+
+#[tokio::test]
+async fn consent_page_signed_in_desktop() {
+    browser::consent_signed_in(&consent_server(None).await, Viewport::Desktop, SUBJECT).await;
+}
+
+#[tokio::test]
+async fn consent_page_signed_in_phone() {
+    browser::consent_signed_in(&consent_server(None).await, Viewport::Phone, SUBJECT).await;
+}
+
+#[tokio::test]
+async fn consent_page_before_upstream_sign_in_desktop() {
+    browser::consent_before_upstream_sign_in(
+        &consent_server(Some("GitHub")).await,
+        Viewport::Desktop,
+        "GitHub",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn consent_page_before_upstream_sign_in_phone() {
+    browser::consent_before_upstream_sign_in(
+        &consent_server(Some("GitHub")).await,
+        Viewport::Phone,
+        "GitHub",
+    )
+    .await;
 }
