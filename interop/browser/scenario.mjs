@@ -49,6 +49,9 @@ const summary = {
   // visible focus indicator (no outline, no box-shadow).
   focus_stops: [],
   focus_unmarked: [],
+  // What the browser refused under the pages' Content-Security-Policy (a
+  // style sheet whose hash the policy does not name, a logo from elsewhere).
+  csp_violations: [],
 };
 let context;
 let userDataDir;
@@ -90,6 +93,42 @@ async function observe(page, label, status) {
       return visible(el) ? el.innerText.trim() : null;
     };
     const button = (value) => visible(document.querySelector(`button[name="action"][value="${value}"]`));
+    const describe = (e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className ? `.${String(e.className).split(' ').join('.')}` : ''}`;
+    // WCAG 2.2 contrast of every visible text against its background (solid
+    // colours only: the pages use no background images).
+    const lowContrast = () => {
+      const parse = (c) => {
+        const m = /rgba?\(([^)]+)\)/.exec(c);
+        if (!m) return null;
+        const p = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+        return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+      };
+      const lum = ({ r, g, b }) => {
+        const f = (c) => ((c /= 255) <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = parse(getComputedStyle(e).backgroundColor);
+          if (c && c.a > 0) return c;
+        }
+        return { r: 255, g: 255, b: 255, a: 1 };
+      };
+      const out = [];
+      for (const el of document.querySelectorAll('body *')) {
+        if (![...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim())) continue;
+        if (!visible(el)) continue;
+        const s = getComputedStyle(el);
+        const fg = parse(s.color);
+        if (!fg) continue;
+        const [hi, lo] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+        const ratio = (hi + 0.05) / (lo + 0.05);
+        const size = parseFloat(s.fontSize);
+        const large = size >= 24 || (parseInt(s.fontWeight, 10) >= 700 && size >= 18.66);
+        if (ratio < (large ? 3 : 4.5)) out.push(`${describe(el)} ${ratio.toFixed(2)}:1`);
+      }
+      return out;
+    };
     const active = document.activeElement;
     const error = document.querySelector('#error');
     return {
@@ -116,7 +155,11 @@ async function observe(page, label, status) {
       too_wide: [...document.querySelectorAll('body *')]
         .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
         .slice(0, 5)
-        .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className ? `.${e.className}` : ''}`),
+        .map(describe),
+      low_contrast: lowContrast(),
+      heading: text('h1'),
+      support_link: text('#support-link'),
+      images: [...document.images].map((i) => ({ src: i.currentSrc || i.src, loaded: i.complete && i.naturalWidth > 0 })),
       username_field: visible(document.querySelector('#username')),
       password_field: visible(document.querySelector('#password')),
       username_value: document.querySelector('#username')?.value ?? null,
@@ -247,6 +290,9 @@ async function main() {
     },
   );
   const page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) summary.csp_violations.push(m.text());
+  });
   page.on('response', (r) => {
     if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) lastStatus = r.status();
   });

@@ -10,6 +10,10 @@
 //!   innerWidth`) on any page, even with a long client id or redirect URI;
 //! - every form field has a label, and every element the keyboard reaches
 //!   (and the element a page focuses by itself) shows a focus indicator;
+//! - every visible text has WCAG AA contrast with its background (4.5:1,
+//!   3:1 when large), whatever the branding;
+//! - the browser refused nothing under the pages' Content-Security-Policy
+//!   (the inline style sheet is allowed by its hash) and every image loaded;
 //! - the client's name (`#client-name`) and the host the result goes to
 //!   (`#redirect-host`) are visible wherever the person is asked to sign in or
 //!   consent, and a dynamically registered name is labelled unverified;
@@ -183,6 +187,70 @@ pub async fn consent_before_upstream_sign_in(base: &str, viewport: Viewport, pro
         params.get("error").map(String::as_str),
         Some("access_denied"),
         "{params:?}"
+    );
+}
+
+/// A branded server's pages carry its product name, its logo (loaded: the
+/// policy allows the logo's origin) and its support link, stay readable in
+/// its colours, and a failed sign-in still works as in [`wrong_password`].
+pub async fn branded(base: &str, viewport: Viewport, product: &str) {
+    let flow = Flow::start(base).await;
+    let s = flow.run_as("branded", "wrong_password", viewport).await;
+    for p in s["pages"].as_array().into_iter().flatten() {
+        let shot = &p["screenshot"];
+        assert!(
+            p["heading"].as_str().is_some_and(|h| h.contains(product)),
+            "the heading must name {product}: {} ({shot})",
+            p["heading"]
+        );
+        assert!(
+            p["title"].as_str().is_some_and(|t| t.contains(product)),
+            "the title must name {product}: {} ({shot})",
+            p["title"]
+        );
+        let images = p["images"].as_array().map(Vec::len).unwrap_or_default();
+        assert_eq!(images, 1, "the logo must be shown ({shot})");
+        assert!(
+            p["support_link"].as_str().is_some_and(|l| !l.is_empty()),
+            "the support link must be visible ({shot})"
+        );
+    }
+    assert_eq!(page(&s, "refused")["error_focused"], true);
+    assert!(
+        s["focus_stops"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|n| n == "#password")),
+        "Tab reached the password field: {}",
+        s["focus_stops"]
+    );
+    flow.assert_code_redeems(&s).await;
+}
+
+/// A branded server's error page: the sentence, the detail, the support
+/// link and the logo, readable in its colours.
+pub async fn branded_error_page(base: &str, viewport: Viewport) {
+    let client = register_public(base).await;
+    let mut req = AuthRequest::new(&client, &Pkce::new());
+    req.client_id = "no-such-client".into();
+    let s = drive(
+        "branded_error",
+        "unknown_client",
+        viewport,
+        &authorize_url(base, &req),
+        &client.redirect_uri,
+    )
+    .await;
+    assert_error_page_only(&s);
+    let p = first_page(&s);
+    let shot = &p["screenshot"];
+    assert!(
+        p["support_link"].as_str().is_some_and(|l| !l.is_empty()),
+        "the support link must be visible ({shot})"
+    );
+    assert_eq!(
+        p["images"].as_array().map(Vec::len),
+        Some(1),
+        "the logo must be shown ({shot})"
     );
 }
 
@@ -433,8 +501,14 @@ async fn drive(
 }
 
 /// Every form field has a label; every element focused (by Tab, or by the
-/// page itself) shows a focus indicator.
+/// page itself) shows a focus indicator; all text is readable (WCAG AA
+/// contrast); the policy blocked nothing and every image loaded.
 fn assert_accessible(s: &Value) {
+    let csp = &s["csp_violations"];
+    assert!(
+        csp.as_array().is_some_and(Vec::is_empty),
+        "the browser refused parts of the pages under their Content-Security-Policy: {csp}"
+    );
     let unmarked = &s["focus_unmarked"];
     assert!(
         unmarked.as_array().is_some_and(Vec::is_empty),
@@ -453,6 +527,18 @@ fn assert_accessible(s: &Value) {
             "the element the page focuses ({}) shows no focus indicator ({shot})",
             p["focused"]
         );
+        assert!(
+            p["low_contrast"].as_array().is_some_and(Vec::is_empty),
+            "text below WCAG AA contrast: {} ({shot})",
+            p["low_contrast"]
+        );
+        for img in p["images"].as_array().into_iter().flatten() {
+            assert_eq!(
+                img["loaded"], true,
+                "image {} did not load ({shot})",
+                img["src"]
+            );
+        }
     }
 }
 

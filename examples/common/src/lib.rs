@@ -15,7 +15,9 @@ use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::token::{KeySet, SigningKey};
-use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ResourceServer, ServerConfig};
+use oauth_mcp_core::{
+    AuthContext, AuthServer, Branding, PreRegisteredClient, ResourceServer, ServerConfig,
+};
 use oauth_mcp_sqlx::SqlStore;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
@@ -99,6 +101,8 @@ pub struct Options {
     /// A path appended to the default public URL `http://<bound address>`
     /// (tests of a path-prefixed server; `--public-url` says it directly).
     pub public_path: Option<String>,
+    /// The look of the login pages (tests of branded pages; default: none).
+    pub branding: Option<Branding>,
 }
 
 impl Default for Options {
@@ -115,6 +119,7 @@ impl Default for Options {
             clock: None,
             cimd: None,
             public_path: None,
+            branding: None,
         }
     }
 }
@@ -283,6 +288,9 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
     }
     if let Some(c) = &opts.clock {
         b = b.clock(c.clone());
+    }
+    if let Some(brand) = &opts.branding {
+        b = b.branding(brand.clone());
     }
     for c in &opts.clients {
         b = b.client(c.clone());

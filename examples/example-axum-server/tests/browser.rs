@@ -7,7 +7,9 @@
 //! The `consent_page_*` tests serve the consent page that upstream login
 //! shows ([`AuthServer::consent`], answered by [`AuthServer::complete`])
 //! in place of the example's `/authorize`, for a person already signed in
-//! and for one about to sign in at an identity provider.
+//! and for one about to sign in at an identity provider. The `branded_*`
+//! tests run the example with a product name, a logo, a light accent colour
+//! on a dark background and a support link.
 
 // The start helper is not a #[test] function, and panics on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,11 +20,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use example_axum_server::{Options, start};
+use example_axum_server::{Options, app, start};
 use oauth_mcp_axum::oauth_router;
 use oauth_mcp_battery::browser::{self, Viewport};
-use oauth_mcp_core::AuthServer;
 use oauth_mcp_core::authorize::{AuthorizeOutcome, AuthorizeRequest, LoginForm};
+use oauth_mcp_core::{AuthServer, Branding};
 
 /// Starts the example on an ephemeral loopback port; returns its base URL.
 async fn server() -> String {
@@ -223,4 +225,55 @@ async fn consent_page_before_upstream_sign_in_phone() {
         "GitHub",
     )
     .await;
+}
+
+/// The product name of [`branded_server`].
+const PRODUCT: &str = "Acme Tools";
+
+/// A small logo, served by the branded server itself (the policy allows
+/// images from the logo's origin only).
+const LOGO: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" viewBox="0 0 160 40"><rect width="40" height="40" rx="8" fill="#ffd33d"/><text x="50" y="28" font-family="sans-serif" font-size="22" font-weight="700" fill="#ffffff">Acme</text></svg>"##;
+
+/// The example, branded, on an ephemeral loopback port; returns its base URL.
+async fn branded_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let opts = Options {
+        branding: Some(
+            Branding::new()
+                .product_name(PRODUCT)
+                .logo_url(format!("{base}/logo.svg"))
+                // Light: the button's text turns dark and links darken.
+                .accent_color("#ffd33d")
+                .background_color("#0b3d2e")
+                .support_url(format!("{base}/help")),
+        ),
+        ..Default::default()
+    };
+    let router = app(&opts, &base).await.unwrap().route(
+        "/logo.svg",
+        get(|| async { ([(header::CONTENT_TYPE, "image/svg+xml")], LOGO) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+#[tokio::test]
+async fn branded_desktop() {
+    browser::branded(&branded_server().await, Viewport::Desktop, PRODUCT).await;
+}
+
+#[tokio::test]
+async fn branded_phone() {
+    browser::branded(&branded_server().await, Viewport::Phone, PRODUCT).await;
+}
+
+#[tokio::test]
+async fn branded_error_page_desktop() {
+    browser::branded_error_page(&branded_server().await, Viewport::Desktop).await;
+}
+
+#[tokio::test]
+async fn branded_error_page_phone() {
+    browser::branded_error_page(&branded_server().await, Viewport::Phone).await;
 }
