@@ -229,18 +229,19 @@ pub async fn branded(base: &str, viewport: Viewport, product: &str) {
 /// A branded server's error page: the sentence, the detail, the support
 /// link and the logo, readable in its colours.
 pub async fn branded_error_page(base: &str, viewport: Viewport) {
-    let client = register_public(base).await;
-    let mut req = AuthRequest::new(&client, &Pkce::new());
-    req.client_id = "no-such-client".into();
-    let s = drive(
+    let id = "no-such-client";
+    let s = shows_error_page(
+        base,
+        viewport,
         "branded_error",
         "unknown_client",
-        viewport,
-        &authorize_url(base, &req),
-        &client.redirect_uri,
+        id,
+        |mut req, _| {
+            req.client_id = id.into();
+            req
+        },
     )
     .await;
-    assert_error_page_only(&s);
     let p = first_page(&s);
     let shot = &p["screenshot"];
     assert!(
@@ -282,6 +283,7 @@ pub async fn unknown_client(base: &str, viewport: Viewport) {
         base,
         viewport,
         "unknown_client",
+        "unknown_client",
         &id.clone(),
         |mut req, _| {
             req.client_id = id;
@@ -302,26 +304,29 @@ pub async fn unregistered_redirect_uri(base: &str, viewport: Viewport) {
         base,
         viewport,
         "unregistered_redirect_uri",
+        "unregistered_redirect_uri",
         &tail.clone(),
         |req, c| req.redirect_uri(&format!("{}/{tail}", c.redirect_uri)),
     )
     .await;
 }
 
-/// Runs `scenario` on a registered client's request changed by `spoil`, and
-/// asserts the result of [`assert_error_page_only`], the developer's detail
-/// naming `culprit`.
+/// Runs `scenario` (screenshots named after `name`) on a registered
+/// client's request changed by `spoil`, and asserts the result of
+/// [`assert_error_page_only`], the developer's detail naming `culprit`;
+/// returns the summary.
 async fn shows_error_page(
     base: &str,
     viewport: Viewport,
+    name: &str,
     scenario: &str,
     culprit: &str,
     spoil: impl FnOnce(AuthRequest, &Registered) -> AuthRequest,
-) {
+) -> Value {
     let client = register_public(base).await;
     let req = spoil(AuthRequest::new(&client, &Pkce::new()), &client);
     let s = drive(
-        scenario,
+        name,
         scenario,
         viewport,
         &authorize_url(base, &req),
@@ -342,6 +347,7 @@ async fn shows_error_page(
         "the person's sentence comes first in #error, the detail after it: {error:?} ({})",
         p["screenshot"]
     );
+    s
 }
 
 /// The one page shown is a 400 error page with a visible `#error` that fits
