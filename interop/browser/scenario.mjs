@@ -159,6 +159,7 @@ async function observe(page, label, status) {
       low_contrast: lowContrast(),
       heading: text('h1'),
       support_link: text('#support-link'),
+      continue_link: text('#continue'),
       images: [...document.images].map((i) => ({ src: i.currentSrc || i.src, loaded: i.complete && i.naturalWidth > 0 })),
       username_field: visible(document.querySelector('#username')),
       password_field: visible(document.querySelector('#password')),
@@ -324,6 +325,16 @@ async function main() {
     case 'deny':
       await signInAndDecide(page, first, { password: spec.password, action: 'deny', enter: false, label: 'consent' });
       break;
+    case 'refused_continue': {
+      // Approve, get a page refusing the sign-in, and follow its link back
+      // to the application.
+      const refused = await signInAndDecide(page, first, { password: spec.password, action: 'approve', enter: false, label: 'consent' });
+      if (summary.redirect || !refused.continue_link) break;
+      await tabTo(page, '#continue');
+      await observe(page, 'focus-continue', null);
+      await enterAndWait(page);
+      break;
+    }
     default:
       throw new Error(`unknown scenario ${spec.scenario}`);
   }

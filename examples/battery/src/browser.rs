@@ -190,6 +190,40 @@ pub async fn consent_before_upstream_sign_in(base: &str, viewport: Viewport, pro
     );
 }
 
+/// A page refusing the person after consent (upstream login's policy says
+/// no) says why in `#error` with `sentence`, and its link back to the
+/// application (`#continue`), reached with Tab and followed with Enter,
+/// hands the client `access_denied` with its `state`.
+pub async fn refusal_continues_to_client(base: &str, viewport: Viewport, sentence: &str) {
+    let flow = Flow::start(base).await;
+    let s = flow.run_as("refusal", "refused_continue", viewport).await;
+    assert_shows_client(consent_page(&s), &flow.client.redirect_uri);
+    let refused = page(&s, "after-decision");
+    let shot = &refused["screenshot"];
+    assert_eq!(refused["status"], 403, "({shot})");
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(sentence)),
+        "#error must start with the sentence for the person: {} ({shot})",
+        refused["error"]
+    );
+    assert!(
+        refused["continue_link"]
+            .as_str()
+            .is_some_and(|l| !l.is_empty()),
+        "a visible link back to the application (#continue) ({shot})"
+    );
+    assert_eq!(page(&s, "focus-continue")["focused"], "continue");
+    let params = flow.redirect_params(&s);
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some("access_denied"),
+        "{params:?}"
+    );
+    assert!(!params.contains_key("code"), "{params:?}");
+}
+
 /// A branded server's pages carry its product name, its logo (loaded: the
 /// policy allows the logo's origin) and its support link, stay readable in
 /// its colours, and a failed sign-in still works as in [`wrong_password`].

@@ -7,7 +7,9 @@
 //! The `consent_page_*` tests serve the consent page that upstream login
 //! shows ([`AuthServer::consent`], answered by [`AuthServer::complete`])
 //! in place of the example's `/authorize`, for a person already signed in
-//! and for one about to sign in at an identity provider. The `branded_*`
+//! and for one about to sign in at an identity provider; `refusal_page_*`
+//! answer its "Allow" with the page upstream login shows a refused person
+//! (why, and a link handing the client `access_denied`). The `branded_*`
 //! tests run the example with a product name, a logo, a light accent colour
 //! on a dark background and a support link.
 
@@ -23,7 +25,8 @@ use axum::routing::get;
 use example_axum_server::{Options, app, start};
 use oauth_mcp_axum::oauth_router;
 use oauth_mcp_battery::browser::{self, Viewport};
-use oauth_mcp_core::authorize::{AuthorizeOutcome, AuthorizeRequest, LoginForm};
+use oauth_mcp_core::ErrorCode;
+use oauth_mcp_core::authorize::{AuthorizeOutcome, AuthorizeRequest, LoginAction, LoginForm};
 use oauth_mcp_core::{AuthServer, Branding};
 
 /// Starts the example on an ephemeral loopback port; returns its base URL.
@@ -108,12 +111,19 @@ struct ConsentOnly {
     /// `None`: the person is signed in as [`SUBJECT`]; `Some`: they sign in
     /// at this identity provider after consenting.
     provider: Option<&'static str>,
+    /// Answer "Allow" with the page upstream login shows when its policy
+    /// refuses the person: why, and a link handing the client `access_denied`.
+    refuse: bool,
 }
+
+/// The sentence of [`ConsentOnly::refuse`]'s page.
+const REFUSAL: &str =
+    "GitHub signed you in as `mallory`, who is not on this server's list of allowed users.";
 
 /// The example's endpoints on an ephemeral loopback port, but `/authorize`
 /// shows the consent page of [`ConsentOnly`] and completes the request
 /// with the answer; returns the base URL.
-async fn consent_server(provider: Option<&'static str>) -> String {
+async fn consent_server(provider: Option<&'static str>, refuse: bool) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let roles = example_common::oauth(&Options::default(), &base)
@@ -122,6 +132,7 @@ async fn consent_server(provider: Option<&'static str>) -> String {
     let state = ConsentOnly {
         server: roles.oauth.server().clone(),
         provider,
+        refuse,
     };
     let app = Router::new()
         .route("/authorize", get(show_consent).post(answer_consent))
@@ -190,6 +201,9 @@ async fn answer_consent(State(s): State<ConsentOnly>, body: Bytes) -> Response {
         .as_ref()
         .map(|r| r.secret().to_owned())
         .unwrap_or_default();
+    if s.refuse && form.action == LoginAction::Approve {
+        return respond(&s.server, refusal(&s.server, &id).await);
+    }
     let outcome = s
         .server
         .complete(&id, &Options::default().demo_user, SUBJECT, form.action)
@@ -199,18 +213,23 @@ async fn answer_consent(State(s): State<ConsentOnly>, body: Bytes) -> Response {
 
 #[tokio::test]
 async fn consent_page_signed_in_desktop() {
-    browser::consent_signed_in(&consent_server(None).await, Viewport::Desktop, SUBJECT).await;
+    browser::consent_signed_in(
+        &consent_server(None, false).await,
+        Viewport::Desktop,
+        SUBJECT,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn consent_page_signed_in_phone() {
-    browser::consent_signed_in(&consent_server(None).await, Viewport::Phone, SUBJECT).await;
+    browser::consent_signed_in(&consent_server(None, false).await, Viewport::Phone, SUBJECT).await;
 }
 
 #[tokio::test]
 async fn consent_page_before_upstream_sign_in_desktop() {
     browser::consent_before_upstream_sign_in(
-        &consent_server(Some("GitHub")).await,
+        &consent_server(Some("GitHub"), false).await,
         Viewport::Desktop,
         "GitHub",
     )
@@ -220,7 +239,7 @@ async fn consent_page_before_upstream_sign_in_desktop() {
 #[tokio::test]
 async fn consent_page_before_upstream_sign_in_phone() {
     browser::consent_before_upstream_sign_in(
-        &consent_server(Some("GitHub")).await,
+        &consent_server(Some("GitHub"), false).await,
         Viewport::Phone,
         "GitHub",
     )
@@ -276,4 +295,50 @@ async fn branded_error_page_desktop() {
 #[tokio::test]
 async fn branded_error_page_phone() {
     browser::branded_error_page(&branded_server().await, Viewport::Phone).await;
+}
+
+/// The page upstream login shows when its policy refuses the person: the
+/// request is denied, and the page links to the client's redirect URI with
+/// `access_denied` (`ErrorView::continue_to`).
+async fn refusal(server: &AuthServer, request_id: &str) -> AuthorizeOutcome {
+    let user = Options::default().demo_user;
+    let location = match server
+        .complete(request_id, &user, SUBJECT, LoginAction::Deny)
+        .await
+    {
+        AuthorizeOutcome::RedirectWithError { location, .. } => location,
+        other => return other,
+    };
+    // An error page the core made (for an empty request), filled in as
+    // upstream login fills its refusals.
+    let AuthorizeOutcome::ShowError(mut v) = server.authorize(&AuthorizeRequest::parse(b"")).await
+    else {
+        panic!("an empty authorization request gets an error page");
+    };
+    v.status = 403;
+    v.error = ErrorCode::AccessDenied;
+    v.message = REFUSAL.to_owned();
+    v.detail = "user `mallory` may not use this server".to_owned();
+    v.continue_to = Some(location);
+    AuthorizeOutcome::ShowError(v)
+}
+
+#[tokio::test]
+async fn refusal_page_desktop() {
+    browser::refusal_continues_to_client(
+        &consent_server(Some("GitHub"), true).await,
+        Viewport::Desktop,
+        REFUSAL,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refusal_page_phone() {
+    browser::refusal_continues_to_client(
+        &consent_server(Some("GitHub"), true).await,
+        Viewport::Phone,
+        REFUSAL,
+    )
+    .await;
 }

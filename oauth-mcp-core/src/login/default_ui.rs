@@ -361,6 +361,12 @@ mod tests {
         assert!(html.contains("value=\"approve\">Continue with Git&lt;Hub&gt;<"));
         assert!(!html.contains("id=\"subject\""));
         assert!(html.contains("value=\"deny\">Deny<"));
+        // Nobody named: no empty "Signed in as".
+        let html = u.consent_page(&ConsentView {
+            subject: String::new(),
+            ..consent(None)
+        });
+        assert!(!html.contains("Signed in as"), "{html}");
     }
 
     #[test]
