@@ -35,19 +35,18 @@
 //! named by `OAUTH_MCP_CHROMIUM`, else `chromium` or `chromium-browser` on
 //! `PATH`. The tests fail (they do not skip) when either is missing.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod checks;
+mod run;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::client::*;
-use crate::node::{ensure_node_deps, interop_dir, run};
+use checks::{
+    assert_error_page_only, assert_pages_fit, assert_shows_client, consent_page, first_page, page,
+    pages_brief,
+};
+use run::drive;
 
-/// Node's own deadline for one scenario (it then closes Chromium itself).
-const SCENARIO_DEADLINE: Duration = Duration::from_secs(60);
-/// The backstop: Node is killed after this.
-const NODE_TIMEOUT: Duration = Duration::from_secs(90);
-const PLAYWRIGHT: &str = "playwright-core";
 /// The name [`register_public`] registers its clients under.
 const CLIENT_NAME: &str = "e2e public client";
 /// How the example servers describe the `mcp` scope (`scope_description`).
@@ -384,24 +383,6 @@ async fn shows_error_page(
     s
 }
 
-/// The one page shown is a 400 error page with a visible `#error` that fits
-/// its viewport, and the browser was not sent to the client.
-fn assert_error_page_only(s: &Value) {
-    assert_pages_fit(s);
-    assert!(
-        s["redirect"].is_null(),
-        "an unsafe request must not be redirected: {}",
-        s["redirect"]
-    );
-    let p = first_page(s);
-    let shot = &p["screenshot"];
-    assert_eq!(p["status"], 400, "the error page is a 400 ({shot})");
-    assert!(
-        p["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "no visible #error ({shot})"
-    );
-}
-
 /// A public client and an authorization request for the MCP resource.
 struct Flow {
     base: String,
@@ -475,225 +456,4 @@ impl Flow {
             .await,
         );
     }
-}
-
-/// Runs one scenario in Chromium and returns its summary; panics when the
-/// scenario could not be carried out with the keyboard. Screenshots are
-/// named `<name>-<width>-<step>.png`.
-async fn drive(
-    name: &str,
-    scenario: &str,
-    viewport: Viewport,
-    url: &str,
-    redirect_uri: &str,
-) -> Value {
-    let dir = interop_dir("browser");
-    ensure_node_deps(&dir, PLAYWRIGHT).await;
-    let (width, height) = viewport.size();
-    let name = format!("{name}-{width}");
-    let shots = screenshot_dir();
-    remove_screenshots(&shots, &name);
-    let spec = json!({
-        "scenario": scenario,
-        "name": name,
-        "width": width,
-        "height": height,
-        "chromium": chromium(),
-        "url": url,
-        "redirect_uri": redirect_uri,
-        "username": USER,
-        "password": PASSWORD,
-        "wrong_password": "not-the-password",
-        "screenshot_dir": shots,
-        "deadline_ms": SCENARIO_DEADLINE.as_millis() as u64,
-    })
-    .to_string();
-    let out = run(&dir, "node", &["scenario.mjs", &spec], NODE_TIMEOUT).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or_else(|| {
-            panic!(
-                "no JSON summary from scenario.mjs ({}):\n{stdout}\n{stderr}",
-                out.status
-            )
-        });
-    let s: Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("summary is not JSON ({e}): {line}"));
-    assert!(
-        out.status.success() && s["ok"] == true,
-        "browser scenario {scenario} at {width} px failed ({}): {}\npages: {}\n--- stderr ---\n{stderr}",
-        out.status,
-        s["failure"].as_str().unwrap_or("(no reason given)"),
-        pages_brief(&s)
-    );
-    let blocked = s["blocked"].as_array().map(Vec::len).unwrap_or_default();
-    assert_eq!(
-        blocked, 0,
-        "the pages asked for non-loopback URLs: {}",
-        s["blocked"]
-    );
-    assert_accessible(&s);
-    s
-}
-
-/// Every form field has a label; every element focused (by Tab, or by the
-/// page itself) shows a focus indicator; all text is readable (WCAG AA
-/// contrast); the policy blocked nothing and every image loaded.
-fn assert_accessible(s: &Value) {
-    let csp = &s["csp_violations"];
-    assert!(
-        csp.as_array().is_some_and(Vec::is_empty),
-        "the browser refused parts of the pages under their Content-Security-Policy: {csp}"
-    );
-    let unmarked = &s["focus_unmarked"];
-    assert!(
-        unmarked.as_array().is_some_and(Vec::is_empty),
-        "focused without a visible focus indicator: {unmarked}; Tab went {}",
-        s["focus_stops"]
-    );
-    for p in s["pages"].as_array().into_iter().flatten() {
-        let shot = &p["screenshot"];
-        assert!(
-            p["unlabelled"].as_array().is_some_and(Vec::is_empty),
-            "form fields without a label: {} ({shot})",
-            p["unlabelled"]
-        );
-        assert_eq!(
-            p["focus_marked"], true,
-            "the element the page focuses ({}) shows no focus indicator ({shot})",
-            p["focused"]
-        );
-        assert!(
-            p["low_contrast"].as_array().is_some_and(Vec::is_empty),
-            "text below WCAG AA contrast: {} ({shot})",
-            p["low_contrast"]
-        );
-        for img in p["images"].as_array().into_iter().flatten() {
-            assert_eq!(
-                img["loaded"], true,
-                "image {} did not load ({shot})",
-                img["src"]
-            );
-        }
-    }
-}
-
-/// Every page fits its viewport's width.
-fn assert_pages_fit(s: &Value) {
-    for p in s["pages"].as_array().into_iter().flatten() {
-        let (scroll, inner) = (p["scroll_width"].as_u64(), p["inner_width"].as_u64());
-        assert!(
-            scroll.is_some() && scroll <= inner,
-            "page `{}` overflows horizontally: scrollWidth {} > innerWidth {}; too wide: {} ({})",
-            p["label"],
-            p["scroll_width"],
-            p["inner_width"],
-            p["too_wide"],
-            p["screenshot"]
-        );
-    }
-}
-
-/// The page names the client and the host the result goes to.
-fn assert_shows_client(p: &Value, redirect_uri: &str) {
-    let host = url::Url::parse(redirect_uri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("redirect URI without a host: {redirect_uri}"));
-    let shot = &p["screenshot"];
-    assert_eq!(
-        p["client_name"], CLIENT_NAME,
-        "the client's name must be visible in #client-name ({shot})"
-    );
-    assert_eq!(
-        p["redirect_host"], host,
-        "the redirect host must be visible in #redirect-host ({shot})"
-    );
-}
-
-fn first_page(s: &Value) -> &Value {
-    s["pages"]
-        .get(0)
-        .unwrap_or_else(|| panic!("no page observed: {s}"))
-}
-
-fn page<'a>(s: &'a Value, label: &str) -> &'a Value {
-    s["pages"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["label"] == label))
-        .unwrap_or_else(|| panic!("no page `{label}`; pages: {}", pages_brief(s)))
-}
-
-/// The page with the Allow and Deny buttons.
-fn consent_page(s: &Value) -> &Value {
-    s["pages"]
-        .as_array()
-        .and_then(|ps| {
-            ps.iter()
-                .find(|p| p["approve_button"] == true && p["deny_button"] == true)
-        })
-        .unwrap_or_else(|| panic!("no page offered Allow and Deny; pages: {}", pages_brief(s)))
-}
-
-/// One line per observed page, for failure messages.
-fn pages_brief(s: &Value) -> String {
-    s["pages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            format!(
-                "\n  {} [{}] {} (error: {}) {}",
-                p["label"], p["status"], p["url"], p["error"], p["screenshot"]
-            )
-        })
-        .collect()
-}
-
-/// Where screenshots go: `target/browser-screenshots` of this workspace
-/// (or of `CARGO_TARGET_DIR`).
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let dir = target.join("browser-screenshots");
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    dir.canonicalize().unwrap_or(dir)
-}
-
-/// Removes the screenshots an earlier run of `name` left, so that the folder
-/// shows only this run's pages.
-fn remove_screenshots(dir: &Path, name: &str) {
-    let prefix = format!("{name}-");
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let file = entry.file_name();
-        let file = file.to_string_lossy();
-        if file.starts_with(&prefix) && file.ends_with(".png") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// The Chromium binary: `OAUTH_MCP_CHROMIUM`, else `chromium` or
-/// `chromium-browser` on `PATH`.
-fn chromium() -> PathBuf {
-    if let Some(p) = std::env::var_os("OAUTH_MCP_CHROMIUM") {
-        return PathBuf::from(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .flat_map(|d| [d.join("chromium"), d.join("chromium-browser")])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "Chromium is not installed: the browser tests need Debian's `chromium` package \
-                 (`apt-get install chromium`; .ci/run installs it), or OAUTH_MCP_CHROMIUM set to a \
-                 Chromium binary"
-            )
-        })
 }
