@@ -11,13 +11,12 @@ use std::time::Duration;
 use oauth_mcp_core::cimd::CimdConfig;
 use oauth_mcp_core::clock::SharedClock;
 use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::Branding;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::token::{KeySet, SigningKey};
-use oauth_mcp_core::{
-    AuthContext, AuthServer, Branding, PreRegisteredClient, ResourceServer, ServerConfig,
-};
+use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ResourceServer, ServerConfig};
 use oauth_mcp_sqlx::SqlStore;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
