@@ -14,6 +14,7 @@ use oauth_mcp_core::clock::SharedClock;
 use oauth_mcp_core::config::KeyRotation;
 use oauth_mcp_core::crypto::KeyEncryptionKey;
 use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::Branding;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::server::StartError;
@@ -131,6 +132,8 @@ pub struct Options {
     /// A path appended to the default public URL `http://<bound address>`
     /// (tests of a path-prefixed server; `--public-url` says it directly).
     pub public_path: Option<String>,
+    /// The look of the login pages (tests of branded pages; default: none).
+    pub branding: Option<Branding>,
 }
 
 impl Default for Options {
@@ -151,6 +154,7 @@ impl Default for Options {
             cimd: None,
             client_jwks: None,
             public_path: None,
+            branding: None,
         }
     }
 }
@@ -344,6 +348,8 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
         .scopes_supported(["mcp", "admin"])
         .default_scopes(["mcp"])
         .default_user_scopes(["mcp"])
+        .scope_description("mcp", "Use this server's tools as you")
+        .scope_description("admin", "Use the administrative tools (admin_echo)")
         .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default())
         .client_jwks_fetch(opts.client_jwks.clone().unwrap_or_default());
     if opts.demo_admin {
@@ -360,6 +366,9 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
     }
     if let Some(c) = &opts.clock {
         b = b.clock(c.clone());
+    }
+    if let Some(brand) = &opts.branding {
+        b = b.branding(brand.clone());
     }
     for c in &opts.clients {
         b = b.client(c.clone());

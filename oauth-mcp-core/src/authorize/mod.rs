@@ -74,6 +74,7 @@ pub(crate) fn error_page(status: u16, e: &OAuthError) -> AuthorizeOutcome {
         error: e.code,
         message: message.to_owned(),
         detail: e.description.clone(),
+        continue_to: None,
     })
 }
 
@@ -296,6 +297,7 @@ impl AuthServer {
                 client: self.client_view(&client, &pending.redirect_uri),
                 scopes: self.scope_views(&pending.scope),
                 subject: subject.to_owned(),
+                sign_in_with: None,
             }),
             Err(page) => page,
         }
