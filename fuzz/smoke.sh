@@ -30,6 +30,8 @@ else
   cargo=(cargo)
 fi
 
+cargo fmt --check
+
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 "${cargo[@]}" fuzz build -s none

@@ -65,11 +65,21 @@ fn well_formed_basic(shape: &[u8]) -> String {
     let scheme: String = "Basic"
         .chars()
         .enumerate()
-        .map(|(i, c)| if bit(64 + i) { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+        .map(|(i, c)| {
+            if bit(64 + i) {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect();
     let gap = if bit(70) { "\t" } else { " " };
     let creds = format!("{}:{}", enc(CONFIDENTIAL_CLIENT, 0), enc(CLIENT_SECRET, 24));
-    format!("{scheme}{gap}{}{}", STANDARD.encode(creds), if bit(71) { " " } else { "" })
+    format!(
+        "{scheme}{gap}{}{}",
+        STANDARD.encode(creds),
+        if bit(71) { " " } else { "" }
+    )
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -88,7 +98,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let rs = resource_server();
-    let values: Vec<_> = headers.get_all(http::header::AUTHORIZATION).iter().collect();
+    let values: Vec<_> = headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .collect();
     match block_on(rs.check(&headers, query.as_deref(), None)) {
         Ok(ctx) => {
             assert_eq!(values.len(), 1);
@@ -96,13 +109,15 @@ fuzz_target!(|data: &[u8]| {
             let (scheme, token) = v.trim().split_once([' ', '\t']).expect("scheme and token");
             assert!(scheme.eq_ignore_ascii_case("bearer"), "{v}");
             let token = token.trim();
-            let (_, scopes) = TOKENS.iter().find(|(t, _)| *t == token).expect("known token");
+            let (_, scopes) = TOKENS
+                .iter()
+                .find(|(t, _)| *t == token)
+                .expect("known token");
             assert!(scopes.split(' ').any(|s| s == "mcp"));
             assert!(ctx.scopes.contains("mcp"));
-            assert!(
-                !query.as_deref().is_some_and(|q| form_urlencoded::parse(q.as_bytes())
-                    .any(|(k, _)| k == "access_token"))
-            );
+            assert!(!query.as_deref().is_some_and(|q| {
+                form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
+            }));
         }
         Err(r) => {
             assert!(matches!(r.status, 400 | 401 | 403 | 503), "{r:?}");
@@ -119,7 +134,13 @@ fuzz_target!(|data: &[u8]| {
                     let sent: String = r
                         .description
                         .chars()
-                        .map(|c| if c == '\t' || (' '..='~').contains(&c) { c } else { '?' })
+                        .map(|c| {
+                            if c == '\t' || (' '..='~').contains(&c) {
+                                c
+                            } else {
+                                '?'
+                            }
+                        })
                         .collect();
                     assert_eq!(param("error_description"), Some(sent.as_str()));
                 }
@@ -134,7 +155,10 @@ fuzz_target!(|data: &[u8]| {
                                 .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
                         })
                     });
-                    assert!(!presented_bearer, "bare challenge to presented Bearer credentials");
+                    assert!(
+                        !presented_bearer,
+                        "bare challenge to presented Bearer credentials"
+                    );
                 }
             }
         }
@@ -142,10 +166,12 @@ fuzz_target!(|data: &[u8]| {
 
     // The authorization server's client authentication.
     let form = Params::parse(f[2]);
-    let first = values.first().and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let result = with_oauth(|oauth| {
-        block_on(oauth.server().authenticate_client(&form, first.as_deref()))
-    });
+    let first = values
+        .first()
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let result =
+        with_oauth(|oauth| block_on(oauth.server().authenticate_client(&form, first.as_deref())));
     if let Ok(c) = &result {
         assert!(c.client_id == CONFIDENTIAL_CLIENT || c.client_id == PUBLIC_CLIENT);
         if c.is_confidential() {
@@ -154,14 +180,24 @@ fuzz_target!(|data: &[u8]| {
                 .and_then(basic)
                 .is_some_and(|(id, s)| id == CONFIDENTIAL_CLIENT && s == CLIENT_SECRET);
             let by_form = form.single("client_secret").ok().flatten() == Some(CLIENT_SECRET);
-            assert!(by_header || by_form, "confidential client without its secret");
+            assert!(
+                by_header || by_form,
+                "confidential client without its secret"
+            );
         }
     }
     if sel & 1 == 1 {
         let header = well_formed_basic(f[0]);
         let r = with_oauth(|oauth| {
-            block_on(oauth.server().authenticate_client(&Params::parse(b""), Some(&header)))
+            block_on(
+                oauth
+                    .server()
+                    .authenticate_client(&Params::parse(b""), Some(&header)),
+            )
         });
-        assert!(r.is_ok_and(|c| c.client_id == CONFIDENTIAL_CLIENT), "{header}");
+        assert!(
+            r.is_ok_and(|c| c.client_id == CONFIDENTIAL_CLIENT),
+            "{header}"
+        );
     }
 });

@@ -13,7 +13,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use oauth_mcp_core::cimd::{client_from_document, is_document_client_id};
-use oauth_mcp_core::client::{SUPPORTED_GRANT_TYPES, TokenEndpointAuthMethod, validate_redirect_uri};
+use oauth_mcp_core::client::{
+    SUPPORTED_GRANT_TYPES, TokenEndpointAuthMethod, validate_redirect_uri,
+};
 use oauth_mcp_fuzz::{fields, text};
 use serde_json::Value;
 
@@ -47,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .all(|g| SUPPORTED_GRANT_TYPES.contains(&g.as_str()))
     );
-    assert!(c.client_name.as_deref().is_some_and(|n| !n.trim().is_empty()));
+    assert!(
+        c.client_name
+            .as_deref()
+            .is_some_and(|n| !n.trim().is_empty())
+    );
     assert!(!c.metadata.contains_key("client_secret"));
     if let Some(keys) = doc["jwks"]["keys"].as_array() {
         for k in keys {

@@ -56,7 +56,10 @@ fn check(assertion: &str) {
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
     };
-    assert!(auds.iter().any(|a| *a == TOKEN_ENDPOINT || *a == ISSUER), "{auds:?}");
+    assert!(
+        auds.iter().any(|a| *a == TOKEN_ENDPOINT || *a == ISSUER),
+        "{auds:?}"
+    );
     assert!(v.expires_at + 30 > NOW, "expired: {}", v.expires_at);
     assert!(v.expires_at - NOW <= 600 + 30, "too long: {}", v.expires_at);
     assert!(!v.jti.is_empty());

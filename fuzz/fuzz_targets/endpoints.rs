@@ -97,7 +97,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if path == "/token" {
         assert_eq!(
-            resp.headers().get(http::header::CACHE_CONTROL).map(|v| v.as_bytes()),
+            resp.headers()
+                .get(http::header::CACHE_CONTROL)
+                .map(|v| v.as_bytes()),
             Some(&b"no-store"[..])
         );
     }

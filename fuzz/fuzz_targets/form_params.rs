@@ -26,10 +26,13 @@ fuzz_target!(|data: &[u8]| {
             .map(|(_, v)| v.as_str())
             .collect()
     };
-    let names = pairs
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .chain(["client_id", "state", "resource", "scope", "code_verifier"]);
+    let names = pairs.iter().map(|(k, _)| k.as_str()).chain([
+        "client_id",
+        "state",
+        "resource",
+        "scope",
+        "code_verifier",
+    ]);
     for name in names {
         let vs = values(name);
         assert_eq!(p.all(name), vs, "all({name})");

@@ -27,7 +27,10 @@ const REDIRECT: &str = "http://127.0.0.1:7777/cb";
 fn get(oauth: &OAuthHttp, uri: &str) -> (u16, String) {
     let req = http::Request::get(uri).body(Bytes::new()).expect("request");
     let r = block_on(oauth.handle(req));
-    (r.status().as_u16(), String::from_utf8_lossy(r.body()).into_owned())
+    (
+        r.status().as_u16(),
+        String::from_utf8_lossy(r.body()).into_owned(),
+    )
 }
 
 fn authorize_uri(client_id: &str) -> String {
@@ -47,11 +50,22 @@ fn any_page(page: &str) {
         assert!(f.filled.len() <= f.fields.len() + 1);
         for (name, value) in &f.filled {
             assert!(!name.is_empty());
-            if f.fields.iter().any(|(k, n, _)| k == "password" && n == name) {
-                assert!(value == "pw" || f.fields.iter().any(|(k, n, _)| k != "password" && n == name));
+            if f.fields
+                .iter()
+                .any(|(k, n, _)| k == "password" && n == name)
+            {
+                assert!(
+                    value == "pw"
+                        || f.fields
+                            .iter()
+                            .any(|(k, n, _)| k != "password" && n == name)
+                );
             }
         }
-        assert_eq!(f.has_password, f.fields.iter().any(|(k, _, _)| k == "password"));
+        assert_eq!(
+            f.has_password,
+            f.fields.iter().any(|(k, _, _)| k == "password")
+        );
         assert_eq!(f.method, f.method.to_ascii_lowercase());
     }
     for max in [0, 10, 300] {
@@ -98,14 +112,23 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(f.username_field.as_deref(), Some("username"));
             for (_, name, _) in &f.fields {
                 assert!(
-                    matches!(name.as_str(), "request_id" | "username" | "password" | "action"),
+                    matches!(
+                        name.as_str(),
+                        "request_id" | "username" | "password" | "action"
+                    ),
                     "a client name added the control `{name}`"
                 );
             }
-            assert!(f.filled.contains(&("action".to_owned(), "approve".to_owned())));
+            assert!(
+                f.filled
+                    .contains(&("action".to_owned(), "approve".to_owned()))
+            );
             let shown = s.split_whitespace().collect::<Vec<_>>().join(" ");
             if !shown.is_empty() && !s.chars().any(|c| c.is_control() || c == '\u{fffd}') {
-                assert!(visible_text(&page, 100_000).contains(&shown), "{shown:?} not shown");
+                assert!(
+                    visible_text(&page, 100_000).contains(&shown),
+                    "{shown:?} not shown"
+                );
             }
         }),
         _ => with_oauth(|oauth| {
@@ -115,7 +138,10 @@ fuzz_target!(|data: &[u8]| {
             let (status, page) = get(oauth, &authorize_uri(&s));
             assert_eq!(status, 400, "{page}");
             any_page(&page);
-            assert!(forms(&page, "a", "b").is_empty(), "a client id added a form");
+            assert!(
+                forms(&page, "a", "b").is_empty(),
+                "a client id added a form"
+            );
             assert!(error_text(&page).is_some(), "{page}");
         }),
     }

@@ -27,9 +27,9 @@ fn needs_admin(method: &str, name: &str) -> bool {
         "prompts/get" => name == "admin_prompt",
         "resources/read" => {
             name == "secret://exact"
-                || name.strip_prefix("file:///secret/").is_some_and(|rest| {
-                    !rest.is_empty() && !rest.contains(['/', '?', '#', ','])
-                })
+                || name
+                    .strip_prefix("file:///secret/")
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#', ',']))
         }
         _ => false,
     }
@@ -43,7 +43,11 @@ fn body_needs_admin(body: &[u8]) -> bool {
         let Some(method) = m.get("method").and_then(Value::as_str) else {
             return false;
         };
-        let key = if method == "resources/read" { "uri" } else { "name" };
+        let key = if method == "resources/read" {
+            "uri"
+        } else {
+            "name"
+        };
         m.get("params")
             .and_then(|p| p.get(key))
             .and_then(Value::as_str)
@@ -75,8 +79,8 @@ fuzz_target!(|data: &[u8]| {
         header_op.1 = v.to_str().ok().map(str::to_owned);
         headers.insert("mcp-name", v);
     }
-    let admin = body_needs_admin(f[2])
-        || matches!(&header_op, (Some(m), Some(n)) if needs_admin(m, n));
+    let admin =
+        body_needs_admin(f[2]) || matches!(&header_op, (Some(m), Some(n)) if needs_admin(m, n));
     let result = block_on(resource_server().check(&headers, None, Some(f[2])));
     match token {
         "tok-down" => assert_eq!(result.map_err(|r| r.status), Err(503)),

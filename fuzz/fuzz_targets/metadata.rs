@@ -50,8 +50,15 @@ fn discovery_agrees(raw: &str) {
     let prm = protected_resource_metadata_url(raw).expect("same URL rules");
     let url = Url::parse(raw).expect("core parsed it");
     let (cli_prm, cli_as) = well_known(&url);
-    assert_eq!(as_urls, cli_as, "authorization-server metadata URLs of {raw}");
-    assert_eq!(Some(&prm), cli_prm.first(), "protected-resource URL of {raw}");
+    assert_eq!(
+        as_urls, cli_as,
+        "authorization-server metadata URLs of {raw}"
+    );
+    assert_eq!(
+        Some(&prm),
+        cli_prm.first(),
+        "protected-resource URL of {raw}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

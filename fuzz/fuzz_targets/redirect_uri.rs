@@ -50,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
         if validate_redirect_uri(u).is_ok() {
             let url = Url::parse(u).expect("a valid redirect URI parses");
             assert!(url.fragment().is_none());
-            assert!(!matches!(url.scheme(), "javascript" | "data" | "file" | "ws" | "wss"));
+            assert!(!matches!(
+                url.scheme(),
+                "javascript" | "data" | "file" | "ws" | "wss"
+            ));
             if url.scheme() == "http" {
                 assert!(is_loopback(&url), "{u}");
             }
@@ -60,7 +63,10 @@ fuzz_target!(|data: &[u8]| {
     let c = client(vec![reg.clone()]);
     assert_eq!(c.match_redirect_uri(&req).is_some(), m);
     if m && reg != req {
-        let (r, q) = (Url::parse(&reg).expect("reg"), Url::parse(&req).expect("req"));
+        let (r, q) = (
+            Url::parse(&reg).expect("reg"),
+            Url::parse(&req).expect("req"),
+        );
         assert_eq!((r.scheme(), q.scheme()), ("http", "http"));
         assert!(is_loopback(&r) && is_loopback(&q));
         assert_eq!(r.host_str(), q.host_str());

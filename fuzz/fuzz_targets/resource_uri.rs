@@ -38,13 +38,19 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(canonical(s), c);
         assert!(same_resource(s, c));
         let json = serde_json::to_string(&r).expect("serialises");
-        assert_eq!(serde_json::from_str::<ResourceUri>(&json).expect("parses"), r);
+        assert_eq!(
+            serde_json::from_str::<ResourceUri>(&json).expect("parses"),
+            r
+        );
     }
     for a in &uris {
         for b in &uris {
             assert_eq!(same_resource(a, b), same_resource(b, a));
             if let Ok(r) = ResourceUri::parse(a) {
-                assert_eq!(r.matches(b), same_resource(a, b) && ResourceUri::parse(b).is_ok());
+                assert_eq!(
+                    r.matches(b),
+                    same_resource(a, b) && ResourceUri::parse(b).is_ok()
+                );
             }
         }
     }

@@ -20,7 +20,13 @@ use oauth_mcp_fuzz::{fields, text};
 
 fn carried(s: &str) -> String {
     s.chars()
-        .map(|c| if c == '\t' || (' '..='~').contains(&c) { c } else { '?' })
+        .map(|c| {
+            if c == '\t' || (' '..='~').contains(&c) {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -46,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let parsed = challenges(&header);
     let schemes: Vec<&str> = parsed.iter().map(|((s, _), _, _)| s.as_str()).collect();
-    let expected: &[&str] = if d.is_empty() { &["Bearer"] } else { &["Basic", "Bearer"] };
+    let expected: &[&str] = if d.is_empty() {
+        &["Bearer"]
+    } else {
+        &["Basic", "Bearer"]
+    };
     assert_eq!(schemes, expected, "{header}");
     let ((_, params), is_bearer, rm) = parsed.last().expect("Bearer");
     assert!(is_bearer);

@@ -15,13 +15,13 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::validate::remote::RemoteJwksValidator;
-use oauth_mcp_core::{
-    AuthContext, AuthServer, KeySet, MemoryStore, PreRegisteredClient, ResourceServer,
-    ResourceUri, ScopeSet, ServerConfig, SigningKey, TokenValidator,
-};
 use oauth_mcp_core::token::SigningAlgorithm;
+use oauth_mcp_core::validate::remote::RemoteJwksValidator;
 use oauth_mcp_core::validate::{LocalJwtValidator, TokenRejection};
+use oauth_mcp_core::{
+    AuthContext, AuthServer, KeySet, MemoryStore, PreRegisteredClient, ResourceServer, ResourceUri,
+    ScopeSet, ServerConfig, SigningKey, TokenValidator,
+};
 
 /// The embedded authorization server's public URL (its issuer).
 pub const ISSUER: &str = "http://127.0.0.1:8080";
