@@ -59,6 +59,7 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod token_cache;
 pub mod validate;
 
 pub use bearer::ResourceGuard;
