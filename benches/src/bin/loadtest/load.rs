@@ -48,7 +48,7 @@ pub(crate) struct Plan {
 pub(crate) struct Outcome {
     /// Operations that completed successfully inside the window.
     pub(crate) ops: u64,
-    /// Operations that failed inside the window.
+    /// Operations that failed (in the window or the warm-up; each stops its connection).
     pub(crate) errors: u64,
     /// Latency of each successful operation in the window, in µs.
     pub(crate) latencies_us: Vec<u32>,
@@ -147,9 +147,8 @@ pub(crate) async fn run<W: Workload>(w: Arc<W>, plan: &Plan) -> Result<Outcome, 
                         break;
                     }
                     Err(e) => {
-                        if inside {
-                            r.errors += 1;
-                        }
+                        // Counted even outside the window: the connection stops.
+                        r.errors += 1;
                         r.first_error.get_or_insert_with(|| e.to_string());
                         // The connection may be broken: stop using it.
                         break;
@@ -207,11 +206,6 @@ impl FreshTokens {
                 .collect::<Result<_, _>>()?,
             next: AtomicUsize::new(0),
         })
-    }
-
-    /// How many were handed out.
-    pub(crate) fn used(&self) -> usize {
-        self.next.load(Ordering::Relaxed).min(self.list.len())
     }
 
     fn take(&self) -> Option<HeaderValue> {

@@ -2,7 +2,9 @@
 //! messages, so the harness can name the store round trips of each
 //! endpoint. A round trip is one `ReadyForQuery` ('Z') from the server: the
 //! client waits for it after every `Sync` (extended protocol) or simple
-//! `Query`. Statements are counted as `Execute` ('E') plus `Query` ('Q').
+//! `Query`. Also counted: `Execute` ('E', a prepared statement run),
+//! simple `Query` ('Q', e.g. `BEGIN`/`COMMIT`), and bare `Sync`s with
+//! nothing before them (sqlx's connection health check, `ping`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,8 +19,9 @@ use crate::client::Error;
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     round_trips: AtomicU64,
-    statements: AtomicU64,
-    parses: AtomicU64,
+    executes: AtomicU64,
+    simple: AtomicU64,
+    pings: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -26,10 +29,12 @@ pub(crate) struct Counters {
 pub(crate) struct Counts {
     /// `ReadyForQuery` messages (round trips).
     pub(crate) round_trips: u64,
-    /// `Execute` + `Query` messages (statements run).
-    pub(crate) statements: u64,
-    /// `Parse` messages (statements prepared).
-    pub(crate) parses: u64,
+    /// `Execute` messages (prepared statements run).
+    pub(crate) executes: u64,
+    /// Simple `Query` messages (`BEGIN`, `COMMIT`, …).
+    pub(crate) simple: u64,
+    /// Bare `Sync`s (health checks).
+    pub(crate) pings: u64,
 }
 
 impl std::ops::Sub for Counts {
@@ -37,8 +42,9 @@ impl std::ops::Sub for Counts {
     fn sub(self, o: Counts) -> Counts {
         Counts {
             round_trips: self.round_trips.saturating_sub(o.round_trips),
-            statements: self.statements.saturating_sub(o.statements),
-            parses: self.parses.saturating_sub(o.parses),
+            executes: self.executes.saturating_sub(o.executes),
+            simple: self.simple.saturating_sub(o.simple),
+            pings: self.pings.saturating_sub(o.pings),
         }
     }
 }
@@ -48,8 +54,9 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> Counts {
         Counts {
             round_trips: self.round_trips.load(Ordering::SeqCst),
-            statements: self.statements.load(Ordering::SeqCst),
-            parses: self.parses.load(Ordering::SeqCst),
+            executes: self.executes.load(Ordering::SeqCst),
+            simple: self.simple.load(Ordering::SeqCst),
+            pings: self.pings.load(Ordering::SeqCst),
         }
     }
 }
@@ -88,6 +95,8 @@ async fn relay(client: TcpStream, server: TcpStream, c: Arc<Counters>) {
     let up = async move {
         let mut p = Parser::new(true);
         let mut buf = vec![0u8; 16 * 1024];
+        // Whether anything but a Sync was sent since the last Sync.
+        let mut batch = false;
         loop {
             let n = match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -95,12 +104,20 @@ async fn relay(client: TcpStream, server: TcpStream, c: Arc<Counters>) {
             };
             p.feed(&buf[..n], |kind, untyped_code| match (kind, untyped_code) {
                 (_, Some(80877103 | 80877104)) => flag.store(true, Ordering::SeqCst),
-                (b'E' | b'Q', None) => {
-                    c2.statements.fetch_add(1, Ordering::SeqCst);
+                (b'E', None) => {
+                    c2.executes.fetch_add(1, Ordering::SeqCst);
+                    batch = true;
                 }
-                (b'P', None) => {
-                    c2.parses.fetch_add(1, Ordering::SeqCst);
+                (b'Q', None) => {
+                    c2.simple.fetch_add(1, Ordering::SeqCst);
                 }
+                (b'S', None) => {
+                    if !batch {
+                        c2.pings.fetch_add(1, Ordering::SeqCst);
+                    }
+                    batch = false;
+                }
+                (_, None) => batch = true,
                 _ => {}
             });
             if sw.write_all(&buf[..n]).await.is_err() {

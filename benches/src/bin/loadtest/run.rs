@@ -73,10 +73,6 @@ pub(crate) struct RunArgs {
     /// Do not pin anything (no `taskset`).
     #[arg(long)]
     pub(crate) no_pin: bool,
-    /// The example server binary (default: build `example-axum-server` in
-    /// release mode with cargo and use the one next to this binary).
-    #[arg(long)]
-    pub(crate) example_bin: Option<PathBuf>,
     /// Leave the example MCP server out.
     #[arg(long)]
     pub(crate) no_example: bool,
@@ -253,27 +249,18 @@ impl Server {
 }
 
 async fn start_own(args: &RunArgs, serve: &[&str]) -> Result<Server, BoxError> {
+    start_own_logging(args, serve, Stdio::inherit()).await
+}
+
+async fn start_own_logging(
+    args: &RunArgs,
+    serve: &[&str],
+    stderr: Stdio,
+) -> Result<Server, BoxError> {
     let exe = std::env::current_exe()?;
     let mut a = vec!["serve".to_owned()];
     a.extend(serve.iter().map(|s| (*s).to_owned()));
-    Server::start(args, &exe, &a, Stdio::inherit(), "LISTENING").await
-}
-
-fn example_binary(args: &RunArgs) -> Result<PathBuf, BoxError> {
-    if let Some(p) = &args.example_bin {
-        return Ok(p.clone());
-    }
-    progress("building example-axum-server (release)");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = std::process::Command::new(cargo)
-        .args(["build", "--release", "-p", "example-axum-server"])
-        .status()?;
-    if !st.success() {
-        return Err("cargo build --release -p example-axum-server failed".into());
-    }
-    let exe = std::env::current_exe()?;
-    let dir = exe.parent().ok_or("no directory for this binary")?;
-    Ok(dir.join("example-axum-server"))
+    Server::start(args, &exe, &a, stderr, "LISTENING").await
 }
 
 /// The JSON-RPC request every resource-server target gets.
@@ -315,6 +302,8 @@ struct Target {
     name: &'static str,
     server: &'static str,
     kind: TargetKind,
+    /// Connections, if not `--connections`.
+    connections: Option<usize>,
 }
 
 enum TargetKind {
@@ -337,34 +326,47 @@ async fn rs_suite(
             name: "bare axum",
             server: "bare",
             kind: TargetKind::Fixed(Arc::new(fixed(Tokens::None))),
+            connections: None,
         },
         Target {
             name: "axum + BearerLayer, repeated token",
             server: "layer",
             kind: TargetKind::Fixed(Arc::new(fixed(Tokens::Same(repeated.clone())))),
+            connections: None,
         },
         Target {
             name: "axum + BearerLayer, first-seen tokens",
             server: "layer",
             kind: TargetKind::FreshTokens,
+            connections: None,
         },
         Target {
             name: "actix-web bare",
             server: "actix-bare",
             kind: TargetKind::Fixed(Arc::new(fixed(Tokens::None))),
+            connections: None,
         },
         Target {
             name: "actix-web + BearerAuth, repeated token",
             server: "actix",
             kind: TargetKind::Fixed(Arc::new(fixed(Tokens::Same(repeated)))),
+            connections: None,
         },
     ];
     if !args.no_example {
+        // The token comes from a code flow once the server runs.
         targets.push(Target {
             name: "example MCP server, tools/list",
             server: "example",
-            // The token comes from a code flow once the server runs.
             kind: TargetKind::Fixed(Arc::new(fixed(Tokens::None))),
+            connections: None,
+        });
+        // One client calling in sequence: the latency an MCP client sees.
+        targets.push(Target {
+            name: "example MCP server, tools/list, 1 connection",
+            server: "example",
+            kind: TargetKind::Fixed(Arc::new(fixed(Tokens::None))),
+            connections: Some(1),
         });
     }
     if !args.only.is_empty() {
@@ -372,7 +374,13 @@ async fn rs_suite(
     }
     let mut servers: Vec<(&'static str, Server)> = Vec::new();
     let mut notes = String::new();
+    let mut example_load: Option<Arc<load::Fixed>> = None;
     for t in &mut targets {
+        if t.server == "example"
+            && let Some(w) = &example_load
+        {
+            t.kind = TargetKind::Fixed(w.clone());
+        }
         if servers.iter().any(|(k, _)| *k == t.server) {
             continue;
         }
@@ -386,17 +394,9 @@ async fn rs_suite(
             servers.push((t.server, s));
             continue;
         }
-        let bin = example_binary(args)?;
         let log = tmp.join("example.log");
         let stderr = Stdio::from(std::fs::File::create(&log)?);
-        let ex = Server::start(
-            args,
-            &bin,
-            &["--bind".into(), "127.0.0.1:0".into()],
-            stderr,
-            "Listening on:",
-        )
-        .await?;
+        let ex = start_own_logging(args, &["example"], stderr).await?;
         let mut conn = Conn::connect(ex.addr).await?;
         let (_, tok) = flows::code_flow(&mut conn, "demo-user", "demo-password").await?;
         let w = fixed(Tokens::Same(bearer(&tok.access)?));
@@ -414,7 +414,9 @@ async fn rs_suite(
             lines,
             n
         );
-        t.kind = TargetKind::Fixed(Arc::new(w));
+        let w = Arc::new(w);
+        t.kind = TargetKind::Fixed(w.clone());
+        example_load = Some(w);
         servers.push(("example", ex));
     }
     let window = args.warmup + args.duration;
@@ -430,7 +432,7 @@ async fn rs_suite(
             let plan = Plan {
                 addr: s.addr,
                 pid: s.pid,
-                connections: args.connections,
+                connections: t.connections.unwrap_or(args.connections),
                 warmup: Duration::from_secs_f64(args.warmup),
                 duration: Duration::from_secs_f64(args.duration),
             };
@@ -629,20 +631,28 @@ async fn count_round_trips(args: &RunArgs, pem: &str, url: &str) -> Result<Strin
     let mcp = fixed(Tokens::None);
     for _ in 0..args.count_reps {
         let mut snap = counters.snapshot();
+        // Each step's trailing traffic (e.g. a connection's return to the
+        // pool) is counted with it: snapshots are taken after a short pause.
+        let settle = || tokio::time::sleep(Duration::from_millis(20));
         let mut mark = |i: usize, per: &mut Vec<Vec<pgcount::Counts>>| {
             let now = counters.snapshot();
             per[i].push(now - snap);
             snap = now;
         };
         let cid = flows::register(&mut conn).await?;
+        settle().await;
         mark(0, &mut per);
         let rid = flows::authorize_get(&mut conn, &cid).await?;
+        settle().await;
         mark(1, &mut per);
         let code = flows::authorize_post(&mut conn, &rid, flows::USER.0, flows::USER.1).await?;
+        settle().await;
         mark(2, &mut per);
         let t = flows::exchange(&mut conn, &cid, &code).await?;
+        settle().await;
         mark(3, &mut per);
         let t2 = flows::refresh(&mut conn, &cid, &t.refresh).await?;
+        settle().await;
         mark(4, &mut per);
         let mut req = crate::client::request(
             Method::POST,
@@ -656,6 +666,7 @@ async fn count_round_trips(args: &RunArgs, pem: &str, url: &str) -> Result<Strin
         if r.status != StatusCode::OK {
             return Err(format!("POST /mcp: status {}", r.status).into());
         }
+        settle().await;
         mark(5, &mut per);
         tokio::time::sleep(Duration::from_millis(100)).await;
         mark(6, &mut per);
@@ -670,9 +681,9 @@ async fn count_round_trips(args: &RunArgs, pem: &str, url: &str) -> Result<Strin
     );
     let _ = writeln!(
         md,
-        "| endpoint | round trips | statements executed | statements parsed |"
+        "| endpoint | round trips | prepared statements run | simple queries (BEGIN/COMMIT…) | health-check pings |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
     let mut flow_total = 0.0;
     for (i, name) in steps.iter().enumerate() {
         let m = |f: fn(&pgcount::Counts) -> u64| {
@@ -684,9 +695,10 @@ async fn count_round_trips(args: &RunArgs, pem: &str, url: &str) -> Result<Strin
         }
         let _ = writeln!(
             md,
-            "| {name} | {rt} | {} | {} |",
-            m(|c| c.statements),
-            m(|c| c.parses)
+            "| {name} | {rt} | {} | {} | {} |",
+            m(|c| c.executes),
+            m(|c| c.simple),
+            m(|c| c.pings)
         );
     }
     let _ = writeln!(

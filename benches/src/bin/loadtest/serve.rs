@@ -29,6 +29,9 @@ pub(crate) enum Kind {
     ActixBare,
     /// actix-web, the trivial route behind `BearerAuth` (README set-up).
     Actix,
+    /// `example-axum-server` as its `main` runs it (INFO logging to stderr,
+    /// memory store, demo user), on a free loopback port.
+    Example,
     /// The embedded authorization server on `--store`, with a fixed-cost
     /// authenticator (no argon2), plus a README-protected `POST /mcp`.
     As,
@@ -87,7 +90,26 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), BoxError> {
     }
 }
 
+async fn serve_example() -> Result<(), BoxError> {
+    // What examples/example-axum-server/src/main.rs does, on a free port.
+    example_common::init_tracing();
+    let opts = example_axum_server::Options {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    };
+    let running = example_axum_server::start(opts).await?;
+    announce(running.addr);
+    tokio::select! {
+        r = running.task => r??,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
 async fn serve_axum(args: &ServeArgs) -> Result<(), BoxError> {
+    if args.kind == Kind::Example {
+        return serve_example().await;
+    }
     let app = match args.kind {
         Kind::Bare => Router::new().route("/mcp", post(mcp)),
         Kind::Layer => {
@@ -105,7 +127,9 @@ async fn serve_axum(args: &ServeArgs) -> Result<(), BoxError> {
                 .layer(oauth_mcp_axum::BearerLayer::new(oauth.resource_guard()))
                 .merge(oauth_mcp_axum::oauth_router(oauth))
         }
-        Kind::ActixBare | Kind::Actix => return Err("not an axum server".into()),
+        Kind::ActixBare | Kind::Actix | Kind::Example => {
+            return Err("not a plain axum server".into());
+        }
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -146,7 +170,9 @@ async fn authorization_server(args: &ServeArgs) -> Result<OAuthHttp, BoxError> {
 
 fn serve_actix(args: &ServeArgs) -> Result<(), BoxError> {
     use actix_web::{App, HttpResponse, HttpServer, web};
-    async fn mcp() -> HttpResponse {
+    // Takes the body, as the axum handler's server does: actix closes a
+    // keep-alive connection whose request body was left unread.
+    async fn mcp(_body: web::Bytes) -> HttpResponse {
         HttpResponse::Ok()
             .content_type("application/json")
             .body(MCP_BODY)
