@@ -117,6 +117,37 @@ fn cache(c: &mut Criterion) {
     });
     g.bench_function("clock_read", |b| b.iter(|| black_box(SystemClock.now())));
     g.finish();
+
+    // What the hit is made of, and another well-kept cache crate for scale.
+    let mut g = c.benchmark_group("token_cache_parts");
+    let t = tokens[7].as_str();
+    let seed = foldhash::fast::RandomState::default();
+    g.bench_function("foldhash_of_token", |b| {
+        b.iter(|| std::hash::BuildHasher::hash_one(&seed, black_box(t)))
+    });
+    let moka: moka::sync::Cache<Box<str>, std::sync::Arc<String>, foldhash::fast::RandomState> =
+        moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .build_with_hasher(foldhash::fast::RandomState::default());
+    let quick: quick_cache::sync::Cache<Box<str>, std::sync::Arc<String>> =
+        quick_cache::sync::Cache::new(10_000);
+    for (i, tok) in tokens.iter().enumerate() {
+        moka.insert(
+            tok.as_str().into(),
+            std::sync::Arc::new(format!("subject-{i}")),
+        );
+        quick.insert(
+            tok.as_str().into(),
+            std::sync::Arc::new(format!("subject-{i}")),
+        );
+    }
+    g.bench_function("moka_sync_hit", |b| {
+        b.iter(|| moka.get(black_box(t)).is_some())
+    });
+    g.bench_function("quick_cache_hit", |b| {
+        b.iter(|| quick.get(black_box(t)).is_some())
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bearer, cache);

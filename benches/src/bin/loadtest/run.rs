@@ -575,11 +575,15 @@ async fn token_suite(args: &RunArgs, tmp: &Path, pem: &Path) -> Result<String, B
             .find(|(n, _, _)| *n == "postgres")
             .map(|(_, u, _)| u.clone())
             .ok_or("no postgres server")?;
-        drop(servers);
+        for (_, _, s) in servers {
+            s.stop().await;
+        }
         md.push_str(&count_round_trips(args, &pem_s, &postgres).await?);
         let _ = db;
     } else {
-        drop(servers);
+        for (_, _, s) in servers {
+            s.stop().await;
+        }
     }
     let _ = writeln!(md, "\n<details><summary>Every round</summary>\n");
     md.push_str(&report::per_round(&results));
