@@ -287,8 +287,8 @@ mod tests {
 
     const NOW: i64 = 1_700_000_000;
 
-    fn cache(cfg: TokenCacheConfig) -> TokenCache<u32> {
-        TokenCache::new(&cfg)
+    fn cache(cfg: &TokenCacheConfig) -> TokenCache<u32> {
+        TokenCache::new(cfg)
     }
 
     fn put(c: &TokenCache<u32>, token: &str, v: u32, gid: Option<&str>, exp: i64) {
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn hit_needs_the_whole_token() {
-        let c = cache(TokenCacheConfig::default());
+        let c = cache(&TokenCacheConfig::default());
         let t = "eyJ.header.payload.signature";
         put(&c, t, 1, None, NOW + 60);
         assert_eq!(c.get(t, NOW), Some(1));
@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn never_served_at_or_after_exp() {
-        let c = cache(TokenCacheConfig::default());
+        let c = cache(&TokenCacheConfig::default());
         put(&c, "a", 1, None, NOW + 10);
         assert_eq!(c.get("a", NOW + 9), Some(1));
         assert_eq!(c.get("a", NOW + 10), None);
@@ -320,19 +320,19 @@ mod tests {
 
     #[test]
     fn never_served_past_the_ttl() {
-        let c = cache(TokenCacheConfig::default().with_ttl(Duration::from_secs(30)));
+        let c = cache(&TokenCacheConfig::default().with_ttl(Duration::from_secs(30)));
         put(&c, "a", 1, None, NOW + 3600);
         assert_eq!(c.get("a", NOW + 29), Some(1));
         assert_eq!(c.get("a", NOW + 30), None);
         // A zero TTL caches nothing.
-        let c = cache(TokenCacheConfig::default().with_ttl(Duration::ZERO));
+        let c = cache(&TokenCacheConfig::default().with_ttl(Duration::ZERO));
         put(&c, "a", 1, None, NOW + 3600);
         assert_eq!(c.get("a", NOW), None);
     }
 
     #[test]
     fn invalidating_a_grant_drops_only_its_tokens() {
-        let c = cache(TokenCacheConfig::default());
+        let c = cache(&TokenCacheConfig::default());
         put(&c, "a1", 1, Some("ga"), NOW + 60);
         put(&c, "a2", 2, Some("ga"), NOW + 60);
         put(&c, "b1", 3, Some("gb"), NOW + 60);
@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn a_validation_that_raced_a_revocation_is_not_cached() {
-        let c = cache(TokenCacheConfig::default());
+        let c = cache(&TokenCacheConfig::default());
         let ticket = c.ticket();
         // The grant is revoked while the token is being validated.
         c.invalidate_grant("g");
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn bounded_in_entries() {
-        let c = cache(TokenCacheConfig::default().with_max_entries(100));
+        let c = cache(&TokenCacheConfig::default().with_max_entries(100));
         for i in 0..1_000u32 {
             put(&c, &format!("token-{i}"), i, None, NOW + 60);
         }
@@ -384,7 +384,7 @@ mod tests {
         let cfg = TokenCacheConfig::default()
             .with_max_entries(1_000_000)
             .with_max_bytes(64 * 1024);
-        let c = cache(cfg);
+        let c = cache(&cfg);
         let long = "x".repeat(4000);
         for i in 0..200u32 {
             c.insert(
@@ -411,7 +411,7 @@ mod tests {
 
     #[test]
     fn overlong_tokens_are_not_cached() {
-        let c = cache(TokenCacheConfig::default().with_max_token_len(16));
+        let c = cache(&TokenCacheConfig::default().with_max_token_len(16));
         put(&c, &"y".repeat(17), 1, None, NOW + 60);
         assert_eq!(c.get(&"y".repeat(17), NOW), None);
         put(&c, &"y".repeat(16), 2, None, NOW + 60);
@@ -424,7 +424,7 @@ mod tests {
         // then inserts, with the revocation sequence its ticket saw as value.
         // Once all have stopped, no entry from before the last revocation
         // may be served.
-        let c = Arc::new(cache(TokenCacheConfig::default()));
+        let c = Arc::new(cache(&TokenCacheConfig::default()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let inserters: Vec<_> = (0..3)
             .map(|n| {

@@ -441,7 +441,7 @@ async fn rs_suite(
                 TargetKind::FreshTokens => {
                     // Enough first-seen tokens for the window (ES256 verification
                     // bounds this rate), minted before the window starts.
-                    let n = ((fresh_rate.unwrap_or(15_000.0) * window * 1.5) as usize).max(2_000);
+                    let n = ((fresh_rate.unwrap_or(15_000.0) * window * 3.0) as usize).max(20_000);
                     progress(&format!("round {round}: minting {n} first-seen tokens"));
                     let tokens = (0..n).map(|_| mint.mint()).collect::<Result<Vec<_>, _>>()?;
                     let w = Arc::new(fixed(Tokens::Fresh(FreshTokens::new(tokens)?)));

@@ -186,13 +186,12 @@ fn serve_actix(args: &ServeArgs) -> Result<(), BoxError> {
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
             let resource = web::resource("/mcp").route(web::post().to(mcp));
-            let resource = match &guard {
+            match &guard {
                 Some(g) => {
                     App::new().service(resource.wrap(oauth_mcp_actix::BearerAuth::new(g.clone())))
                 }
                 None => App::new().service(resource),
-            };
-            resource
+            }
         })
         .listen(listener)?
         .shutdown_timeout(1)
