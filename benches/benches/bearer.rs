@@ -1,5 +1,5 @@
 //! The Bearer check per request, as the README sets it up
-//! (`oauth.resource_guard()`, memory store, revocation lookup on), for a
+//! (`ResourceServer::for_auth_server`, memory store, revocation lookup on), for a
 //! first-seen token and for a repeated token, next to a raw `jsonwebtoken`
 //! ES256 verify of the same token; and the validated-token cache on its own.
 //!
@@ -58,7 +58,9 @@ fn bearer(c: &mut Criterion) {
     let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
 
     // A hand-written ES256 verify: the public JWK, issuer, audience, exp.
-    let jwk = KeySet::new(key).jwks().keys.remove(0);
+    let jwk: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(KeySet::new(key).jwks()["keys"][0].clone())
+            .unwrap_or_else(|e| panic!("{e}"));
     let raw_key = DecodingKey::from_jwk(&jwk).unwrap_or_else(|e| panic!("{e}"));
     let mut raw = Validation::new(Algorithm::ES256);
     raw.set_issuer(&[PUBLIC_URL]);

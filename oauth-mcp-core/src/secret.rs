@@ -1,14 +1,15 @@
 //! Secrets that cannot leak by accident: redacted `Debug`, hashing for
 //! storage, constant-time comparison and random generation.
 
+use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A secret string (client secret, password, token). `Debug` and `Display`
-/// print `[redacted]`; read it with [`Secret::secret`].
-#[derive(Clone, PartialEq, Eq)]
+/// A secret string (client secret, password, token). `Debug` prints
+/// `[redacted]`; read it with [`Secret::secret`]. There is no `==`: compare
+/// with [`Secret::matches`], in constant time.
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -20,6 +21,11 @@ impl Secret {
     /// The secret value. Never log it.
     pub fn secret(&self) -> &str {
         &self.0
+    }
+
+    /// True if `other` is this secret, compared in constant time.
+    pub fn matches(&self, other: &str) -> bool {
+        constant_time_eq(&self.0, other)
     }
 }
 
@@ -49,15 +55,22 @@ impl From<String> for Secret {
 #[allow(clippy::expect_used)]
 pub fn random_token() -> String {
     let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf).expect("the OS random number generator failed");
+    // aws-lc-rs (already the JWT signing backend) reads the OS random source.
+    aws_lc_rs::rand::fill(&mut buf).expect("the OS random number generator failed");
     URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// base64url(SHA-256(bytes)), without padding: the storage hash of secrets
+/// and the PKCE S256 challenge.
+pub(crate) fn sha256_base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, bytes))
 }
 
 /// The storage key of a high-entropy secret (code, refresh token, client
 /// secret, request id): base64url(SHA-256(value)). These values carry 256 bits
 /// of entropy, so a fast hash is enough; passwords use argon2 instead.
 pub fn hash_secret(value: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
+    sha256_base64url(value.as_bytes())
 }
 
 /// A short, non-reversible tag for logs: the first 8 characters of the hash.
@@ -81,6 +94,8 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret([redacted])");
         assert_eq!(s.secret(), "hunter2");
+        assert!(s.matches("hunter2"));
+        assert!(!s.matches("hunter3"));
     }
 
     #[test]

@@ -32,6 +32,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 macro_rules! client_cols {
     () => {
@@ -91,7 +92,7 @@ const REVOKE_GRANT: &str = "UPDATE oauth_grants SET revoked = TRUE WHERE grant_i
 const DELETE_GRANT_REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE grant_id = $1";
 
 /// What differs between the databases for a write transaction.
-trait WritePool {
+pub(crate) trait WritePool {
     type Db: sqlx::Database;
     /// Starts a transaction that holds the write lock it needs: on SQLite
     /// `BEGIN IMMEDIATE` takes the database write lock up front (so a
@@ -234,7 +235,7 @@ impl AuthorizationStore for SqlStore {
             .bind(&p.code_challenge)
             .bind(p.code_challenge_method.as_str())
             .bind(&scope)
-            .bind(&p.resource)
+            .bind(p.resource.as_str())
             .bind(p.created_at)
             .bind(p.expires_at)
             .execute(pool)
@@ -301,7 +302,7 @@ impl AuthorizationStore for SqlStore {
             .bind(&c.code_challenge)
             .bind(c.code_challenge_method.as_str())
             .bind(&scope)
-            .bind(&c.resource)
+            .bind(c.resource.as_str())
             .bind(&c.subject)
             .bind(c.issued_at)
             .bind(c.expires_at)
@@ -366,7 +367,7 @@ impl TokenStore for SqlStore {
                 .bind(&grant.client_id)
                 .bind(&grant.subject)
                 .bind(&scope)
-                .bind(&grant.resource)
+                .bind(grant.resource.as_str())
                 .bind(grant.created_at)
                 .bind(generation)
                 .bind(grant.revoked)
@@ -397,7 +398,10 @@ impl TokenStore for SqlStore {
             .fetch_optional(pool)
             .await)
         .map_err(map)?;
-        row.map(GrantRow::into_grant).transpose()
+        // A tombstone (a grant revoked before it was stored) is no grant.
+        row.filter(|r| !(r.revoked && r.client_id.is_empty()))
+            .map(GrantRow::into_grant)
+            .transpose()
     }
 
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
@@ -570,10 +574,11 @@ impl Cleanup for SqlStore {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         // Spent codes go with the rest once expired: a replay after that is
         // refused as an unknown (or expired) code anyway.
-        const STATEMENTS: [&str; 3] = [
+        const STATEMENTS: [&str; 4] = [
             "DELETE FROM oauth_pending WHERE expires_at <= $1",
             "DELETE FROM oauth_codes WHERE expires_at <= $1",
             "DELETE FROM oauth_refresh_tokens WHERE expires_at <= $1",
+            "DELETE FROM oauth_replay WHERE expires_at <= $1",
         ];
         let mut total = 0;
         for sql in STATEMENTS {

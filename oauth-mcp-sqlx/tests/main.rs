@@ -5,12 +5,17 @@
 //!   periodic cleanup.
 //! - `postgres`: the conformance kit on PostgreSQL (`OAUTH_MCP_TEST_POSTGRES_URL`
 //!   or a private server; fails loudly when there is neither).
+//! - `keys`: signing keys raced by two pools on SQLite and PostgreSQL;
+//!   sealed keys across a reconnect; a server on an SQL store needs a
+//!   key-encryption key (or the opt-out named as dangerous).
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "suite/common.rs"]
 mod common;
+#[path = "suite/keys.rs"]
+mod keys;
 #[path = "suite/outage.rs"]
 mod outage;
 #[path = "suite/postgres.rs"]

@@ -289,9 +289,18 @@ pub fn mcp_url(base: &str) -> String {
     format!("{base}/mcp")
 }
 
-/// The RFC 9728 metadata URL of the MCP endpoint.
+/// The RFC 9728 metadata URL of the MCP endpoint (path insertion, so a
+/// path-prefixed `base` puts its path after the well-known segment).
 pub fn prm_url(base: &str) -> String {
-    format!("{base}/.well-known/oauth-protected-resource/mcp")
+    oauth_mcp_core::discovery::protected_resource_metadata_url(&mcp_url(base))
+        .expect("the base URL is an http(s) URL")
+}
+
+/// The RFC 8414 metadata URL of the issuer `base` (path insertion).
+pub fn as_metadata_url(base: &str) -> String {
+    oauth_mcp_core::discovery::authorization_server_metadata_urls(base)
+        .expect("the base URL is an http(s) URL")
+        .swap_remove(0)
 }
 
 /// GET a URL.
@@ -418,6 +427,8 @@ pub struct AuthRequest {
     pub resource: Option<String>,
     /// `scope`.
     pub scope: Option<String>,
+    /// `prompt` (OpenID Connect; MCP Inspector sends `consent`).
+    pub prompt: Option<String>,
 }
 
 impl AuthRequest {
@@ -433,6 +444,7 @@ impl AuthRequest {
             state: Some(unique("state")),
             resource: None,
             scope: None,
+            prompt: None,
         }
     }
 
@@ -469,15 +481,25 @@ impl AuthRequest {
         push("state", &self.state);
         push("resource", &self.resource);
         push("scope", &self.scope);
+        push("prompt", &self.prompt);
         q
     }
 }
 
-/// GET /authorize.
-pub async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
+/// The authorization request URL (`{base}/authorize?…`) for `req`.
+pub fn authorize_url(base: &str, req: &AuthRequest) -> String {
     let mut url = url::Url::parse(&format!("{base}/authorize")).expect("authorize URL");
     url.query_pairs_mut().extend_pairs(req.query());
-    let r = http().get(url).send().await.expect("GET /authorize");
+    url.into()
+}
+
+/// GET /authorize.
+pub async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
+    let r = http()
+        .get(authorize_url(base, req))
+        .send()
+        .await
+        .expect("GET /authorize");
     Reply::read(r).await
 }
 

@@ -25,6 +25,12 @@ pub(crate) fn demo(url: &str) -> TraceOptions {
     TraceOptions::new(url).with_credentials("demo-user", "demo-password")
 }
 
+/// A loopback port nothing listens on (bound, then released).
+pub(crate) fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    l.local_addr().unwrap().port()
+}
+
 /// Runs the tracer with a deadline and prints its text report (shown when a
 /// test fails).
 pub(crate) async fn run_trace(opts: &TraceOptions) -> TraceReport {
@@ -95,10 +101,16 @@ pub(crate) fn assert_diagnosis(report: &TraceReport, step: &str, id: &str) {
     assert_eq!(s.status, Status::Failed, "{}", report.render_text(false));
 }
 
-/// Starts the axum example on `127.0.0.1:0` with `opts` (its `bind` is overridden).
+/// Starts the axum example on `127.0.0.1:0` with `opts` (its `bind` is
+/// overridden; an SQL store gets a fresh key-encryption key unless one is given).
 pub(crate) async fn start_axum(opts: example_axum_server::Options) -> example_axum_server::Running {
+    let key_encryption_key = opts
+        .key_encryption_key
+        .clone()
+        .or_else(|| Some(oauth_mcp_core::crypto::KeyEncryptionKey::generate_base64()));
     let running = example_axum_server::start(example_axum_server::Options {
         bind: ([127, 0, 0, 1], 0).into(),
+        key_encryption_key,
         ..opts
     })
     .await
@@ -206,6 +218,8 @@ pub(crate) async fn run_cli(args: &[&str], stdin: Option<&str>) -> CliOutput {
         .env_remove("OAUTH_MCP_PASSWORD")
         .env_remove("OAUTH_MCP_CLIENT_SECRET")
         .env_remove("MCP_STORE")
+        .env_remove("MCP_KEY_ENCRYPTION_KEY")
+        .env_remove("MCP_KEY_ENCRYPTION_KEY_FILE")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -14,8 +14,12 @@ struct Inner {
     /// code hash -> (code, spent)
     codes: HashMap<String, (AuthorizationCode, bool)>,
     grants: HashMap<String, Grant>,
+    /// Ids revoked before their grant was stored: never storable.
+    tombstones: std::collections::HashSet<String>,
     refresh: HashMap<String, RefreshToken>,
     users: HashMap<String, User>,
+    /// single-use marker -> expires_at
+    replay: HashMap<String, i64>,
 }
 
 /// An in-memory implementation of every storage trait, for a single process.
@@ -23,6 +27,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The signing keys (their own lock; see `store::keys`).
+    pub(super) keys: super::keys::MemoryKeys,
 }
 
 impl MemoryStore {
@@ -141,7 +147,7 @@ impl TokenStore for MemoryStore {
         refresh: Option<RefreshToken>,
     ) -> Result<(), StoreError> {
         let mut g = self.lock()?;
-        if g.grants.contains_key(&grant.grant_id) {
+        if g.grants.contains_key(&grant.grant_id) || g.tombstones.contains(&grant.grant_id) {
             return Err(StoreError::Duplicate("grant".into()));
         }
         if let Some(r) = refresh {
@@ -165,19 +171,7 @@ impl TokenStore for MemoryStore {
             None => {
                 // A code replayed while its first redemption is still storing
                 // the grant: leave a tombstone so that insert fails.
-                g.grants.insert(
-                    grant_id.to_owned(),
-                    Grant {
-                        grant_id: grant_id.to_owned(),
-                        client_id: String::new(),
-                        subject: String::new(),
-                        scope: ScopeSet::empty(),
-                        resource: String::new(),
-                        created_at: 0,
-                        refresh_generation: 0,
-                        revoked: true,
-                    },
-                );
+                g.tombstones.insert(grant_id.to_owned());
                 false
             }
         };
@@ -250,14 +244,31 @@ impl UserStore for MemoryStore {
 }
 
 #[async_trait]
+impl ReplayStore for MemoryStore {
+    async fn consume_once(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        let mut g = self.lock()?;
+        if g.replay.get(key).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        // Bounded without waiting for the periodic purge.
+        if g.replay.len() >= 100_000 {
+            g.replay.retain(|_, until| *until > now);
+        }
+        g.replay.insert(key.to_owned(), expires_at);
+        Ok(true)
+    }
+}
+
+#[async_trait]
 impl Cleanup for MemoryStore {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         let mut g = self.lock()?;
-        let before = g.pending.len() + g.codes.len() + g.refresh.len();
+        let before = g.pending.len() + g.codes.len() + g.refresh.len() + g.replay.len();
         g.pending.retain(|_, p| p.expires_at > now);
         g.codes.retain(|_, (c, _)| c.expires_at > now);
         g.refresh.retain(|_, r| r.expires_at > now);
-        let after = g.pending.len() + g.codes.len() + g.refresh.len();
+        g.replay.retain(|_, until| *until > now);
+        let after = g.pending.len() + g.codes.len() + g.refresh.len() + g.replay.len();
         Ok((before - after) as u64)
     }
 }

@@ -6,9 +6,13 @@
 
 #[cfg(feature = "test-kit")]
 pub mod conformance;
+pub mod keys;
 mod memory;
+mod replay;
 
+pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
+pub use replay::ReplayStore;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -16,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Client;
 use crate::error::StoreError;
 use crate::pkce::CodeChallengeMethod;
+use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 
 /// A validated `/authorize` request waiting for the user to log in and consent.
@@ -38,7 +43,7 @@ pub struct PendingAuthorization {
     /// Requested (or default) scopes.
     pub scope: ScopeSet,
     /// Canonical resource (the token's audience).
-    pub resource: String,
+    pub resource: ResourceUri,
     /// Unix time created.
     pub created_at: i64,
     /// Unix time after which the request is void.
@@ -65,7 +70,7 @@ pub struct AuthorizationCode {
     /// Granted scopes.
     pub scope: ScopeSet,
     /// Canonical resource.
-    pub resource: String,
+    pub resource: ResourceUri,
     /// Authenticated user.
     pub subject: String,
     /// Unix time issued.
@@ -101,7 +106,7 @@ pub struct Grant {
     /// Granted scopes; refreshes may only narrow them.
     pub scope: ScopeSet,
     /// Canonical resource (audience), inherited by every refresh.
-    pub resource: String,
+    pub resource: ResourceUri,
     /// Unix time created.
     pub created_at: i64,
     /// Generation of the newest refresh token (see [`decide_rotation`]).
@@ -257,14 +262,21 @@ pub trait UserStore: Send + Sync {
 /// Removal of expired rows.
 #[async_trait]
 pub trait Cleanup: Send + Sync {
-    /// Deletes pending requests, codes and refresh tokens expired at `now`;
-    /// returns how many records went.
+    /// Deletes pending requests, codes, refresh tokens and single-use
+    /// markers expired at `now`; returns how many records went.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// Everything the authorization server needs from storage.
-pub trait Store: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup {}
-impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup> Store for T {}
+pub trait Store:
+    ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore
+{
+}
+impl<
+    T: ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore,
+> Store for T
+{
+}
 
 #[cfg(test)]
 mod tests {

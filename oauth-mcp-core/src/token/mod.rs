@@ -1,17 +1,20 @@
 //! Access tokens: RFC 9068 JWTs signed with an asymmetric key.
 
 pub mod keys;
-
-use std::sync::Arc;
+pub mod managed;
+pub mod ring;
+pub mod rotation;
 
 use jsonwebtoken::{Header, encode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::OAuthError;
+use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 use crate::secret::random_token;
 
 pub use keys::{KeyError, KeySet, SigningAlgorithm, SigningKey};
+pub use ring::KeyRing;
 
 /// The JOSE `typ` of an RFC 9068 access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -46,7 +49,7 @@ pub struct AccessTokenClaims {
 /// Signs access tokens.
 #[derive(Debug, Clone)]
 pub struct TokenSigner {
-    keys: Arc<KeySet>,
+    keys: KeyRing,
     issuer: String,
 }
 
@@ -60,7 +63,7 @@ pub struct MintRequest<'a> {
     /// Scopes.
     pub scope: &'a ScopeSet,
     /// Audience (canonical resource URI).
-    pub audience: &'a str,
+    pub audience: &'a ResourceUri,
     /// The grant.
     pub grant_id: Option<&'a str>,
     /// Issue time.
@@ -70,29 +73,31 @@ pub struct MintRequest<'a> {
 }
 
 impl TokenSigner {
-    /// A signer for `issuer` with `keys`.
-    pub fn new(keys: Arc<KeySet>, issuer: impl Into<String>) -> Self {
+    /// A signer for `issuer` with `keys` (a [`KeySet`], an `Arc<KeySet>` or
+    /// a [`KeyRing`] that follows the store).
+    pub fn new(keys: impl Into<KeyRing>, issuer: impl Into<String>) -> Self {
         Self {
-            keys,
+            keys: keys.into(),
             issuer: issuer.into(),
         }
     }
 
     /// The keys.
-    pub fn keys(&self) -> &Arc<KeySet> {
+    pub fn keys(&self) -> &KeyRing {
         &self.keys
     }
 
     /// Signs a new access token; returns it with its claims.
     pub fn mint(&self, req: &MintRequest<'_>) -> Result<(String, AccessTokenClaims), OAuthError> {
-        let key = self.keys.active();
+        let keys = self.keys.current();
+        let key = keys.active();
         let mut header = Header::new(key.algorithm().jwt_alg());
         header.typ = Some(ACCESS_TOKEN_TYP.into());
         header.kid = Some(key.kid().to_owned());
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: req.subject.to_owned(),
-            aud: req.audience.to_owned(),
+            aud: req.audience.to_string(),
             exp: req.now + req.ttl,
             iat: req.now,
             nbf: req.now,

@@ -244,7 +244,9 @@ mod tests {
         assert_eq!(r.ratio("layer", "bare", |t, b| t.rate / b.rate), 0.5);
         assert_eq!(r.ratio("layer", "bare", |t, b| b.cpu_us / t.cpu_us), 0.5);
         assert_eq!(r.med("layer", |x| x.rate), 50.0);
-        assert!(rs_table(&r, "bare").contains("| layer | 50.0 |"));
+        assert!(
+            rs_table(&r, "bare").contains("| layer | 50 | 1.00 | 2.00 | 20.0 | 0.50 | 0.50 | 0 |")
+        );
         assert_eq!(thousands(60030.4), "60,030");
     }
 }

@@ -474,8 +474,8 @@ async fn rs_suite(
     let _ = writeln!(
         md,
         "\nRatios are medians of same-round ratios to bare axum. Server CPU is utime+stime of the server process over the window ÷ requests; \
-         the load generator runs on the other core. The protected targets use the README's set-up (`ServerConfig` with \
-         `required_scopes`/`tool_scopes`, `MemoryStore`, `oauth.resource_guard()`); tokens are ES256, carry a grant id, and \
+         the load generator runs on the other core. The protected targets use the README's set-up (`MemoryStore`, `AuthServer`, \
+         `ResourceServer::for_auth_server` with `required_scopes`/`tool_scopes`); tokens are ES256, carry a grant id, and \
          first-seen tokens are each sent once."
     );
     md.push_str(&notes);

@@ -112,20 +112,17 @@ async fn serve_axum(args: &ServeArgs) -> Result<(), BoxError> {
     }
     let app = match args.kind {
         Kind::Bare => Router::new().route("/mcp", post(mcp)),
+        // As the README: `mcp_router(resource, post(mcp))`.
         Kind::Layer => {
-            Router::new()
-                .route("/mcp", post(mcp))
-                .layer(oauth_mcp_axum::BearerLayer::new(readme_guard(
-                    &args.public_url,
-                    key(args)?,
-                )?))
+            oauth_mcp_axum::mcp_router(readme_guard(&args.public_url, key(args)?)?, post(mcp))
         }
         Kind::As => {
-            let oauth = authorization_server(args).await?;
-            Router::new()
-                .route("/mcp", post(mcp))
-                .layer(oauth_mcp_axum::BearerLayer::new(oauth.resource_guard()))
-                .merge(oauth_mcp_axum::oauth_router(oauth))
+            let server = authorization_server(args).await?;
+            let rs = oauth_mcp_core::ResourceServer::for_auth_server(&server)
+                .required_scopes(["mcp"])
+                .build()?;
+            oauth_mcp_axum::mcp_router(rs, post(mcp))
+                .merge(oauth_mcp_axum::oauth_router(OAuthHttp::new(server)))
         }
         Kind::ActixBare | Kind::Actix | Kind::Example => {
             return Err("not a plain axum server".into());
@@ -145,21 +142,16 @@ async fn serve_axum(args: &ServeArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn authorization_server(args: &ServeArgs) -> Result<OAuthHttp, BoxError> {
+async fn authorization_server(args: &ServeArgs) -> Result<AuthServer, BoxError> {
     let mut b = ServerConfig::builder(&args.public_url)
         .scopes_supported(["mcp", "admin"])
-        .default_scopes(["mcp"])
-        .required_scopes(["mcp"]);
+        .default_scopes(["mcp"]);
     if args.key.is_some() {
         b = b.signing_keys(oauth_mcp_core::token::KeySet::new(key(args)?));
     }
     let cfg = b.build()?;
-    fn with<S: Store + 'static>(cfg: Arc<ServerConfig>, store: Arc<S>) -> OAuthHttp {
-        OAuthHttp::new(AuthServer::with_authenticator(
-            cfg,
-            store,
-            Arc::new(FixedUser),
-        ))
+    fn with<S: Store + 'static>(cfg: Arc<ServerConfig>, store: Arc<S>) -> AuthServer {
+        AuthServer::with_authenticator(cfg, store, Arc::new(FixedUser))
     }
     if args.store == "memory" {
         Ok(with(cfg, Arc::new(MemoryStore::new())))
