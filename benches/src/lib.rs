@@ -1,5 +1,10 @@
-//! Shared set-up for the benches: an in-process authorization server and a
-//! client that walks the code flow through the framework-neutral HTTP layer.
+//! Shared set-up for the criterion benches and the `loadtest` harness: an
+//! in-process authorization server with a fixed-cost authenticator, a client
+//! that walks the code flow through the framework-neutral HTTP layer, and
+//! [`glue`], the one place that builds a resource server the way the README
+//! shows (so porting to a new core API touches one small module).
+
+pub mod glue;
 
 use std::sync::Arc;
 
@@ -53,7 +58,8 @@ fn req(method: &str, uri: &str, ctype: Option<&str>, body: String) -> http::Requ
     b.body(Bytes::from(body)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn field<'a>(html: &'a str, name: &str) -> &'a str {
+/// The `value` of the hidden form field `name` in an HTML page.
+pub fn field<'a>(html: &'a str, name: &str) -> &'a str {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)

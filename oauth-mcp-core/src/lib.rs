@@ -80,6 +80,7 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod token_cache;
 pub mod validate;
 
 // The types most servers name, at the root; everything else in its module.
