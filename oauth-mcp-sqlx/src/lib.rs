@@ -71,6 +71,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod limits;
 mod rows;
 mod store;
 #[cfg(feature = "testing")]

@@ -25,6 +25,8 @@ use crate::secret::random_token;
 
 use super::*;
 
+pub mod limits;
+
 /// How many tasks race in the concurrency checks.
 pub const RACERS: usize = 16;
 
@@ -570,5 +572,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     refresh_rotation(store.clone()).await;
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
-    cleanup(store).await;
+    limits::run_all_but_purge(store.clone()).await;
+    cleanup(store.clone()).await;
+    limits::purge(store).await;
 }

@@ -7,8 +7,12 @@
 #[cfg(feature = "test-kit")]
 pub mod conformance;
 mod memory;
+mod purge;
+mod ratelimit;
 
 pub use memory::MemoryStore;
+pub use purge::{LoginAttempt, PurgeReport, Retention};
+pub use ratelimit::{GcraRule, RateDecision, RateLimitStore, gcra_peek, gcra_step};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -202,6 +206,17 @@ pub trait AuthorizationStore: Send + Sync {
     /// exactly one gets [`CodeRedemption::Redeemed`]; the rest get
     /// [`CodeRedemption::Replayed`]. A spent code is remembered until it expires.
     async fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StoreError>;
+    /// Counts one login attempt on a pending request, atomically: of
+    /// concurrent calls on a request with one attempt left, exactly one is
+    /// [`LoginAttempt::Granted`]. A request whose `max_attempts` are used up
+    /// is deleted ([`LoginAttempt::Exhausted`]); an unknown or expired one is
+    /// [`LoginAttempt::Unknown`].
+    async fn consume_login_attempt(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<LoginAttempt, StoreError>;
 }
 
 /// Grants and refresh tokens.
@@ -257,14 +272,28 @@ pub trait UserStore: Send + Sync {
 /// Removal of expired rows.
 #[async_trait]
 pub trait Cleanup: Send + Sync {
-    /// Deletes pending requests, codes and refresh tokens expired at `now`;
-    /// returns how many records went.
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+    /// Deletes, as of `now` (Unix seconds): expired pending requests, codes,
+    /// refresh tokens and registered clients; rate-limit buckets that are
+    /// full again; revoked grants and tombstones, retired refresh tokens and
+    /// grants without refresh tokens past their [`Retention`].
+    async fn purge(&self, now: i64, retention: &Retention) -> Result<PurgeReport, StoreError>;
+
+    /// [`Cleanup::purge`] with the default [`Retention`]; returns how many
+    /// records went.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(self.purge(now, &Retention::default()).await?.total())
+    }
 }
 
 /// Everything the authorization server needs from storage.
-pub trait Store: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup {}
-impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup> Store for T {}
+pub trait Store:
+    ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup + RateLimitStore
+{
+}
+impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup + RateLimitStore> Store
+    for T
+{
+}
 
 #[cfg(test)]
 mod tests {
