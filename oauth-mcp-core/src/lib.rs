@@ -53,6 +53,7 @@ pub mod login;
 pub mod metadata;
 pub mod params;
 pub mod pkce;
+pub mod ratelimit;
 pub mod resource;
 pub mod scope;
 pub mod secret;
