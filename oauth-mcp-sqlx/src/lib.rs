@@ -72,6 +72,7 @@
 
 mod error;
 mod limits;
+mod redemption;
 mod rows;
 mod store;
 #[cfg(feature = "testing")]

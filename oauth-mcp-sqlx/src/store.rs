@@ -422,6 +422,9 @@ impl TokenStore for SqlStore {
             VALUES ($1, '', '', '', '', 0, 0, TRUE, $2) \
             ON CONFLICT (grant_id) DO UPDATE SET revoked = TRUE, \
             revoked_at = COALESCE(oauth_grants.revoked_at, $2)";
+        // A replay racing the code's first redemption: let the winner store
+        // its grant first (see `redemption`).
+        self.wait_for_redeemed_grant(grant_id).await?;
         // The revocation time starts the record's retention (see `purge`).
         let now = SystemClock.now();
         on_pool!(self, |pool| async {

@@ -5,6 +5,8 @@
 //!   periodic cleanup.
 //! - `postgres`: the conformance kit on PostgreSQL (`OAUTH_MCP_TEST_POSTGRES_URL`
 //!   or a private server; fails loudly when there is neither).
+//! - `race`: one code redeemed by 200 token requests at once, on a SQLite
+//!   file and on PostgreSQL: exactly one winner, every time.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -15,5 +17,7 @@ mod common;
 mod outage;
 #[path = "suite/postgres.rs"]
 mod postgres;
+#[path = "suite/race.rs"]
+mod race;
 #[path = "suite/sqlite.rs"]
 mod sqlite;

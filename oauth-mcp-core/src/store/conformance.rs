@@ -26,6 +26,7 @@ use crate::secret::random_token;
 use super::*;
 
 pub mod limits;
+pub mod race;
 
 /// How many tasks race in the concurrency checks.
 pub const RACERS: usize = 16;

@@ -12,6 +12,10 @@ use crate::clock::{Clock, SystemClock};
 /// are dropped first and, if all are live, new buckets are refused.
 const MAX_RATE_BUCKETS: usize = 200_000;
 
+/// How long revoking a not-yet-stored grant waits for the redemption that is
+/// storing it (see `revoke_grant`).
+const REPLAY_WAITS_FOR_WINNER: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Debug, Default)]
 struct Inner {
     clients: HashMap<String, Client>,
@@ -40,6 +44,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// True if a spent code names `grant_id` but the grant is not stored.
+    fn spent_code_without_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
+        let g = self.lock()?;
+        Ok(!g.grants.contains_key(grant_id)
+            && g.codes
+                .values()
+                .any(|(c, spent)| *spent && c.grant_id == grant_id))
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
@@ -187,6 +200,14 @@ impl TokenStore for MemoryStore {
     }
 
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
+        // A code replayed while its first redemption is still storing the
+        // grant: give the winner a moment, so that the replay revokes the
+        // real grant instead of leaving a tombstone that refuses the winner
+        // too (then every contender would lose).
+        let deadline = std::time::Instant::now() + REPLAY_WAITS_FOR_WINNER;
+        while self.spent_code_without_grant(grant_id)? && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let mut g = self.lock()?;
         let found = match g.grants.get_mut(grant_id) {
             Some(grant) => {
