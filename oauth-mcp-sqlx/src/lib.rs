@@ -70,6 +70,17 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
+/// (Defined before the modules so that all of them can use it.)
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
 mod error;
 mod limits;
 mod redemption;

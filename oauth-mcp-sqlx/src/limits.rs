@@ -12,16 +12,6 @@ use oauth_mcp_core::store::{
 use crate::error::map;
 use crate::{Backend, SqlStore};
 
-/// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
-macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.backend {
-            Backend::Sqlite($pool) => $body,
-            Backend::Postgres($pool) => $body,
-        }
-    };
-}
-
 /// Rule parameters are clamped to this (about 30 years in milliseconds) so
 /// that `tat + interval` cannot overflow a BIGINT.
 const MAX_RULE_MS: i64 = 1_000_000_000_000;
@@ -67,26 +57,17 @@ impl RateLimitStore for SqlStore {
         now_ms: i64,
     ) -> Result<RateDecision, StoreError> {
         let rule = clamp(rule);
-        let allowed: Option<(i64,)> = match &self.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_as(HIT_SQLITE)
-                    .bind(bucket)
-                    .bind(now_ms)
-                    .bind(rule.interval_ms)
-                    .bind(rule.tolerance_ms())
-                    .fetch_optional(pool)
-                    .await
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_as(HIT_POSTGRES)
-                    .bind(bucket)
-                    .bind(now_ms)
-                    .bind(rule.interval_ms)
-                    .bind(rule.tolerance_ms())
-                    .fetch_optional(pool)
-                    .await
-            }
-        }
+        let sql = match self.backend {
+            Backend::Sqlite(_) => HIT_SQLITE,
+            Backend::Postgres(_) => HIT_POSTGRES,
+        };
+        let allowed: Option<(i64,)> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(bucket)
+            .bind(now_ms)
+            .bind(rule.interval_ms)
+            .bind(rule.tolerance_ms())
+            .fetch_optional(pool)
+            .await)
         .map_err(map)?;
         if allowed.is_some() {
             return Ok(RateDecision::Allowed);

@@ -32,20 +32,10 @@ impl SqlStore {
             AND c.spent AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.grant_id = $1)";
         let deadline = Instant::now() + WAIT_FOR_WINNER;
         loop {
-            let waiting: Option<(i32,)> = match &self.backend {
-                Backend::Sqlite(pool) => {
-                    sqlx::query_as(SPENT_WITHOUT_GRANT)
-                        .bind(grant_id)
-                        .fetch_optional(pool)
-                        .await
-                }
-                Backend::Postgres(pool) => {
-                    sqlx::query_as(SPENT_WITHOUT_GRANT)
-                        .bind(grant_id)
-                        .fetch_optional(pool)
-                        .await
-                }
-            }
+            let waiting: Option<(i32,)> = on_pool!(self, |pool| sqlx::query_as(SPENT_WITHOUT_GRANT)
+                .bind(grant_id)
+                .fetch_optional(pool)
+                .await)
             .map_err(map)?;
             if waiting.is_none() || Instant::now() >= deadline {
                 return Ok(());

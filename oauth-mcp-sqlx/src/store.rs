@@ -24,16 +24,6 @@ use crate::rows::{
 };
 use crate::{Backend, SqlStore};
 
-/// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
-macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.backend {
-            Backend::Sqlite($pool) => $body,
-            Backend::Postgres($pool) => $body,
-        }
-    };
-}
-
 macro_rules! client_cols {
     () => {
         "client_id, secret_hash, redirect_uris, auth_method, auth_method_explicit, client_name, \

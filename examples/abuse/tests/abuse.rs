@@ -39,6 +39,8 @@ macro_rules! both {
     };
 }
 
+const FORM: &str = "application/x-www-form-urlencoded";
+
 fn form_body(pairs: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -49,8 +51,26 @@ fn form_body(pairs: &[(&str, &str)]) -> String {
 
 // ============================================================ unbounded writes
 
-/// 20,000 GET /authorize (each stores a pending request) add < 40 MiB.
-async fn pending_authorizations_bounded(flavor: Flavor) {
+/// Sends a request; its status, or 0 if it got no answer.
+async fn status_of(rb: reqwest::RequestBuilder) -> u16 {
+    rb.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// A POST with a body of `content_type`.
+fn post(
+    http: &reqwest::Client,
+    url: String,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::RequestBuilder {
+    http.post(url)
+        .header("content-type", content_type)
+        .body(body)
+}
+
+/// 20,000 GET /authorize for one client, each with `state` + a counter,
+/// after a warm-up; asserts no 5xx and less than 40 MiB of growth.
+async fn authorize_flood(flavor: Flavor, state: &str) {
     let server = Server::start(flavor, &[]).await;
     let c = register_public(&server.base).await;
     let http = client();
@@ -66,22 +86,18 @@ async fn pending_authorizations_bounded(flavor: Flavor) {
             &c.client_id,
             &c.redirect_uri,
             &pkce.challenge,
-            &format!("s{i}"),
+            &format!("{state}{i}"),
         );
-        let http = http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
-        }
+        status_of(http.get(url))
     })
     .await
     .into_iter()
     .collect();
     let after = server.memory();
-    eprintln!("{flavor:?}: 20,000 GET /authorize: {statuses:?}; before {before}, after {after}");
+    eprintln!(
+        "{flavor:?}: 20,000 GET /authorize with a {}-byte state: {statuses:?}; {before} -> {after}",
+        state.len()
+    );
     assert_eq!(
         statuses.server_errors() + statuses.count(0),
         0,
@@ -93,6 +109,11 @@ async fn pending_authorizations_bounded(flavor: Flavor) {
         "20,000 GET /authorize added {} MiB (limit 40): {before} -> {after}",
         grew / MIB
     );
+}
+
+/// 20,000 GET /authorize (each stores a pending request) add < 40 MiB.
+async fn pending_authorizations_bounded(flavor: Flavor) {
+    authorize_flood(flavor, "s").await;
 }
 both!(pending_authorizations_bounded);
 
@@ -119,39 +140,7 @@ fn authorize_url(
 /// 20,000 GET /authorize with a 2,000-character `state` each add < 40 MiB
 /// (the state is refused, or pending requests are capped).
 async fn long_state_bounded(flavor: Flavor) {
-    let server = Server::start(flavor, &[]).await;
-    let c = register_public(&server.base).await;
-    let http = client();
-    let before = server.memory();
-    let pkce = Pkce::new();
-    let state = "s".repeat(2_000);
-    let statuses: Statuses = run_concurrently(20_000, 32, |i| {
-        let url = authorize_url(
-            &server.base,
-            &c.client_id,
-            &c.redirect_uri,
-            &pkce.challenge,
-            &format!("{state}{i}"),
-        );
-        let http = http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
-        }
-    })
-    .await
-    .into_iter()
-    .collect();
-    let after = server.memory();
-    eprintln!(
-        "{flavor:?}: 20,000 long-state GET /authorize: {statuses:?}; before {before}, after {after}"
-    );
-    assert_eq!(statuses.server_errors(), 0, "{statuses:?}");
-    let grew = after.rss.saturating_sub(before.rss);
-    assert!(grew < 40 * MIB, "added {} MiB (limit 40)", grew / MIB);
+    authorize_flood(flavor, &"s".repeat(2_000)).await;
 }
 both!(long_state_bounded, #[ignore = "pending phase 2"]);
 
@@ -193,7 +182,7 @@ async fn registrations_bounded(flavor: Flavor) {
     let mut meta = serde_json::Map::new();
     meta.insert("redirect_uris".into(), json!(["http://127.0.0.1:9/cb"]));
     meta.insert("token_endpoint_auth_method".into(), json!("none"));
-    for i in 0..3_500 {
+    for i in 0..4_400 {
         meta.insert(format!("x{i:05}"), json!(i));
     }
     let body = serde_json::to_vec(&meta).unwrap();
@@ -204,20 +193,12 @@ async fn registrations_bounded(flavor: Flavor) {
     );
     let before = server.memory();
     let statuses: Statuses = run_concurrently(300, 8, |_| {
-        let (http, url, body) = (
-            http.clone(),
+        status_of(post(
+            &http,
             format!("{}/register", server.base),
+            "application/json",
             body.clone(),
-        );
-        async move {
-            http.post(url)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
-        }
+        ))
     })
     .await
     .into_iter()
@@ -255,23 +236,18 @@ async fn concurrent_wrong_passwords_bounded(flavor: Flavor) {
     let id = login_request(&server.base).await;
     let http = client();
     let statuses: Statuses = run_concurrently(100, 100, |_| {
-        let url = format!("{}/authorize", server.base);
         let body = form_body(&[
             ("request_id", &id),
             ("username", USER),
             ("password", "wrong"),
             ("action", "approve"),
         ]);
-        let http = http.clone();
-        async move {
-            http.post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
-        }
+        status_of(post(
+            &http,
+            format!("{}/authorize", server.base),
+            FORM,
+            body,
+        ))
     })
     .await
     .into_iter()
@@ -445,10 +421,10 @@ async fn connect_is_answered(flavor: Flavor) {
         "{line}"
     );
 }
-both!(connect_is_answered, #[ignore = "pending phase 2"]);
+both!(connect_is_answered);
 
 /// MCP responses are not delayed by Nagle's algorithm: the median
-/// `tools/call` on a kept-alive connection takes < 15 ms.
+/// `tools/call` on a kept-alive connection takes < 20 ms (a Nagle stall is ~40 ms).
 async fn mcp_latency_without_nagle(flavor: Flavor) {
     let server = Server::start(flavor, &[]).await;
     let s = session(&server.base, None).await;
@@ -478,9 +454,9 @@ async fn mcp_latency_without_nagle(flavor: Flavor) {
     times.sort();
     let median = times[times.len() / 2];
     eprintln!("{flavor:?}: median MCP tools/call {median:?}");
-    assert!(median < Duration::from_millis(15), "median {median:?}");
+    assert!(median < Duration::from_millis(20), "median {median:?}");
 }
-both!(mcp_latency_without_nagle, #[ignore = "pending phase 2"]);
+both!(mcp_latency_without_nagle, axum: [], actix: [#[ignore = "pending phase 2"]]);
 
 // ============================================================ malformed input
 
@@ -598,7 +574,7 @@ async fn malformed_requests_never_fail_the_server(flavor: Flavor) {
             if i % 3 == 0 {
                 rb = rb.header("authorization", "Basic !!!not-base64");
             }
-            rb.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+            status_of(rb).await
         }
     })
     .await
@@ -641,16 +617,12 @@ async fn code_race(flavor: Flavor, store: &str) {
             ("redirect_uri", &c.redirect_uri),
         ]);
         let statuses: Statuses = run_concurrently(200, 200, |_| {
-            let (http, url, body) = (http.clone(), format!("{}/token", server.base), body.clone());
-            async move {
-                http.post(url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
-            }
+            status_of(post(
+                &http,
+                format!("{}/token", server.base),
+                FORM,
+                body.clone(),
+            ))
         })
         .await
         .into_iter()

@@ -108,10 +108,7 @@ pub async fn login_attempts(store: Arc<dyn Store>) {
         .expect("insert_pending");
     for remaining in (0..3).rev() {
         assert_eq!(
-            store
-                .consume_login_attempt(&p.id_hash, 3, NOW)
-                .await
-                .expect("consume_login_attempt"),
+            attempt(&store, &p.id_hash, 3, NOW).await,
             LoginAttempt::Granted { remaining },
             "attempts count down"
         );
@@ -125,10 +122,7 @@ pub async fn login_attempts(store: Arc<dyn Store>) {
         "counting attempts leaves the request as it was"
     );
     assert_eq!(
-        store
-            .consume_login_attempt(&p.id_hash, 3, NOW)
-            .await
-            .expect("consume_login_attempt"),
+        attempt(&store, &p.id_hash, 3, NOW).await,
         LoginAttempt::Exhausted,
         "past the last attempt the request is exhausted"
     );
@@ -141,18 +135,12 @@ pub async fn login_attempts(store: Arc<dyn Store>) {
         "an exhausted request is discarded"
     );
     assert_eq!(
-        store
-            .consume_login_attempt(&p.id_hash, 3, NOW)
-            .await
-            .expect("consume_login_attempt"),
+        attempt(&store, &p.id_hash, 3, NOW).await,
         LoginAttempt::Unknown,
         "a discarded request is unknown"
     );
     assert_eq!(
-        store
-            .consume_login_attempt(&id("pending"), 3, NOW)
-            .await
-            .expect("consume_login_attempt"),
+        attempt(&store, &id("pending"), 3, NOW).await,
         LoginAttempt::Unknown,
         "an unknown request"
     );
@@ -162,10 +150,7 @@ pub async fn login_attempts(store: Arc<dyn Store>) {
         .await
         .expect("insert_pending");
     assert_eq!(
-        store
-            .consume_login_attempt(&expired.id_hash, 3, NOW)
-            .await
-            .expect("consume_login_attempt"),
+        attempt(&store, &expired.id_hash, 3, NOW).await,
         LoginAttempt::Unknown,
         "an expired request is unknown"
     );
@@ -177,10 +162,7 @@ pub async fn login_attempts(store: Arc<dyn Store>) {
         .await
         .expect("insert_pending");
     assert!(matches!(
-        store
-            .consume_login_attempt(&p.id_hash, 10, NOW)
-            .await
-            .expect("consume_login_attempt"),
+        attempt(&store, &p.id_hash, 10, NOW).await,
         LoginAttempt::Granted { remaining: 9 }
     ));
     assert_eq!(
@@ -457,6 +439,13 @@ pub async fn purge(store: Arc<dyn Store>) {
         RateDecision::Allowed,
         "a purged bucket starts full"
     );
+}
+
+async fn attempt(store: &Arc<dyn Store>, id_hash: &str, max: u32, now: i64) -> LoginAttempt {
+    store
+        .consume_login_attempt(id_hash, max, now)
+        .await
+        .expect("consume_login_attempt")
 }
 
 fn sample_grant_with_id(grant_id: &str, now: i64) -> Grant {
