@@ -10,6 +10,7 @@ use oauth_mcp_core::store::{
 };
 
 use crate::error::map;
+use crate::store::on_pool;
 use crate::{Backend, SqlStore};
 
 /// Rule parameters are clamped to this (about 30 years in milliseconds) so
@@ -150,6 +151,7 @@ impl Cleanup for SqlStore {
         // refused as an unknown (or expired) code anyway.
         const PENDING: &str = "DELETE FROM oauth_pending WHERE expires_at <= $1";
         const CODES: &str = "DELETE FROM oauth_codes WHERE expires_at <= $1";
+        const REPLAY: &str = "DELETE FROM oauth_replay WHERE expires_at <= $1";
         // Expired tokens, and tokens two or more generations behind their
         // grant issued before the retired-token cutoff ($2).
         const REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE expires_at <= $1 \
@@ -188,6 +190,7 @@ impl Cleanup for SqlStore {
         let mut r = PurgeReport {
             pending: run(self, PENDING, now, None).await?,
             codes: run(self, CODES, now, None).await?,
+            replay_markers: run(self, REPLAY, now, None).await?,
             refresh_tokens: run(self, REFRESH, now, Some(retired_before)).await?,
             ..PurgeReport::default()
         };

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use oauth_mcp_core::error::StoreError;
 
 use crate::error::map;
+use crate::store::on_pool;
 use crate::{Backend, SqlStore};
 
 /// How long a replay waits for the first redemption to store its grant.
@@ -32,11 +33,12 @@ impl SqlStore {
             AND c.spent AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.grant_id = $1)";
         let deadline = Instant::now() + WAIT_FOR_WINNER;
         loop {
-            let waiting: Option<(i32,)> = on_pool!(self, |pool| sqlx::query_as(SPENT_WITHOUT_GRANT)
-                .bind(grant_id)
-                .fetch_optional(pool)
-                .await)
-            .map_err(map)?;
+            let waiting: Option<(i32,)> =
+                on_pool!(self, |pool| sqlx::query_as(SPENT_WITHOUT_GRANT)
+                    .bind(grant_id)
+                    .fetch_optional(pool)
+                    .await)
+                .map_err(map)?;
             if waiting.is_none() || Instant::now() >= deadline {
                 return Ok(());
             }

@@ -24,6 +24,17 @@ use crate::rows::{
 };
 use crate::{Backend, SqlStore};
 
+/// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
 macro_rules! client_cols {
     () => {
         "client_id, secret_hash, redirect_uris, auth_method, auth_method_explicit, client_name, \
@@ -84,7 +95,7 @@ const REVOKE_GRANT: &str = "UPDATE oauth_grants SET revoked = TRUE, \
 const DELETE_GRANT_REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE grant_id = $1";
 
 /// What differs between the databases for a write transaction.
-trait WritePool {
+pub(crate) trait WritePool {
     type Db: sqlx::Database;
     /// Starts a transaction that holds the write lock it needs: on SQLite
     /// `BEGIN IMMEDIATE` takes the database write lock up front (so a

@@ -7,12 +7,16 @@
 //!   or a private server; fails loudly when there is neither).
 //! - `race`: one code redeemed by 200 token requests at once, on a SQLite
 //!   file and on PostgreSQL: exactly one winner, every time.
+//! - `keys`: signing keys raced by two pools on SQLite and PostgreSQL;
+//!   sealed keys across a reconnect.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "suite/common.rs"]
 mod common;
+#[path = "suite/keys.rs"]
+mod keys;
 #[path = "suite/outage.rs"]
 mod outage;
 #[path = "suite/postgres.rs"]

@@ -36,6 +36,7 @@ pub mod interop;
 mod macros;
 mod node;
 pub mod oidc;
+pub mod profiles;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -31,6 +31,8 @@ struct Inner {
     grants: HashMap<String, Grant>,
     refresh: HashMap<String, RefreshToken>,
     users: HashMap<String, User>,
+    /// single-use marker -> expires_at
+    replay: HashMap<String, i64>,
 }
 
 /// An in-memory implementation of every storage trait, for a single process.
@@ -38,6 +40,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The signing keys (their own lock; see `store::keys`).
+    pub(super) keys: super::keys::MemoryKeys,
 }
 
 impl MemoryStore {
@@ -306,6 +310,22 @@ impl UserStore for MemoryStore {
 }
 
 #[async_trait]
+impl ReplayStore for MemoryStore {
+    async fn consume_once(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        let mut g = self.lock()?;
+        if g.replay.get(key).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        // Bounded without waiting for the periodic purge.
+        if g.replay.len() >= 100_000 {
+            g.replay.retain(|_, until| *until > now);
+        }
+        g.replay.insert(key.to_owned(), expires_at);
+        Ok(true)
+    }
+}
+
+#[async_trait]
 impl Cleanup for MemoryStore {
     async fn purge(&self, now: i64, retention: &Retention) -> Result<PurgeReport, StoreError> {
         let mut g = self.lock()?;
@@ -322,6 +342,10 @@ impl Cleanup for MemoryStore {
         let n = g.codes.len();
         g.codes.retain(|_, (c, _)| c.expires_at > now);
         report.codes = count(n, g.codes.len());
+
+        let n = g.replay.len();
+        g.replay.retain(|_, until| *until > now);
+        report.replay_markers = count(n, g.replay.len());
 
         let n = g.refresh.len();
         let retired_before = now.saturating_sub(retention.retired_refresh_tokens);

@@ -6,13 +6,17 @@
 
 #[cfg(feature = "test-kit")]
 pub mod conformance;
+pub mod keys;
 mod memory;
 mod purge;
 mod ratelimit;
+mod replay;
 
+pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
 pub use purge::{LoginAttempt, PurgeReport, Retention};
 pub use ratelimit::{GcraRule, RateDecision, RateLimitStore, gcra_peek, gcra_step};
+pub use replay::ReplayStore;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -273,9 +277,10 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait Cleanup: Send + Sync {
     /// Deletes, as of `now` (Unix seconds): expired pending requests, codes,
-    /// refresh tokens and registered clients; rate-limit buckets that are
-    /// full again; revoked grants and tombstones, retired refresh tokens and
-    /// grants without refresh tokens past their [`Retention`].
+    /// refresh tokens, single-use markers and registered clients; rate-limit
+    /// buckets that are full again; revoked grants and tombstones, retired
+    /// refresh tokens and grants without refresh tokens past their
+    /// [`Retention`].
     async fn purge(&self, now: i64, retention: &Retention) -> Result<PurgeReport, StoreError>;
 
     /// [`Cleanup::purge`] with the default [`Retention`]; returns how many
@@ -287,11 +292,26 @@ pub trait Cleanup: Send + Sync {
 
 /// Everything the authorization server needs from storage.
 pub trait Store:
-    ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup + RateLimitStore
+    ClientStore
+    + AuthorizationStore
+    + TokenStore
+    + UserStore
+    + ReplayStore
+    + Cleanup
+    + KeyStore
+    + RateLimitStore
 {
 }
-impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup + RateLimitStore> Store
-    for T
+impl<
+    T: ClientStore
+        + AuthorizationStore
+        + TokenStore
+        + UserStore
+        + ReplayStore
+        + Cleanup
+        + KeyStore
+        + RateLimitStore,
+> Store for T
 {
 }
 

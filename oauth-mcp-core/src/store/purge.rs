@@ -64,6 +64,8 @@ pub struct PurgeReport {
     pub pending: u64,
     /// Expired authorization codes (spent or not).
     pub codes: u64,
+    /// Expired single-use markers ([`super::ReplayStore`]).
+    pub replay_markers: u64,
     /// Expired refresh tokens and retired ones past their retention.
     pub refresh_tokens: u64,
     /// Revoked grants and tombstones past their retention, and idle grants.
