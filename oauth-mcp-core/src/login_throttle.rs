@@ -23,7 +23,7 @@
 //! # let p = PendingAuthorization { id_hash: "h".into(), client_id: "c".into(), redirect_uri: "http://127.0.0.1/cb".into(),
 //! #   redirect_uri_explicit: false, state: None, code_challenge: "x".into(),
 //! #   code_challenge_method: oauth_mcp_core::pkce::CodeChallengeMethod::S256,
-//! #   scope: oauth_mcp_core::scope::ScopeSet::empty(), resource: crate::resource::ResourceUri::parse("https://mcp.example/mcp").unwrap(), created_at: 0, expires_at: i64::MAX };
+//! #   scope: oauth_mcp_core::scope::ScopeSet::empty(), resource: oauth_mcp_core::resource::ResourceUri::parse("https://mcp.example/mcp").unwrap(), created_at: 0, expires_at: i64::MAX };
 //! # store.insert_pending(p).await.unwrap();
 //! let throttle = LoginThrottle::new(LoginThrottleConfig::default()).unwrap();
 //! let store: Arc<dyn Store> = store;

@@ -725,4 +725,4 @@ async fn store_outage_answers_503(flavor: Flavor) {
         }
     }
 }
-both!(store_outage_answers_503, #[ignore = "pending phase 2"]);
+both!(store_outage_answers_503);

@@ -77,6 +77,16 @@ pub(crate) fn error_page(status: u16, e: &OAuthError) -> AuthorizeOutcome {
     })
 }
 
+/// 503 while the storage is unavailable, 500 for a server error; `None`
+/// for a refusal of the request itself.
+fn server_side_status(e: &OAuthError) -> Option<u16> {
+    match e.code {
+        ErrorCode::TemporarilyUnavailable => Some(503),
+        ErrorCode::ServerError => Some(500),
+        _ => None,
+    }
+}
+
 fn gone() -> AuthorizeOutcome {
     error_page(
         400,
@@ -101,6 +111,11 @@ impl AuthServer {
             reason: &e.description,
         }
         .emit();
+        // Our own failure (storage down, say) is not the client's to handle:
+        // a page with 503 (and `Retry-After`) or 500, not a redirect.
+        if let Some(status) = server_side_status(e) {
+            return error_page(status, e);
+        }
         let mut p = vec![
             ("error", e.code.as_str()),
             ("error_description", e.description.as_str()),
@@ -177,7 +192,7 @@ impl AuthServer {
                     reason: &e.description,
                 }
                 .emit();
-                return error_page(400, &e);
+                return error_page(server_side_status(&e).unwrap_or(400), &e);
             }
         };
         let allowed = rules::Allowed {
@@ -234,7 +249,7 @@ impl AuthServer {
         match self.find_client(&pending.client_id).await {
             Ok(Some(c)) => Ok((id_hash, pending, c)),
             Ok(None) => Err(error_page(400, &Self::unknown_client(&pending.client_id))),
-            Err(e) => Err(error_page(400, &e)),
+            Err(e) => Err(error_page(server_side_status(&e).unwrap_or(400), &e)),
         }
     }
 

@@ -27,6 +27,10 @@ pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, MCP-Protocol-
 /// Response headers a browser-based client must be able to read.
 pub const CORS_EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
 
+/// `Retry-After` (seconds) on every 503: storage outages usually last
+/// seconds, and the pool gives up on a connection within 3 s.
+pub(crate) const RETRY_AFTER_SECS: &str = "5";
+
 pub(crate) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Bytes> {
     let mut r = Response::new(body.into());
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -71,8 +75,10 @@ pub fn error_response(e: &OAuthError) -> Response<Bytes> {
         );
     }
     if e.code == ErrorCode::TemporarilyUnavailable {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
     no_store(&mut r);
     r

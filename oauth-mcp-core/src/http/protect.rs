@@ -24,6 +24,12 @@ pub fn refusal_response(r: &BearerRefusal) -> Response<Bytes> {
     if let Ok(v) = HeaderValue::from_str(&r.challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
+    if r.status == 503 {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(super::RETRY_AFTER_SECS),
+        );
+    }
     add_cors(&mut resp);
     resp
 }
