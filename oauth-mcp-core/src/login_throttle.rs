@@ -179,12 +179,18 @@ impl LoginThrottle {
     /// A throttle on `clock` (tests: [`RateClock::manual`]).
     pub fn with_clock(cfg: LoginThrottleConfig, clock: RateClock) -> Result<Self, ConfigError> {
         cfg.validate()?;
+        Ok(Self::validated(cfg, clock))
+    }
+
+    /// A throttle for a configuration already validated (a built
+    /// [`crate::ServerConfig`]'s).
+    pub(crate) fn validated(cfg: LoginThrottleConfig, clock: RateClock) -> Self {
         let l = cfg.username_failures;
-        Ok(Self {
+        Self {
             cfg,
             rule: GcraRule::per_period(l.count(), l.period()),
             clock,
-        })
+        }
     }
 
     /// The configuration.

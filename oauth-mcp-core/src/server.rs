@@ -20,6 +20,7 @@ pub struct AuthServer {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) signer: TokenSigner,
+    pub(crate) login_throttle: crate::login_throttle::LoginThrottle,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
 }
@@ -38,7 +39,14 @@ impl AuthServer {
         cfg: Arc<ServerConfig>,
         store: Arc<S>,
     ) -> Result<Self, StoreError> {
-        let authenticator = Arc::new(StoreAuthenticator::new(store.clone())?);
+        let limits = cfg.abuse_limits();
+        let hashing = crate::password::PasswordHashing::new(
+            limits.argon2,
+            limits.hashing_concurrency,
+            limits.hashing_queue,
+        )
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+        let authenticator = Arc::new(StoreAuthenticator::with_hashing(store.clone(), hashing)?);
         Ok(Self::with_authenticator(cfg, store, authenticator))
     }
 
@@ -54,11 +62,17 @@ impl AuthServer {
             .cimd
             .clone()
             .map(|c| Arc::new(crate::cimd::CimdResolver::new(c)));
+        // Validated when the configuration was built.
+        let login_throttle = crate::login_throttle::LoginThrottle::validated(
+            cfg.abuse_limits().login_throttle,
+            crate::ratelimit::RateClock::system(),
+        );
         Self {
             cfg,
             store,
             authenticator,
             signer,
+            login_throttle,
             #[cfg(feature = "cimd")]
             cimd,
         }

@@ -257,7 +257,7 @@ async fn concurrent_wrong_passwords_bounded(flavor: Flavor) {
     assert_eq!(statuses.count(0) + statuses.count(500), 0, "{statuses:?}");
     assert!(m.peak < 600 * MIB, "peak {} MiB (limit 600)", m.peak / MIB);
 }
-both!(concurrent_wrong_passwords_bounded, #[ignore = "pending phase 2"]);
+both!(concurrent_wrong_passwords_bounded);
 
 /// 200 wrong passwords in a row on one request: at most 10 are checked,
 /// then the request is discarded and even the right password is refused.
@@ -285,7 +285,7 @@ async fn wrong_passwords_per_request_limited(flavor: Flavor) {
         "the right password must not work on a discarded request"
     );
 }
-both!(wrong_passwords_per_request_limited, #[ignore = "pending phase 2"]);
+both!(wrong_passwords_per_request_limited);
 
 // ============================================================ rate limits
 

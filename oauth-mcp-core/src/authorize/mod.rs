@@ -13,6 +13,7 @@ use crate::client::{Client, all_loopback};
 use crate::error::{ErrorCode, OAuthError};
 use crate::events::AuditEvent;
 use crate::login::{ClientView, ConsentView, ErrorView, LoginView, RequestId, ScopeView};
+use crate::login_throttle::LoginRefusal;
 use crate::scope::ScopeSet;
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
@@ -85,6 +86,23 @@ fn server_side_status(e: &OAuthError) -> Option<u16> {
         ErrorCode::ServerError => Some(500),
         _ => None,
     }
+}
+
+/// The request used up its password attempts and is discarded.
+fn exhausted() -> AuthorizeOutcome {
+    error_page(
+        400,
+        &OAuthError::invalid_request(
+            "too many failed sign-in attempts on this request; it is discarded: start again from the application",
+        ),
+    )
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn gone() -> AuthorizeOutcome {
@@ -166,6 +184,7 @@ impl AuthServer {
             ask_consent: !client.trusted,
             username: username.to_owned(),
             error: error.map(str::to_owned),
+            retry_after: None,
         }
     }
 
@@ -267,6 +286,35 @@ impl AuthServer {
         if form.action == LoginAction::Deny {
             return self.deny(&id_hash, &pending).await;
         }
+        // At most N password checks per request, and a backoff per
+        // username (the same whether or not the user exists).
+        let now = self.now();
+        let permit = match self
+            .login_throttle
+            .begin(self.store.as_ref(), &id_hash, &form.username, now)
+            .await
+        {
+            Ok(p) => p,
+            Err(LoginRefusal::RequestGone) => return gone(),
+            Err(LoginRefusal::RequestExhausted) => return exhausted(),
+            Err(r @ LoginRefusal::UsernameBackoff { .. }) => {
+                AuditEvent::LoginFailed {
+                    client_id: &pending.client_id,
+                    username: &form.username,
+                }
+                .emit();
+                let mut view = self.login_view(
+                    &client,
+                    &pending,
+                    request_id.secret(),
+                    &form.username,
+                    Some(&format!("{}.", capitalise(&r.to_string()))),
+                );
+                view.retry_after = r.retry_after_secs();
+                return AuthorizeOutcome::ShowLogin(view);
+            }
+            Err(LoginRefusal::Store(e)) => return error_page(503, &e.into()),
+        };
         match self
             .authenticator
             .authenticate(&form.username, &form.password)
@@ -282,6 +330,15 @@ impl AuthServer {
                     username: &form.username,
                 }
                 .emit();
+                match self
+                    .login_throttle
+                    .failed(self.store.as_ref(), &permit, now)
+                    .await
+                {
+                    Ok(f) if f.request_discarded => return exhausted(),
+                    Ok(_) => {}
+                    Err(e) => return error_page(503, &e.into()),
+                }
                 AuthorizeOutcome::ShowLogin(self.login_view(
                     &client,
                     &pending,

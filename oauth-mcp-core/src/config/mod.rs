@@ -2,6 +2,7 @@
 //! at start-up, and checks that the public URL, MCP endpoint, resource,
 //! audience and issuer agree. After that nothing in it can be missing.
 
+mod abuse;
 mod clients;
 mod scopes;
 mod ttl;
@@ -20,6 +21,7 @@ use crate::scope::{AllowedUsers, OFFLINE_ACCESS, ScopeSet, UserPolicy};
 use crate::secret::{Secret, hash_secret};
 use crate::token::{KeySet, SigningAlgorithm, SigningKey};
 
+pub use abuse::AbuseLimits;
 pub use clients::PreRegisteredClient;
 pub(crate) use scopes::{parse_scopes, require_subset};
 
@@ -62,6 +64,7 @@ pub struct ServerConfigBuilder {
     login_ui: Option<Arc<dyn LoginUi>>,
     check_revocation: bool,
     registration_token: Option<Secret>,
+    abuse: AbuseLimits,
     #[cfg(feature = "cimd")]
     cimd: Option<crate::cimd::CimdConfig>,
 }
@@ -93,6 +96,7 @@ pub struct ServerConfig {
     pub(crate) check_revocation: bool,
     pub(crate) registered_client_ttl: Option<i64>,
     pub(crate) registration_token_hash: Option<String>,
+    pub(crate) abuse: AbuseLimits,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<crate::cimd::CimdConfig>,
 }
@@ -125,6 +129,7 @@ impl ServerConfig {
             login_ui: None,
             check_revocation: true,
             registration_token: None,
+            abuse: AbuseLimits::default(),
             #[cfg(feature = "cimd")]
             cimd: None,
         }
@@ -510,6 +515,7 @@ impl ServerConfigBuilder {
             }
         };
         let lifetimes = self.lifetimes.validate()?;
+        self.abuse.validate()?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
         }
@@ -558,6 +564,7 @@ impl ServerConfigBuilder {
             check_revocation: self.check_revocation,
             registered_client_ttl: lifetimes.registered_client,
             registration_token_hash,
+            abuse: self.abuse,
             #[cfg(feature = "cimd")]
             cimd: self.cimd,
         }))
