@@ -142,7 +142,7 @@ fn authorize_url(
 async fn long_state_bounded(flavor: Flavor) {
     authorize_flood(flavor, &"s".repeat(2_000)).await;
 }
-both!(long_state_bounded, #[ignore = "pending phase 2"]);
+both!(long_state_bounded);
 
 /// A 60,000-character `state` is refused with `invalid_request`.
 async fn over_long_state_refused(flavor: Flavor) {
@@ -172,7 +172,7 @@ async fn over_long_state_refused(flavor: Flavor) {
         &body[..body.len().min(300)]
     );
 }
-both!(over_long_state_refused, #[ignore = "pending phase 2"]);
+both!(over_long_state_refused);
 
 /// 300 registrations carrying ~60 KiB of unknown metadata each add < 40 MiB
 /// or are refused.

@@ -214,7 +214,11 @@ impl AuthServer {
                 return error_page(server_side_status(&e).unwrap_or(400), &e);
             }
         };
+        let max_state = self.cfg.abuse_limits().max_state_bytes;
+        // An over-long state is refused and not echoed.
+        let state = rules::state(req, max_state).unwrap_or(None);
         let allowed = rules::Allowed {
+            max_state_bytes: max_state,
             plain_pkce: self.cfg.plain_pkce_allowed(),
             resources: self.cfg.resources(),
             scopes_supported: self.cfg.scopes_supported(),
@@ -223,7 +227,7 @@ impl AuthServer {
         let v = match rules::validate(req, &client, &allowed) {
             Ok(v) => v,
             Err(e) => {
-                return self.error_redirect(&client.client_id, &redirect_uri, req.state(), &e);
+                return self.error_redirect(&client.client_id, &redirect_uri, state, &e);
             }
         };
         let now = self.now();
@@ -233,7 +237,7 @@ impl AuthServer {
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.clone(),
             redirect_uri_explicit: explicit,
-            state: req.state().map(str::to_owned),
+            state: state.map(str::to_owned),
             code_challenge: v.code_challenge,
             code_challenge_method: v.code_challenge_method,
             scope: v.scope,
@@ -242,7 +246,7 @@ impl AuthServer {
             expires_at: now + self.cfg.login_ttl,
         };
         if let Err(e) = self.store.insert_pending(pending.clone()).await {
-            return self.error_redirect(&client.client_id, &redirect_uri, req.state(), &e.into());
+            return self.error_redirect(&client.client_id, &redirect_uri, state, &e.into());
         }
         AuditEvent::LoginShown {
             client_id: &client.client_id,

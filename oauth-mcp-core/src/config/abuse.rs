@@ -21,6 +21,10 @@ pub struct AbuseLimits {
     /// Password checks that may wait for one of those; past that a login is
     /// answered 503 with `Retry-After`. Default 64.
     pub hashing_queue: usize,
+    /// The longest `state` an authorization request may carry (it is stored
+    /// with the pending request); longer ones are refused with
+    /// `invalid_request`. Default 1024 bytes.
+    pub max_state_bytes: usize,
 }
 
 impl Default for AbuseLimits {
@@ -31,6 +35,7 @@ impl Default for AbuseLimits {
             argon2: Argon2Params::OWASP_MINIMUM,
             hashing_concurrency: cpus.clamp(1, 4),
             hashing_queue: 64,
+            max_state_bytes: 1024,
         }
     }
 }
@@ -45,6 +50,15 @@ impl AbuseLimits {
                 format!(
                     "{} concurrent password checks; use 1 to 256 (each holds {} KiB while it runs)",
                     self.hashing_concurrency, self.argon2.memory_kib
+                ),
+            ));
+        }
+        if !(64..=64 * 1024).contains(&self.max_state_bytes) {
+            return Err(ConfigError::new(
+                "max_state_bytes",
+                format!(
+                    "{} bytes; use 64 to 65536 (default 1024): clients send 16 to a few hundred",
+                    self.max_state_bytes
                 ),
             ));
         }
@@ -71,6 +85,14 @@ impl ServerConfigBuilder {
     pub fn password_hashing(mut self, concurrency: usize, queue: usize) -> Self {
         self.abuse.hashing_concurrency = concurrency;
         self.abuse.hashing_queue = queue;
+        self
+    }
+}
+
+impl ServerConfigBuilder {
+    /// The longest `state` accepted (default 1024 bytes).
+    pub fn max_state_bytes(mut self, n: usize) -> Self {
+        self.abuse.max_state_bytes = n;
         self
     }
 }
