@@ -67,6 +67,7 @@ pub mod grant;
 pub mod http;
 pub mod login;
 pub mod login_throttle;
+mod maintenance;
 pub mod metadata;
 pub mod net;
 pub mod params;

@@ -25,6 +25,8 @@ pub struct AbuseLimits {
     /// with the pending request); longer ones are refused with
     /// `invalid_request`. Default 1024 bytes.
     pub max_state_bytes: usize,
+    /// How often the library purges expired records (default 60 s).
+    pub purge_every: std::time::Duration,
 }
 
 impl Default for AbuseLimits {
@@ -36,6 +38,7 @@ impl Default for AbuseLimits {
             hashing_concurrency: cpus.clamp(1, 4),
             hashing_queue: 64,
             max_state_bytes: 1024,
+            purge_every: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -50,6 +53,17 @@ impl AbuseLimits {
                 format!(
                     "{} concurrent password checks; use 1 to 256 (each holds {} KiB while it runs)",
                     self.hashing_concurrency, self.argon2.memory_kib
+                ),
+            ));
+        }
+        if self.purge_every < std::time::Duration::from_secs(1)
+            || self.purge_every > std::time::Duration::from_secs(3600)
+        {
+            return Err(ConfigError::new(
+                "purge_every",
+                format!(
+                    "{:?}; use 1 second to 1 hour (default 60 s)",
+                    self.purge_every
                 ),
             ));
         }
@@ -93,6 +107,12 @@ impl ServerConfigBuilder {
     /// The longest `state` accepted (default 1024 bytes).
     pub fn max_state_bytes(mut self, n: usize) -> Self {
         self.abuse.max_state_bytes = n;
+        self
+    }
+
+    /// How often expired records are purged (default 60 s; 1 s to 1 h).
+    pub fn purge_every(mut self, every: std::time::Duration) -> Self {
+        self.abuse.purge_every = every;
         self
     }
 }
