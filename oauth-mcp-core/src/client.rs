@@ -1,6 +1,8 @@
 //! OAuth clients: the registered record, RFC 7591 registration rules and
 //! redirect-URI matching (exact, plus the RFC 8252 loopback-port rule).
 
+pub mod limits;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -344,6 +346,8 @@ pub fn validate_registration(
     now: i64,
 ) -> Result<Client, OAuthError> {
     let meta_err = |d: String| OAuthError::new(ErrorCode::InvalidClientMetadata, d);
+    limits::check_sizes(&req.redirect_uris, req.client_name.as_deref())?;
+    let metadata = limits::kept_metadata(&req.extra)?;
     if req.redirect_uris.is_empty() {
         return Err(OAuthError::new(
             ErrorCode::InvalidRedirectUri,
@@ -435,7 +439,7 @@ pub fn validate_registration(
         active: true,
         created_at: now,
         expires_at: None,
-        metadata: req.extra.clone(),
+        metadata,
     })
 }
 

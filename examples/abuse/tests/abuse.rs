@@ -218,7 +218,7 @@ async fn registrations_bounded(flavor: Flavor) {
         grew / MIB
     );
 }
-both!(registrations_bounded, #[ignore = "pending phase 2"]);
+both!(registrations_bounded);
 
 // ============================================================ logins
 
