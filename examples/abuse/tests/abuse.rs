@@ -404,7 +404,7 @@ async fn unfinished_bodies_closed(flavor: Flavor) {
     assert_eq!(closed, n);
     assert!(took <= Duration::from_secs(31), "{took:?}");
 }
-both!(unfinished_bodies_closed, #[ignore = "pending phase 2"]);
+both!(unfinished_bodies_closed);
 
 /// `CONNECT` is answered (not held open).
 async fn connect_is_answered(flavor: Flavor) {
@@ -456,7 +456,7 @@ async fn mcp_latency_without_nagle(flavor: Flavor) {
     eprintln!("{flavor:?}: median MCP tools/call {median:?}");
     assert!(median < Duration::from_millis(20), "median {median:?}");
 }
-both!(mcp_latency_without_nagle, axum: [], actix: [#[ignore = "pending phase 2"]]);
+both!(mcp_latency_without_nagle);
 
 // ============================================================ malformed input
 

@@ -19,7 +19,8 @@ use crate::error::{ErrorCode, OAuthError};
 
 pub use oauth::OAuthHttp;
 pub use protect::{
-    Protection, body_too_large, decorate_protected, protect, refusal_response, unguarded_route,
+    BODY_READ_TIMEOUT, Protection, body_timeout, body_too_large, decorate_protected, protect,
+    refusal_response, unguarded_route, within_body_timeout,
 };
 
 /// Request headers a browser-based MCP client may send cross-origin.
