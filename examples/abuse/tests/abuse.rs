@@ -391,7 +391,7 @@ async fn half_headers_closed(flavor: Flavor) {
     assert_eq!(closed, n, "stalled connections still open after 35 s");
     assert!(took <= Duration::from_secs(31), "{took:?}");
 }
-both!(half_headers_closed, axum: [#[ignore = "pending phase 2"]], actix: []);
+both!(half_headers_closed);
 
 /// A body announced but never finished is given up within 30 s.
 async fn unfinished_bodies_closed(flavor: Flavor) {
