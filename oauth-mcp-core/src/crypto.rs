@@ -30,7 +30,6 @@ use std::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use sha2::{Digest, Sha256};
 
 use crate::secret::Secret;
 
@@ -99,12 +98,12 @@ impl KeyEncryptionKey {
             )));
         }
         let key = RandomizedNonceKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::Backend)?;
-        let digest = Sha256::new()
-            .chain_update(b"oauth-mcp key-encryption key id\0")
-            .chain_update(bytes)
-            .finalize();
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        ctx.update(b"oauth-mcp key-encryption key id\0");
+        ctx.update(bytes);
+        let digest = ctx.finish();
         let mut id = [0u8; ID_LEN];
-        id.copy_from_slice(&digest[..ID_LEN]);
+        id.copy_from_slice(&digest.as_ref()[..ID_LEN]);
         Ok(Self {
             key: Arc::new(key),
             id,
@@ -134,8 +133,8 @@ impl KeyEncryptionKey {
     }
 
     /// A key from a file holding its base64 (as [`Self::from_base64`]) or
-    /// exactly 32 raw bytes. Warns (target `oauth_mcp::audit`) when the file
-    /// is readable by other users.
+    /// exactly 32 raw bytes. Warns (`kek.file_shared`, see [`crate::events`])
+    /// when the file is readable by other users.
     pub fn from_file(path: &Path) -> Result<Self, CryptoError> {
         let bytes = std::fs::read(path).map_err(|e| {
             CryptoError::InvalidKey(format!("cannot read the file {}: {e}", path.display()))
@@ -242,12 +241,10 @@ fn warn_if_shared(path: &Path) {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
-        tracing::warn!(
-            target: "oauth_mcp::audit",
-            event = "kek.file_shared",
-            path = %path.display(),
-            "the key-encryption key file is readable by other users; restrict it (chmod 600)"
-        );
+        crate::events::AuditEvent::KekFileShared {
+            path: &path.display().to_string(),
+        }
+        .emit();
     }
 }
 

@@ -106,6 +106,64 @@ pub enum AuditEvent<'a> {
         /// Why.
         reason: &'a str,
     },
+    /// `register.adjusted` (INFO): a registration asked for grant or response
+    /// types this server does not implement; they were dropped and the
+    /// client registered with the rest (RFC 7591 §3.2.1).
+    RegisterAdjusted {
+        /// The name asked for.
+        client_name: Option<&'a str>,
+        /// Grant types set aside.
+        dropped_grant_types: &'a [String],
+        /// Response types set aside.
+        dropped_response_types: &'a [String],
+        /// The grant types registered.
+        registered_grant_types: &'a [String],
+    },
+    /// `client_auth.refused` (WARN): client authentication failed at the
+    /// token, revocation or introspection endpoint.
+    ClientAuthRefused {
+        /// `token`, `revoke` or `introspect`.
+        endpoint: &'a str,
+        /// The client, if one was named.
+        client_id: Option<&'a str>,
+        /// The method attempted (`none`, `client_secret_basic`,
+        /// `client_secret_post`, `private_key_jwt`).
+        method: &'a str,
+        /// A short, stable reason (`bad_signature`, `replayed_jti`,
+        /// `wrong_secret`, `method_not_registered`, …).
+        reason_code: &'a str,
+        /// The RFC 6749 error answered.
+        error: ErrorCode,
+        /// Why, in words (the `error_description` sent to the client).
+        reason: &'a str,
+    },
+    /// `client_auth.assertion_accepted` (INFO): a `private_key_jwt` client
+    /// assertion verified and its `jti` was consumed.
+    ClientAssertionAccepted {
+        /// The client.
+        client_id: &'a str,
+        /// The JOSE algorithm.
+        algorithm: &'a str,
+        /// The key id, if the assertion named one.
+        kid: Option<&'a str>,
+        /// The assertion's `jti` (logged as a hash prefix).
+        jti: &'a str,
+    },
+    /// `client_jwks.fetched` (INFO): a client's `jwks_uri` was (re)loaded.
+    ClientJwksFetched {
+        /// The URL.
+        jwks_uri: &'a str,
+        /// How many usable keys it held.
+        keys: usize,
+    },
+    /// `client_jwks.refused` (WARN): a client's `jwks_uri` could not be used
+    /// (refused by the SSRF rules, failed, or held no usable key).
+    ClientJwksRefused {
+        /// The URL.
+        jwks_uri: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
     /// `authorize.refused` (WARN): an authorization request was refused.
     AuthorizeRefused {
         /// The client, if known.
@@ -174,11 +232,87 @@ pub enum AuditEvent<'a> {
         jwks_uri: &'a str,
         /// How many usable keys it held.
         keys: usize,
+        /// Why it was fetched: `start`, `expired` (older than its
+        /// `Cache-Control: max-age` or the validator's maximum key age) or
+        /// `unknown_kid` (a token named a key it did not hold).
+        reason: &'a str,
+        /// How long it is used before the next fetch, in seconds.
+        fresh_for: i64,
     },
     /// `jwks.refresh_failed` (WARN): refetching a remote JWKS failed.
     JwksRefreshFailed {
         /// Why.
         reason: &'a str,
+    },
+    /// `key.created` (INFO): a signing key was generated and stored.
+    KeyCreated {
+        /// The key.
+        kid: &'a str,
+        /// When (Unix seconds).
+        at: i64,
+        /// What caused it: `schedule`, `rotate`, `retire`.
+        cause: &'a str,
+    },
+    /// `key.published` (INFO): a signing key entered the JWKS.
+    KeyPublished {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `key.activated` (INFO): a signing key started signing.
+    KeyActivated {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `key.retired` (INFO): a signing key stopped signing; it stays in the
+    /// JWKS until `remove_after`.
+    KeyRetired {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// When it leaves the JWKS.
+        remove_after: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `key.removed` (INFO): a signing key left the store and the JWKS.
+    KeyRemoved {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `keys.loaded` (INFO): this process now signs and validates with the
+    /// store's key set of this version.
+    KeysLoaded {
+        /// The key set's version in the store.
+        version: u64,
+        /// The key that signs.
+        active_kid: &'a str,
+        /// How many keys the JWKS holds (active, published, retired).
+        keys: usize,
+    },
+    /// `keys.refresh_failed` (WARN): the key set could not be re-read or
+    /// maintained; the keys in use stay until the next attempt.
+    KeysRefreshFailed {
+        /// Why.
+        reason: &'a str,
+    },
+    /// `kek.file_shared` (WARN): the key-encryption key file is readable by
+    /// other users.
+    KekFileShared {
+        /// The file.
+        path: &'a str,
     },
 }
 
@@ -195,6 +329,11 @@ impl AuditEvent<'_> {
             Self::TokenRevoked { .. } => "token.revoked",
             Self::Registered { .. } => "register.ok",
             Self::RegisterRefused { .. } => "register.refused",
+            Self::RegisterAdjusted { .. } => "register.adjusted",
+            Self::ClientAuthRefused { .. } => "client_auth.refused",
+            Self::ClientAssertionAccepted { .. } => "client_auth.assertion_accepted",
+            Self::ClientJwksFetched { .. } => "client_jwks.fetched",
+            Self::ClientJwksRefused { .. } => "client_jwks.refused",
             Self::AuthorizeRefused { .. } => "authorize.refused",
             Self::LoginShown { .. } => "authorize.login_shown",
             Self::LoginFailed { .. } => "authorize.login_failed",
@@ -203,6 +342,14 @@ impl AuditEvent<'_> {
             Self::BearerRefused { .. } => "bearer.refused",
             Self::JwksFetched { .. } => "jwks.fetched",
             Self::JwksRefreshFailed { .. } => "jwks.refresh_failed",
+            Self::KeyCreated { .. } => "key.created",
+            Self::KeyPublished { .. } => "key.published",
+            Self::KeyActivated { .. } => "key.activated",
+            Self::KeyRetired { .. } => "key.retired",
+            Self::KeyRemoved { .. } => "key.removed",
+            Self::KeysLoaded { .. } => "keys.loaded",
+            Self::KeysRefreshFailed { .. } => "keys.refresh_failed",
+            Self::KekFileShared { .. } => "kek.file_shared",
         }
     }
 
@@ -270,6 +417,38 @@ impl AuditEvent<'_> {
                 reason,
             } => tracing::warn!(target: TARGET, event, redirect_uris = ?redirect_uris, client_name,
                 error = error.as_str(), reason),
+            Self::RegisterAdjusted {
+                client_name,
+                dropped_grant_types,
+                dropped_response_types,
+                registered_grant_types,
+            } => tracing::info!(target: TARGET, event, client_name,
+                dropped_grant_types = ?dropped_grant_types,
+                dropped_response_types = ?dropped_response_types,
+                registered_grant_types = ?registered_grant_types,
+                reason = "not implemented by this server (RFC 7591 §3.2.1: replaced and reported in the response)"),
+            Self::ClientAuthRefused {
+                endpoint,
+                client_id,
+                method,
+                reason_code,
+                error,
+                reason,
+            } => tracing::warn!(target: TARGET, event, endpoint, client_id, method, reason_code,
+                error = error.as_str(), reason),
+            Self::ClientAssertionAccepted {
+                client_id,
+                algorithm,
+                kid,
+                jti,
+            } => tracing::info!(target: TARGET, event, client_id, algorithm, kid,
+                jti = %log_tag(jti)),
+            Self::ClientJwksFetched { jwks_uri, keys } => {
+                tracing::info!(target: TARGET, event, jwks_uri, keys)
+            }
+            Self::ClientJwksRefused { jwks_uri, reason } => {
+                tracing::warn!(target: TARGET, event, jwks_uri, reason)
+            }
             Self::AuthorizeRefused {
                 client_id,
                 redirect_uri,
@@ -312,12 +491,40 @@ impl AuditEvent<'_> {
                     tracing::warn!(target: TARGET, event, status, error, reason)
                 }
             }
-            Self::JwksFetched { jwks_uri, keys } => {
-                tracing::info!(target: TARGET, event, jwks_uri, keys)
+            Self::JwksFetched {
+                jwks_uri,
+                keys,
+                reason,
+                fresh_for,
+            } => {
+                tracing::info!(target: TARGET, event, jwks_uri, keys, reason, fresh_for)
             }
-            Self::JwksRefreshFailed { reason } => {
+            Self::JwksRefreshFailed { reason } | Self::KeysRefreshFailed { reason } => {
                 tracing::warn!(target: TARGET, event, reason)
             }
+            Self::KeyCreated { kid, at, cause }
+            | Self::KeyPublished { kid, at, cause }
+            | Self::KeyActivated { kid, at, cause }
+            | Self::KeyRemoved { kid, at, cause } => {
+                tracing::info!(target: TARGET, event, kid, at, cause)
+            }
+            Self::KeyRetired {
+                kid,
+                at,
+                remove_after,
+                cause,
+            } => tracing::info!(target: TARGET, event, kid, at, remove_after, cause),
+            Self::KeysLoaded {
+                version,
+                active_kid,
+                keys,
+            } => tracing::info!(target: TARGET, event, version, active_kid, keys),
+            Self::KekFileShared { path } => tracing::warn!(
+                target: TARGET,
+                event,
+                path,
+                "the key-encryption key file is readable by other users; restrict it (chmod 600)"
+            ),
         }
     }
 }

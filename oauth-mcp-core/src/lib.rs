@@ -47,6 +47,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorization;
 pub mod authorize;
@@ -61,7 +62,9 @@ pub mod crypto;
 pub mod discovery;
 pub mod error;
 pub mod events;
-#[cfg(feature = "remote")]
+// The SSRF-hardened fetcher serves URLs strangers choose: client id
+// metadata documents and clients' `jwks_uri` (both feature `cimd`).
+#[cfg(feature = "cimd")]
 mod fetch;
 pub mod grant;
 pub mod http;

@@ -43,8 +43,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{ConfigError, StoreError};
 use crate::ratelimit::{Limit, RateClock};
 use crate::store::{GcraRule, LoginAttempt, RateDecision, Store};
@@ -258,7 +256,7 @@ impl LoginThrottle {
 /// The username's bucket: a hash of the trimmed, lower-cased name, so that
 /// neither the name nor its length is stored and `Alice` is `alice`.
 fn username_bucket(username: &str) -> String {
-    let h = Sha256::digest(username.trim().to_lowercase().as_bytes());
+    let h = crate::ratelimit::sha256(username.trim().to_lowercase().as_bytes());
     let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("login:user:{hex}")
 }

@@ -8,7 +8,8 @@
 //! - `race`: one code redeemed by 200 token requests at once, on a SQLite
 //!   file and on PostgreSQL: exactly one winner, every time.
 //! - `keys`: signing keys raced by two pools on SQLite and PostgreSQL;
-//!   sealed keys across a reconnect.
+//!   sealed keys across a reconnect; a server on an SQL store needs a
+//!   key-encryption key (or the opt-out named as dangerous).
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

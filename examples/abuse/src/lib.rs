@@ -181,6 +181,12 @@ impl Server {
                 "RUST_LOG",
                 std::env::var("ABUSE_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            // SQL stores keep the signing keys, sealed with this test
+            // key-encryption key (the bytes 0 to 31).
+            .env(
+                "MCP_KEY_ENCRYPTION_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"))

@@ -427,6 +427,8 @@ pub struct AuthRequest {
     pub resource: Option<String>,
     /// `scope`.
     pub scope: Option<String>,
+    /// `prompt` (OpenID Connect; MCP Inspector sends `consent`).
+    pub prompt: Option<String>,
 }
 
 impl AuthRequest {
@@ -442,6 +444,7 @@ impl AuthRequest {
             state: Some(unique("state")),
             resource: None,
             scope: None,
+            prompt: None,
         }
     }
 
@@ -478,15 +481,25 @@ impl AuthRequest {
         push("state", &self.state);
         push("resource", &self.resource);
         push("scope", &self.scope);
+        push("prompt", &self.prompt);
         q
     }
 }
 
-/// GET /authorize.
-pub async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
+/// The authorization request URL (`{base}/authorize?…`) for `req`.
+pub fn authorize_url(base: &str, req: &AuthRequest) -> String {
     let mut url = url::Url::parse(&format!("{base}/authorize")).expect("authorize URL");
     url.query_pairs_mut().extend_pairs(req.query());
-    let r = http().get(url).send().await.expect("GET /authorize");
+    url.into()
+}
+
+/// GET /authorize.
+pub async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
+    let r = http()
+        .get(authorize_url(base, req))
+        .send()
+        .await
+        .expect("GET /authorize");
     Reply::read(r).await
 }
 

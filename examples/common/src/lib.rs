@@ -9,13 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_mcp_core::cimd::CimdConfig;
+use oauth_mcp_core::client_assertion::JwksFetchConfig;
 use oauth_mcp_core::clock::SharedClock;
+use oauth_mcp_core::config::KeyRotation;
+use oauth_mcp_core::crypto::KeyEncryptionKey;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
+use oauth_mcp_core::server::StartError;
 use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::token::{KeySet, SigningKey};
-use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ResourceServer, ServerConfig};
+use oauth_mcp_core::{
+    AuthContext, AuthServer, PreRegisteredClient, ResourceServer, Secret, ServerConfig,
+};
 use oauth_mcp_sqlx::SqlStore;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
@@ -52,9 +58,24 @@ pub struct Cli {
     /// Give the demo user the `admin` scope (needed by `admin_echo`).
     #[arg(long, env = "MCP_DEMO_ADMIN")]
     pub demo_admin: bool,
-    /// Signing key file (PEM or JWK); default: a fresh key per start.
+    /// Signing key file (PEM or JWK). Default: keys kept in the store
+    /// (a memory store's die with the process), rotated on a schedule.
     #[arg(long, env = "MCP_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Key-encryption key sealing the signing keys kept in an SQL store:
+    /// base64 of 32 random bytes (`openssl rand -base64 32`). Secret; the
+    /// same for every server on the store.
+    #[arg(
+        long,
+        env = "MCP_KEY_ENCRYPTION_KEY",
+        hide_env_values = true,
+        value_name = "BASE64",
+        conflicts_with = "key_encryption_key_file"
+    )]
+    pub key_encryption_key: Option<String>,
+    /// A file holding the key-encryption key (base64 of 32 bytes, or the 32 bytes).
+    #[arg(long, env = "MCP_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 impl Cli {
@@ -68,6 +89,8 @@ impl Cli {
             demo_password: self.demo_password,
             demo_admin: self.demo_admin,
             signing_key: self.signing_key,
+            key_encryption_key: self.key_encryption_key.map(Secret::new),
+            key_encryption_key_file: self.key_encryption_key_file,
             ..Options::default()
         }
     }
@@ -90,12 +113,21 @@ pub struct Options {
     pub demo_admin: bool,
     /// PEM or JWK signing-key file.
     pub signing_key: Option<PathBuf>,
+    /// The key-encryption key (base64 of 32 bytes) sealing the store's signing keys.
+    pub key_encryption_key: Option<Secret>,
+    /// A file holding the key-encryption key.
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// When the store's signing keys rotate (tests; default [`KeyRotation::default`]).
+    pub key_rotation: Option<KeyRotation>,
     /// Extra operator-created clients.
     pub clients: Vec<PreRegisteredClient>,
     /// Clock override (tests).
     pub clock: Option<SharedClock>,
     /// How Client ID Metadata Documents are fetched (default: any https client id).
     pub cimd: Option<CimdConfig>,
+    /// How `private_key_jwt` clients' JWK Sets (`jwks_uri`) are fetched
+    /// (default: https only, SSRF-hardened).
+    pub client_jwks: Option<JwksFetchConfig>,
     /// A path appended to the default public URL `http://<bound address>`
     /// (tests of a path-prefixed server; `--public-url` says it directly).
     pub public_path: Option<String>,
@@ -111,9 +143,13 @@ impl Default for Options {
             demo_password: "demo-password".into(),
             demo_admin: false,
             signing_key: None,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
+            key_rotation: None,
             clients: Vec::new(),
             clock: None,
             cimd: None,
+            client_jwks: None,
             public_path: None,
         }
     }
@@ -154,17 +190,62 @@ impl Endpoints {
             "Demo login:                   {} / {}",
             opts.demo_user, opts.demo_password
         );
+        println!("Signing keys:                 {}", signing_keys(opts));
     }
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+/// Where the signing keys come from, in words.
+fn signing_keys(opts: &Options) -> String {
+    match &opts.signing_key {
+        Some(path) => format!("the key file {}", path.display()),
+        None if opts.store == "memory" => {
+            "in memory (tokens stop validating at a restart; an SQL --store keeps them)".into()
+        }
+        None => "in the store, sealed with the key-encryption key (keep it secret), rotated on a schedule".into(),
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info`. Colours only
+/// when stderr is a terminal, so redirected logs carry no ANSI codes.
 pub fn init_tracing() {
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+}
+
+/// Binds a listening socket on `addr`. A failure names the address and how
+/// to choose another one, instead of a bare `Os { code: 98, … }`.
+pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, BoxError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| bind_error(addr, &e))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// The start-up error for a socket that cannot be bound.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> BoxError {
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is already in use (is another server running?)".to_owned()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_owned()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "no interface of this machine has that address".to_owned()
+        }
+        _ => e.to_string(),
+    };
+    format!(
+        "cannot listen on {addr}: {why}. Choose another address with --bind <ip:port> \
+         (or the MCP_BIND environment variable), e.g. --bind 127.0.0.1:{}",
+        addr.port().wrapping_add(1).max(1024)
+    )
+    .into()
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -174,8 +255,27 @@ struct EchoArgs {
 }
 
 /// The demo MCP server's tools.
-#[derive(Debug, Clone, Default)]
-pub struct DemoTools;
+#[derive(Debug, Clone)]
+pub struct DemoTools {
+    /// The scopes `admin_echo` checks for itself (default `admin`).
+    admin_echo_scopes: Arc<[String]>,
+}
+
+impl Default for DemoTools {
+    fn default() -> Self {
+        Self::with_admin_echo_scopes(["admin"])
+    }
+}
+
+impl DemoTools {
+    /// Tools whose `admin_echo` requires `scopes` (the resource server's
+    /// per-tool scopes for it, when they are not named `admin`).
+    pub fn with_admin_echo_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self {
+            admin_echo_scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+}
 
 fn identity(parts: &http::request::Parts) -> Result<&AuthContext, McpError> {
     parts.extensions.get::<AuthContext>().ok_or_else(|| {
@@ -211,12 +311,17 @@ impl DemoTools {
         Extension(parts): Extension<http::request::Parts>,
         Parameters(EchoArgs { message }): Parameters<EchoArgs>,
     ) -> Result<CallToolResult, McpError> {
-        // The Bearer layer already refused tokens without `admin` (403); this
-        // second check keeps the tool safe if it is ever mounted elsewhere.
-        if !identity(&parts)?.scopes.contains("admin") {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(
-                "insufficient_scope: `admin` is required",
-            )]));
+        // The Bearer layer already refused tokens without these scopes (403);
+        // this second check keeps the tool safe if it is ever mounted elsewhere.
+        let who = identity(&parts)?;
+        if let Some(missing) = self
+            .admin_echo_scopes
+            .iter()
+            .find(|s| !who.scopes.contains(s))
+        {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "insufficient_scope: `{missing}` is required"
+            ))]));
         }
         Ok(CallToolResult::success(vec![ContentBlock::text(message)]))
     }
@@ -239,12 +344,19 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
         .scopes_supported(["mcp", "admin"])
         .default_scopes(["mcp"])
         .default_user_scopes(["mcp"])
-        .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default());
+        .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default())
+        .client_jwks_fetch(opts.client_jwks.clone().unwrap_or_default());
     if opts.demo_admin {
         b = b.user_scopes(&opts.demo_user, ["mcp", "admin"]);
     }
     if let Some(path) = &opts.signing_key {
         b = b.signing_keys(KeySet::new(SigningKey::from_file(path)?));
+    }
+    if let Some(kek) = key_encryption_key(opts)? {
+        b = b.key_encryption_key(kek);
+    }
+    if let Some(r) = opts.key_rotation {
+        b = b.key_rotation(r);
     }
     if let Some(c) = &opts.clock {
         b = b.clock(c.clone());
@@ -307,11 +419,39 @@ async fn with_store<S: Store + 'static>(
     store
         .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
         .await?;
-    let server = AuthServer::new(cfg, store)?;
+    let store_name = redact(&opts.store);
+    let server = AuthServer::start(cfg, store).await.map_err(|e| match e {
+        StartError::MissingKeyEncryptionKey => format!(
+            "signing keys in the store `{store_name}`: no key-encryption key was given, and this store keeps the signing keys for every restart and every server sharing it. {KEK_HINT}"
+        )
+        .into(),
+        StartError::KeyEncryptionKey(why) => format!(
+            "signing keys in the store `{store_name}`: {why}. Give MCP_KEY_ENCRYPTION_KEY (--key-encryption-key) or MCP_KEY_ENCRYPTION_KEY_FILE (--key-encryption-key-file) the key-encryption key they were sealed with, the one every other server on this store uses"
+        )
+        .into(),
+        other => BoxError::from(other),
+    })?;
     Ok(Roles {
         resource: resource_server(&server)?,
         oauth: OAuthHttp::new(server),
     })
+}
+
+/// What to do about a missing key-encryption key.
+const KEK_HINT: &str = "Set MCP_KEY_ENCRYPTION_KEY (--key-encryption-key) to 32 random bytes in base64, e.g. `export MCP_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32)`, or name a file holding it with MCP_KEY_ENCRYPTION_KEY_FILE (--key-encryption-key-file). Keep it secret, apart from the store, and keep it: every server on this store needs the same one, and without it the store's signing keys cannot be opened";
+
+/// The key-encryption key from the flags, the error naming the flag and
+/// its variable.
+fn key_encryption_key(opts: &Options) -> Result<Option<KeyEncryptionKey>, BoxError> {
+    match (&opts.key_encryption_key, &opts.key_encryption_key_file) {
+        (Some(b64), _) => KeyEncryptionKey::from_base64(b64.secret())
+            .map(Some)
+            .map_err(|e| format!("MCP_KEY_ENCRYPTION_KEY (--key-encryption-key): {e}").into()),
+        (None, Some(path)) => KeyEncryptionKey::from_file(path).map(Some).map_err(|e| {
+            format!("MCP_KEY_ENCRYPTION_KEY_FILE (--key-encryption-key-file): {e}").into()
+        }),
+        (None, None) => Ok(None),
+    }
 }
 
 /// A store URL without its password, for messages.
@@ -331,6 +471,11 @@ pub type McpService = StreamableHttpService<DemoTools, LocalSessionManager>;
 /// The MCP endpoint: rmcp streamable HTTP, stateless (every request carries
 /// and is checked with its own token), accepting the public URL's host.
 pub fn mcp_service(public_url: &str) -> Result<McpService, BoxError> {
+    mcp_service_with(public_url, DemoTools::default())
+}
+
+/// [`mcp_service`] serving `tools`.
+pub fn mcp_service_with(public_url: &str, tools: DemoTools) -> Result<McpService, BoxError> {
     let host = url::Url::parse(public_url)?
         .host_str()
         .unwrap_or("127.0.0.1")
@@ -345,10 +490,25 @@ pub fn mcp_service(public_url: &str) -> Result<McpService, BoxError> {
         .with_legacy_session_mode(false)
         .with_sse_keep_alive(Some(Duration::from_secs(15)));
     Ok(StreamableHttpService::new(
-        || Ok(DemoTools),
+        move || Ok(tools.clone()),
         Arc::new(LocalSessionManager::default()),
         config,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_port_names_the_address_and_the_flag() {
+        let first = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let addr = first.local_addr().unwrap();
+        let e = bind(addr).unwrap_err().to_string();
+        assert!(e.contains(&addr.to_string()), "{e}");
+        assert!(e.contains("already in use"), "{e}");
+        assert!(e.contains("--bind") && e.contains("MCP_BIND"), "{e}");
+    }
 }
 
 /// The README's code samples (axum and actix-web), compiled as doc-tests.

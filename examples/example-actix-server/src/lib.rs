@@ -60,7 +60,7 @@ pub async fn mcp_bridge(
 /// Binds, builds and serves in the background (two workers, `TCP_NODELAY`,
 /// a 10 s request-head timeout, 30 s idle keep-alive).
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
-    let listener = std::net::TcpListener::bind(opts.bind)?;
+    let listener = example_common::bind(opts.bind)?;
     let ep = Endpoints::new(&opts, listener.local_addr()?);
     let roles = oauth(&opts, &ep.public_url).await?;
     let mcp = web::Data::new(mcp_service(&ep.public_url)?);

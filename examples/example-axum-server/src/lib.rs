@@ -30,7 +30,7 @@ pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
 
 /// Binds, builds and serves in the background.
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
-    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+    let listener = tokio::net::TcpListener::from_std(example_common::bind(opts.bind)?)?;
     let ep = Endpoints::new(&opts, listener.local_addr()?);
     let router = app(&opts, &ep.public_url).await?;
     let task = tokio::spawn(serve(listener, router));

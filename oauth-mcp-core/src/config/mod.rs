@@ -4,6 +4,7 @@
 
 mod abuse;
 mod clients;
+mod keys;
 mod scopes;
 mod ttl;
 mod urls;
@@ -13,16 +14,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{Client, RedirectUriPolicy, SharedRedirectPolicy};
+use crate::client_assertion::{AssertionPolicy, JwksFetchConfig};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::ConfigError;
 use crate::login::{DefaultLoginUi, LoginUi};
 use crate::resource::{ResourcePolicy, ResourceUri};
 use crate::scope::{AllowedUsers, OFFLINE_ACCESS, ScopeSet, UserPolicy};
 use crate::secret::{Secret, hash_secret};
+use crate::token::rotation::KeySchedule;
 use crate::token::{KeySet, SigningAlgorithm, SigningKey};
 
 pub use abuse::AbuseLimits;
 pub use clients::PreRegisteredClient;
+pub(crate) use keys::KeyProtectionChoice;
+pub use keys::KeyRotation;
 pub(crate) use scopes::{parse_scopes, require_subset};
 
 /// Builds a [`ServerConfig`]. Every field has a secure default except the
@@ -50,6 +55,8 @@ pub struct ServerConfigBuilder {
     default_scopes: Option<Vec<String>>,
     user_policy: UserPolicy,
     keys: Option<KeySet>,
+    key_protection: KeyProtectionChoice,
+    key_rotation: KeyRotation,
     lifetimes: ttl::LifetimeInput,
     allow_plain_pkce: bool,
     allow_insecure_http: bool,
@@ -65,6 +72,9 @@ pub struct ServerConfigBuilder {
     check_revocation: bool,
     registration_token: Option<Secret>,
     abuse: AbuseLimits,
+    client_assertion_max_lifetime: Duration,
+    client_assertion_leeway: Duration,
+    client_jwks_fetch: JwksFetchConfig,
     #[cfg(feature = "cimd")]
     cimd: Option<crate::cimd::CimdConfig>,
 }
@@ -79,7 +89,13 @@ pub struct ServerConfig {
     pub(crate) scopes_supported: ScopeSet,
     pub(crate) default_scopes: ScopeSet,
     pub(crate) user_policy: UserPolicy,
+    /// The operator's keys, else a key made for this process (what
+    /// [`crate::AuthServer::new`] signs with).
     pub(crate) keys: Arc<KeySet>,
+    pub(crate) operator_keys: bool,
+    pub(crate) key_protection: KeyProtectionChoice,
+    pub(crate) key_schedule: KeySchedule,
+    pub(crate) key_refresh_interval: i64,
     pub(crate) access_token_ttl: i64,
     pub(crate) refresh_token_ttl: i64,
     pub(crate) code_ttl: i64,
@@ -97,6 +113,8 @@ pub struct ServerConfig {
     pub(crate) registered_client_ttl: Option<i64>,
     pub(crate) registration_token_hash: Option<String>,
     pub(crate) abuse: AbuseLimits,
+    pub(crate) client_assertion_policy: AssertionPolicy,
+    pub(crate) client_jwks_fetch: JwksFetchConfig,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<crate::cimd::CimdConfig>,
 }
@@ -115,6 +133,8 @@ impl ServerConfig {
             default_scopes: None,
             user_policy: UserPolicy::default(),
             keys: None,
+            key_protection: KeyProtectionChoice::Unset,
+            key_rotation: KeyRotation::default(),
             lifetimes: ttl::LifetimeInput::default(),
             allow_plain_pkce: false,
             allow_insecure_http: false,
@@ -130,6 +150,9 @@ impl ServerConfig {
             check_revocation: true,
             registration_token: None,
             abuse: AbuseLimits::default(),
+            client_assertion_max_lifetime: Duration::from_secs(600),
+            client_assertion_leeway: Duration::from_secs(30),
+            client_jwks_fetch: JwksFetchConfig::default(),
             #[cfg(feature = "cimd")]
             cimd: None,
         }
@@ -153,11 +176,6 @@ impl ServerConfig {
     /// Supported scopes.
     pub fn scopes_supported(&self) -> &ScopeSet {
         &self.scopes_supported
-    }
-
-    /// The signing keys.
-    pub fn keys(&self) -> &Arc<KeySet> {
-        &self.keys
     }
 
     /// The clock.
@@ -236,6 +254,12 @@ impl ServerConfig {
         {
             false
         }
+    }
+
+    /// How `private_key_jwt` client assertions are checked (accepted
+    /// audiences: the token endpoint URL and the issuer).
+    pub fn client_assertion_policy(&self) -> &AssertionPolicy {
+        &self.client_assertion_policy
     }
 
     /// A client configured by the operator.
@@ -318,7 +342,11 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// The signing keys (default: a fresh ES256 key, lost on restart).
+    /// The operator's signing keys, e.g. from a key file
+    /// ([`SigningKey::from_file`]). They take precedence over the store's
+    /// keys: nothing is created, rotated or read in the store. Default: the
+    /// store's keys with [`crate::AuthServer::start`], or a fresh key per
+    /// process with [`crate::AuthServer::new`].
     pub fn signing_keys(mut self, keys: KeySet) -> Self {
         self.keys = Some(keys);
         self
@@ -387,6 +415,24 @@ impl ServerConfigBuilder {
     #[cfg(feature = "cimd")]
     pub fn client_id_metadata_documents(mut self, cfg: crate::cimd::CimdConfig) -> Self {
         self.cimd = Some(cfg);
+        self
+    }
+
+    /// `private_key_jwt` client assertions (RFC 7523): the farthest `exp`
+    /// accepted (default 10 minutes; 1 s to 1 h) and the clock skew
+    /// tolerated on `exp`, `nbf` and `iat` (default 30 s; at most 5 min).
+    /// Out-of-range values fail [`ServerConfigBuilder::build`].
+    pub fn client_assertion_limits(mut self, max_lifetime: Duration, leeway: Duration) -> Self {
+        self.client_assertion_max_lifetime = max_lifetime;
+        self.client_assertion_leeway = leeway;
+        self
+    }
+
+    /// How the JWK Sets of `private_key_jwt` clients (`jwks_uri`) are
+    /// fetched and cached: the SSRF-hardened fetcher's limits, cache
+    /// lifetimes (feature `cimd`).
+    pub fn client_jwks_fetch(mut self, cfg: JwksFetchConfig) -> Self {
+        self.client_jwks_fetch = cfg;
         self
     }
 
@@ -529,8 +575,19 @@ impl ServerConfigBuilder {
             Some(t) => Some(hash_secret(t.secret())),
             None => None,
         };
+        let client_assertion_policy = AssertionPolicy::new(
+            format!("{}{}/token", urls.origin, urls.issuer_path),
+            urls.issuer.clone(),
+        )
+        .max_lifetime(self.client_assertion_max_lifetime)
+        .leeway(self.client_assertion_leeway);
+        client_assertion_policy.validate()?;
+        self.client_jwks_fetch.validate()?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let clients = clients::pre_registered(self.clients, clock.now())?;
+        let (key_schedule, key_refresh_interval) =
+            self.key_rotation.validate(lifetimes.access_token)?;
+        let operator_keys = self.keys.is_some();
         let keys = match self.keys {
             Some(k) => k,
             None => KeySet::new(
@@ -548,6 +605,10 @@ impl ServerConfigBuilder {
             default_scopes,
             user_policy: self.user_policy,
             keys: Arc::new(keys),
+            operator_keys,
+            key_protection: self.key_protection,
+            key_schedule,
+            key_refresh_interval,
             access_token_ttl: lifetimes.access_token,
             refresh_token_ttl: lifetimes.refresh_token,
             code_ttl: lifetimes.code,
@@ -565,6 +626,8 @@ impl ServerConfigBuilder {
             registered_client_ttl: lifetimes.registered_client,
             registration_token_hash,
             abuse: self.abuse,
+            client_assertion_policy,
+            client_jwks_fetch: self.client_jwks_fetch,
             #[cfg(feature = "cimd")]
             cimd: self.cimd,
         }))

@@ -36,8 +36,6 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 pub use address::{ForwardedHeader, IpNet, TrustedProxies, canonical};
 pub use local::RateClock;
 use local::{BucketKey, LocalBuckets};
@@ -473,9 +471,7 @@ impl RateLimiter {
             return Ok(());
         };
         let bucket = match (scope, key.client_id) {
-            (LimitScope::Client, Some(id)) => {
-                BucketKey::Client(Sha256::digest(id.as_bytes()).into())
-            }
+            (LimitScope::Client, Some(id)) => BucketKey::Client(sha256(id.as_bytes())),
             _ => BucketKey::Addr(address_bucket(key.address)),
         };
         let refused = |retry_after| {
@@ -513,6 +509,15 @@ impl RateLimiter {
             Backend::Shared(_) => 0,
         }
     }
+}
+
+/// SHA-256 of `bytes` (keys of client ids and user names, so that their
+/// size does not depend on what a stranger sent).
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
 }
 
 /// IPv6 clients usually own a whole /64: count them by it.

@@ -331,7 +331,7 @@ fn bucket_names_are_short_and_distinct() {
     let c = bucket_name(
         Endpoint::Token,
         LimitScope::Client,
-        &BucketKey::Client(Sha256::digest(long.as_bytes()).into()),
+        &BucketKey::Client(sha256(long.as_bytes())),
     );
     assert!(c.len() < 64, "{c}");
     assert_eq!(
