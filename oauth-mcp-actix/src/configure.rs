@@ -5,7 +5,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, web};
 use std::sync::Arc;
 
 use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::http::{Endpoints, body_too_large};
+use oauth_mcp_core::http::{Endpoints, body_too_large, within_body_timeout};
 
 use crate::BearerAuth;
 use crate::convert::{read_body, to_actix_response, to_core_request};
@@ -37,9 +37,10 @@ async fn handle(
     payload: web::Payload,
 ) -> HttpResponse {
     let limit = oauth.max_body_bytes();
-    match read_body(payload.into_inner(), limit).await {
-        Some(body) => to_actix_response(oauth.handle(to_core_request(&req, body)).await),
-        None => to_actix_response(body_too_large(limit)),
+    match within_body_timeout(read_body(payload.into_inner(), limit)).await {
+        Ok(Some(body)) => to_actix_response(oauth.handle(to_core_request(&req, body)).await),
+        Ok(None) => to_actix_response(body_too_large(limit)),
+        Err(timed_out) => to_actix_response(timed_out),
     }
 }
 

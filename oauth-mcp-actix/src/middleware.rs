@@ -8,7 +8,9 @@ use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::http::{Protection, body_too_large, decorate_protected, protect};
+use oauth_mcp_core::http::{
+    Protection, body_too_large, decorate_protected, protect, within_body_timeout,
+};
 
 use crate::convert::{copy_headers, read_body, to_actix_response, to_core_parts};
 
@@ -72,13 +74,17 @@ where
             let (req, body) = match rs.body_limit(&parts) {
                 Some(limit) => {
                     let (http_req, payload) = req.into_parts();
-                    match read_body(payload, limit).await {
-                        Some(b) => (
+                    match within_body_timeout(read_body(payload, limit)).await {
+                        Ok(Some(b)) => (
                             ServiceRequest::from_parts(http_req, b.clone().into()),
                             Some(b),
                         ),
-                        None => {
+                        Ok(None) => {
                             let resp = to_actix_response(body_too_large(limit));
+                            return Ok(ServiceResponse::new(http_req, resp).map_into_right_body());
+                        }
+                        Err(timed_out) => {
+                            let resp = to_actix_response(timed_out);
                             return Ok(ServiceResponse::new(http_req, resp).map_into_right_body());
                         }
                     }

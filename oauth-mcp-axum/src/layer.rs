@@ -11,7 +11,9 @@ use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
 use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::http::{Protection, body_too_large, decorate_protected, protect};
+use oauth_mcp_core::http::{
+    Protection, body_too_large, decorate_protected, protect, within_body_timeout,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -72,9 +74,10 @@ where
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let (body, bytes) = match rs.body_limit(&parts) {
-                Some(limit) => match axum::body::to_bytes(body, limit).await {
-                    Ok(b) => (Body::from(b.clone()), Some(b)),
-                    Err(_) => return Ok(into_axum(body_too_large(limit))),
+                Some(limit) => match within_body_timeout(axum::body::to_bytes(body, limit)).await {
+                    Ok(Ok(b)) => (Body::from(b.clone()), Some(b)),
+                    Ok(Err(_)) => return Ok(into_axum(body_too_large(limit))),
+                    Err(timed_out) => return Ok(into_axum(timed_out)),
                 },
                 None => (body, None),
             };

@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::http::{Endpoints, body_too_large};
+use oauth_mcp_core::http::{Endpoints, body_too_large, within_body_timeout};
 use tower_service::Service;
 
 use crate::{BearerLayer, into_axum};
@@ -29,9 +29,10 @@ pub fn oauth_router<E: Endpoints>(endpoints: E) -> Router {
 async fn handle(State(oauth): State<Arc<dyn Endpoints>>, req: Request) -> Response {
     let limit = oauth.max_body_bytes();
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => into_axum(oauth.handle(http::Request::from_parts(parts, bytes)).await),
-        Err(_) => into_axum(body_too_large(limit)),
+    match within_body_timeout(axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => into_axum(oauth.handle(http::Request::from_parts(parts, bytes)).await),
+        Ok(Err(_)) => into_axum(body_too_large(limit)),
+        Err(timed_out) => into_axum(timed_out),
     }
 }
 

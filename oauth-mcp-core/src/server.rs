@@ -24,6 +24,7 @@ pub struct AuthServer {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) keys: KeyRing,
     pub(crate) signer: TokenSigner,
+    pub(crate) login_throttle: crate::login_throttle::LoginThrottle,
     pub(crate) assertions: Arc<ClientAssertionVerifier>,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
@@ -84,7 +85,7 @@ impl AuthServer {
         cfg: Arc<ServerConfig>,
         store: Arc<S>,
     ) -> Result<Self, StartError> {
-        let authenticator = Arc::new(StoreAuthenticator::new(store.clone())?);
+        let authenticator = Arc::new(store_authenticator(&cfg, store.clone())?);
         Self::start_with_authenticator(cfg, store, authenticator).await
     }
 
@@ -124,7 +125,7 @@ impl AuthServer {
         cfg: Arc<ServerConfig>,
         store: Arc<S>,
     ) -> Result<Self, StoreError> {
-        let authenticator = Arc::new(StoreAuthenticator::new(store.clone())?);
+        let authenticator = Arc::new(store_authenticator(&cfg, store.clone())?);
         Ok(Self::with_authenticator(cfg, store, authenticator))
     }
 
@@ -155,12 +156,18 @@ impl AuthServer {
             .cimd
             .clone()
             .map(|c| Arc::new(crate::cimd::CimdResolver::new(c)));
+        // Validated when the configuration was built.
+        let login_throttle = crate::login_throttle::LoginThrottle::validated(
+            cfg.abuse_limits().login_throttle,
+            crate::ratelimit::RateClock::system(),
+        );
         Self {
             cfg,
             store,
             authenticator,
             keys,
             signer,
+            login_throttle,
             assertions,
             #[cfg(feature = "cimd")]
             cimd,
@@ -260,4 +267,20 @@ async fn store_keys(cfg: &ServerConfig, store: Arc<dyn KeyStore>) -> Result<KeyR
     };
     let managed = ManagedKeys::new(store, protection, *cfg.key_schedule());
     Ok(KeyRing::from_store(managed, cfg.clock().clone(), cfg.key_refresh_interval).await?)
+}
+
+/// The store's users, checked on a password-hashing pool sized by the
+/// configuration's abuse limits.
+fn store_authenticator<S: Store + 'static>(
+    cfg: &ServerConfig,
+    store: Arc<S>,
+) -> Result<StoreAuthenticator, StoreError> {
+    let limits = cfg.abuse_limits();
+    let hashing = crate::password::PasswordHashing::new(
+        limits.argon2,
+        limits.hashing_concurrency,
+        limits.hashing_queue,
+    )
+    .map_err(|e| StoreError::Other(e.to_string()))?;
+    StoreAuthenticator::with_hashing(store, hashing)
 }

@@ -2,6 +2,8 @@
 //! (the HTTP tests over loopback live with the example servers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "suite/abuse.rs"]
+mod abuse;
 #[path = "suite/audit.rs"]
 mod audit;
 #[path = "suite/authorize.rs"]

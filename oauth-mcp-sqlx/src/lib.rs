@@ -79,6 +79,8 @@
 
 mod error;
 mod keys;
+mod limits;
+mod redemption;
 mod rows;
 // Declared before `replay`, which uses its `on_pool!` macro.
 #[macro_use]

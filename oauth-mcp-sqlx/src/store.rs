@@ -9,9 +9,10 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use oauth_mcp_core::client::Client;
+use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    AuthorizationCode, AuthorizationStore, Cleanup, ClientStore, CodeRedemption, Grant,
+    AuthorizationCode, AuthorizationStore, ClientStore, CodeRedemption, Grant, LoginAttempt,
     PendingAuthorization, RefreshToken, RotateOutcome, RotationDecision, TokenStore, User,
     UserStore, decide_rotation,
 };
@@ -88,7 +89,9 @@ const SELECT_REFRESH: &str = concat!(
     refresh_cols!(),
     " FROM oauth_refresh_tokens WHERE token_hash = $1"
 );
-const REVOKE_GRANT: &str = "UPDATE oauth_grants SET revoked = TRUE WHERE grant_id = $1";
+/// Revokes a grant; `$2` is the revocation time, kept from the first revocation.
+const REVOKE_GRANT: &str = "UPDATE oauth_grants SET revoked = TRUE, \
+    revoked_at = COALESCE(revoked_at, $2) WHERE grant_id = $1";
 const DELETE_GRANT_REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE grant_id = $1";
 
 /// What differs between the databases for a write transaction.
@@ -345,6 +348,16 @@ impl AuthorizationStore for SqlStore {
             None => CodeRedemption::NotFound,
         })
     }
+
+    async fn consume_login_attempt(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<LoginAttempt, StoreError> {
+        self.consume_login_attempt_sql(id_hash, max_attempts, now)
+            .await
+    }
 }
 
 #[async_trait]
@@ -409,13 +422,20 @@ impl TokenStore for SqlStore {
         // absent": if the grant is being stored concurrently, the tombstone
         // insert waits for it and then revokes it instead.
         const TOMBSTONE: &str = "INSERT INTO oauth_grants (grant_id, client_id, subject, scope, \
-            resource, created_at, refresh_generation, revoked) \
-            VALUES ($1, '', '', '', '', 0, 0, TRUE) \
-            ON CONFLICT (grant_id) DO UPDATE SET revoked = TRUE";
+            resource, created_at, refresh_generation, revoked, revoked_at) \
+            VALUES ($1, '', '', '', '', 0, 0, TRUE, $2) \
+            ON CONFLICT (grant_id) DO UPDATE SET revoked = TRUE, \
+            revoked_at = COALESCE(oauth_grants.revoked_at, $2)";
+        // A replay racing the code's first redemption: let the winner store
+        // its grant first (see `redemption`).
+        self.wait_for_redeemed_grant(grant_id).await?;
+        // The revocation time starts the record's retention (see `purge`).
+        let now = SystemClock.now();
         on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
             let found = sqlx::query(REVOKE_GRANT)
                 .bind(grant_id)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -423,6 +443,7 @@ impl TokenStore for SqlStore {
             if !found {
                 sqlx::query(TOMBSTONE)
                     .bind(grant_id)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -494,6 +515,7 @@ impl TokenStore for SqlStore {
                         RotationDecision::Reuse => {
                             sqlx::query(REVOKE_GRANT)
                                 .bind(&grant.grant_id)
+                                .bind(now)
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(map)?;
@@ -566,29 +588,5 @@ impl UserStore for SqlStore {
             .map(|_| ()))
         .map_err(map)?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Cleanup for SqlStore {
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-        // Spent codes go with the rest once expired: a replay after that is
-        // refused as an unknown (or expired) code anyway.
-        const STATEMENTS: [&str; 4] = [
-            "DELETE FROM oauth_pending WHERE expires_at <= $1",
-            "DELETE FROM oauth_codes WHERE expires_at <= $1",
-            "DELETE FROM oauth_refresh_tokens WHERE expires_at <= $1",
-            "DELETE FROM oauth_replay WHERE expires_at <= $1",
-        ];
-        let mut total = 0;
-        for sql in STATEMENTS {
-            total += on_pool!(self, |pool| sqlx::query(sql)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|d| d.rows_affected()))
-            .map_err(map)?;
-        }
-        Ok(total)
     }
 }

@@ -5,6 +5,8 @@
 //!   periodic cleanup.
 //! - `postgres`: the conformance kit on PostgreSQL (`OAUTH_MCP_TEST_POSTGRES_URL`
 //!   or a private server; fails loudly when there is neither).
+//! - `race`: one code redeemed by 200 token requests at once, on a SQLite
+//!   file and on PostgreSQL: exactly one winner, every time.
 //! - `keys`: signing keys raced by two pools on SQLite and PostgreSQL;
 //!   sealed keys across a reconnect; a server on an SQL store needs a
 //!   key-encryption key (or the opt-out named as dangerous).
@@ -20,5 +22,7 @@ mod keys;
 mod outage;
 #[path = "suite/postgres.rs"]
 mod postgres;
+#[path = "suite/race.rs"]
+mod race;
 #[path = "suite/sqlite.rs"]
 mod sqlite;

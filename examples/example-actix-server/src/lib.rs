@@ -57,7 +57,8 @@ pub async fn mcp_bridge(
     out
 }
 
-/// Binds, builds and serves in the background (two workers).
+/// Binds, builds and serves in the background (two workers, `TCP_NODELAY`,
+/// a 10 s request-head timeout, 30 s idle keep-alive).
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
     let listener = example_common::bind(opts.bind)?;
     let ep = Endpoints::new(&opts, listener.local_addr()?);
@@ -71,6 +72,12 @@ pub async fn start(opts: Options) -> Result<Running, BoxError> {
             .configure(configure(roles.oauth.clone()))
     })
     .workers(2)
+    // Abuse limits of the connection (the request body's own timeout is the
+    // adapter's): answer without Nagle's delay, give up on a request head
+    // not received within 10 s, close idle keep-alive connections after 30 s.
+    .tcp_nodelay(true)
+    .client_request_timeout(std::time::Duration::from_secs(10))
+    .keep_alive(std::time::Duration::from_secs(30))
     .listen(listener)?
     .run();
     let handle = server.handle();

@@ -33,11 +33,44 @@ pub async fn start(opts: Options) -> Result<Running, BoxError> {
     let listener = tokio::net::TcpListener::from_std(example_common::bind(opts.bind)?)?;
     let ep = Endpoints::new(&opts, listener.local_addr()?);
     let router = app(&opts, &ep.public_url).await?;
-    let task = tokio::spawn(async move { axum::serve(listener, router).await });
+    let task = tokio::spawn(serve(listener, router));
     Ok(Running {
         addr: ep.addr,
         public_url: ep.public_url,
         mcp_url: ep.mcp_url,
         task,
     })
+}
+
+/// How long a client may take to send a request head (and, on a kept-alive
+/// connection, the next one): slow or idle clients are let go after this.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `router` on `listener` like `axum::serve`, plus what an open
+/// port needs: `TCP_NODELAY` (no Nagle delay on MCP responses) and a
+/// request-head timeout (stalled or idle connections are closed). Request
+/// bodies have their own timeout in the oauth-mcp adapter.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            // Out of file descriptors and the like: keep serving the rest.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades()
+                .await;
+        });
+    }
 }

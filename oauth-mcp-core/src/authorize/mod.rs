@@ -13,6 +13,7 @@ use crate::client::{Client, all_loopback};
 use crate::error::{ErrorCode, OAuthError};
 use crate::events::AuditEvent;
 use crate::login::{ClientView, ConsentView, ErrorView, LoginView, RequestId, ScopeView};
+use crate::login_throttle::LoginRefusal;
 use crate::scope::ScopeSet;
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
@@ -78,6 +79,33 @@ pub(crate) fn error_page(status: u16, e: &OAuthError) -> AuthorizeOutcome {
     })
 }
 
+/// 503 while the storage is unavailable, 500 for a server error; `None`
+/// for a refusal of the request itself.
+fn server_side_status(e: &OAuthError) -> Option<u16> {
+    match e.code {
+        ErrorCode::TemporarilyUnavailable => Some(503),
+        ErrorCode::ServerError => Some(500),
+        _ => None,
+    }
+}
+
+/// The request used up its password attempts and is discarded.
+fn exhausted() -> AuthorizeOutcome {
+    error_page(
+        400,
+        &OAuthError::invalid_request(
+            "too many failed sign-in attempts on this request; it is discarded: start again from the application",
+        ),
+    )
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 fn gone() -> AuthorizeOutcome {
     error_page(
         400,
@@ -102,6 +130,11 @@ impl AuthServer {
             reason: &e.description,
         }
         .emit();
+        // Our own failure (storage down, say) is not the client's to handle:
+        // a page with 503 (and `Retry-After`) or 500, not a redirect.
+        if let Some(status) = server_side_status(e) {
+            return error_page(status, e);
+        }
         let mut p = vec![
             ("error", e.code.as_str()),
             ("error_description", e.description.as_str()),
@@ -152,6 +185,7 @@ impl AuthServer {
             ask_consent: !client.trusted,
             username: username.to_owned(),
             error: error.map(str::to_owned),
+            retry_after: None,
         }
     }
 
@@ -178,10 +212,14 @@ impl AuthServer {
                     reason: &e.description,
                 }
                 .emit();
-                return error_page(400, &e);
+                return error_page(server_side_status(&e).unwrap_or(400), &e);
             }
         };
+        let max_state = self.cfg.abuse_limits().max_state_bytes;
+        // An over-long state is refused and not echoed.
+        let state = rules::state(req, max_state).unwrap_or(None);
         let allowed = rules::Allowed {
+            max_state_bytes: max_state,
             plain_pkce: self.cfg.plain_pkce_allowed(),
             resources: self.cfg.resources(),
             scopes_supported: self.cfg.scopes_supported(),
@@ -190,7 +228,7 @@ impl AuthServer {
         let v = match rules::validate(req, &client, &allowed) {
             Ok(v) => v,
             Err(e) => {
-                return self.error_redirect(&client.client_id, &redirect_uri, req.state(), &e);
+                return self.error_redirect(&client.client_id, &redirect_uri, state, &e);
             }
         };
         let now = self.now();
@@ -200,7 +238,7 @@ impl AuthServer {
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.clone(),
             redirect_uri_explicit: explicit,
-            state: req.state().map(str::to_owned),
+            state: state.map(str::to_owned),
             code_challenge: v.code_challenge,
             code_challenge_method: v.code_challenge_method,
             scope: v.scope,
@@ -209,7 +247,7 @@ impl AuthServer {
             expires_at: now + self.cfg.login_ttl,
         };
         if let Err(e) = self.store.insert_pending(pending.clone()).await {
-            return self.error_redirect(&client.client_id, &redirect_uri, req.state(), &e.into());
+            return self.error_redirect(&client.client_id, &redirect_uri, state, &e.into());
         }
         AuditEvent::LoginShown {
             client_id: &client.client_id,
@@ -235,7 +273,7 @@ impl AuthServer {
         match self.find_client(&pending.client_id).await {
             Ok(Some(c)) => Ok((id_hash, pending, c)),
             Ok(None) => Err(error_page(400, &Self::unknown_client(&pending.client_id))),
-            Err(e) => Err(error_page(400, &e)),
+            Err(e) => Err(error_page(server_side_status(&e).unwrap_or(400), &e)),
         }
     }
 
@@ -253,6 +291,35 @@ impl AuthServer {
         if form.action == LoginAction::Deny {
             return self.deny(&id_hash, &pending).await;
         }
+        // At most N password checks per request, and a backoff per
+        // username (the same whether or not the user exists).
+        let now = self.now();
+        let permit = match self
+            .login_throttle
+            .begin(self.store.as_ref(), &id_hash, &form.username, now)
+            .await
+        {
+            Ok(p) => p,
+            Err(LoginRefusal::RequestGone) => return gone(),
+            Err(LoginRefusal::RequestExhausted) => return exhausted(),
+            Err(r @ LoginRefusal::UsernameBackoff { .. }) => {
+                AuditEvent::LoginFailed {
+                    client_id: &pending.client_id,
+                    username: &form.username,
+                }
+                .emit();
+                let mut view = self.login_view(
+                    &client,
+                    &pending,
+                    request_id.secret(),
+                    &form.username,
+                    Some(&format!("{}.", capitalise(&r.to_string()))),
+                );
+                view.retry_after = r.retry_after_secs();
+                return AuthorizeOutcome::ShowLogin(view);
+            }
+            Err(LoginRefusal::Store(e)) => return error_page(503, &e.into()),
+        };
         match self
             .authenticator
             .authenticate(&form.username, &form.password)
@@ -268,6 +335,15 @@ impl AuthServer {
                     username: &form.username,
                 }
                 .emit();
+                match self
+                    .login_throttle
+                    .failed(self.store.as_ref(), &permit, now)
+                    .await
+                {
+                    Ok(f) if f.request_discarded => return exhausted(),
+                    Ok(_) => {}
+                    Err(e) => return error_page(503, &e.into()),
+                }
                 AuthorizeOutcome::ShowLogin(self.login_view(
                     &client,
                     &pending,

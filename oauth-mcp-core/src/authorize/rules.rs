@@ -54,10 +54,24 @@ pub(crate) struct Validated {
 
 /// What the configuration allows an authorization request.
 pub(crate) struct Allowed<'a> {
+    pub(crate) max_state_bytes: usize,
     pub(crate) plain_pkce: bool,
     pub(crate) resources: &'a ResourcePolicy,
     pub(crate) scopes_supported: &'a ScopeSet,
     pub(crate) default_scopes: &'a ScopeSet,
+}
+
+/// The `state` to store and echo, refused when longer than `max` bytes (it
+/// is kept with the pending request: an unbounded one would let anyone grow
+/// the store at will).
+pub(crate) fn state(req: &AuthorizeRequest, max: usize) -> Result<Option<&str>, OAuthError> {
+    match req.state() {
+        Some(s) if s.len() > max => Err(OAuthError::invalid_request(format!(
+            "state is {} bytes long; this server accepts at most {max}",
+            s.len()
+        ))),
+        other => Ok(other),
+    }
 }
 
 /// The rest of the request (response type, grant, PKCE, resource, scope).
@@ -67,6 +81,7 @@ pub(crate) fn validate(
     client: &Client,
     allowed: &Allowed<'_>,
 ) -> Result<Validated, OAuthError> {
+    state(req, allowed.max_state_bytes)?;
     match req.response_type()? {
         Some("code") => {}
         Some(other) => {
@@ -207,6 +222,16 @@ mod tests {
         let e =
             grant_scope("bob", &ScopeSet::parse("mcp").unwrap(), &policy, &supported).unwrap_err();
         assert_eq!(e.code, ErrorCode::AccessDenied);
+    }
+
+    #[test]
+    fn state_is_bounded() {
+        let req = |state: &str| AuthorizeRequest::parse(format!("state={state}").as_bytes());
+        assert_eq!(state(&req(&"s".repeat(8)), 8).unwrap(), Some("ssssssss"));
+        let e = state(&req(&"s".repeat(9)), 8).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.description.contains("at most 8"), "{}", e.description);
+        assert_eq!(state(&AuthorizeRequest::parse(b""), 8).unwrap(), None);
     }
 
     #[test]

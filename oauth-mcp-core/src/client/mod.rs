@@ -2,6 +2,7 @@
 //! RFC 7591 registration rules (`registration`) and redirect-URI rules
 //! (`redirect`) are submodules, re-exported here.
 
+pub mod limits;
 mod redirect;
 mod registration;
 

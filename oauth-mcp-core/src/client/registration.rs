@@ -79,6 +79,8 @@ pub fn validate_registration(
     now: i64,
 ) -> Result<Client, OAuthError> {
     let meta_err = |d: String| OAuthError::new(ErrorCode::InvalidClientMetadata, d);
+    super::limits::check_sizes(&req.redirect_uris, req.client_name.as_deref())?;
+    let metadata = super::limits::kept_metadata(&req.extra)?;
     if req.redirect_uris.is_empty() {
         return Err(OAuthError::new(
             ErrorCode::InvalidRedirectUri,
@@ -177,7 +179,7 @@ pub fn validate_registration(
         active: true,
         created_at: now,
         expires_at: None,
-        metadata: req.extra.clone(),
+        metadata,
     })
 }
 

@@ -2,6 +2,7 @@
 //! at start-up, and checks that the public URL, MCP endpoint, resource,
 //! audience and issuer agree. After that nothing in it can be missing.
 
+mod abuse;
 mod clients;
 mod keys;
 mod scopes;
@@ -23,6 +24,7 @@ use crate::secret::{Secret, hash_secret};
 use crate::token::rotation::KeySchedule;
 use crate::token::{KeySet, SigningAlgorithm, SigningKey};
 
+pub use abuse::AbuseLimits;
 pub use clients::PreRegisteredClient;
 pub(crate) use keys::KeyProtectionChoice;
 pub use keys::KeyRotation;
@@ -69,6 +71,7 @@ pub struct ServerConfigBuilder {
     login_ui: Option<Arc<dyn LoginUi>>,
     check_revocation: bool,
     registration_token: Option<Secret>,
+    abuse: AbuseLimits,
     client_assertion_max_lifetime: Duration,
     client_assertion_leeway: Duration,
     client_jwks_fetch: JwksFetchConfig,
@@ -109,6 +112,7 @@ pub struct ServerConfig {
     pub(crate) check_revocation: bool,
     pub(crate) registered_client_ttl: Option<i64>,
     pub(crate) registration_token_hash: Option<String>,
+    pub(crate) abuse: AbuseLimits,
     pub(crate) client_assertion_policy: AssertionPolicy,
     pub(crate) client_jwks_fetch: JwksFetchConfig,
     #[cfg(feature = "cimd")]
@@ -145,6 +149,7 @@ impl ServerConfig {
             login_ui: None,
             check_revocation: true,
             registration_token: None,
+            abuse: AbuseLimits::default(),
             client_assertion_max_lifetime: Duration::from_secs(600),
             client_assertion_leeway: Duration::from_secs(30),
             client_jwks_fetch: JwksFetchConfig::default(),
@@ -556,6 +561,7 @@ impl ServerConfigBuilder {
             }
         };
         let lifetimes = self.lifetimes.validate()?;
+        self.abuse.validate()?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
         }
@@ -619,6 +625,7 @@ impl ServerConfigBuilder {
             check_revocation: self.check_revocation,
             registered_client_ttl: lifetimes.registered_client,
             registration_token_hash,
+            abuse: self.abuse,
             client_assertion_policy,
             client_jwks_fetch: self.client_jwks_fetch,
             #[cfg(feature = "cimd")]

@@ -19,13 +19,18 @@ use crate::error::{ErrorCode, OAuthError};
 
 pub use oauth::OAuthHttp;
 pub use protect::{
-    Protection, body_too_large, decorate_protected, protect, refusal_response, unguarded_route,
+    BODY_READ_TIMEOUT, Protection, body_timeout, body_too_large, decorate_protected, protect,
+    refusal_response, unguarded_route, within_body_timeout,
 };
 
 /// Request headers a browser-based MCP client may send cross-origin.
 pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID";
 /// Response headers a browser-based client must be able to read.
 pub const CORS_EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
+
+/// `Retry-After` (seconds) on every 503: storage outages usually last
+/// seconds, and the pool gives up on a connection within 3 s.
+pub(crate) const RETRY_AFTER_SECS: &str = "5";
 
 pub(crate) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Bytes> {
     let mut r = Response::new(body.into());
@@ -71,8 +76,10 @@ pub fn error_response(e: &OAuthError) -> Response<Bytes> {
         );
     }
     if e.code == ErrorCode::TemporarilyUnavailable {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
     no_store(&mut r);
     r

@@ -51,8 +51,10 @@ pub struct OAuthHttp {
 }
 
 impl OAuthHttp {
-    /// The HTTP face of `server`.
+    /// The HTTP face of `server`. Inside a tokio runtime this also starts
+    /// the server's purge schedule (see [`AuthServer::purge_now`]).
     pub fn new(server: AuthServer) -> Self {
+        server.start_purge_schedule();
         let cfg = server.config().clone();
         let ip = cfg.issuer_path().to_owned();
         let mut routes = vec![

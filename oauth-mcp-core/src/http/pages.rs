@@ -13,6 +13,24 @@ use crate::login::LoginUi;
 
 /// The response for `outcome`.
 pub(crate) fn authorize_response(outcome: AuthorizeOutcome, ui: &dyn LoginUi) -> Response<Bytes> {
+    let retry_after = match &outcome {
+        AuthorizeOutcome::ShowLogin(v) => v.retry_after,
+        _ => None,
+    };
+    let mut r = render(outcome, ui);
+    if let Some(secs) = retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    } else if r.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(super::RETRY_AFTER_SECS),
+        );
+    }
+    r
+}
+
+fn render(outcome: AuthorizeOutcome, ui: &dyn LoginUi) -> Response<Bytes> {
     let csp = ui.content_security_policy();
     let status = outcome.status();
     match outcome {

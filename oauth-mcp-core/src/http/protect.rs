@@ -24,6 +24,12 @@ pub fn refusal_response(r: &BearerRefusal) -> Response<Bytes> {
     if let Ok(v) = HeaderValue::from_str(&r.challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
+    if r.status == 503 {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(super::RETRY_AFTER_SECS),
+        );
+    }
     add_cors(&mut resp);
     resp
 }
@@ -66,6 +72,32 @@ pub fn decorate_protected(headers: &mut http::HeaderMap) {
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(CORS_EXPOSE_HEADERS),
     );
+}
+
+/// How long a request body may take to arrive once its headers have (a
+/// client that announces a body and stalls must not hold the connection).
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Awaits `read` (an adapter reading a request body) for at most
+/// [`BODY_READ_TIMEOUT`]; past that, the answer to send instead.
+pub async fn within_body_timeout<T>(
+    read: impl std::future::Future<Output = T>,
+) -> Result<T, Response<Bytes>> {
+    tokio::time::timeout(BODY_READ_TIMEOUT, read)
+        .await
+        .map_err(|_| body_timeout())
+}
+
+/// The 408 answer when a body did not arrive in time (`Connection: close`).
+pub fn body_timeout() -> Response<Bytes> {
+    let mut r = error_response(&OAuthError::invalid_request(format!(
+        "the request body did not arrive within {} s",
+        BODY_READ_TIMEOUT.as_secs()
+    )));
+    *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 /// The 413 answer when a body exceeds `limit` bytes (adapters stop reading there).

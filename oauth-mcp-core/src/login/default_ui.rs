@@ -165,6 +165,7 @@ mod tests {
             ask_consent: true,
             username: "al\"ice".into(),
             error: error.map(str::to_owned),
+            retry_after: None,
         }
     }
 

@@ -17,10 +17,11 @@ pub use ui::{
 use std::sync::Arc;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::PasswordHasher;
 use async_trait::async_trait;
 
 use crate::error::StoreError;
+use crate::password::{HashingError, PasswordHashing};
 use crate::secret::Secret;
 use crate::store::{User, UserStore};
 
@@ -52,11 +53,14 @@ pub fn new_user(username: &str, password: &str) -> Result<User, StoreError> {
     })
 }
 
-/// Authenticates against a [`UserStore`] with argon2. Unknown users cost the
-/// same as wrong passwords, so timing does not reveal which names exist.
+/// Authenticates against a [`UserStore`] with argon2, on a bounded
+/// [`PasswordHashing`] pool (so concurrent logins cannot exhaust memory).
+/// Unknown users cost the same as wrong passwords, so timing does not reveal
+/// which names exist.
 pub struct StoreAuthenticator {
     users: Arc<dyn UserStore>,
     dummy_hash: String,
+    hashing: PasswordHashing,
 }
 
 impl std::fmt::Debug for StoreAuthenticator {
@@ -66,11 +70,23 @@ impl std::fmt::Debug for StoreAuthenticator {
 }
 
 impl StoreAuthenticator {
-    /// An authenticator over `users`.
+    /// An authenticator over `users` with the default hashing pool
+    /// ([`PasswordHashing::with_defaults`]).
     pub fn new(users: Arc<dyn UserStore>) -> Result<Self, StoreError> {
+        let hashing =
+            PasswordHashing::with_defaults().map_err(|e| StoreError::Other(e.to_string()))?;
+        Self::with_hashing(users, hashing)
+    }
+
+    /// An authenticator over `users` checking passwords on `hashing`.
+    pub fn with_hashing(
+        users: Arc<dyn UserStore>,
+        hashing: PasswordHashing,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             users,
             dummy_hash: hash_password("dummy password for timing equalisation")?,
+            hashing,
         })
     }
 }
@@ -84,19 +100,19 @@ impl Authenticator for StoreAuthenticator {
     ) -> Result<Option<String>, StoreError> {
         let user = self.users.get_user(username).await?;
         let (hash, subject) = match &user {
-            Some(u) => (u.password_hash.clone(), Some(u.subject.clone())),
-            None => (self.dummy_hash.clone(), None),
+            Some(u) => (u.password_hash.as_str(), Some(u.subject.clone())),
+            None => (self.dummy_hash.as_str(), None),
         };
-        let password = password.clone();
-        // argon2 takes tens of milliseconds: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(password.secret().as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .map_err(|e| StoreError::Other(format!("password check failed: {e}")))?;
-        Ok(if ok { subject } else { None })
+        match self.hashing.verify(password, hash).await {
+            Ok(true) => Ok(subject),
+            Ok(false) => Ok(None),
+            // A stored hash argon2 cannot read matches no password.
+            Err(HashingError::Failed(why)) => {
+                tracing::warn!(target: "oauth_mcp::store", username = %username, reason = %why, "unreadable password hash");
+                Ok(None)
+            }
+            Err(e @ HashingError::Busy) => Err(e.into()),
+        }
     }
 }
 

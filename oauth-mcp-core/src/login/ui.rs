@@ -82,12 +82,20 @@ pub struct LoginView {
     pub username: String,
     /// The error of the previous attempt, for the person.
     pub error: Option<String>,
+    /// Seconds before another attempt is allowed, when too many failed
+    /// (answered 429 with `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl LoginView {
-    /// 401 after a failed attempt, 200 otherwise.
+    /// 429 while attempts are throttled, 401 after a failed attempt, 200
+    /// otherwise.
     pub fn status(&self) -> u16 {
-        if self.error.is_some() { 401 } else { 200 }
+        match (self.retry_after, &self.error) {
+            (Some(_), _) => 429,
+            (None, Some(_)) => 401,
+            (None, None) => 200,
+        }
     }
 }
 

@@ -123,10 +123,15 @@ impl ResourceServer {
         let mut ctx = match i.validator.validate(token).await {
             Ok(c) => c,
             Err(TokenRejection::Unavailable(why)) => {
+                // The cause (a pool timeout, a refused connection) is for
+                // the operator's log, not for the client.
+                tracing::warn!(target: "oauth_mcp::store", reason = %why, "token validation could not reach what it needs");
                 return Err(refuse(
                     503,
                     Some(ErrorCode::TemporarilyUnavailable),
-                    why,
+                    "the authorization server cannot check this token right now (its storage or \
+                     token service is unavailable); try again shortly"
+                        .to_owned(),
                     &ScopeSet::empty(),
                 ));
             }

@@ -6,11 +6,26 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::*;
+use crate::clock::{Clock, SystemClock};
+
+/// Rate-limit buckets the memory store keeps at most; past that, stale ones
+/// are dropped first and, if all are live, new buckets are refused.
+const MAX_RATE_BUCKETS: usize = 200_000;
+
+/// How long revoking a not-yet-stored grant waits for the redemption that is
+/// storing it (see `revoke_grant`).
+const REPLAY_WAITS_FOR_WINNER: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug, Default)]
 struct Inner {
     clients: HashMap<String, Client>,
     pending: HashMap<String, PendingAuthorization>,
+    /// pending id hash -> login attempts used
+    login_attempts: HashMap<String, u32>,
+    /// grant id -> Unix time of revocation
+    revoked_at: HashMap<String, i64>,
+    /// rate-limit bucket -> theoretical arrival time (ms)
+    rate_cells: HashMap<String, i64>,
     /// code hash -> (code, spent)
     codes: HashMap<String, (AuthorizationCode, bool)>,
     grants: HashMap<String, Grant>,
@@ -35,6 +50,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// True if a spent code names `grant_id` but the grant is not stored.
+    fn spent_code_without_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
+        let g = self.lock()?;
+        Ok(!g.grants.contains_key(grant_id)
+            && g.codes
+                .values()
+                .any(|(c, spent)| *spent && c.grant_id == grant_id))
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
@@ -108,11 +132,9 @@ impl AuthorizationStore for MemoryStore {
         id_hash: &str,
         now: i64,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
-        Ok(self
-            .lock()?
-            .pending
-            .remove(id_hash)
-            .filter(|p| p.expires_at > now))
+        let mut g = self.lock()?;
+        g.login_attempts.remove(id_hash);
+        Ok(g.pending.remove(id_hash).filter(|p| p.expires_at > now))
     }
 
     async fn insert_code(&self, code: AuthorizationCode) -> Result<(), StoreError> {
@@ -135,6 +157,28 @@ impl AuthorizationStore for MemoryStore {
                 *spent = true;
                 CodeRedemption::Redeemed(code.clone())
             }
+        })
+    }
+
+    async fn consume_login_attempt(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<LoginAttempt, StoreError> {
+        let mut g = self.lock()?;
+        if g.pending.get(id_hash).is_none_or(|p| p.expires_at <= now) {
+            return Ok(LoginAttempt::Unknown);
+        }
+        let used = g.login_attempts.get(id_hash).copied().unwrap_or(0);
+        if used >= max_attempts {
+            g.pending.remove(id_hash);
+            g.login_attempts.remove(id_hash);
+            return Ok(LoginAttempt::Exhausted);
+        }
+        g.login_attempts.insert(id_hash.to_owned(), used + 1);
+        Ok(LoginAttempt::Granted {
+            remaining: max_attempts - used - 1,
         })
     }
 }
@@ -162,6 +206,14 @@ impl TokenStore for MemoryStore {
     }
 
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
+        // A code replayed while its first redemption is still storing the
+        // grant: give the winner a moment, so that the replay revokes the
+        // real grant instead of leaving a tombstone that refuses the winner
+        // too (then every contender would lose).
+        let deadline = std::time::Instant::now() + REPLAY_WAITS_FOR_WINNER;
+        while self.spent_code_without_grant(grant_id)? && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let mut g = self.lock()?;
         let found = match g.grants.get_mut(grant_id) {
             Some(grant) => {
@@ -175,6 +227,9 @@ impl TokenStore for MemoryStore {
                 false
             }
         };
+        g.revoked_at
+            .entry(grant_id.to_owned())
+            .or_insert_with(|| SystemClock.now());
         g.refresh.retain(|_, r| r.grant_id != grant_id);
         Ok(found)
     }
@@ -209,6 +264,7 @@ impl TokenStore for MemoryStore {
             RotationDecision::Reuse => {
                 grant.revoked = true;
                 let grant_id = grant.grant_id.clone();
+                g.revoked_at.entry(grant_id.clone()).or_insert(now);
                 g.refresh.retain(|_, r| r.grant_id != grant_id);
                 return Ok(RotateOutcome::Reused { grant_id });
             }
@@ -261,14 +317,112 @@ impl ReplayStore for MemoryStore {
 
 #[async_trait]
 impl Cleanup for MemoryStore {
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+    async fn purge(&self, now: i64, retention: &Retention) -> Result<PurgeReport, StoreError> {
         let mut g = self.lock()?;
-        let before = g.pending.len() + g.codes.len() + g.refresh.len() + g.replay.len();
+        let g = &mut *g;
+        let mut report = PurgeReport::default();
+        let count = |before: usize, after: usize| (before - after) as u64;
+
+        let n = g.pending.len();
         g.pending.retain(|_, p| p.expires_at > now);
+        report.pending = count(n, g.pending.len());
+        let pending = &g.pending;
+        g.login_attempts.retain(|id, _| pending.contains_key(id));
+
+        let n = g.codes.len();
         g.codes.retain(|_, (c, _)| c.expires_at > now);
-        g.refresh.retain(|_, r| r.expires_at > now);
+        report.codes = count(n, g.codes.len());
+
+        let n = g.replay.len();
         g.replay.retain(|_, until| *until > now);
-        let after = g.pending.len() + g.codes.len() + g.refresh.len() + g.replay.len();
-        Ok((before - after) as u64)
+        report.replay_markers = count(n, g.replay.len());
+
+        let n = g.refresh.len();
+        let retired_before = now.saturating_sub(retention.retired_refresh_tokens);
+        let grants = &g.grants;
+        g.refresh.retain(|_, r| {
+            let current = grants.get(&r.grant_id).map_or(0, |g| g.refresh_generation);
+            let retired = r.generation.saturating_add(1) < current && r.issued_at <= retired_before;
+            r.expires_at > now && !retired
+        });
+        report.refresh_tokens = count(n, g.refresh.len());
+
+        let n = g.grants.len();
+        let revoked_before = now.saturating_sub(retention.revoked_grants);
+        let idle_before = now.saturating_sub(retention.idle_grants);
+        let with_refresh: std::collections::HashSet<&str> =
+            g.refresh.values().map(|r| r.grant_id.as_str()).collect();
+        // A grant stored already revoked has no revocation time yet: it
+        // starts its retention now.
+        for (id, grant) in &g.grants {
+            if grant.revoked && !g.revoked_at.contains_key(id) {
+                g.revoked_at.insert(id.clone(), now);
+            }
+        }
+        let revoked_at = &g.revoked_at;
+        g.grants.retain(|id, grant| {
+            if grant.revoked {
+                revoked_at.get(id).is_none_or(|at| *at > revoked_before)
+            } else {
+                with_refresh.contains(id.as_str()) || grant.created_at > idle_before
+            }
+        });
+        let t = g.tombstones.len();
+        let revoked_at = &g.revoked_at;
+        g.tombstones
+            .retain(|id| revoked_at.get(id).is_none_or(|at| *at > revoked_before));
+        report.grants = count(n + t, g.grants.len() + g.tombstones.len());
+        let (grants, tombstones) = (&g.grants, &g.tombstones);
+        g.revoked_at
+            .retain(|id, _| grants.contains_key(id) || tombstones.contains(id));
+
+        let n = g.clients.len();
+        g.clients
+            .retain(|_, c| c.expires_at.is_none_or(|e| e > now));
+        report.clients = count(n, g.clients.len());
+
+        let n = g.rate_cells.len();
+        let now_ms = now.saturating_mul(1000);
+        g.rate_cells.retain(|_, tat| *tat > now_ms);
+        report.rate_limits = count(n, g.rate_cells.len());
+        Ok(report)
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn rate_limit_hit(
+        &self,
+        bucket: &str,
+        rule: GcraRule,
+        now_ms: i64,
+    ) -> Result<RateDecision, StoreError> {
+        let mut g = self.lock()?;
+        let tat = g.rate_cells.get(bucket).copied();
+        if tat.is_none() && g.rate_cells.len() >= MAX_RATE_BUCKETS {
+            g.rate_cells.retain(|_, tat| *tat > now_ms);
+            if g.rate_cells.len() >= MAX_RATE_BUCKETS {
+                return Ok(RateDecision::Limited {
+                    retry_after_ms: 1000,
+                });
+            }
+        }
+        Ok(match gcra_step(tat, now_ms, rule) {
+            Ok(next) => {
+                g.rate_cells.insert(bucket.to_owned(), next);
+                RateDecision::Allowed
+            }
+            Err(retry_after_ms) => RateDecision::Limited { retry_after_ms },
+        })
+    }
+
+    async fn rate_limit_peek(
+        &self,
+        bucket: &str,
+        rule: GcraRule,
+        now_ms: i64,
+    ) -> Result<RateDecision, StoreError> {
+        let tat = self.lock()?.rate_cells.get(bucket).copied();
+        Ok(gcra_peek(tat, now_ms, rule))
     }
 }

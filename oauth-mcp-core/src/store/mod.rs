@@ -8,10 +8,14 @@
 pub mod conformance;
 pub mod keys;
 mod memory;
+mod purge;
+mod ratelimit;
 mod replay;
 
 pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
+pub use purge::{LoginAttempt, PurgeReport, Retention};
+pub use ratelimit::{GcraRule, RateDecision, RateLimitStore, gcra_peek, gcra_step};
 pub use replay::ReplayStore;
 
 use async_trait::async_trait;
@@ -207,6 +211,17 @@ pub trait AuthorizationStore: Send + Sync {
     /// exactly one gets [`CodeRedemption::Redeemed`]; the rest get
     /// [`CodeRedemption::Replayed`]. A spent code is remembered until it expires.
     async fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StoreError>;
+    /// Counts one login attempt on a pending request, atomically: of
+    /// concurrent calls on a request with one attempt left, exactly one is
+    /// [`LoginAttempt::Granted`]. A request whose `max_attempts` are used up
+    /// is deleted ([`LoginAttempt::Exhausted`]); an unknown or expired one is
+    /// [`LoginAttempt::Unknown`].
+    async fn consume_login_attempt(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<LoginAttempt, StoreError>;
 }
 
 /// Grants and refresh tokens.
@@ -262,18 +277,41 @@ pub trait UserStore: Send + Sync {
 /// Removal of expired rows.
 #[async_trait]
 pub trait Cleanup: Send + Sync {
-    /// Deletes pending requests, codes, refresh tokens and single-use
-    /// markers expired at `now`; returns how many records went.
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+    /// Deletes, as of `now` (Unix seconds): expired pending requests, codes,
+    /// refresh tokens, single-use markers and registered clients; rate-limit
+    /// buckets that are full again; revoked grants and tombstones, retired
+    /// refresh tokens and grants without refresh tokens past their
+    /// [`Retention`].
+    async fn purge(&self, now: i64, retention: &Retention) -> Result<PurgeReport, StoreError>;
+
+    /// [`Cleanup::purge`] with the default [`Retention`]; returns how many
+    /// records went.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(self.purge(now, &Retention::default()).await?.total())
+    }
 }
 
 /// Everything the authorization server needs from storage.
 pub trait Store:
-    ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore
+    ClientStore
+    + AuthorizationStore
+    + TokenStore
+    + UserStore
+    + ReplayStore
+    + Cleanup
+    + KeyStore
+    + RateLimitStore
 {
 }
 impl<
-    T: ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore,
+    T: ClientStore
+        + AuthorizationStore
+        + TokenStore
+        + UserStore
+        + ReplayStore
+        + Cleanup
+        + KeyStore
+        + RateLimitStore,
 > Store for T
 {
 }

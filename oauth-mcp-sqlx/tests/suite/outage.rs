@@ -71,6 +71,7 @@ async fn database_down_and_back() {
         status, 201,
         "registration works while the database is up: {body}"
     );
+    let registered = body["client_id"].as_str().unwrap().to_owned();
 
     // Down.
     // (Blocking calls on a worker thread of this multi-thread runtime.)
@@ -99,9 +100,43 @@ async fn database_down_and_back() {
         "registration while the database is down: {body}"
     );
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert_eq!(
+        body["error_description"],
+        "the authorization server's storage is unavailable; try again shortly",
+        "no internals: {body}"
+    );
+    // The authorization endpoint too: a 503 page with Retry-After, not a 400.
+    let req = http::Request::get(format!(
+        "/authorize?response_type=code&client_id={registered}"
+    ))
+    .body(Bytes::new())
+    .unwrap();
+    let resp = tokio::time::timeout(PROMPT, oauth.handle(req))
+        .await
+        .expect("GET /authorize must answer promptly");
+    let page = String::from_utf8_lossy(resp.body()).into_owned();
+    assert_eq!(
+        resp.status(),
+        503,
+        "GET /authorize while the database is down: {page}"
+    );
+    assert_eq!(resp.headers()["retry-after"], "5");
     assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "three failing operations took {:?}",
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "a page for the browser"
+    );
+    for internal in ["pool", "sqlx", "PoolTimedOut", "connection"] {
+        assert!(
+            !page.contains(internal),
+            "the page leaks `{internal}`: {page}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "four failing operations took {:?}",
         started.elapsed()
     );
 

@@ -27,6 +27,8 @@ use super::*;
 
 mod grants;
 mod keys;
+pub mod limits;
+pub mod race;
 mod replay;
 pub use grants::{codes, concurrent_refresh, pending_requests, refresh_rotation};
 pub use keys::{clear_keys, key_races, key_set_contract, keys};
@@ -291,5 +293,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
     replay_markers(store.clone()).await;
-    cleanup(store).await;
+    limits::run_all_but_purge(store.clone()).await;
+    cleanup(store.clone()).await;
+    limits::purge(store).await;
 }

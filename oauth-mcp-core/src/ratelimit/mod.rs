@@ -1,0 +1,546 @@
+//! Rate limits for the authorization server's public endpoints,
+//! framework-neutral: the caller says which endpoint was called, from which
+//! address (see [`TrustedProxies::client_address`]) and, where known, by
+//! which client; [`RateLimiter::check`] counts the request or refuses it with
+//! a [`RateLimited`] that says when to retry.
+//!
+//! Limits are on by default ([`RateLimitConfig::default`]). Buckets live in
+//! the process (`governor`'s GCRA, bounded in the number of addresses it
+//! tracks) unless the limiter is [`RateLimiter::shared`]: then every request
+//! is one atomic store operation ([`RateLimitStore`]), so the limits hold
+//! across every replica sharing the store.
+//!
+//! ```
+//! use std::time::Duration;
+//! use oauth_mcp_core::ratelimit::{Endpoint, Limit, RateKey, RateLimitConfig, RateLimiter};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let limiter = RateLimiter::new(
+//!     RateLimitConfig::default().limit(Endpoint::Register, Limit::per_period(2, Duration::from_secs(60))),
+//! )
+//! .unwrap();
+//! let from = RateKey::address("203.0.113.9".parse().unwrap());
+//! assert!(limiter.check(Endpoint::Register, &from).await.is_ok());
+//! assert!(limiter.check(Endpoint::Register, &from).await.is_ok());
+//! let refused = limiter.check(Endpoint::Register, &from).await.unwrap_err();
+//! assert_eq!(refused.limited().unwrap().retry_after_secs(), 30);
+//! # }
+//! ```
+
+mod address;
+mod local;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use address::{ForwardedHeader, IpNet, TrustedProxies, canonical};
+pub use local::RateClock;
+use local::{BucketKey, LocalBuckets};
+
+use crate::error::{ConfigError, StoreError};
+use crate::store::{GcraRule, RateDecision, RateLimitStore};
+
+/// An endpoint with its own limits.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `POST /register` (RFC 7591).
+    Register,
+    /// `POST /token`.
+    Token,
+    /// `GET /authorize`: each one stores a pending request.
+    AuthorizeGet,
+    /// `POST /authorize`: the login form (each one may check a password).
+    AuthorizePost,
+    /// `POST /revoke` (RFC 7009).
+    Revoke,
+    /// `POST /introspect` (RFC 7662).
+    Introspect,
+}
+
+impl Endpoint {
+    /// Every limited endpoint.
+    pub const ALL: [Endpoint; 6] = [
+        Self::Register,
+        Self::Token,
+        Self::AuthorizeGet,
+        Self::AuthorizePost,
+        Self::Revoke,
+        Self::Introspect,
+    ];
+
+    /// A short name (`register`, `token`, `authorize_get`, …), used in
+    /// bucket names and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Token => "token",
+            Self::AuthorizeGet => "authorize_get",
+            Self::AuthorizePost => "authorize_post",
+            Self::Revoke => "revoke",
+            Self::Introspect => "introspect",
+        }
+    }
+
+    /// How the endpoint is called, for messages (`POST /token`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Register => "POST /register",
+            Self::Token => "POST /token",
+            Self::AuthorizeGet => "GET /authorize",
+            Self::AuthorizePost => "POST /authorize",
+            Self::Revoke => "POST /revoke",
+            Self::Introspect => "POST /introspect",
+        }
+    }
+}
+
+/// A limit: `count` requests per `period`, all of which may come at once
+/// (then one every `period / count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    count: u32,
+    period: Duration,
+}
+
+impl Limit {
+    /// `count` requests per `period`.
+    pub fn per_period(count: u32, period: Duration) -> Self {
+        Self { count, period }
+    }
+
+    /// `count` requests per minute.
+    pub fn per_minute(count: u32) -> Self {
+        Self::per_period(count, Duration::from_secs(60))
+    }
+
+    /// `count` requests per hour.
+    pub fn per_hour(count: u32) -> Self {
+        Self::per_period(count, Duration::from_secs(3600))
+    }
+
+    /// Requests allowed per period.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    fn rule(&self) -> GcraRule {
+        GcraRule::per_period(self.count, self.period)
+    }
+
+    fn validate(&self, what: &str) -> Result<(), ConfigError> {
+        let bad = |reason: String| Err(ConfigError::new("rate_limits", reason));
+        if self.count == 0 {
+            return bad(format!(
+                "the {what} limit allows 0 requests; allow at least 1, or disable it with dangerously_disable"
+            ));
+        }
+        if self.period < Duration::from_secs(1) || self.period > Duration::from_secs(24 * 3600) {
+            return bad(format!(
+                "the {what} limit's period is {:?}; use between 1 second and 24 hours",
+                self.period
+            ));
+        }
+        if self.period.as_millis() < u128::from(self.count) {
+            return bad(format!(
+                "the {what} limit allows more than one request per millisecond; that is no limit, disable it instead"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Who a limit counts requests of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitScope {
+    /// The client's network address (an IPv6 address counts with its /64).
+    Address,
+    /// The OAuth client id.
+    Client,
+}
+
+impl LimitScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Address => "addr",
+            Self::Client => "client",
+        }
+    }
+}
+
+/// Per-endpoint limits, by address and by client id; see
+/// [`RateLimitConfig::default`] for the defaults.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    limits: HashMap<(Endpoint, LimitScope), Option<Limit>>,
+    proxies: TrustedProxies,
+    max_tracked_keys: usize,
+}
+
+impl Default for RateLimitConfig {
+    /// Per client address: `/register` 30 per 10 minutes, `/token` 300 per
+    /// minute, `GET /authorize` 60 per minute, `POST /authorize` 30 per
+    /// minute, `/revoke` 60 per minute, `/introspect` 600 per minute. Per
+    /// client id: `/token` 120 per minute, `/revoke` 60 per minute,
+    /// `/introspect` 600 per minute. No proxy trusted; at most 100,000
+    /// addresses (or clients) tracked per limit in process.
+    fn default() -> Self {
+        use Endpoint::*;
+        use LimitScope::*;
+        let limits = [
+            (
+                (Register, Address),
+                Limit::per_period(30, Duration::from_secs(600)),
+            ),
+            ((Token, Address), Limit::per_minute(300)),
+            ((AuthorizeGet, Address), Limit::per_minute(60)),
+            ((AuthorizePost, Address), Limit::per_minute(30)),
+            ((Revoke, Address), Limit::per_minute(60)),
+            ((Introspect, Address), Limit::per_minute(600)),
+            ((Token, Client), Limit::per_minute(120)),
+            ((Revoke, Client), Limit::per_minute(60)),
+            ((Introspect, Client), Limit::per_minute(600)),
+        ];
+        Self {
+            limits: limits.into_iter().map(|(k, l)| (k, Some(l))).collect(),
+            proxies: TrustedProxies::none(),
+            max_tracked_keys: 100_000,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// Sets the per-address limit of `endpoint`.
+    pub fn limit(mut self, endpoint: Endpoint, limit: Limit) -> Self {
+        self.limits
+            .insert((endpoint, LimitScope::Address), Some(limit));
+        self
+    }
+
+    /// Sets the per-client-id limit of `endpoint`.
+    pub fn client_limit(mut self, endpoint: Endpoint, limit: Limit) -> Self {
+        self.limits
+            .insert((endpoint, LimitScope::Client), Some(limit));
+        self
+    }
+
+    /// Removes every limit of `endpoint` (by address and by client).
+    pub fn dangerously_disable(mut self, endpoint: Endpoint) -> Self {
+        for scope in [LimitScope::Address, LimitScope::Client] {
+            self.limits.insert((endpoint, scope), None);
+        }
+        self
+    }
+
+    /// Removes every limit.
+    pub fn dangerously_disable_all(mut self) -> Self {
+        for e in Endpoint::ALL {
+            self = self.dangerously_disable(e);
+        }
+        self
+    }
+
+    /// Trusts these proxies' forwarding header for the client address.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// The most addresses (or client ids) one limit tracks in process
+    /// (default 100,000, about 10 MB). Past that, buckets that are full again
+    /// are dropped; if all are live, every further request shares one
+    /// overflow bucket until some are.
+    pub fn max_tracked_keys(mut self, n: usize) -> Self {
+        self.max_tracked_keys = n;
+        self
+    }
+
+    /// The proxies trusted for the client address.
+    pub fn proxies(&self) -> &TrustedProxies {
+        &self.proxies
+    }
+
+    /// The limit of `endpoint` for `scope`, if any.
+    pub fn get(&self, endpoint: Endpoint, scope: LimitScope) -> Option<Limit> {
+        self.limits.get(&(endpoint, scope)).copied().flatten()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for ((endpoint, scope), limit) in &self.limits {
+            if let Some(l) = limit {
+                l.validate(&format!("{} per-{:?}", endpoint.describe(), scope).to_lowercase())?;
+            }
+        }
+        if self.max_tracked_keys == 0 {
+            return Err(ConfigError::new(
+                "rate_limits",
+                "max_tracked_keys is 0; allow at least 1 (the default is 100000)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Who sent a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateKey<'a> {
+    /// The client's address (after [`TrustedProxies::client_address`]).
+    pub address: IpAddr,
+    /// The client id, where known.
+    pub client_id: Option<&'a str>,
+}
+
+impl<'a> RateKey<'a> {
+    /// A request from `address`, client unknown.
+    pub fn address(address: IpAddr) -> Self {
+        Self {
+            address,
+            client_id: None,
+        }
+    }
+
+    /// Adds the client id.
+    pub fn with_client(mut self, client_id: &'a str) -> Self {
+        self.client_id = Some(client_id);
+        self
+    }
+}
+
+/// A refused request: which limit, and when to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// Whether the address or the client id is over its limit.
+    pub scope: LimitScope,
+    /// How long until one request would be allowed again.
+    pub retry_after: Duration,
+    /// The limit.
+    pub limit: Limit,
+}
+
+impl RateLimited {
+    /// `Retry-After` in whole seconds (rounded up, at least 1).
+    pub fn retry_after_secs(&self) -> u64 {
+        let ms = self.retry_after.as_millis();
+        u64::try_from(ms.div_ceil(1000)).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// An `error_description` for the client.
+    pub fn description(&self) -> String {
+        let who = match self.scope {
+            LimitScope::Address => "from this address",
+            LimitScope::Client => "by this client",
+        };
+        format!(
+            "too many requests to {} {who} (limit {} per {} s); retry after {} s",
+            self.endpoint.describe(),
+            self.limit.count,
+            self.limit.period.as_secs(),
+            self.retry_after_secs()
+        )
+    }
+}
+
+/// Why [`RateLimiter::check`] refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RateLimitError {
+    /// Over a limit.
+    #[error("{}", .0.description())]
+    Limited(RateLimited),
+    /// The shared store failed (answer 503, as for any store outage).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl RateLimitError {
+    /// The refusal, if the request was over a limit.
+    pub fn limited(&self) -> Option<&RateLimited> {
+        match self {
+            Self::Limited(l) => Some(l),
+            Self::Store(_) => None,
+        }
+    }
+}
+
+/// Counts requests against the configured limits.
+pub struct RateLimiter {
+    cfg: RateLimitConfig,
+    clock: RateClock,
+    backend: Backend,
+}
+
+enum Backend {
+    Local(HashMap<(Endpoint, LimitScope), LocalBuckets>),
+    Shared(Arc<dyn RateLimitStore>),
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("config", &self.cfg)
+            .field(
+                "backend",
+                &match &self.backend {
+                    Backend::Local(b) => format!("in process ({} buckets)", b.len()),
+                    Backend::Shared(_) => "shared store".to_owned(),
+                },
+            )
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter keeping its buckets in this process (`governor`).
+    pub fn new(cfg: RateLimitConfig) -> Result<Self, ConfigError> {
+        Self::with_clock(cfg, None, RateClock::system())
+    }
+
+    /// A limiter keeping its buckets in `store`, so that the limits hold
+    /// across every process sharing it. Costs one store operation per
+    /// limited request.
+    pub fn shared(
+        cfg: RateLimitConfig,
+        store: Arc<dyn RateLimitStore>,
+    ) -> Result<Self, ConfigError> {
+        Self::with_clock(cfg, Some(store), RateClock::system())
+    }
+
+    /// Either of the above with a given clock (tests: [`RateClock::manual`]).
+    pub fn with_clock(
+        cfg: RateLimitConfig,
+        store: Option<Arc<dyn RateLimitStore>>,
+        clock: RateClock,
+    ) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let backend = match store {
+            Some(s) => Backend::Shared(s),
+            None => Backend::Local(
+                cfg.limits
+                    .iter()
+                    .filter_map(|(k, l)| {
+                        l.map(|l| {
+                            (
+                                *k,
+                                LocalBuckets::new(l.rule(), clock.clone(), cfg.max_tracked_keys),
+                            )
+                        })
+                    })
+                    .collect(),
+            ),
+        };
+        Ok(Self {
+            cfg,
+            clock,
+            backend,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RateLimitConfig {
+        &self.cfg
+    }
+
+    /// Counts a request to `endpoint` from `key` against the address limit
+    /// and, if `key` names a client, the client limit. A request refused by
+    /// the address limit is not counted against the client.
+    pub async fn check(&self, endpoint: Endpoint, key: &RateKey<'_>) -> Result<(), RateLimitError> {
+        self.check_scope(endpoint, LimitScope::Address, key).await?;
+        if key.client_id.is_some() {
+            self.check_scope(endpoint, LimitScope::Client, key).await?;
+        }
+        Ok(())
+    }
+
+    async fn check_scope(
+        &self,
+        endpoint: Endpoint,
+        scope: LimitScope,
+        key: &RateKey<'_>,
+    ) -> Result<(), RateLimitError> {
+        let Some(limit) = self.cfg.get(endpoint, scope) else {
+            return Ok(());
+        };
+        let bucket = match (scope, key.client_id) {
+            (LimitScope::Client, Some(id)) => BucketKey::Client(sha256(id.as_bytes())),
+            _ => BucketKey::Addr(address_bucket(key.address)),
+        };
+        let refused = |retry_after| {
+            RateLimitError::Limited(RateLimited {
+                endpoint,
+                scope,
+                retry_after,
+                limit,
+            })
+        };
+        match &self.backend {
+            Backend::Local(buckets) => match buckets.get(&(endpoint, scope)) {
+                Some(b) => b.hit(bucket).map_err(refused),
+                None => Ok(()),
+            },
+            Backend::Shared(store) => {
+                let name = bucket_name(endpoint, scope, &bucket);
+                match store
+                    .rate_limit_hit(&name, limit.rule(), self.clock.unix_ms())
+                    .await?
+                {
+                    RateDecision::Allowed => Ok(()),
+                    RateDecision::Limited { retry_after_ms } => Err(refused(
+                        Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(1)),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Addresses and clients tracked in process now (0 for a shared limiter).
+    pub fn tracked_keys(&self) -> usize {
+        match &self.backend {
+            Backend::Local(b) => b.values().map(LocalBuckets::len).sum(),
+            Backend::Shared(_) => 0,
+        }
+    }
+}
+
+/// SHA-256 of `bytes` (keys of client ids and user names, so that their
+/// size does not depend on what a stranger sent).
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// IPv6 clients usually own a whole /64: count them by it.
+fn address_bucket(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let mut o = v6.octets();
+            o[8..].fill(0);
+            IpAddr::V6(Ipv6Addr::from(o))
+        }
+        v4 => v4,
+    }
+}
+
+/// The store bucket's name: `rl:<endpoint>:<scope>:<address or hash>`.
+fn bucket_name(endpoint: Endpoint, scope: LimitScope, key: &BucketKey) -> String {
+    let id = match key {
+        BucketKey::Addr(ip) => ip.to_string(),
+        BucketKey::Client(h) => h[..16].iter().map(|b| format!("{b:02x}")).collect(),
+        BucketKey::Overflow => "overflow".to_owned(),
+    };
+    format!("rl:{}:{}:{id}", endpoint.as_str(), scope.as_str())
+}
+
+#[cfg(test)]
+mod tests;

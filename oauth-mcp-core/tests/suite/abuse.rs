@@ -1,0 +1,219 @@
+//! The abuse limits through the HTTP layer, in process: login throttling
+//! (exact statuses and headers), the `state` bound, and the purge schedule.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_mcp_core::clock::ManualClock;
+use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::new_user;
+use oauth_mcp_core::pkce::CodeChallengeMethod;
+use oauth_mcp_core::resource::ResourceUri;
+use oauth_mcp_core::scope::ScopeSet;
+use oauth_mcp_core::store::{AuthorizationStore, MemoryStore, PendingAuthorization, UserStore};
+use oauth_mcp_core::{AuthServer, ServerConfig};
+
+use crate::support::{authorize_uri, hidden, login, query_param, register, req};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+async fn oauth_with(
+    tune: impl FnOnce(
+        oauth_mcp_core::config::ServerConfigBuilder,
+    ) -> oauth_mcp_core::config::ServerConfigBuilder,
+) -> (OAuthHttp, Arc<MemoryStore>) {
+    let cfg = tune(ServerConfig::builder("http://127.0.0.1:8080"))
+        .build()
+        .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_user(new_user("alice", "pw-alice").unwrap())
+        .await
+        .unwrap();
+    (
+        OAuthHttp::new(AuthServer::new(cfg, store.clone()).unwrap()),
+        store,
+    )
+}
+
+/// Opens a login request; returns its request id.
+async fn open(oauth: &OAuthHttp, client: &str) -> String {
+    let r = oauth
+        .handle(req("GET", &authorize_uri(client, ""), None, ""))
+        .await;
+    assert_eq!(r.status(), 200);
+    hidden(&String::from_utf8_lossy(r.body()), "request_id")
+}
+
+async fn post_login(
+    oauth: &OAuthHttp,
+    rid: &str,
+    user: &str,
+    pw: &str,
+) -> http::Response<bytes::Bytes> {
+    let form = format!("request_id={rid}&username={user}&password={pw}&action=approve");
+    oauth
+        .handle(req("POST", "/authorize", Some(FORM), form))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_wrong_passwords_discard_the_request() {
+    let (oauth, _) = oauth_with(|b| b).await;
+    let client = register(&oauth, "").await;
+    let rid = open(&oauth, &client).await;
+    // Different names, so that only the per-request limit applies.
+    for i in 1..=9 {
+        let r = post_login(&oauth, &rid, &format!("user{i}"), "wrong").await;
+        assert_eq!(r.status(), 401, "attempt {i}");
+    }
+    let r = post_login(&oauth, &rid, "user10", "wrong").await;
+    assert_eq!(r.status(), 400, "the 10th failure discards the request");
+    let page = String::from_utf8_lossy(r.body()).into_owned();
+    assert!(page.contains("too many failed sign-in attempts"), "{page}");
+    let r = post_login(&oauth, &rid, "alice", "pw-alice").await;
+    assert_eq!(
+        r.status(),
+        400,
+        "even the right password: the request is gone"
+    );
+    assert!(r.headers().get("location").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn username_backoff_is_429_with_retry_after_and_reveals_nothing() {
+    let (oauth, _) = oauth_with(|b| b).await;
+    let client = register(&oauth, "").await;
+    let mut pages = Vec::new();
+    for user in ["alice", "nobody"] {
+        for i in 0..5 {
+            let rid = open(&oauth, &client).await;
+            assert_eq!(
+                post_login(&oauth, &rid, user, "wrong").await.status(),
+                401,
+                "{user} {i}"
+            );
+        }
+        let rid = open(&oauth, &client).await;
+        let r = post_login(
+            &oauth,
+            &rid,
+            user,
+            if user == "alice" { "pw-alice" } else { "x" },
+        )
+        .await;
+        assert_eq!(r.status(), 429, "{user}: after 5 failures");
+        assert_eq!(r.headers()["retry-after"], "60");
+        let page = String::from_utf8_lossy(r.body()).into_owned();
+        assert!(
+            page.contains("Too many failed sign-ins for this username; try again in 60 s."),
+            "{page}"
+        );
+        pages.push(
+            page.replace(user, "USER")
+                .replace(&hidden(&page, "request_id"), "RID"),
+        );
+        // The request itself is intact: another name still signs in.
+        let r = post_login(&oauth, &rid, "ALICE-other", "x").await;
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(
+        pages[0], pages[1],
+        "an existing and an unknown user get the same page"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_long_state_is_refused_and_not_echoed() {
+    let (oauth, _) = oauth_with(|b| b.max_state_bytes(100)).await;
+    let client = register(&oauth, "").await;
+    let (status, loc, _) = login(
+        &oauth,
+        &authorize_uri(&client, &"x".repeat(98)),
+        "alice",
+        "pw-alice",
+    )
+    .await;
+    assert_eq!(status, 303, "100 bytes (st + 98) pass");
+    assert!(query_param(loc.as_deref().unwrap(), "code").is_some());
+    let r = oauth
+        .handle(req(
+            "GET",
+            &authorize_uri(&client, &"x".repeat(99)),
+            None,
+            "",
+        ))
+        .await;
+    assert_eq!(r.status(), 303);
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert!(
+        query_param(&loc, "error_description")
+            .unwrap()
+            .contains("at most 100")
+    );
+    assert_eq!(
+        query_param(&loc, "state"),
+        None,
+        "an over-long state is not echoed"
+    );
+    assert!(
+        ServerConfig::builder("http://127.0.0.1:8080")
+            .max_state_bytes(10)
+            .build()
+            .is_err(),
+        "a bound too small for real clients fails at start-up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_purges_on_its_own() {
+    let clock = ManualClock::new();
+    let (oauth, store) = oauth_with(|b| {
+        b.clock(Arc::new(clock.clone()))
+            .purge_every(Duration::from_secs(1))
+    })
+    .await;
+    let now = oauth_mcp_core::clock::Clock::now(&clock);
+    store
+        .insert_pending(PendingAuthorization {
+            id_hash: "stale".into(),
+            client_id: "c".into(),
+            redirect_uri: "http://127.0.0.1:7777/cb".into(),
+            redirect_uri_explicit: false,
+            state: None,
+            code_challenge: "x".into(),
+            code_challenge_method: CodeChallengeMethod::S256,
+            scope: ScopeSet::empty(),
+            resource: ResourceUri::parse("http://127.0.0.1:8080/mcp").unwrap(),
+            created_at: now,
+            expires_at: now + 600,
+        })
+        .await
+        .unwrap();
+    clock.advance(601);
+    let mut gone = false;
+    for _ in 0..50 {
+        if store
+            .get_pending("stale", i64::MIN)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the expired request was purged without anyone asking");
+    assert!(oauth.server().purge_now().await.is_ok());
+    assert!(
+        ServerConfig::builder("http://127.0.0.1:8080")
+            .purge_every(Duration::from_millis(10))
+            .build()
+            .is_err()
+    );
+}

@@ -1,0 +1,204 @@
+//! The abuse limits on both databases: rate-limit buckets (one conditional
+//! upsert per hit), login attempts per pending request (one conditional
+//! update), and purging.
+
+use async_trait::async_trait;
+use oauth_mcp_core::error::StoreError;
+use oauth_mcp_core::store::{
+    Cleanup, GcraRule, LoginAttempt, PurgeReport, RateDecision, RateLimitStore, Retention,
+    gcra_peek,
+};
+
+use crate::error::map;
+use crate::store::on_pool;
+use crate::{Backend, SqlStore};
+
+/// Rule parameters are clamped to this (about 30 years in milliseconds) so
+/// that `tat + interval` cannot overflow a BIGINT.
+const MAX_RULE_MS: i64 = 1_000_000_000_000;
+
+/// One hit: a new bucket starts at `now + interval`; an existing one
+/// advances to `max(tat, now) + interval` only if its TAT runs at most the
+/// tolerance ahead of now (GCRA, as `gcra_step`). A row comes back only if
+/// the hit was allowed.
+const HIT_SQLITE: &str = "INSERT INTO oauth_rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
+    ON CONFLICT (bucket) DO UPDATE SET tat = MAX(oauth_rate_limits.tat, $2) + $3 \
+    WHERE oauth_rate_limits.tat - $4 <= $2 RETURNING tat";
+const HIT_POSTGRES: &str = "INSERT INTO oauth_rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
+    ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(oauth_rate_limits.tat, $2) + $3 \
+    WHERE oauth_rate_limits.tat - $4 <= $2 RETURNING tat";
+const SELECT_TAT: &str = "SELECT tat FROM oauth_rate_limits WHERE bucket = $1";
+
+impl SqlStore {
+    async fn bucket_tat(&self, bucket: &str) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = on_pool!(self, |pool| sqlx::query_as(SELECT_TAT)
+            .bind(bucket)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        Ok(row.map(|(t,)| t))
+    }
+}
+
+fn clamp(rule: GcraRule) -> GcraRule {
+    let interval_ms = rule.interval_ms.clamp(1, MAX_RULE_MS);
+    let max_burst = u32::try_from(MAX_RULE_MS / interval_ms).unwrap_or(u32::MAX);
+    GcraRule {
+        interval_ms,
+        burst: rule.burst.clamp(1, max_burst.max(1)),
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for SqlStore {
+    async fn rate_limit_hit(
+        &self,
+        bucket: &str,
+        rule: GcraRule,
+        now_ms: i64,
+    ) -> Result<RateDecision, StoreError> {
+        let rule = clamp(rule);
+        let sql = match self.backend {
+            Backend::Sqlite(_) => HIT_SQLITE,
+            Backend::Postgres(_) => HIT_POSTGRES,
+        };
+        let allowed: Option<(i64,)> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(bucket)
+            .bind(now_ms)
+            .bind(rule.interval_ms)
+            .bind(rule.tolerance_ms())
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        if allowed.is_some() {
+            return Ok(RateDecision::Allowed);
+        }
+        // Refused: read how long to wait (the bucket may have moved on in
+        // the meantime; it was full a moment ago, so wait at least 1 ms).
+        Ok(
+            match gcra_peek(self.bucket_tat(bucket).await?, now_ms, rule) {
+                RateDecision::Allowed => RateDecision::Limited { retry_after_ms: 1 },
+                limited => limited,
+            },
+        )
+    }
+
+    async fn rate_limit_peek(
+        &self,
+        bucket: &str,
+        rule: GcraRule,
+        now_ms: i64,
+    ) -> Result<RateDecision, StoreError> {
+        Ok(gcra_peek(
+            self.bucket_tat(bucket).await?,
+            now_ms,
+            clamp(rule),
+        ))
+    }
+}
+
+impl SqlStore {
+    /// [`AuthorizationStore::consume_login_attempt`]: one conditional
+    /// `UPDATE … RETURNING` counts the attempt; of concurrent callers on the
+    /// last attempt exactly one gets the row back.
+    ///
+    /// [`AuthorizationStore::consume_login_attempt`]: oauth_mcp_core::store::AuthorizationStore::consume_login_attempt
+    pub(crate) async fn consume_login_attempt_sql(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<LoginAttempt, StoreError> {
+        const COUNT: &str = "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
+            WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
+            RETURNING login_attempts";
+        const DISCARD: &str = "DELETE FROM oauth_pending \
+            WHERE id_hash = $1 AND expires_at > $2 AND login_attempts >= $3";
+        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        let counted: Option<(i32,)> = on_pool!(self, |pool| sqlx::query_as(COUNT)
+            .bind(id_hash)
+            .bind(now)
+            .bind(max)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        if let Some((used,)) = counted {
+            let remaining = max.saturating_sub(used).max(0);
+            return Ok(LoginAttempt::Granted {
+                remaining: u32::try_from(remaining).unwrap_or(0),
+            });
+        }
+        let discarded = on_pool!(self, |pool| sqlx::query(DISCARD)
+            .bind(id_hash)
+            .bind(now)
+            .bind(max)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()))
+        .map_err(map)?;
+        Ok(if discarded > 0 {
+            LoginAttempt::Exhausted
+        } else {
+            LoginAttempt::Unknown
+        })
+    }
+}
+
+#[async_trait]
+impl Cleanup for SqlStore {
+    async fn purge(&self, now: i64, retention: &Retention) -> Result<PurgeReport, StoreError> {
+        // Spent codes go with the rest once expired: a replay after that is
+        // refused as an unknown (or expired) code anyway.
+        const PENDING: &str = "DELETE FROM oauth_pending WHERE expires_at <= $1";
+        const CODES: &str = "DELETE FROM oauth_codes WHERE expires_at <= $1";
+        const REPLAY: &str = "DELETE FROM oauth_replay WHERE expires_at <= $1";
+        // Expired tokens, and tokens two or more generations behind their
+        // grant issued before the retired-token cutoff ($2).
+        const REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE expires_at <= $1 \
+            OR (issued_at <= $2 AND generation + 1 < (SELECT g.refresh_generation \
+                FROM oauth_grants g WHERE g.grant_id = oauth_refresh_tokens.grant_id))";
+        // A grant stored already revoked starts its retention now.
+        const STAMP_REVOKED: &str =
+            "UPDATE oauth_grants SET revoked_at = $1 WHERE revoked AND revoked_at IS NULL";
+        const REVOKED: &str = "DELETE FROM oauth_grants WHERE revoked AND revoked_at <= $1";
+        const IDLE: &str = "DELETE FROM oauth_grants WHERE NOT revoked AND created_at <= $1 \
+            AND NOT EXISTS (SELECT 1 FROM oauth_refresh_tokens r \
+                WHERE r.grant_id = oauth_grants.grant_id)";
+        const CLIENTS: &str =
+            "DELETE FROM oauth_clients WHERE expires_at IS NOT NULL AND expires_at <= $1";
+        const BUCKETS: &str = "DELETE FROM oauth_rate_limits WHERE tat <= $1";
+
+        async fn run(
+            store: &SqlStore,
+            sql: &'static str,
+            a: i64,
+            b: Option<i64>,
+        ) -> Result<u64, StoreError> {
+            on_pool!(store, |pool| {
+                let mut q = sqlx::query(sql).bind(a);
+                if let Some(b) = b {
+                    q = q.bind(b);
+                }
+                q.execute(pool).await.map(|d| d.rows_affected())
+            })
+            .map_err(map)
+        }
+
+        let retired_before = now.saturating_sub(retention.retired_refresh_tokens);
+        let revoked_before = now.saturating_sub(retention.revoked_grants);
+        let idle_before = now.saturating_sub(retention.idle_grants);
+        let mut r = PurgeReport {
+            pending: run(self, PENDING, now, None).await?,
+            codes: run(self, CODES, now, None).await?,
+            replay_markers: run(self, REPLAY, now, None).await?,
+            refresh_tokens: run(self, REFRESH, now, Some(retired_before)).await?,
+            ..PurgeReport::default()
+        };
+        run(self, STAMP_REVOKED, now, None).await?;
+        r.grants = run(self, REVOKED, revoked_before, None).await?
+            + run(self, IDLE, idle_before, None).await?;
+        r.clients = run(self, CLIENTS, now, None).await?;
+        r.rate_limits = run(self, BUCKETS, now.saturating_mul(1000), None).await?;
+        Ok(r)
+    }
+}
