@@ -76,6 +76,7 @@ mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod upstream;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -32,6 +32,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 macro_rules! client_cols {
     () => {

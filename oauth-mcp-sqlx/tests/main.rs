@@ -5,6 +5,7 @@
 //!   periodic cleanup.
 //! - `postgres`: the conformance kit on PostgreSQL (`OAUTH_MCP_TEST_POSTGRES_URL`
 //!   or a private server; fails loudly when there is neither).
+//! - `upstream`: the core's upstream-login conformance kit on both databases.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,3 +18,5 @@ mod outage;
 mod postgres;
 #[path = "suite/sqlite.rs"]
 mod sqlite;
+#[path = "suite/upstream.rs"]
+mod upstream;

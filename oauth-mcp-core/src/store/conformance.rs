@@ -25,6 +25,8 @@ use crate::secret::random_token;
 
 use super::*;
 
+pub mod upstream;
+
 /// How many tasks race in the concurrency checks.
 pub const RACERS: usize = 16;
 

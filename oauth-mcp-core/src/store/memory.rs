@@ -23,6 +23,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The upstream-login records (see [`super::upstream`]).
+    pub(super) upstream: super::upstream::MemoryUpstream,
 }
 
 impl MemoryStore {

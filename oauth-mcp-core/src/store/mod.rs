@@ -7,8 +7,10 @@
 #[cfg(feature = "test-kit")]
 pub mod conformance;
 mod memory;
+pub mod upstream;
 
 pub use memory::MemoryStore;
+pub use upstream::{RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

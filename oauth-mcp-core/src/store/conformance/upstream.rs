@@ -1,0 +1,492 @@
+//! Conformance checks for [`UpstreamStore`]: single-use in-flight
+//! authorizations (also under a race), expiry, consents, and the version
+//! check on stored upstream tokens (also under a race). Ids are random, so
+//! the checks can share one store and run in parallel.
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! use std::sync::Arc;
+//! use oauth_mcp_core::store::{MemoryStore, conformance};
+//! conformance::upstream::run_all(Arc::new(MemoryStore::new())).await;
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use super::{NOW, RACERS, id};
+use crate::scope::ScopeSet;
+use crate::store::upstream::{RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord};
+
+/// An in-flight upstream authorization with fresh ids, created at `now`.
+pub fn sample_flow(now: i64) -> UpstreamFlow {
+    UpstreamFlow {
+        state_hash: id("state"),
+        provider: "https://idp.example/realms/one".into(),
+        pkce_verifier: id("verifier"),
+        nonce: Some(id("nonce")),
+        pending_id_hash: id("pending"),
+        browser_hash: id("browser"),
+        created_at: now,
+        expires_at: now + 600,
+    }
+}
+
+fn sample_consent(now: i64) -> RememberedConsent {
+    RememberedConsent {
+        subject: id("subject"),
+        client_id: id("client"),
+        scope: ScopeSet::from_scopes(["mcp", "admin"]),
+        granted_at: now,
+        expires_at: now + 86_400,
+    }
+}
+
+fn sample_tokens(now: i64) -> UpstreamTokenRecord {
+    UpstreamTokenRecord {
+        subject: id("subject"),
+        provider: "github".into(),
+        sealed: id("sealed"),
+        access_expires_at: Some(now + 3600),
+        expires_at: Some(now + 86_400),
+        version: 0,
+        updated_at: now,
+    }
+}
+
+/// In-flight authorizations: read back once, never twice, not after expiry,
+/// duplicate keys refused, exactly one winner of a race.
+pub async fn flows(store: Arc<dyn UpstreamStore>) {
+    let f = sample_flow(NOW);
+    store
+        .insert_upstream_flow(f.clone())
+        .await
+        .expect("insert_upstream_flow");
+    assert!(
+        store.insert_upstream_flow(f.clone()).await.is_err(),
+        "a second flow with the same state hash is refused"
+    );
+    assert_eq!(
+        store
+            .take_upstream_flow(&f.state_hash, NOW)
+            .await
+            .expect("take_upstream_flow"),
+        Some(f.clone()),
+        "a flow reads back whole"
+    );
+    assert_eq!(
+        store
+            .take_upstream_flow(&f.state_hash, NOW)
+            .await
+            .expect("take_upstream_flow"),
+        None,
+        "a taken flow is gone (a replayed state finds nothing)"
+    );
+
+    let no_nonce = UpstreamFlow {
+        nonce: None,
+        ..sample_flow(NOW)
+    };
+    store
+        .insert_upstream_flow(no_nonce.clone())
+        .await
+        .expect("insert_upstream_flow");
+    assert_eq!(
+        store
+            .take_upstream_flow(&no_nonce.state_hash, NOW)
+            .await
+            .expect("take_upstream_flow"),
+        Some(no_nonce),
+        "a flow without a nonce reads back"
+    );
+
+    let old = sample_flow(NOW);
+    store
+        .insert_upstream_flow(old.clone())
+        .await
+        .expect("insert_upstream_flow");
+    assert_eq!(
+        store
+            .take_upstream_flow(&old.state_hash, old.expires_at)
+            .await
+            .expect("take_upstream_flow"),
+        None,
+        "an expired flow cannot be taken"
+    );
+    assert_eq!(
+        store
+            .take_upstream_flow(&old.state_hash, NOW)
+            .await
+            .expect("take_upstream_flow"),
+        None,
+        "taking an expired flow removes it"
+    );
+    assert_eq!(
+        store
+            .take_upstream_flow(&id("unknown"), NOW)
+            .await
+            .expect("take_upstream_flow"),
+        None,
+        "an unknown state finds nothing"
+    );
+
+    let raced = sample_flow(NOW);
+    store
+        .insert_upstream_flow(raced.clone())
+        .await
+        .expect("insert_upstream_flow");
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = store.clone();
+            let h = raced.state_hash.clone();
+            tokio::spawn(async move {
+                s.take_upstream_flow(&h, NOW)
+                    .await
+                    .expect("take_upstream_flow")
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        if let Some(got) = t.await.expect("task") {
+            assert_eq!(got, raced);
+            won += 1;
+        }
+    }
+    assert_eq!(
+        won, 1,
+        "exactly one of {RACERS} concurrent take_upstream_flow calls gets the flow"
+    );
+}
+
+/// Consents: one per subject and client, replaced, expiring, revocable.
+pub async fn consents(store: Arc<dyn UpstreamStore>) {
+    let c = sample_consent(NOW);
+    assert_eq!(
+        store
+            .get_consent(&c.subject, &c.client_id, NOW)
+            .await
+            .expect("get_consent"),
+        None
+    );
+    store.put_consent(c.clone()).await.expect("put_consent");
+    assert_eq!(
+        store
+            .get_consent(&c.subject, &c.client_id, NOW)
+            .await
+            .expect("get_consent"),
+        Some(c.clone()),
+        "a consent reads back"
+    );
+    let other_client = RememberedConsent {
+        client_id: id("client"),
+        scope: ScopeSet::from_scopes(["mcp"]),
+        ..c.clone()
+    };
+    store
+        .put_consent(other_client.clone())
+        .await
+        .expect("put_consent");
+    let wider = RememberedConsent {
+        scope: ScopeSet::from_scopes(["mcp", "admin", "files"]),
+        granted_at: NOW + 10,
+        ..c.clone()
+    };
+    store.put_consent(wider.clone()).await.expect("put_consent");
+    assert_eq!(
+        store
+            .get_consent(&c.subject, &c.client_id, NOW + 10)
+            .await
+            .expect("get_consent"),
+        Some(wider.clone()),
+        "a second consent for the same subject and client replaces the first"
+    );
+    assert_eq!(
+        store
+            .get_consent(&c.subject, &other_client.client_id, NOW)
+            .await
+            .expect("get_consent"),
+        Some(other_client.clone()),
+        "consents are per client"
+    );
+    assert_eq!(
+        store
+            .get_consent(&c.subject, &c.client_id, wider.expires_at)
+            .await
+            .expect("get_consent"),
+        None,
+        "an expired consent is not returned"
+    );
+    assert!(
+        store
+            .revoke_consent(&c.subject, &c.client_id)
+            .await
+            .expect("revoke_consent"),
+        "revoking an existing consent reports it"
+    );
+    assert!(
+        !store
+            .revoke_consent(&c.subject, &c.client_id)
+            .await
+            .expect("revoke_consent"),
+        "revoking it again finds nothing"
+    );
+    assert_eq!(
+        store
+            .get_consent(&c.subject, &c.client_id, NOW)
+            .await
+            .expect("get_consent"),
+        None
+    );
+    assert_eq!(
+        store
+            .get_consent(&c.subject, &other_client.client_id, NOW)
+            .await
+            .expect("get_consent"),
+        Some(other_client),
+        "revoking one client's consent keeps the others"
+    );
+}
+
+/// Upstream tokens: put replaces, replace checks the version (exactly one
+/// winner of a race), delete.
+pub async fn tokens(store: Arc<dyn UpstreamStore>) {
+    let t = sample_tokens(NOW);
+    assert_eq!(
+        store
+            .get_upstream_tokens(&t.subject, &t.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        None
+    );
+    store
+        .put_upstream_tokens(t.clone())
+        .await
+        .expect("put_upstream_tokens");
+    assert_eq!(
+        store
+            .get_upstream_tokens(&t.subject, &t.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        Some(t.clone()),
+        "tokens read back"
+    );
+    let other_provider = UpstreamTokenRecord {
+        provider: "google".into(),
+        access_expires_at: None,
+        expires_at: None,
+        ..t.clone()
+    };
+    store
+        .put_upstream_tokens(other_provider.clone())
+        .await
+        .expect("put_upstream_tokens");
+
+    let v1 = UpstreamTokenRecord {
+        sealed: id("sealed"),
+        version: 1,
+        updated_at: NOW + 5,
+        ..t.clone()
+    };
+    assert!(
+        !store
+            .replace_upstream_tokens(v1.clone(), 7)
+            .await
+            .expect("replace_upstream_tokens"),
+        "a replacement with a stale version is refused"
+    );
+    assert_eq!(
+        store
+            .get_upstream_tokens(&t.subject, &t.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        Some(t.clone()),
+        "a refused replacement writes nothing"
+    );
+    assert!(
+        store
+            .replace_upstream_tokens(v1.clone(), 0)
+            .await
+            .expect("replace_upstream_tokens"),
+        "a replacement with the current version succeeds"
+    );
+    assert_eq!(
+        store
+            .get_upstream_tokens(&t.subject, &t.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        Some(v1.clone())
+    );
+
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let s = store.clone();
+            let next = UpstreamTokenRecord {
+                sealed: format!("racer-{i}"),
+                version: 2,
+                updated_at: NOW + 6,
+                ..v1.clone()
+            };
+            tokio::spawn(async move {
+                s.replace_upstream_tokens(next, 1)
+                    .await
+                    .expect("replace_upstream_tokens")
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        if t.await.expect("task") {
+            won += 1;
+        }
+    }
+    assert_eq!(
+        won, 1,
+        "exactly one of {RACERS} concurrent replace_upstream_tokens calls with the same version wins"
+    );
+    let after = store
+        .get_upstream_tokens(&t.subject, &t.provider)
+        .await
+        .expect("get_upstream_tokens")
+        .expect("tokens still there");
+    assert_eq!(after.version, 2);
+    assert!(after.sealed.starts_with("racer-"));
+
+    let missing = sample_tokens(NOW);
+    assert!(
+        !store
+            .replace_upstream_tokens(missing.clone(), 0)
+            .await
+            .expect("replace_upstream_tokens"),
+        "replacing tokens that were never stored does nothing"
+    );
+    assert_eq!(
+        store
+            .get_upstream_tokens(&missing.subject, &missing.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        None
+    );
+
+    assert!(
+        store
+            .delete_upstream_tokens(&t.subject, &t.provider)
+            .await
+            .expect("delete_upstream_tokens")
+    );
+    assert!(
+        !store
+            .delete_upstream_tokens(&t.subject, &t.provider)
+            .await
+            .expect("delete_upstream_tokens")
+    );
+    assert_eq!(
+        store
+            .get_upstream_tokens(&t.subject, &other_provider.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        Some(other_provider),
+        "deleting one provider's tokens keeps the others"
+    );
+}
+
+/// Cleanup removes expired flows, consents and token records and keeps
+/// live ones (token records without an expiry stay).
+pub async fn cleanup(store: Arc<dyn UpstreamStore>) {
+    // Far in the future relative to the other checks' records.
+    let later = NOW + 10_000_000;
+    let old_flow = sample_flow(NOW);
+    let live_flow = sample_flow(later);
+    let old_consent = sample_consent(NOW);
+    let live_consent = sample_consent(later);
+    let old_tokens = sample_tokens(NOW);
+    let forever_tokens = UpstreamTokenRecord {
+        expires_at: None,
+        ..sample_tokens(NOW)
+    };
+    for f in [&old_flow, &live_flow] {
+        store
+            .insert_upstream_flow(f.clone())
+            .await
+            .expect("insert_upstream_flow");
+    }
+    for c in [&old_consent, &live_consent] {
+        store.put_consent(c.clone()).await.expect("put_consent");
+    }
+    for t in [&old_tokens, &forever_tokens] {
+        store
+            .put_upstream_tokens(t.clone())
+            .await
+            .expect("put_upstream_tokens");
+    }
+    let purged = store
+        .purge_expired_upstream(later)
+        .await
+        .expect("purge_expired_upstream");
+    assert!(
+        purged >= 3,
+        "purge_expired_upstream counts what it removed (got {purged})"
+    );
+    assert_eq!(
+        store
+            .get_consent(&old_consent.subject, &old_consent.client_id, NOW)
+            .await
+            .expect("get_consent"),
+        None,
+        "expired consents go"
+    );
+    assert_eq!(
+        store
+            .get_upstream_tokens(&old_tokens.subject, &old_tokens.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        None,
+        "expired token records go"
+    );
+    assert_eq!(
+        store
+            .get_upstream_tokens(&forever_tokens.subject, &forever_tokens.provider)
+            .await
+            .expect("get_upstream_tokens"),
+        Some(forever_tokens),
+        "token records without an expiry stay"
+    );
+    assert_eq!(
+        store
+            .get_consent(&live_consent.subject, &live_consent.client_id, later)
+            .await
+            .expect("get_consent"),
+        Some(live_consent),
+        "live consents stay"
+    );
+    assert_eq!(
+        store
+            .take_upstream_flow(&old_flow.state_hash, NOW)
+            .await
+            .expect("take_upstream_flow"),
+        None,
+        "expired flows go"
+    );
+    assert_eq!(
+        store
+            .take_upstream_flow(&live_flow.state_hash, later)
+            .await
+            .expect("take_upstream_flow"),
+        Some(live_flow),
+        "live flows stay"
+    );
+}
+
+/// Every check but [`cleanup`] (whose far-future purge would delete the
+/// records of checks running in parallel on the same database).
+pub async fn run_all_but_cleanup(store: Arc<dyn UpstreamStore>) {
+    flows(store.clone()).await;
+    consents(store.clone()).await;
+    tokens(store).await;
+}
+
+/// Every check, in sequence.
+pub async fn run_all(store: Arc<dyn UpstreamStore>) {
+    run_all_but_cleanup(store.clone()).await;
+    cleanup(store).await;
+}
