@@ -59,6 +59,8 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod token;
+#[cfg(feature = "upstream")]
+pub mod upstream;
 pub mod validate;
 
 pub use bearer::ResourceGuard;

@@ -1,0 +1,785 @@
+//! Any OpenID provider by issuer URL (Keycloak, Okta, Entra ID, Auth0,
+//! Authentik, Google, …), through the `openidconnect` crate: discovery,
+//! authorization code with PKCE and `nonce`, ID-token validation (issuer,
+//! audience, signature against the provider's JWKS, expiry, nonce), and the
+//! UserInfo endpoint for claims a provider keeps out of its ID tokens.
+//!
+//! The discovered metadata and keys are cached; they are fetched again after
+//! [`OidcUpstreamBuilder::metadata_max_age`], and at once (at most every
+//! [`OidcUpstreamBuilder::min_refetch_interval`]) when an ID token is signed
+//! with a key the cache does not know, so a key rotation at the provider
+//! needs no restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClientAuthMethod,
+    CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AccessToken, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId,
+    ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IdToken, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse as _,
+    UserInfoClaims, UserInfoError,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, RwLock};
+
+use super::error::{IdTokenCheck, UpstreamError};
+use super::http::{HttpError, HttpLimits, UpstreamHttp};
+use super::identity::UpstreamIdentity;
+use super::{
+    AuthorizationParams, ExchangeParams, UpstreamLogin, UpstreamProvider, UpstreamTokens,
+    check_provider_url, expiry,
+};
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::ConfigError;
+use crate::secret::Secret;
+
+/// Claims beyond the standard ones (the groups claim is read from these).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ExtraClaims {
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AdditionalClaims for ExtraClaims {}
+
+type OidcIdToken = IdToken<
+    ExtraClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type OidcTokenResponse = StandardTokenResponse<
+    IdTokenFields<
+        ExtraClaims,
+        EmptyExtraTokenFields,
+        CoreGenderClaim,
+        CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm,
+    >,
+    CoreTokenType,
+>;
+type OidcClient = openidconnect::Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    OidcTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// How this server authenticates to the provider's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic` when the provider supports it, else
+    /// `client_secret_post` (the default).
+    Auto,
+    /// `client_secret_basic`: HTTP Basic authentication.
+    Basic,
+    /// `client_secret_post`: the secret in the request body.
+    Post,
+}
+
+/// Builds an [`OidcUpstream`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct OidcUpstreamBuilder {
+    issuer: String,
+    client_id: String,
+    client_secret: Option<Secret>,
+    id: Option<String>,
+    display_name: Option<String>,
+    scopes: Vec<String>,
+    extra_params: Vec<(String, String)>,
+    groups_claim: String,
+    userinfo: bool,
+    client_auth: ClientAuth,
+    limits: HttpLimits,
+    leeway: i64,
+    metadata_max_age: Duration,
+    min_refetch_interval: Duration,
+    clock: SharedClock,
+}
+
+impl OidcUpstreamBuilder {
+    /// The client secret (a confidential client). Without one the client
+    /// is public and relies on PKCE alone.
+    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// The provider's id: the namespace of its users' local subjects and
+    /// the key of stored records (default: the issuer URL). Changing it
+    /// changes every user's local subject.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// The name shown to people (default: the issuer's host).
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// The scopes requested (default `openid email profile`; `openid` is
+    /// always sent).
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// An extra authorization-request parameter (e.g. Google's `hd`, or
+    /// `prompt=consent`).
+    pub fn auth_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// The claim holding the user's groups (default `groups`), read from the
+    /// ID token and the UserInfo answer.
+    pub fn groups_claim(mut self, claim: impl Into<String>) -> Self {
+        self.groups_claim = claim.into();
+        self
+    }
+
+    /// Do not call the UserInfo endpoint (by default it is called when the
+    /// provider has one, for claims some providers leave out of ID tokens).
+    pub fn without_userinfo(mut self) -> Self {
+        self.userinfo = false;
+        self
+    }
+
+    /// How to authenticate at the token endpoint (default [`ClientAuth::Auto`]).
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = auth;
+        self
+    }
+
+    /// Limits on every request to the provider.
+    pub fn http_limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Clock-skew allowance for the ID token's `exp`, in seconds (default 60).
+    pub fn leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs.max(0);
+        self
+    }
+
+    /// Refetch the metadata and keys at least this often (default 1 hour).
+    pub fn metadata_max_age(mut self, d: Duration) -> Self {
+        self.metadata_max_age = d;
+        self
+    }
+
+    /// An ID token signed with an unknown key triggers a refetch at most
+    /// this often (default 10 s).
+    pub fn min_refetch_interval(mut self, d: Duration) -> Self {
+        self.min_refetch_interval = d;
+        self
+    }
+
+    /// The clock (tests).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the configuration; the provider is contacted on first use.
+    pub fn build(self) -> Result<OidcUpstream, ConfigError> {
+        let url = url::Url::parse(&self.issuer).map_err(|e| {
+            ConfigError::new(
+                "upstream_issuer",
+                format!("`{}` is not a URL: {e}", self.issuer),
+            )
+        })?;
+        check_provider_url(&self.issuer, "the issuer", &self.issuer)
+            .map_err(|e| ConfigError::new("upstream_issuer", e.to_string()))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError::new(
+                "upstream_issuer",
+                format!("`{}` must not have a query or fragment", self.issuer),
+            ));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::new(
+                "upstream_client_id",
+                "the client id registered at the provider is empty",
+            ));
+        }
+        if self.groups_claim.is_empty() {
+            return Err(ConfigError::new("groups_claim", "the claim name is empty"));
+        }
+        let http =
+            UpstreamHttp::new(self.limits).map_err(|e| ConfigError::new("upstream_http", e))?;
+        let id = self.id.clone().unwrap_or_else(|| self.issuer.clone());
+        let display_name = self
+            .display_name
+            .clone()
+            .unwrap_or_else(|| url.host_str().unwrap_or(&self.issuer).to_owned());
+        Ok(OidcUpstream {
+            inner: Arc::new(Inner {
+                id,
+                display_name,
+                http,
+                cache: RwLock::new(None),
+                refetch: Mutex::new(None),
+                cfg: self,
+            }),
+        })
+    }
+
+    /// Builds the provider and fetches its metadata and keys now, so that a
+    /// wrong issuer fails at start-up.
+    pub async fn discover(self) -> Result<OidcUpstream, UpstreamError> {
+        let issuer = self.issuer.clone();
+        let provider = self.build().map_err(|e| UpstreamError::Misconfigured {
+            provider: issuer,
+            detail: e.reason,
+        })?;
+        provider.metadata(false).await?;
+        Ok(provider)
+    }
+}
+
+/// An OpenID provider as the upstream identity provider. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct OidcUpstream {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: OidcUpstreamBuilder,
+    id: String,
+    display_name: String,
+    http: UpstreamHttp,
+    cache: RwLock<Option<Arc<Discovered>>>,
+    /// When metadata was last fetched (rate limit for refetches).
+    refetch: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug)]
+struct Discovered {
+    client: OidcClient,
+    fetched: Instant,
+}
+
+impl OidcUpstream {
+    /// A provider by issuer URL and the client id registered there.
+    pub fn builder(issuer: impl Into<String>, client_id: impl Into<String>) -> OidcUpstreamBuilder {
+        OidcUpstreamBuilder {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            client_secret: None,
+            id: None,
+            display_name: None,
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            extra_params: Vec::new(),
+            groups_claim: "groups".into(),
+            userinfo: true,
+            client_auth: ClientAuth::Auto,
+            limits: HttpLimits::default(),
+            leeway: 60,
+            metadata_max_age: Duration::from_secs(3600),
+            min_refetch_interval: Duration::from_secs(10),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Google (`https://accounts.google.com`): id `google`, scopes
+    /// `openid email profile`. Register a "Web application" OAuth client in
+    /// the Google Cloud console with the callback URL as redirect URI, and
+    /// give its secret with [`OidcUpstreamBuilder::client_secret`]. Restrict
+    /// who may log in with the [`LoginPolicy`](super::LoginPolicy) (e.g. by
+    /// verified email domain).
+    pub fn google(client_id: impl Into<String>) -> OidcUpstreamBuilder {
+        Self::builder("https://accounts.google.com", client_id)
+            .id("google")
+            .display_name("Google")
+    }
+
+    /// The issuer URL.
+    pub fn issuer_url(&self) -> &str {
+        &self.inner.cfg.issuer
+    }
+
+    fn err_unavailable(&self, detail: String) -> UpstreamError {
+        UpstreamError::Unavailable {
+            provider: self.inner.display_name.clone(),
+            detail,
+        }
+    }
+
+    fn err_bad(&self, detail: String) -> UpstreamError {
+        UpstreamError::BadResponse {
+            provider: self.inner.display_name.clone(),
+            detail,
+        }
+    }
+
+    fn err_config(&self, detail: String) -> UpstreamError {
+        UpstreamError::Misconfigured {
+            provider: self.inner.display_name.clone(),
+            detail,
+        }
+    }
+
+    fn http_err(&self, e: HttpError) -> UpstreamError {
+        e.into_upstream(&self.inner.display_name)
+    }
+
+    /// The cached client, fetched when missing or stale; with `force`, a
+    /// refetch (rate-limited) even when fresh.
+    async fn metadata(&self, force: bool) -> Result<Arc<Discovered>, UpstreamError> {
+        let max_age = self.inner.cfg.metadata_max_age;
+        if !force
+            && let Some(d) = self.inner.cache.read().await.as_ref()
+            && d.fetched.elapsed() < max_age
+        {
+            return Ok(d.clone());
+        }
+        // One fetch at a time; the others wait and reuse its result.
+        let mut last = self.inner.refetch.lock().await;
+        if let Some(d) = self.inner.cache.read().await.as_ref() {
+            let fresh = d.fetched.elapsed() < max_age;
+            let recently = last.is_some_and(|t| t.elapsed() < self.inner.cfg.min_refetch_interval);
+            if (fresh && !force) || (force && recently) {
+                return Ok(d.clone());
+            }
+        }
+        *last = Some(Instant::now());
+        let fetched = Arc::new(self.fetch_metadata().await?);
+        *self.inner.cache.write().await = Some(fetched.clone());
+        Ok(fetched)
+    }
+
+    async fn fetch_metadata(&self) -> Result<Discovered, UpstreamError> {
+        let cfg = &self.inner.cfg;
+        let issuer = IssuerUrl::new(cfg.issuer.clone())
+            .map_err(|e| self.err_config(format!("issuer `{}`: {e}", cfg.issuer)))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.inner.http)
+            .await
+            .map_err(|e| self.discovery_error(e))?;
+        for (what, url) in [
+            (
+                "authorization_endpoint",
+                Some(metadata.authorization_endpoint().as_str()),
+            ),
+            (
+                "token_endpoint",
+                metadata.token_endpoint().map(|u| u.as_str()),
+            ),
+            ("jwks_uri", Some(metadata.jwks_uri().as_str())),
+            (
+                "userinfo_endpoint",
+                metadata.userinfo_endpoint().map(|u| u.as_str()),
+            ),
+        ] {
+            if let Some(url) = url {
+                check_provider_url(&self.inner.display_name, what, url)?;
+            }
+        }
+        if metadata.token_endpoint().is_none() {
+            return Err(self.err_config(
+                "the provider's metadata has no token_endpoint, so a code cannot be redeemed"
+                    .into(),
+            ));
+        }
+        let auth_type = match cfg.client_auth {
+            ClientAuth::Basic => AuthType::BasicAuth,
+            ClientAuth::Post => AuthType::RequestBody,
+            ClientAuth::Auto => {
+                let methods = metadata.token_endpoint_auth_methods_supported();
+                let basic =
+                    methods.is_none_or(|m| m.contains(&CoreClientAuthMethod::ClientSecretBasic));
+                let post =
+                    methods.is_some_and(|m| m.contains(&CoreClientAuthMethod::ClientSecretPost));
+                if !basic && post {
+                    AuthType::RequestBody
+                } else {
+                    AuthType::BasicAuth
+                }
+            }
+        };
+        let client = OidcClient::from_provider_metadata(
+            metadata,
+            ClientId::new(cfg.client_id.clone()),
+            cfg.client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.secret().to_owned())),
+        )
+        .set_auth_type(auth_type);
+        tracing::debug!(target: "oauth_mcp::upstream", provider = %self.inner.id, "fetched OpenID provider metadata and keys");
+        Ok(Discovered {
+            client,
+            fetched: Instant::now(),
+        })
+    }
+
+    fn discovery_error(&self, e: DiscoveryError<HttpError>) -> UpstreamError {
+        let issuer = &self.inner.cfg.issuer;
+        match e {
+            DiscoveryError::Request(h) => self.http_err(h),
+            DiscoveryError::Response(status, _, msg) if status.is_server_error() => {
+                self.err_unavailable(format!("discovery for `{issuer}`: {msg}"))
+            }
+            DiscoveryError::Response(_, _, msg) => self.err_config(format!(
+                "discovery for `{issuer}` failed: {msg}; check the issuer URL"
+            )),
+            DiscoveryError::Validation(msg) => self.err_config(format!(
+                "discovery for `{issuer}`: {msg}; the issuer URL must be exactly the provider's `issuer`"
+            )),
+            DiscoveryError::Parse(p) => self.err_bad(format!(
+                "the metadata or keys of `{issuer}` do not parse: {p}"
+            )),
+            other => self.err_bad(format!("discovery for `{issuer}`: {other}")),
+        }
+    }
+
+    /// Verifies an ID token from this provider as the sign-in with `nonce`
+    /// would: signature against the provider's keys, `iss`, `aud` (this
+    /// client only), `exp`, and `nonce`. Returns the identity it states
+    /// (without UserInfo claims).
+    pub async fn verify_id_token(
+        &self,
+        id_token: &str,
+        nonce: &str,
+    ) -> Result<UpstreamIdentity, UpstreamError> {
+        let token: OidcIdToken = id_token
+            .parse()
+            .map_err(|e| UpstreamError::InvalidIdToken {
+                provider: self.inner.display_name.clone(),
+                check: IdTokenCheck::Other,
+                reason: format!("not a JWT: {e}"),
+            })?;
+        self.verified_identity(&token, &Nonce::new(nonce.to_owned()))
+            .await
+    }
+
+    async fn verified_identity(
+        &self,
+        token: &OidcIdToken,
+        nonce: &Nonce,
+    ) -> Result<UpstreamIdentity, UpstreamError> {
+        let d = self.metadata(false).await?;
+        let first = self.check_id_token(&d.client, token, nonce);
+        let result = match first {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => {
+                // Perhaps the provider rotated its keys: fetch them again.
+                let d = self.metadata(true).await?;
+                self.check_id_token(&d.client, token, nonce)
+            }
+            other => other,
+        };
+        result.map_err(|e| self.id_token_error(e))
+    }
+
+    fn check_id_token(
+        &self,
+        client: &OidcClient,
+        token: &OidcIdToken,
+        nonce: &Nonce,
+    ) -> Result<UpstreamIdentity, ClaimsVerificationError> {
+        let clock = self.inner.cfg.clock.clone();
+        let leeway = self.inner.cfg.leeway;
+        // The verifier rejects `exp <= now`; moving its "now" back by the
+        // leeway allows that much clock skew.
+        let verifier = client.id_token_verifier().set_time_fn(move || {
+            chrono::DateTime::from_timestamp(clock.now() - leeway, 0).unwrap_or_default()
+        });
+        let claims = token.claims(&verifier, nonce)?;
+        let mut id = UpstreamIdentity::new(
+            self.inner.id.clone(),
+            self.inner.cfg.issuer.clone(),
+            claims.subject().as_str(),
+        );
+        id.login = claims.preferred_username().map(|u| u.as_str().to_owned());
+        id.email = claims.email().map(|e| e.as_str().to_owned());
+        id.email_verified = claims.email_verified().unwrap_or(false);
+        id.name = claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_owned());
+        id.groups = self.groups(&claims.additional_claims().other);
+        Ok(id)
+    }
+
+    fn groups(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+        match claims.get(&self.inner.cfg.groups_claim) {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            Some(serde_json::Value::String(s)) => s
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn id_token_error(&self, e: ClaimsVerificationError) -> UpstreamError {
+        use ClaimsVerificationError as E;
+        let (check, reason) = match e {
+            E::InvalidIssuer(m) => (IdTokenCheck::Issuer, m),
+            E::InvalidAudience(m) => (IdTokenCheck::Audience, m),
+            E::InvalidNonce(m) => (IdTokenCheck::Nonce, m),
+            E::Expired(m) => (IdTokenCheck::Expired, m),
+            E::SignatureVerification(s) => (IdTokenCheck::Signature, s.to_string()),
+            E::InvalidSubject(m) | E::Unsupported(m) | E::Other(m) => (IdTokenCheck::Other, m),
+            other => (IdTokenCheck::Other, other.to_string()),
+        };
+        tracing::warn!(target: "oauth_mcp::upstream", provider = %self.inner.id, check = check.as_str(), reason = %reason, "ID token refused");
+        UpstreamError::InvalidIdToken {
+            provider: self.inner.display_name.clone(),
+            check,
+            reason,
+        }
+    }
+
+    fn token_error(
+        &self,
+        e: RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>,
+    ) -> UpstreamError {
+        token_request_error(&self.inner.display_name, e)
+    }
+
+    fn tokens(&self, resp: &OidcTokenResponse) -> UpstreamTokens {
+        UpstreamTokens {
+            access_token: Secret::new(resp.access_token().secret().clone()),
+            refresh_token: resp
+                .refresh_token()
+                .map(|r| Secret::new(r.secret().clone())),
+            expires_at: expiry(self.inner.cfg.clock.now(), resp.expires_in()),
+            scope: resp
+                .scopes()
+                .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+        }
+    }
+
+    /// Adds the UserInfo claims the ID token lacked.
+    async fn merge_userinfo(
+        &self,
+        client: &OidcClient,
+        id: &mut UpstreamIdentity,
+        access_token: &str,
+    ) -> Result<(), UpstreamError> {
+        let Ok(req) = client.user_info(
+            AccessToken::new(access_token.to_owned()),
+            Some(openidconnect::SubjectIdentifier::new(id.subject.clone())),
+        ) else {
+            return Ok(()); // no UserInfo endpoint
+        };
+        let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = req
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| match e {
+                UserInfoError::Request(h) => self.http_err(h),
+                UserInfoError::Response(status, _, msg) if status.is_server_error() => {
+                    self.err_unavailable(format!("UserInfo: {msg}"))
+                }
+                UserInfoError::ClaimsVerification(c) => self.err_bad(format!(
+                    "the UserInfo answer is not about the signed-in user: {c}"
+                )),
+                other => self.err_bad(format!("UserInfo: {other}")),
+            })?;
+        let std = info.standard_claims();
+        if id.login.is_none() {
+            id.login = std.preferred_username().map(|u| u.as_str().to_owned());
+        }
+        if id.email.is_none() {
+            id.email = std.email().map(|e| e.as_str().to_owned());
+            id.email_verified = std.email_verified().unwrap_or(false);
+        }
+        if id.name.is_none() {
+            id.name = std
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_owned());
+        }
+        if id.groups.is_empty() {
+            id.groups = self.groups(&info.additional_claims().other);
+        }
+        Ok(())
+    }
+}
+
+/// The [`UpstreamError`] for a failed token request at `provider`.
+pub(super) fn token_request_error<T: openidconnect::ErrorResponse + 'static>(
+    provider: &str,
+    e: RequestTokenError<HttpError, T>,
+) -> UpstreamError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            let v = serde_json::to_value(&r).unwrap_or_default();
+            UpstreamError::TokenRejected {
+                provider: provider.to_owned(),
+                error: v["error"].as_str().unwrap_or("unknown_error").to_owned(),
+                description: v["error_description"].as_str().map(str::to_owned),
+            }
+        }
+        RequestTokenError::Request(h) => h.into_upstream(provider),
+        RequestTokenError::Parse(p, body) => {
+            // Some providers (GitHub) answer errors with 200 and an error body.
+            #[derive(Deserialize)]
+            struct ErrorBody {
+                error: String,
+                error_description: Option<String>,
+            }
+            match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(b) => UpstreamError::TokenRejected {
+                    provider: provider.to_owned(),
+                    error: b.error,
+                    description: b.error_description,
+                },
+                Err(_) => UpstreamError::BadResponse {
+                    provider: provider.to_owned(),
+                    detail: format!("the token response does not parse: {p}"),
+                },
+            }
+        }
+        RequestTokenError::Other(m) => UpstreamError::BadResponse {
+            provider: provider.to_owned(),
+            detail: m,
+        },
+    }
+}
+
+#[async_trait]
+impl UpstreamProvider for OidcUpstream {
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    fn display_name(&self) -> &str {
+        &self.inner.display_name
+    }
+
+    fn issuer(&self) -> &str {
+        &self.inner.cfg.issuer
+    }
+
+    fn uses_nonce(&self) -> bool {
+        true
+    }
+
+    async fn authorization_url(
+        &self,
+        params: &AuthorizationParams,
+    ) -> Result<String, UpstreamError> {
+        let d = self.metadata(false).await?;
+        let redirect = RedirectUrl::new(params.redirect_uri.clone())
+            .map_err(|e| self.err_config(format!("callback URL: {e}")))?;
+        let state = params.state.secret().to_owned();
+        let nonce = params
+            .nonce
+            .as_ref()
+            .map(|n| n.secret().to_owned())
+            .ok_or_else(|| self.err_config("an OpenID sign-in needs a nonce".into()))?;
+        let client = d.client.clone().set_redirect_uri(redirect);
+        let mut req = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
+            .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(
+                &PkceCodeVerifier::new(params.pkce_verifier.secret().to_owned()),
+            ));
+        for s in &self.inner.cfg.scopes {
+            if s != "openid" {
+                req = req.add_scope(Scope::new(s.clone()));
+            }
+        }
+        for (k, v) in &self.inner.cfg.extra_params {
+            req = req.add_extra_param(k.clone(), v.clone());
+        }
+        let (url, _, _) = req.url();
+        Ok(url.to_string())
+    }
+
+    async fn exchange(
+        &self,
+        code: &str,
+        params: &ExchangeParams,
+    ) -> Result<UpstreamLogin, UpstreamError> {
+        let d = self.metadata(false).await?;
+        let redirect = RedirectUrl::new(params.redirect_uri.clone())
+            .map_err(|e| self.err_config(format!("callback URL: {e}")))?;
+        let client = d.client.clone().set_redirect_uri(redirect);
+        let resp = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| self.err_config(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(
+                params.pkce_verifier.secret().to_owned(),
+            ))
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| self.token_error(e))?;
+        let nonce = params
+            .nonce
+            .as_ref()
+            .ok_or_else(|| self.err_config("an OpenID sign-in needs a nonce".into()))?;
+        let id_token = resp
+            .id_token()
+            .ok_or_else(|| UpstreamError::InvalidIdToken {
+                provider: self.inner.display_name.clone(),
+                check: IdTokenCheck::Missing,
+                reason: "the token response has no id_token (is `openid` among the scopes?)".into(),
+            })?;
+        let mut identity = self
+            .verified_identity(id_token, &Nonce::new(nonce.secret().to_owned()))
+            .await?;
+        let tokens = self.tokens(&resp);
+        if self.inner.cfg.userinfo {
+            self.merge_userinfo(&d.client, &mut identity, tokens.access_token.secret())
+                .await?;
+        }
+        tracing::info!(target: "oauth_mcp::upstream", provider = %self.inner.id, subject = %identity.subject, "upstream login");
+        Ok(UpstreamLogin { identity, tokens })
+    }
+
+    async fn refresh(&self, refresh_token: &Secret) -> Result<UpstreamTokens, UpstreamError> {
+        let d = self.metadata(false).await?;
+        let token = RefreshToken::new(refresh_token.secret().to_owned());
+        let resp = d
+            .client
+            .exchange_refresh_token(&token)
+            .map_err(|e| self.err_config(e.to_string()))?
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| self.token_error(e))?;
+        let mut tokens = self.tokens(&resp);
+        if tokens.refresh_token.is_none() {
+            // No rotation: the refresh token stays valid.
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        Ok(tokens)
+    }
+}
