@@ -31,11 +31,14 @@
 // #[test] functions only, not a library of helpers.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod client;
+pub mod github;
 pub mod interop;
 mod macros;
 mod node;
 pub mod oidc;
+pub mod upstream_idp;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -258,10 +258,6 @@ impl GitHubUpstream {
                 provider: DISPLAY.into(),
                 detail: format!("{url} refused the access token GitHub just issued (401)"),
             }),
-            s if s >= 500 || s == 429 => Err(UpstreamError::Unavailable {
-                provider: DISPLAY.into(),
-                detail: format!("{url} answered {s}"),
-            }),
             s => Err(UpstreamError::BadResponse {
                 provider: DISPLAY.into(),
                 detail: format!("{url} answered {s}"),

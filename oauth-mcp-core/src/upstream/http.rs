@@ -49,6 +49,10 @@ pub enum HttpErrorKind {
     /// The time limit passed.
     #[error("no complete answer within {0:?}")]
     Timeout(Duration),
+    /// The provider answered with a server error (5xx) or "too many
+    /// requests" (429): it is down or overloaded.
+    #[error("the provider answered {0}")]
+    ServerError(u16),
     /// The body was larger than allowed.
     #[error("the answer is larger than {0} bytes")]
     TooLarge(usize),
@@ -71,7 +75,9 @@ impl HttpError {
     /// [`UpstreamError::BadResponse`].
     pub fn into_upstream(self, provider: &str) -> UpstreamError {
         match self.kind {
-            HttpErrorKind::Connect(_) | HttpErrorKind::Timeout(_) => UpstreamError::Unavailable {
+            HttpErrorKind::Connect(_)
+            | HttpErrorKind::Timeout(_)
+            | HttpErrorKind::ServerError(_) => UpstreamError::Unavailable {
                 provider: provider.to_owned(),
                 detail: self.to_string(),
             },
@@ -102,8 +108,8 @@ impl UpstreamHttp {
         Ok(Self { client, limits })
     }
 
-    /// Sends `req` and reads the whole answer within the limits. Any status
-    /// is returned as is, except a redirect (an error).
+    /// Sends `req` and reads the whole answer within the limits. A status
+    /// is returned as is, except a redirect, a 5xx or a 429 (errors).
     pub(crate) async fn send(
         &self,
         req: http::Request<Vec<u8>>,
@@ -139,6 +145,9 @@ impl UpstreamHttp {
                     status: status.as_u16(),
                     location,
                 }));
+            }
+            if status.is_server_error() || status.as_u16() == 429 {
+                return Err(err(HttpErrorKind::ServerError(status.as_u16())));
             }
             if resp.content_length().is_some_and(|n| n > max as u64) {
                 return Err(err(HttpErrorKind::TooLarge(max)));
@@ -293,6 +302,18 @@ mod tests {
         assert!(matches!(
             e.into_upstream("idp"),
             UpstreamError::BadResponse { .. }
+        ));
+
+        let down = serve(
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            Duration::ZERO,
+        )
+        .await;
+        let e = limits(2000, 100).send(get(&down)).await.unwrap_err();
+        assert_eq!(e.kind, HttpErrorKind::ServerError(503));
+        assert!(matches!(
+            e.into_upstream("idp"),
+            UpstreamError::Unavailable { .. }
         ));
 
         let slow = serve(

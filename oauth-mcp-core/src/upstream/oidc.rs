@@ -326,13 +326,6 @@ impl OidcUpstream {
         &self.inner.cfg.issuer
     }
 
-    fn err_unavailable(&self, detail: String) -> UpstreamError {
-        UpstreamError::Unavailable {
-            provider: self.inner.display_name.clone(),
-            detail,
-        }
-    }
-
     fn err_bad(&self, detail: String) -> UpstreamError {
         UpstreamError::BadResponse {
             provider: self.inner.display_name.clone(),
@@ -443,9 +436,6 @@ impl OidcUpstream {
         let issuer = &self.inner.cfg.issuer;
         match e {
             DiscoveryError::Request(h) => self.http_err(h),
-            DiscoveryError::Response(status, _, msg) if status.is_server_error() => {
-                self.err_unavailable(format!("discovery for `{issuer}`: {msg}"))
-            }
             DiscoveryError::Response(_, _, msg) => self.err_config(format!(
                 "discovery for `{issuer}` failed: {msg}; check the issuer URL"
             )),
@@ -601,9 +591,6 @@ impl OidcUpstream {
             .await
             .map_err(|e| match e {
                 UserInfoError::Request(h) => self.http_err(h),
-                UserInfoError::Response(status, _, msg) if status.is_server_error() => {
-                    self.err_unavailable(format!("UserInfo: {msg}"))
-                }
                 UserInfoError::ClaimsVerification(c) => self.err_bad(format!(
                     "the UserInfo answer is not about the signed-in user: {c}"
                 )),
