@@ -312,26 +312,32 @@ server.listen(PORT, '127.0.0.1', () => {
   provider.on('server_error', (_ctx, e) => console.error('oidc-provider server_error:', e));
   const callback = provider.callback();
 
+  // Consent: grant everything the pending request asks for.
+  async function grantWhatWasAsked(req, res, details) {
+    const { prompt, params } = details;
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: details.session.accountId, clientId: params.client_id });
+    const missing = prompt.details;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+
   // Headless interactions: log the demo user in and grant what was asked.
   async function interaction(req, res) {
     try {
       const details = await provider.interactionDetails(req, res);
-      const { prompt, params } = details;
+      const { prompt } = details;
       if (prompt.name === 'login') {
         await provider.interactionFinished(req, res, { login: { accountId: DEMO_USER } }, { mergeWithLastSubmission: false });
         return;
       }
-      const grant = details.grantId
-        ? await provider.Grant.find(details.grantId)
-        : new provider.Grant({ accountId: details.session.accountId, clientId: params.client_id });
-      const missing = prompt.details;
-      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-        grant.addResourceScope(indicator, scopes.join(' '));
-      }
-      const grantId = await grant.save();
-      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      await grantWhatWasAsked(req, res, details);
     } catch (e) {
       console.error('interaction failed:', e);
       res.statusCode = 400;
@@ -424,17 +430,7 @@ server.listen(PORT, '127.0.0.1', () => {
         }
         await provider.interactionFinished(req, res, { login: { accountId: user.claims.sub } }, { mergeWithLastSubmission: false });
       } else if (action === 'confirm') {
-        const grant = details.grantId
-          ? await provider.Grant.find(details.grantId)
-          : new provider.Grant({ accountId: details.session.accountId, clientId: params.client_id });
-        const missing = prompt.details;
-        if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-        if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-        for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-          grant.addResourceScope(indicator, scopes.join(' '));
-        }
-        const grantId = await grant.save();
-        await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+        await grantWhatWasAsked(req, res, details);
       } else if (action === 'abort') {
         await provider.interactionFinished(req, res, {
           error: 'access_denied',

@@ -3,7 +3,9 @@
 //! Persistent storage for [`oauth_mcp_core`] on **SQLite** or **PostgreSQL**
 //! through [sqlx](https://docs.rs/sqlx): [`SqlStore`] implements every storage
 //! trait of the core ([`ClientStore`], [`AuthorizationStore`], [`TokenStore`],
-//! [`UserStore`], [`Cleanup`], and so [`Store`]), on both databases.
+//! [`UserStore`], [`Cleanup`], and so [`Store`]), and the records of logins
+//! through an upstream identity provider ([`UpstreamStore`], migration
+//! `0005_upstream`), on both databases.
 //!
 //! - **Hashes only.** Client secrets, authorization codes, refresh tokens and
 //!   login-request ids are stored as the hashes the core hands over.
@@ -65,6 +67,7 @@
 //! [`TokenStore`]: oauth_mcp_core::store::TokenStore
 //! [`UserStore`]: oauth_mcp_core::store::UserStore
 //! [`Store`]: oauth_mcp_core::store::Store
+//! [`UpstreamStore`]: oauth_mcp_core::store::UpstreamStore
 //! [`decide_rotation`]: oauth_mcp_core::store::decide_rotation
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

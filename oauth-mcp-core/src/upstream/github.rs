@@ -13,11 +13,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use oauth2::basic::{BasicClient, BasicTokenResponse};
+use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
-    TokenResponse as _, TokenUrl,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenUrl,
 };
 use serde::Deserialize;
 
@@ -27,7 +26,7 @@ use super::identity::UpstreamIdentity;
 use super::oidc::token_request_error;
 use super::{
     AuthorizationParams, ExchangeParams, UpstreamLogin, UpstreamProvider, UpstreamTokens,
-    check_provider_url, expiry,
+    check_provider_url,
 };
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::ConfigError;
@@ -318,20 +317,6 @@ impl GitHubUpstream {
         }
         Ok(id)
     }
-
-    fn tokens(&self, resp: &BasicTokenResponse) -> UpstreamTokens {
-        UpstreamTokens {
-            access_token: Secret::new(resp.access_token().secret().clone()),
-            refresh_token: resp
-                .refresh_token()
-                .map(|r| Secret::new(r.secret().clone())),
-            expires_at: expiry(self.inner.clock.now(), resp.expires_in()),
-            // GitHub separates its scopes with commas.
-            scope: resp
-                .scopes()
-                .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
-        }
-    }
 }
 
 #[async_trait]
@@ -399,7 +384,7 @@ impl UpstreamProvider for GitHubUpstream {
             .request_async(&self.inner.http)
             .await
             .map_err(|e| token_request_error(DISPLAY, e))?;
-        let tokens = self.tokens(&resp);
+        let tokens = UpstreamTokens::from_response(&resp, self.inner.clock.now(), None);
         let identity = self.identity(tokens.access_token.secret()).await?;
         tracing::info!(target: "oauth_mcp::upstream", provider = %self.inner.id, subject = %identity.subject, login = ?identity.login, "upstream login");
         Ok(UpstreamLogin { identity, tokens })
@@ -414,11 +399,11 @@ impl UpstreamProvider for GitHubUpstream {
             .request_async(&self.inner.http)
             .await
             .map_err(|e| token_request_error(DISPLAY, e))?;
-        let mut tokens = self.tokens(&resp);
-        if tokens.refresh_token.is_none() {
-            tokens.refresh_token = Some(refresh_token.clone());
-        }
-        Ok(tokens)
+        Ok(UpstreamTokens::from_response(
+            &resp,
+            self.inner.clock.now(),
+            Some(refresh_token),
+        ))
     }
 }
 

@@ -84,6 +84,29 @@ pub struct UpstreamTokens {
     pub scope: Option<String>,
 }
 
+impl UpstreamTokens {
+    /// The tokens of a token response received at `now`. After a refresh,
+    /// `previous_refresh` is kept if the provider did not rotate it.
+    fn from_response<R: oauth2::TokenResponse>(
+        resp: &R,
+        now: i64,
+        previous_refresh: Option<&Secret>,
+    ) -> Self {
+        Self {
+            access_token: Secret::new(resp.access_token().secret().clone()),
+            refresh_token: resp
+                .refresh_token()
+                .map(|r| Secret::new(r.secret().clone()))
+                .or_else(|| previous_refresh.cloned()),
+            expires_at: expiry(now, resp.expires_in()),
+            // As the provider wrote them (GitHub separates them with commas).
+            scope: resp
+                .scopes()
+                .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+        }
+    }
+}
+
 /// A successful upstream login.
 #[derive(Debug, Clone)]
 pub struct UpstreamLogin {

@@ -23,8 +23,8 @@ use openidconnect::core::{
 use openidconnect::{
     AccessToken, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId,
     ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IdToken, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    EndpointNotSet, EndpointSet, IdToken, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
     SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse as _,
     UserInfoClaims, UserInfoError,
 };
@@ -36,7 +36,7 @@ use super::http::{HttpError, HttpLimits, UpstreamHttp};
 use super::identity::UpstreamIdentity;
 use super::{
     AuthorizationParams, ExchangeParams, UpstreamLogin, UpstreamProvider, UpstreamTokens,
-    check_provider_url, expiry,
+    check_provider_url,
 };
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::ConfigError;
@@ -560,19 +560,6 @@ impl OidcUpstream {
         token_request_error(&self.inner.display_name, e)
     }
 
-    fn tokens(&self, resp: &OidcTokenResponse) -> UpstreamTokens {
-        UpstreamTokens {
-            access_token: Secret::new(resp.access_token().secret().clone()),
-            refresh_token: resp
-                .refresh_token()
-                .map(|r| Secret::new(r.secret().clone())),
-            expires_at: expiry(self.inner.cfg.clock.now(), resp.expires_in()),
-            scope: resp
-                .scopes()
-                .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
-        }
-    }
-
     /// Adds the UserInfo claims the ID token lacked.
     async fn merge_userinfo(
         &self,
@@ -743,7 +730,7 @@ impl UpstreamProvider for OidcUpstream {
         let mut identity = self
             .verified_identity(id_token, &Nonce::new(nonce.secret().to_owned()))
             .await?;
-        let tokens = self.tokens(&resp);
+        let tokens = UpstreamTokens::from_response(&resp, self.inner.cfg.clock.now(), None);
         if self.inner.cfg.userinfo {
             self.merge_userinfo(&d.client, &mut identity, tokens.access_token.secret())
                 .await?;
@@ -762,11 +749,48 @@ impl UpstreamProvider for OidcUpstream {
             .request_async(&self.inner.http)
             .await
             .map_err(|e| self.token_error(e))?;
-        let mut tokens = self.tokens(&resp);
-        if tokens.refresh_token.is_none() {
-            // No rotation: the refresh token stays valid.
-            tokens.refresh_token = Some(refresh_token.clone());
+        Ok(UpstreamTokens::from_response(
+            &resp,
+            self.inner.cfg.clock.now(),
+            Some(refresh_token),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn google_preset_and_configuration_checks() {
+        let g = OidcUpstream::google("123.apps.googleusercontent.com")
+            .client_secret("s")
+            .build()
+            .unwrap();
+        assert_eq!(g.id(), "google");
+        assert_eq!(g.display_name(), "Google");
+        assert_eq!(g.issuer(), "https://accounts.google.com");
+        assert!(g.uses_nonce());
+
+        let generic = OidcUpstream::builder("https://idp.example/realms/one", "c")
+            .build()
+            .unwrap();
+        assert_eq!(generic.id(), "https://idp.example/realms/one");
+        assert_eq!(generic.display_name(), "idp.example");
+
+        for (issuer, client, field) in [
+            ("not a url", "c", "upstream_issuer"),
+            ("http://idp.example", "c", "upstream_issuer"),
+            ("https://idp.example/?tenant=1", "c", "upstream_issuer"),
+            ("https://idp.example", " ", "upstream_client_id"),
+        ] {
+            let e = OidcUpstream::builder(issuer, client).build().unwrap_err();
+            assert_eq!(e.field, field, "{issuer}: {e}");
         }
-        Ok(tokens)
+        let e = OidcUpstream::builder("https://idp.example", "c")
+            .groups_claim("")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "groups_claim");
     }
 }

@@ -1,47 +1,5 @@
-//! Who may log in through the upstream provider, and which scopes each user
-//! gets: per-scope user lists (like `OAUTH_ADMIN_USERS=alice,bob`), global
-//! defaults, and per-resource overrides.
-//!
-//! Every part may be left out, and nothing left out can crash a request:
-//!
-//! - **Who may log in** defaults to **nobody**. An identity provider such as
-//!   GitHub or Google will authenticate anyone on the internet, so "allow
-//!   everyone" must be said (`Principals::anyone()`, or `*` in a user list),
-//!   never assumed. A user refused this way is told that the operator has
-//!   not listed anyone yet.
-//! - **A scope with a user list** (`scope_users`) is granted only to the
-//!   principals on it.
-//! - **Default scopes** (`default_scopes`) are granted to every admitted
-//!   user. Left out, they are every supported scope that has no user list.
-//! - **A resource override** replaces, for tokens of that resource, the
-//!   allow-list, the default scopes, or the user list of a scope; whatever
-//!   it leaves out is inherited from the global policy.
-//!
-//! ```
-//! use oauth_mcp_core::scope::ScopeSet;
-//! use oauth_mcp_core::upstream::{LoginPolicy, Principals, ResourcePolicy, UpstreamIdentity};
-//!
-//! let policy = LoginPolicy::new()
-//!     .allow(Principals::new().users(["alice", "bob"]).email_domains(["example.com"]))
-//!     .scope_users("admin", Principals::new().users(["alice"]))
-//!     .resource(
-//!         "https://files.example/mcp",
-//!         ResourcePolicy::new().scope_users("admin", Principals::new().users(["bob"])),
-//!     );
-//! let supported = ScopeSet::parse("mcp admin").unwrap();
-//! policy.validate(&supported).unwrap();
-//!
-//! let alice = UpstreamIdentity::new("github", "https://github.com", "1").with_login("alice");
-//! let both = ScopeSet::parse("mcp admin").unwrap();
-//! let got = policy.decide(&alice, "https://mcp.example/mcp", &both, &supported).unwrap();
-//! assert_eq!(got.to_string(), "admin mcp");
-//! let got = policy.decide(&alice, "https://files.example/mcp", &both, &supported).unwrap();
-//! assert_eq!(got.to_string(), "mcp");
-//!
-//! let mallory = UpstreamIdentity::new("github", "https://github.com", "9").with_login("mallory");
-//! let refused = policy.decide(&mallory, "https://mcp.example/mcp", &both, &supported).unwrap_err();
-//! assert!(refused.to_string().contains("not on this server's list"));
-//! ```
+//! Who may log in through the upstream provider, and with which scopes
+//! ([`LoginPolicy`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -227,8 +185,50 @@ impl ResourcePolicy {
     }
 }
 
-/// Who may log in, and which scopes each user gets. See the
-/// [module docs](self) for the defaults.
+/// Who may log in through the upstream provider, and which scopes each user
+/// gets: per-scope user lists (like `OAUTH_ADMIN_USERS=alice,bob`), global
+/// defaults, and per-resource overrides.
+///
+/// Every part may be left out, and nothing left out can crash a request:
+///
+/// - **Who may log in** defaults to **nobody**. An identity provider such as
+///   GitHub or Google will authenticate anyone on the internet, so "allow
+///   everyone" must be said (`Principals::anyone()`, or `*` in a user list),
+///   never assumed. A user refused this way is told that the operator has
+///   not listed anyone yet.
+/// - **A scope with a user list** (`scope_users`) is granted only to the
+///   principals on it.
+/// - **Default scopes** (`default_scopes`) are granted to every admitted
+///   user. Left out, they are every supported scope that has no user list.
+/// - **A resource override** replaces, for tokens of that resource, the
+///   allow-list, the default scopes, or the user list of a scope; whatever
+///   it leaves out is inherited from the global policy.
+///
+/// ```
+/// use oauth_mcp_core::scope::ScopeSet;
+/// use oauth_mcp_core::upstream::{LoginPolicy, Principals, ResourcePolicy, UpstreamIdentity};
+///
+/// let policy = LoginPolicy::new()
+///     .allow(Principals::new().users(["alice", "bob"]).email_domains(["example.com"]))
+///     .scope_users("admin", Principals::new().users(["alice"]))
+///     .resource(
+///         "https://files.example/mcp",
+///         ResourcePolicy::new().scope_users("admin", Principals::new().users(["bob"])),
+///     );
+/// let supported = ScopeSet::parse("mcp admin").unwrap();
+/// policy.validate(&supported).unwrap();
+///
+/// let alice = UpstreamIdentity::new("github", "https://github.com", "1").with_login("alice");
+/// let both = ScopeSet::parse("mcp admin").unwrap();
+/// let got = policy.decide(&alice, "https://mcp.example/mcp", &both, &supported).unwrap();
+/// assert_eq!(got.to_string(), "admin mcp");
+/// let got = policy.decide(&alice, "https://files.example/mcp", &both, &supported).unwrap();
+/// assert_eq!(got.to_string(), "mcp");
+///
+/// let mallory = UpstreamIdentity::new("github", "https://github.com", "9").with_login("mallory");
+/// let refused = policy.decide(&mallory, "https://mcp.example/mcp", &both, &supported).unwrap_err();
+/// assert!(refused.to_string().contains("not on this server's list"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoginPolicy {
     allow: Principals,
