@@ -356,17 +356,34 @@ impl OidcUpstream {
         }
         // One fetch at a time; the others wait and reuse its result.
         let mut last = self.inner.refetch.lock().await;
-        if let Some(d) = self.inner.cache.read().await.as_ref() {
+        let cached = self.inner.cache.read().await.clone();
+        if let Some(d) = &cached {
             let fresh = d.fetched.elapsed() < max_age;
+            // A fetch (or failed attempt) was just made: do not hammer the
+            // provider; a stale copy serves meanwhile.
             let recently = last.is_some_and(|t| t.elapsed() < self.inner.cfg.min_refetch_interval);
-            if (fresh && !force) || (force && recently) {
+            if (fresh && !force) || recently {
                 return Ok(d.clone());
             }
         }
         *last = Some(Instant::now());
-        let fetched = Arc::new(self.fetch_metadata().await?);
-        *self.inner.cache.write().await = Some(fetched.clone());
-        Ok(fetched)
+        match self.fetch_metadata().await {
+            Ok(fetched) => {
+                let fetched = Arc::new(fetched);
+                *self.inner.cache.write().await = Some(fetched.clone());
+                Ok(fetched)
+            }
+            // Stale metadata keeps sign-ins working while the provider's
+            // discovery is briefly down; a forced refetch (an unknown key)
+            // reports the failure instead.
+            Err(e) => match cached {
+                Some(d) if !force => {
+                    tracing::warn!(target: "oauth_mcp::upstream", provider = %self.inner.id, error = %e, "cannot refresh the OpenID provider metadata; using the cached copy");
+                    Ok(d)
+                }
+                _ => Err(e),
+            },
+        }
     }
 
     async fn fetch_metadata(&self) -> Result<Discovered, UpstreamError> {

@@ -81,9 +81,32 @@ async fn discovery_checks_the_issuer_and_reports_outages() {
         .unwrap_err();
     assert_eq!(e.field, "upstream_issuer");
 
+    // Metadata that is always stale, refetched whenever asked.
+    let stale_ok = OidcUpstream::builder(op.issuer(), UPSTREAM_CLIENT.id)
+        .metadata_max_age(Duration::ZERO)
+        .min_refetch_interval(Duration::ZERO)
+        .discover()
+        .await
+        .unwrap();
+
     let port = op.port();
     drop(op);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // The provider's discovery is down: the cached copy still serves.
+    let params = AuthorizationParams {
+        redirect_uri: CALLBACK.into(),
+        state: Secret::new("s"),
+        pkce_verifier: Secret::new(random_token()),
+        nonce: Some(Secret::new("n")),
+    };
+    let url = stale_ok
+        .authorization_url(&params)
+        .await
+        .expect("stale metadata serves");
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{port}/auth?")),
+        "{url}"
+    );
     let e = OidcUpstream::builder(format!("http://127.0.0.1:{port}"), UPSTREAM_CLIENT.id)
         .discover()
         .await
