@@ -21,7 +21,7 @@
 //!
 //! | id | severity | detected when |
 //! |---|---|---|
-//! | `unreachable` | failure | the MCP URL does not answer |
+//! | `unreachable` | failure | the MCP URL does not answer; the cause says whether the connection was refused, the host name does not resolve, or the connection was accepted and no answer came before `--timeout` |
 //! | `not-protected` | failure | `initialize` without a token gets 2xx |
 //! | `mcp-not-found`, `mcp-method-not-allowed`, `mcp-unexpected-status`, `forbidden-without-token` | failure | no 401 to a request without a token |
 //! | `no-www-authenticate` | failure | a 401 without `WWW-Authenticate` |
@@ -64,8 +64,12 @@
 //! the steps, every request and response) with secrets redacted:
 //! `Authorization`/`Cookie` headers, access and refresh tokens, codes,
 //! client secrets, passwords, PKCE verifiers, login request ids (by name in
-//! URLs, forms and JSON, and by value everywhere). `--format mermaid` prints
-//! [`TraceReport::to_mermaid`].
+//! URLs, forms and JSON, and by value everywhere). `--format json` prints
+//! the same document; its shape is versioned (`schema_version`,
+//! [`TRACE_SCHEMA_VERSION`]) and described by the JSON Schema
+//! [`TRACE_JSON_SCHEMA`] (`schema/trace.schema.json`). `--format mermaid`
+//! prints [`TraceReport::to_mermaid`]. While a request waits, a progress
+//! line is drawn on stderr when it is a terminal ([`TraceOptions::progress`]).
 //!
 //! ## `oauth-mcp store --store <URL> …`
 //!
@@ -74,14 +78,31 @@
 //! `codes list [--client ID] [--since T] [--until T]` (grouped by state),
 //! `users add <name> [--password P | --password-stdin]`, on an
 //! `oauth_mcp_sqlx::SqlStore` (`sqlite://…`, `postgres://…`). See [`store`].
+//!
+//! ## `oauth-mcp keys --store <URL> …`
+//!
+//! `list` (state, lifecycle times, and which key-encryption key sealed each
+//! key), `rotate [--immediate]` (publish a successor the servers activate
+//! after the publish lead, or switch at once), `retire <kid> [--remove-now]`.
+//! Rotating and retiring need the servers' key-encryption key
+//! (`--key-encryption-key` / `MCP_KEY_ENCRYPTION_KEY` or
+//! `--key-encryption-key-file` / `MCP_KEY_ENCRYPTION_KEY_FILE`) and refuse to
+//! add a key next to keys it cannot open. The writes are the servers' own
+//! compare-and-set writes, safe while they run; each lifecycle step
+//! (`key.created`, `key.published`, `key.activated`, `key.retired`,
+//! `key.removed`) is logged to stderr (target `oauth_mcp::audit`). See [`keys`].
 #![forbid(unsafe_code)]
 
 pub mod cli;
+mod secret;
+pub mod keys;
 pub mod store;
 mod timefmt;
 mod trace;
+mod words;
 
 pub use trace::{
     DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Diagnosis, Exchange, Login, Opener, Outcome,
-    Severity, Status, Step, Summary, TraceOptions, TraceReport, render_step, trace, trace_with,
+    Progress, Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION,
+    TraceOptions, TraceReport, Waiting, render_step, trace, trace_with,
 };

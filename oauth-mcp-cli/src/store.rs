@@ -13,6 +13,7 @@ use oauth_mcp_sqlx::SqlStore;
 use oauth_mcp_sqlx::sqlx::{self, Row};
 
 use crate::timefmt::{now_unix, parse_time, rfc3339};
+use crate::words::count;
 
 /// A store command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +55,22 @@ pub enum StoreCommand {
     },
 }
 
-/// Where `users add` reads the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where `users add` reads the password (`Debug` shows no password).
+#[derive(Clone, PartialEq, Eq)]
 pub enum PasswordSource {
     /// Given on the command line.
     Value(String),
     /// The first line of standard input.
     Stdin,
+}
+
+impl std::fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Value(_) => write!(f, "Value({})", crate::secret::REDACTED),
+            Self::Stdin => f.write_str("Stdin"),
+        }
+    }
 }
 
 /// A store URL without its password, for messages.
@@ -214,12 +224,7 @@ async fn clients_list(store: &SqlStore) -> Result<String, String> {
             c.redirect_uris.join(" ")
         );
     }
-    let _ = writeln!(
-        out,
-        "{} client{}",
-        clients.len(),
-        if clients.len() == 1 { "" } else { "s" }
-    );
+    let _ = writeln!(out, "{}", count(clients.len(), "client"));
     Ok(out)
 }
 

@@ -306,8 +306,47 @@ pub struct RegistrationRequest {
 /// Grant types this server implements for registered clients.
 pub const SUPPORTED_GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
 
+/// Response types this server implements.
+pub const SUPPORTED_RESPONSE_TYPES: &[&str] = &["code"];
+
+const AUDIT: &str = "oauth_mcp::audit";
+
+/// Splits `requested` into the values this server supports (deduplicated,
+/// in request order) and the ones it drops.
+fn keep_supported(requested: &[String], supported: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut kept: Vec<String> = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for value in requested {
+        let list = if supported.contains(&value.as_str()) {
+            &mut kept
+        } else {
+            &mut dropped
+        };
+        if !list.contains(value) {
+            list.push(value.clone());
+        }
+    }
+    (kept, dropped)
+}
+
+fn quoted(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Validates a registration request and turns it into a [`Client`] (without
 /// id or secret, which the caller assigns).
+///
+/// Lenient where RFC 7591 §3.2.1 allows it: grant types and response types
+/// this server does not implement (`urn:ietf:params:oauth:grant-type:device_code`
+/// from VS Code, `…:jwt-bearer` from Claude, `implicit`, `token`, …) are
+/// dropped, and the client is registered with the rest; the registration
+/// response reports what was registered. The request is refused only when
+/// what remains cannot work: no `authorization_code` grant, or no `code`
+/// response type.
 pub fn validate_registration(
     req: &RegistrationRequest,
     policy: Option<&dyn RedirectUriPolicy>,
@@ -338,35 +377,60 @@ pub fn validate_registration(
             true,
         ),
     };
-    let grant_types = req.grant_types.clone().unwrap_or_else(|| {
-        SUPPORTED_GRANT_TYPES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
-    });
-    for g in &grant_types {
-        if !SUPPORTED_GRANT_TYPES.contains(&g.as_str()) {
-            return Err(meta_err(format!(
-                "grant type `{g}` is not supported; use authorization_code and refresh_token"
-            )));
-        }
-    }
+    let (grant_types, dropped_grants) = match &req.grant_types {
+        None => (
+            SUPPORTED_GRANT_TYPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            Vec::new(),
+        ),
+        Some(requested) => keep_supported(requested, SUPPORTED_GRANT_TYPES),
+    };
     if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(meta_err(
-            "grant_types must include authorization_code".into(),
-        ));
+        let why = if dropped_grants.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (set aside as not implemented here: {})",
+                quoted(&dropped_grants)
+            )
+        };
+        return Err(meta_err(format!(
+            "grant_types must include authorization_code{why}; this server supports authorization_code and refresh_token"
+        )));
     }
-    if let Some(rt) = &req.response_types
-        && rt.iter().any(|r| r != "code")
-    {
-        return Err(meta_err("response_types may only contain `code`".into()));
-    }
+    let dropped_responses = match &req.response_types {
+        None => Vec::new(),
+        Some(requested) => {
+            let (kept, dropped) = keep_supported(requested, SUPPORTED_RESPONSE_TYPES);
+            if kept.is_empty() {
+                return Err(meta_err(format!(
+                    "response_types must include `code` (the authorization code flow){}",
+                    if dropped.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; not supported: {}", quoted(&dropped))
+                    }
+                )));
+            }
+            dropped
+        }
+    };
     let scope = req
         .scope
         .as_deref()
         .map(ScopeSet::parse)
         .transpose()
         .map_err(|e| meta_err(e.description))?;
+    if !dropped_grants.is_empty() || !dropped_responses.is_empty() {
+        tracing::info!(target: AUDIT, event = "register.adjusted",
+            client_name = req.client_name.as_deref(),
+            dropped_grant_types = ?dropped_grants,
+            dropped_response_types = ?dropped_responses,
+            registered_grant_types = ?grant_types,
+            reason = "not implemented by this server (RFC 7591 §3.2.1: replaced and reported in the response)");
+    }
     Ok(Client {
         client_id: String::new(),
         secret_hash: None,
@@ -502,6 +566,98 @@ mod tests {
                 .unwrap_err()
                 .code,
             ErrorCode::InvalidRedirectUri
+        );
+    }
+
+    fn dcr(grants: Option<&[&str]>, responses: Option<&[&str]>) -> RegistrationRequest {
+        let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        RegistrationRequest {
+            redirect_uris: vec!["http://127.0.0.1:33418/".into()],
+            token_endpoint_auth_method: Some("none".into()),
+            grant_types: grants.map(list),
+            response_types: responses.map(list),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unsupported_grant_and_response_types_are_dropped_not_refused() {
+        // VS Code's grant list, with a duplicate and an unknown response type.
+        let c = validate_registration(
+            &dcr(
+                Some(&[
+                    "authorization_code",
+                    "refresh_token",
+                    "urn:ietf:params:oauth:grant-type:device_code",
+                    "refresh_token",
+                ]),
+                Some(&["code", "token", "code"]),
+            ),
+            None,
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.grant_types, ["authorization_code", "refresh_token"]);
+        // Claude's: jwt-bearer goes, refresh is kept.
+        let c = validate_registration(
+            &dcr(
+                Some(&[
+                    "authorization_code",
+                    "refresh_token",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                ]),
+                Some(&["code"]),
+            ),
+            None,
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.grant_types, ["authorization_code", "refresh_token"]);
+        // Without refresh_token the client registers without it.
+        let c = validate_registration(&dcr(Some(&["authorization_code"]), None), None, 0).unwrap();
+        assert_eq!(c.grant_types, ["authorization_code"]);
+        assert!(!c.allows_grant("refresh_token"));
+        // Omitted: both supported grants.
+        let c = validate_registration(&dcr(None, None), None, 0).unwrap();
+        assert_eq!(c.grant_types, SUPPORTED_GRANT_TYPES);
+    }
+
+    #[test]
+    fn registration_is_refused_when_what_remains_cannot_work() {
+        let e = validate_registration(
+            &dcr(
+                Some(&["urn:ietf:params:oauth:grant-type:device_code", "implicit"]),
+                None,
+            ),
+            None,
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
+        assert_eq!(
+            e.description,
+            "grant_types must include authorization_code (set aside as not implemented here: \
+             `urn:ietf:params:oauth:grant-type:device_code`, `implicit`); \
+             this server supports authorization_code and refresh_token"
+        );
+        let e = validate_registration(&dcr(Some(&["refresh_token"]), None), None, 0).unwrap_err();
+        assert_eq!(
+            e.description,
+            "grant_types must include authorization_code; this server supports authorization_code and refresh_token"
+        );
+        let e = validate_registration(&dcr(Some(&[]), None), None, 0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
+        let e =
+            validate_registration(&dcr(None, Some(&["token", "id_token"])), None, 0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
+        assert_eq!(
+            e.description,
+            "response_types must include `code` (the authorization code flow); not supported: `token`, `id_token`"
+        );
+        let e = validate_registration(&dcr(None, Some(&[])), None, 0).unwrap_err();
+        assert_eq!(
+            e.description,
+            "response_types must include `code` (the authorization code flow)"
         );
     }
 

@@ -44,8 +44,10 @@ pub mod bearer;
 #[cfg(feature = "cimd")]
 pub mod cimd;
 pub mod client;
+pub mod client_assertion;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod grant;
 pub mod http;

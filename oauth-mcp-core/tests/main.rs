@@ -2,11 +2,15 @@
 //! (the HTTP tests over loopback live with the example servers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "suite/audit.rs"]
+mod audit;
 #[cfg(feature = "test-kit")]
 #[path = "suite/conformance.rs"]
 mod conformance;
 #[path = "suite/policy.rs"]
 mod policy;
+#[path = "suite/registration.rs"]
+mod registration;
 #[path = "suite/store.rs"]
 mod store;
 #[path = "suite/support.rs"]

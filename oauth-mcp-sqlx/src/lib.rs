@@ -3,9 +3,9 @@
 //! Persistent storage for [`oauth_mcp_core`] on **SQLite** or **PostgreSQL**
 //! through [sqlx](https://docs.rs/sqlx): [`SqlStore`] implements every storage
 //! trait of the core ([`ClientStore`], [`AuthorizationStore`], [`TokenStore`],
-//! [`UserStore`], [`Cleanup`], and so [`Store`]), and the records of logins
-//! through an upstream identity provider ([`UpstreamStore`], migration
-//! `0005_upstream`), on both databases.
+//! [`UserStore`], [`ReplayStore`], [`Cleanup`], [`KeyStore`], and so [`Store`]), and the
+//! records of logins through an upstream identity provider ([`UpstreamStore`],
+//! migration `0005_upstream`), on both databases.
 //!
 //! - **Hashes only.** Client secrets, authorization codes, refresh tokens and
 //!   login-request ids are stored as the hashes the core hands over.
@@ -13,8 +13,12 @@
 //!   `UPDATE … WHERE NOT spent RETURNING …`, taking a pending login one
 //!   `DELETE … RETURNING …`; refresh rotation runs in a transaction that locks
 //!   the grant (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on
-//!   SQLite) and applies the core's [`decide_rotation`]. Several server
-//!   processes may share one PostgreSQL database.
+//!   SQLite) and applies the core's [`decide_rotation`]; consuming a
+//!   single-use marker (a client assertion's `jti`) is one conditional
+//!   upsert. Signing keys are written compare-and-set on a key-set version
+//!   (one row, updated `WHERE version = <expected>` in the write's
+//!   transaction), so two servers never activate different keys. Several
+//!   server processes may share one PostgreSQL database.
 //! - **Fails fast, recovers by itself.** Connections come from a pool with a
 //!   short acquire timeout ([`SqlStoreOptions::acquire_timeout`], 3 s by
 //!   default): while the database is down every operation returns
@@ -66,6 +70,8 @@
 //! [`AuthorizationStore`]: oauth_mcp_core::store::AuthorizationStore
 //! [`TokenStore`]: oauth_mcp_core::store::TokenStore
 //! [`UserStore`]: oauth_mcp_core::store::UserStore
+//! [`KeyStore`]: oauth_mcp_core::store::KeyStore
+//! [`ReplayStore`]: oauth_mcp_core::store::ReplayStore
 //! [`Store`]: oauth_mcp_core::store::Store
 //! [`UpstreamStore`]: oauth_mcp_core::store::UpstreamStore
 //! [`decide_rotation`]: oauth_mcp_core::store::decide_rotation
@@ -74,8 +80,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod keys;
 mod rows;
+// Declared before `replay`, which uses its `on_pool!` macro.
+#[macro_use]
 mod store;
+mod replay;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

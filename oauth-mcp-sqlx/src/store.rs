@@ -92,7 +92,7 @@ const REVOKE_GRANT: &str = "UPDATE oauth_grants SET revoked = TRUE WHERE grant_i
 const DELETE_GRANT_REFRESH: &str = "DELETE FROM oauth_refresh_tokens WHERE grant_id = $1";
 
 /// What differs between the databases for a write transaction.
-trait WritePool {
+pub(crate) trait WritePool {
     type Db: sqlx::Database;
     /// Starts a transaction that holds the write lock it needs: on SQLite
     /// `BEGIN IMMEDIATE` takes the database write lock up front (so a
@@ -571,10 +571,11 @@ impl Cleanup for SqlStore {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         // Spent codes go with the rest once expired: a replay after that is
         // refused as an unknown (or expired) code anyway.
-        const STATEMENTS: [&str; 3] = [
+        const STATEMENTS: [&str; 4] = [
             "DELETE FROM oauth_pending WHERE expires_at <= $1",
             "DELETE FROM oauth_codes WHERE expires_at <= $1",
             "DELETE FROM oauth_refresh_tokens WHERE expires_at <= $1",
+            "DELETE FROM oauth_replay WHERE expires_at <= $1",
         ];
         let mut total = 0;
         for sql in STATEMENTS {

@@ -10,7 +10,6 @@ use oauth_mcp_core::store::{RememberedConsent, UpstreamFlow, UpstreamStore, Upst
 
 use crate::error::map;
 use crate::rows::generation_to_db;
-use crate::store::on_pool;
 use crate::{Backend, SqlStore};
 
 macro_rules! flow_cols {

@@ -5,6 +5,8 @@
 //!   periodic cleanup.
 //! - `postgres`: the conformance kit on PostgreSQL (`OAUTH_MCP_TEST_POSTGRES_URL`
 //!   or a private server; fails loudly when there is neither).
+//! - `keys`: signing keys raced by two pools on SQLite and PostgreSQL;
+//!   sealed keys across a reconnect.
 //! - `upstream`: the core's upstream-login conformance kit on both databases.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
@@ -12,6 +14,8 @@
 
 #[path = "suite/common.rs"]
 mod common;
+#[path = "suite/keys.rs"]
+mod keys;
 #[path = "suite/outage.rs"]
 mod outage;
 #[path = "suite/postgres.rs"]

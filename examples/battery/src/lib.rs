@@ -38,6 +38,7 @@ pub mod interop;
 mod macros;
 mod node;
 pub mod oidc;
+pub mod profiles;
 pub mod upstream_idp;
 
 use std::future::Future;

@@ -10,6 +10,16 @@ use url::Url;
 
 use super::recorder::Exchange;
 use crate::timefmt::rfc3339_millis;
+use crate::words::count;
+
+/// The version of the JSON trace's schema: the `schema_version` member of
+/// [`TraceReport::to_json`]. It changes when a field is removed or retyped,
+/// or one is added to an object the schema closes.
+pub const TRACE_SCHEMA_VERSION: u64 = 1;
+
+/// The JSON Schema (draft 2020-12) of [`TraceReport::to_json`], as shipped
+/// in the crate (`schema/trace.schema.json`).
+pub const TRACE_JSON_SCHEMA: &str = include_str!("../../schema/trace.schema.json");
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -80,6 +90,37 @@ pub struct Diagnosis {
     pub cause: String,
     /// What to change.
     pub fix: String,
+}
+
+impl Diagnosis {
+    /// A finding real MCP clients fail on.
+    pub(crate) fn failure(
+        id: &'static str,
+        problem: impl Into<String>,
+        cause: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Failure,
+            id,
+            problem: problem.into(),
+            cause: cause.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// A finding lenient clients tolerate.
+    pub(crate) fn warning(
+        id: &'static str,
+        problem: impl Into<String>,
+        cause: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::failure(id, problem, cause, fix)
+        }
+    }
 }
 
 /// One step of the flow.
@@ -223,21 +264,18 @@ impl TraceReport {
     pub fn result_line(&self) -> String {
         let (f, w) = (self.count(Severity::Failure), self.count(Severity::Warning));
         let what = format!(
-            "{} steps, {} requests, {:.1} s",
-            self.steps.len(),
-            self.exchanges.len(),
+            "{}, {}, {:.1} s",
+            count(self.steps.len(), "step"),
+            count(self.exchanges.len(), "request"),
             self.duration.as_secs_f64()
         );
         match self.outcome() {
             Outcome::Ok => format!("Result: OK ({what})"),
-            Outcome::Warnings => format!(
-                "Result: OK with {w} warning{} ({what})",
-                if w == 1 { "" } else { "s" }
-            ),
+            Outcome::Warnings => format!("Result: OK with {} ({what})", count(w, "warning")),
             Outcome::Failed => format!(
-                "Result: FAILED: {f} failure{}, {w} warning{} ({what})",
-                if f == 1 { "" } else { "s" },
-                if w == 1 { "" } else { "s" }
+                "Result: FAILED: {}, {} ({what})",
+                count(f, "failure"),
+                count(w, "warning")
             ),
         }
     }
@@ -253,12 +291,13 @@ impl TraceReport {
         out
     }
 
-    /// The JSON trace file: metadata, a summary, the steps and the full
-    /// (redacted) log.
+    /// The JSON trace file: the schema version, metadata, a summary, the
+    /// steps and the full (redacted) log; [`TRACE_JSON_SCHEMA`] describes it.
     pub fn to_json(&self) -> Value {
         let finished = self.started_at + self.duration;
         let s = &self.summary;
         json!({
+            "schema_version": TRACE_SCHEMA_VERSION,
             "metadata": {
                 "tool": concat!("oauth-mcp trace ", env!("CARGO_PKG_VERSION")),
                 "server_url": self.server_url,
@@ -313,7 +352,7 @@ impl TraceReport {
 
     /// The observed flow as a Mermaid `sequenceDiagram`.
     pub fn to_mermaid(&self) -> String {
-        mermaid(self)
+        super::mermaid::render(self)
     }
 }
 
@@ -457,209 +496,9 @@ pub fn render_step(step: &Step, exchanges: &[Exchange], verbose: bool) -> String
     out
 }
 
-// ------------------------------------------------------------ Mermaid
-
-/// Text safe inside a Mermaid message or note.
-fn mm(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            ';' => ',',
-            '#' => '♯',
-            '<' => '‹',
-            '>' => '›',
-            '\n' | '\r' => ' ',
-            c => c,
-        })
-        .collect()
-}
-
-/// Which participant serves a URL: the MCP server for the MCP endpoint and
-/// protected-resource metadata, the callback for the redirect URI, else the
-/// authorization server.
-fn participant(url: &str, mcp: Option<&Url>) -> &'static str {
-    let Ok(u) = Url::parse(url) else { return "AS" };
-    if u.path()
-        .starts_with("/.well-known/oauth-protected-resource")
-    {
-        return "RS";
-    }
-    if let Some(m) = mcp
-        && u.origin() == m.origin()
-        && u.path().trim_end_matches('/') == m.path().trim_end_matches('/')
-    {
-        return "RS";
-    }
-    "AS"
-}
-
-fn short_path(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(u) => {
-            let q = if u.query().is_some() { "?…" } else { "" };
-            format!("{}{q}", u.path())
-        }
-        Err(_) => url.to_owned(),
-    }
-}
-
-/// The JSON-RPC method of an MCP request body.
-fn rpc_method(body: Option<&str>) -> Option<String> {
-    let v: Value = serde_json::from_str(body?).ok()?;
-    v.get("method")?.as_str().map(str::to_owned)
-}
-
-fn response_label(e: &Exchange) -> String {
-    let Some(status) = e.status else {
-        return format!("error: {}", e.error.as_deref().unwrap_or("no response"));
-    };
-    let mut s = status.to_string();
-    if let Some(w) = e.response_header("www-authenticate") {
-        let _ = write!(s, " WWW-Authenticate: {}", super::parse::truncate(w, 60));
-    } else if let Some(l) = e.response_header("location") {
-        let _ = write!(
-            s,
-            " Location: {}",
-            super::parse::truncate(&short_path_loc(l), 60)
-        );
-    } else if let Some(ct) = e.response_header("content-type") {
-        let _ = write!(s, " {}", ct.split(';').next().unwrap_or(ct).trim());
-    }
-    s
-}
-
-fn short_path_loc(l: &str) -> String {
-    match Url::parse(l) {
-        Ok(u) => {
-            let keys: Vec<String> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
-            let host = u.host_str().unwrap_or_default();
-            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            if keys.is_empty() {
-                format!("{host}{port}{}", u.path())
-            } else {
-                format!("{host}{port}{}?{}", u.path(), keys.join(","))
-            }
-        }
-        Err(_) => l.to_owned(),
-    }
-}
-
-fn mermaid(r: &TraceReport) -> String {
-    let mcp = Url::parse(&r.server_url).ok();
-    let host = |u: Option<&Url>| {
-        u.map(|u| {
-            let h = u.host_str().unwrap_or_default().to_owned();
-            match u.port() {
-                Some(p) => format!("{h} port {p}"),
-                None => h,
-            }
-        })
-        .unwrap_or_default()
-    };
-    let issuer = r.summary.issuer.as_deref().and_then(|i| Url::parse(i).ok());
-    let mut out = String::from("sequenceDiagram\n");
-    out.push_str("    participant C as oauth-mcp trace\n");
-    let _ = writeln!(
-        out,
-        "    participant RS as MCP server {}",
-        mm(&host(mcp.as_ref()))
-    );
-    let as_host = host(issuer.as_ref());
-    let _ = writeln!(
-        out,
-        "    participant AS as Authorization server{}{}",
-        if as_host.is_empty() { "" } else { " " },
-        mm(&as_host)
-    );
-    for step in &r.steps {
-        let _ = writeln!(
-            out,
-            "    Note over C,AS: {} {} {}",
-            step.status.symbol(),
-            step.number,
-            mm(&step.name)
-        );
-        for &i in &step.exchanges {
-            let Some(e) = r.exchanges.get(i) else {
-                continue;
-            };
-            let p = participant(&e.url, mcp.as_ref());
-            let what = match rpc_method(e.request_body.as_deref()).filter(|_| p == "RS") {
-                Some(m) => {
-                    let auth = e
-                        .request_headers
-                        .iter()
-                        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
-                    format!(
-                        "{} {} {m}{}",
-                        e.method,
-                        short_path(&e.url),
-                        if auth { " (Bearer)" } else { "" }
-                    )
-                }
-                None => {
-                    let grant = e
-                        .request_body
-                        .as_deref()
-                        .filter(|b| b.contains("grant_type="))
-                        .and_then(|b| {
-                            form_urlencoded::parse(b.as_bytes())
-                                .find(|(k, _)| k == "grant_type")
-                                .map(|(_, v)| format!(" grant_type={v}"))
-                        })
-                        .unwrap_or_default();
-                    format!("{} {}{grant}", e.method, short_path(&e.url))
-                }
-            };
-            let _ = writeln!(out, "    C->>{p}: {}", mm(&what));
-            let _ = writeln!(out, "    {p}-->>C: {}", mm(&response_label(e)));
-        }
-        if step.exchanges.is_empty() && step.status != Status::Skipped {
-            let _ = writeln!(
-                out,
-                "    Note right of C: {}",
-                mm(&super::parse::truncate(&step.summary, 80))
-            );
-        }
-        for d in &step.diagnoses {
-            let _ = writeln!(
-                out,
-                "    Note right of C: {} {}",
-                if d.severity == Severity::Failure {
-                    "✘"
-                } else {
-                    "⚠"
-                },
-                mm(&super::parse::truncate(&d.problem, 90))
-            );
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mermaid_text_is_sanitized() {
-        assert_eq!(mm("a;b#c<d>e\nf"), "a,b♯c‹d›e f");
-        let mcp = Url::parse("http://h:1/mcp").ok();
-        assert_eq!(participant("http://h:1/mcp", mcp.as_ref()), "RS");
-        assert_eq!(participant("http://h:1/mcp/", mcp.as_ref()), "RS");
-        assert_eq!(
-            participant(
-                "http://h:1/.well-known/oauth-protected-resource/mcp",
-                mcp.as_ref()
-            ),
-            "RS"
-        );
-        assert_eq!(participant("http://h:1/token", mcp.as_ref()), "AS");
-        assert_eq!(participant("http://other/mcp", mcp.as_ref()), "AS");
-        assert_eq!(
-            short_path_loc("http://127.0.0.1:9/cb?code=x&state=y"),
-            "127.0.0.1:9/cb?code,state"
-        );
-    }
 
     #[test]
     fn outcome_follows_the_worst_step() {
@@ -689,5 +528,31 @@ mod tests {
         assert!(r.result_line().starts_with("Result: FAILED"));
         assert!(r.to_mermaid().starts_with("sequenceDiagram\n"));
         assert_eq!(r.to_json()["metadata"]["step_count"], 4);
+    }
+
+    #[test]
+    fn result_line_counts_in_the_singular_too() {
+        let step = Step {
+            number: 1,
+            name: "MCP challenge".into(),
+            status: Status::Failed,
+            summary: String::new(),
+            notes: Vec::new(),
+            diagnoses: vec![Diagnosis::failure("unreachable", "p", "c", "f")],
+            exchanges: vec![0],
+        };
+        let r = TraceReport {
+            server_url: "http://h/mcp".into(),
+            username: None,
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(40),
+            steps: vec![step],
+            exchanges: Vec::new(),
+            summary: Summary::default(),
+        };
+        assert_eq!(
+            r.result_line(),
+            "Result: FAILED: 1 failure, 0 warnings (1 step, 0 requests, 0.0 s)"
+        );
     }
 }

@@ -11,8 +11,8 @@ use oauth_mcp_core::PreRegisteredClient;
 use serde_json::Value;
 
 use super::support::{
-    TempDir, assert_completed, assert_diagnosis, demo, run_cli, run_trace, start_actix, start_axum,
-    start_axum_capturing,
+    TempDir, assert_completed, assert_diagnosis, closed_port, demo, run_cli, run_trace,
+    start_actix, start_axum, start_axum_capturing,
 };
 
 /// The checks every healthy example run must pass.
@@ -308,10 +308,7 @@ async fn omitted_resource_still_yields_the_mcp_audience() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server() {
-    let port = {
-        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let r = run_trace(&demo(&format!("http://127.0.0.1:{port}/mcp"))).await;
     assert_diagnosis(&r, "MCP challenge", "unreachable");
     assert_eq!(r.steps.len(), 1);

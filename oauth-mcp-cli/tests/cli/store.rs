@@ -4,27 +4,36 @@
 //! added by the CLI can log in. The same on PostgreSQL.
 
 use oauth_mcp_cli::{Outcome, TraceOptions};
+use oauth_mcp_core::store::ClientStore;
+use oauth_mcp_sqlx::SqlStore;
 use oauth_mcp_sqlx::testing::postgres_for_tests;
 
 use super::support::{
     TempDir, assert_completed, assert_diagnosis, demo, run_cli, run_trace, start_axum,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_commands_on_sqlite() {
-    let dir = TempDir::new("store");
-    let db = dir.join("oauth.db");
-    let store = format!("sqlite://{}", db.display());
+/// The axum example on a new SQLite store in `dir`, and a client a trace
+/// registered there (redeeming one code): the store URL, the server, the
+/// client id.
+async fn sqlite_server_with_a_client(
+    dir: &TempDir,
+) -> (String, example_axum_server::Running, String) {
+    let store = format!("sqlite://{}", dir.join("oauth.db").display());
     let server = start_axum(example_axum_server::Options {
         store: format!("{store}?mode=rwc"),
         ..Default::default()
     })
     .await;
-
-    // A trace registers a client (and redeems one code).
     let r = run_trace(&demo(&server.mcp_url)).await;
     assert_completed(&r);
     let client_id = r.summary.client_id.clone().unwrap();
+    (store, server, client_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_commands_on_sqlite() {
+    let dir = TempDir::new("store");
+    let (store, server, client_id) = sqlite_server_with_a_client(&dir).await;
 
     let out = run_cli(&["store", "--store", &store, "clients", "list"], None).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -355,4 +364,78 @@ async fn store_commands_on_postgres() {
     let r = run_trace(&TraceOptions::new(&server.mcp_url).with_credentials("bob", "builder-2026"))
         .await;
     assert_completed(&r);
+}
+
+/// Client ids are random base64url, so 1 in 64 starts with `-`: the binary
+/// takes such an id as a positional value and as an option value (CI once
+/// failed with clap's "unexpected argument '-Y'").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_ids_with_a_leading_hyphen() {
+    let dir = TempDir::new("hyphen");
+    let (store, server, registered) = sqlite_server_with_a_client(&dir).await;
+    // The same client again under an id that starts with `-`.
+    let id = format!("-Yv8{}", registered.trim_start_matches('-'));
+    let sql = SqlStore::connect(&store).await.unwrap();
+    let mut client = sql.get_client(&registered).await.unwrap().unwrap();
+    client.client_id = id.clone();
+    sql.insert_client(client).await.unwrap();
+    sql.close().await;
+
+    let out = run_cli(&["store", "--store", &store, "clients", "show", &id], None).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!("client_id:      {id}\n")),
+        "{}",
+        out.stdout
+    );
+    let out = run_cli(
+        &[
+            "store",
+            "--store",
+            &store,
+            "clients",
+            "update",
+            &id,
+            "--trusted",
+            "true",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!("updated client {id}\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("trusted:        yes"), "{}", out.stdout);
+    let out = run_cli(
+        &["store", "--store", &store, "codes", "list", "--client", &id],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("used (0)"), "{}", out.stdout);
+    // The tracer takes it as --client-id, and the server knows it.
+    let out = run_cli(
+        &[
+            "trace",
+            &server.mcp_url,
+            "--client-id",
+            &id,
+            "--username",
+            "demo-user",
+            "--password",
+            "demo-password",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("pre-registered public client `{id}`")),
+        "{}",
+        out.stdout
+    );
 }

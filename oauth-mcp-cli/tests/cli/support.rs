@@ -25,6 +25,12 @@ pub(crate) fn demo(url: &str) -> TraceOptions {
     TraceOptions::new(url).with_credentials("demo-user", "demo-password")
 }
 
+/// A loopback port nothing listens on (bound, then released).
+pub(crate) fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    l.local_addr().unwrap().port()
+}
+
 /// Runs the tracer with a deadline and prints its text report (shown when a
 /// test fails).
 pub(crate) async fn run_trace(opts: &TraceOptions) -> TraceReport {
@@ -206,6 +212,8 @@ pub(crate) async fn run_cli(args: &[&str], stdin: Option<&str>) -> CliOutput {
         .env_remove("OAUTH_MCP_PASSWORD")
         .env_remove("OAUTH_MCP_CLIENT_SECRET")
         .env_remove("MCP_STORE")
+        .env_remove("MCP_KEY_ENCRYPTION_KEY")
+        .env_remove("MCP_KEY_ENCRYPTION_KEY_FILE")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -25,6 +25,8 @@ use crate::secret::random_token;
 
 use super::*;
 
+mod keys;
+pub use keys::{clear_keys, key_races, key_set_contract, keys};
 pub mod upstream;
 
 /// How many tasks race in the concurrency checks.
@@ -481,6 +483,80 @@ pub async fn concurrent_refresh(store: Arc<dyn Store>) {
     );
 }
 
+/// Single-use markers: consumed once until they expire, also under a
+/// [`RACERS`]-way race; an expired marker may be consumed again.
+pub async fn replay_markers(store: Arc<dyn Store>) {
+    replay_race(vec![store.clone()]).await;
+    let key = id("jti");
+    let until = NOW + 300;
+    assert!(
+        store
+            .consume_once(&key, until, NOW)
+            .await
+            .expect("consume_once"),
+        "the first use of a marker succeeds"
+    );
+    for now in [NOW, NOW + 1, until - 1] {
+        assert!(
+            !store
+                .consume_once(&key, until + 100, now)
+                .await
+                .expect("consume_once"),
+            "a marker is refused until it expires (at {now}, expires {until})"
+        );
+    }
+    assert!(
+        store
+            .consume_once(&key, until + 300, until)
+            .await
+            .expect("consume_once"),
+        "a marker expired at `now` may be consumed again"
+    );
+    assert!(
+        !store
+            .consume_once(&key, until + 600, until + 1)
+            .await
+            .expect("consume_once"),
+        "consuming again renews the marker until its new expiry"
+    );
+    assert!(
+        store
+            .consume_once(&id("jti"), until, NOW)
+            .await
+            .expect("consume_once"),
+        "markers are independent"
+    );
+}
+
+/// [`RACERS`] concurrent consumptions of one marker, spread over `stores`
+/// (one store, or several pools on one database as replicas would be):
+/// exactly one succeeds.
+pub async fn replay_race(stores: Vec<Arc<dyn Store>>) {
+    assert!(!stores.is_empty(), "replay_race needs a store");
+    let key = id("jti");
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let s = stores[i % stores.len()].clone();
+            let k = key.clone();
+            tokio::spawn(async move {
+                s.consume_once(&k, NOW + 300, NOW)
+                    .await
+                    .expect("consume_once")
+            })
+        })
+        .collect();
+    let mut first = 0;
+    for t in tasks {
+        if t.await.expect("task") {
+            first += 1;
+        }
+    }
+    assert_eq!(
+        first, 1,
+        "exactly one of {RACERS} concurrent consumptions of one marker succeeds"
+    );
+}
+
 /// Users: put, get, replace.
 pub async fn users(store: Arc<dyn Store>) {
     let name = id("user");
@@ -507,8 +583,8 @@ pub async fn users(store: Arc<dyn Store>) {
     assert_eq!(store.get_user(&id("nobody")).await.expect("get_user"), None);
 }
 
-/// Cleanup removes expired pending requests, codes and refresh tokens, and
-/// keeps live ones.
+/// Cleanup removes expired pending requests, codes, refresh tokens and
+/// single-use markers, and keeps live ones.
 pub async fn cleanup(store: Arc<dyn Store>) {
     // Far in the future relative to the other checks' records.
     let later = NOW + 10_000_000;
@@ -533,9 +609,23 @@ pub async fn cleanup(store: Arc<dyn Store>) {
         .insert_grant(g, Some(old_rt.clone()))
         .await
         .expect("insert_grant");
+    let old_marker = id("jti");
+    assert!(
+        store
+            .consume_once(&old_marker, NOW, NOW - 10)
+            .await
+            .expect("consume_once")
+    );
+    let live_marker = id("jti");
+    assert!(
+        store
+            .consume_once(&live_marker, later + 600, later)
+            .await
+            .expect("consume_once")
+    );
     let purged = store.purge_expired(later).await.expect("purge_expired");
     assert!(
-        purged >= 3,
+        purged >= 4,
         "purge_expired counts what it removed (got {purged})"
     );
     assert_eq!(
@@ -562,15 +652,25 @@ pub async fn cleanup(store: Arc<dyn Store>) {
         None,
         "expired refresh tokens go"
     );
+    assert!(
+        !store
+            .consume_once(&live_marker, later + 600, later + 1)
+            .await
+            .expect("consume_once"),
+        "live single-use markers stay"
+    );
 }
 
-/// Every check, in sequence.
+/// Every check, in sequence. [`keys`] manages the store's one key set, so
+/// run this on a store no server is using.
 pub async fn run_all(store: Arc<dyn Store>) {
+    keys(store.clone()).await;
     clients(store.clone()).await;
     pending_requests(store.clone()).await;
     codes(store.clone()).await;
     refresh_rotation(store.clone()).await;
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
+    replay_markers(store.clone()).await;
     cleanup(store).await;
 }

@@ -16,6 +16,8 @@ struct Inner {
     grants: HashMap<String, Grant>,
     refresh: HashMap<String, RefreshToken>,
     users: HashMap<String, User>,
+    /// single-use marker -> expires_at
+    replay: HashMap<String, i64>,
 }
 
 /// An in-memory implementation of every storage trait, for a single process.
@@ -23,6 +25,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The signing keys (their own lock; see `store::keys`).
+    pub(super) keys: super::keys::MemoryKeys,
     /// The upstream-login records (see [`super::upstream`]).
     pub(super) upstream: super::upstream::MemoryUpstream,
 }
@@ -252,14 +256,31 @@ impl UserStore for MemoryStore {
 }
 
 #[async_trait]
+impl ReplayStore for MemoryStore {
+    async fn consume_once(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        let mut g = self.lock()?;
+        if g.replay.get(key).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        // Bounded without waiting for the periodic purge.
+        if g.replay.len() >= 100_000 {
+            g.replay.retain(|_, until| *until > now);
+        }
+        g.replay.insert(key.to_owned(), expires_at);
+        Ok(true)
+    }
+}
+
+#[async_trait]
 impl Cleanup for MemoryStore {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         let mut g = self.lock()?;
-        let before = g.pending.len() + g.codes.len() + g.refresh.len();
+        let before = g.pending.len() + g.codes.len() + g.refresh.len() + g.replay.len();
         g.pending.retain(|_, p| p.expires_at > now);
         g.codes.retain(|_, (c, _)| c.expires_at > now);
         g.refresh.retain(|_, r| r.expires_at > now);
-        let after = g.pending.len() + g.codes.len() + g.refresh.len();
+        g.replay.retain(|_, until| *until > now);
+        let after = g.pending.len() + g.codes.len() + g.refresh.len() + g.replay.len();
         Ok((before - after) as u64)
     }
 }

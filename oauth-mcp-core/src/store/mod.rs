@@ -6,10 +6,14 @@
 
 #[cfg(feature = "test-kit")]
 pub mod conformance;
+pub mod keys;
 mod memory;
+mod replay;
 pub mod upstream;
 
+pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
+pub use replay::ReplayStore;
 pub use upstream::{RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord};
 
 use async_trait::async_trait;
@@ -259,14 +263,21 @@ pub trait UserStore: Send + Sync {
 /// Removal of expired rows.
 #[async_trait]
 pub trait Cleanup: Send + Sync {
-    /// Deletes pending requests, codes and refresh tokens expired at `now`;
-    /// returns how many records went.
+    /// Deletes pending requests, codes, refresh tokens and single-use
+    /// markers expired at `now`; returns how many records went.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// Everything the authorization server needs from storage.
-pub trait Store: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup {}
-impl<T: ClientStore + AuthorizationStore + TokenStore + UserStore + Cleanup> Store for T {}
+pub trait Store:
+    ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore
+{
+}
+impl<
+    T: ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore,
+> Store for T
+{
+}
 
 #[cfg(test)]
 mod tests {

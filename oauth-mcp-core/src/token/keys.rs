@@ -37,6 +37,21 @@ impl SigningAlgorithm {
     }
 }
 
+impl std::str::FromStr for SigningAlgorithm {
+    type Err = KeyError;
+
+    /// Parses the JOSE `alg` name ([`SigningAlgorithm::as_str`]).
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        match s {
+            "ES256" => Ok(Self::Es256),
+            "EdDSA" => Ok(Self::EdDsa),
+            other => Err(KeyError(format!(
+                "unsupported signing algorithm `{other}` (ES256 or EdDSA)"
+            ))),
+        }
+    }
+}
+
 /// Why a key could not be made or loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("signing key: {0}")]

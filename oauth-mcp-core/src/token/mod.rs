@@ -1,6 +1,8 @@
 //! Access tokens: RFC 9068 JWTs signed with an asymmetric key.
 
 pub mod keys;
+pub mod managed;
+pub mod rotation;
 
 use std::sync::Arc;
 

@@ -50,5 +50,6 @@ pub(crate) async fn run_all_but_cleanup(store: std::sync::Arc<dyn oauth_mcp_core
     codes(store.clone()).await;
     refresh_rotation(store.clone()).await;
     concurrent_refresh(store.clone()).await;
-    users(store).await;
+    users(store.clone()).await;
+    replay_markers(store).await;
 }

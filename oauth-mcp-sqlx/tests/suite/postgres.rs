@@ -30,6 +30,8 @@ async fn conformance_postgres_two_pools_in_parallel() {
     );
     ra.unwrap();
     rb.unwrap();
+    // One client assertion replayed to both replicas at once.
+    conformance::replay_race(vec![Arc::new(a.clone()), Arc::new(b.clone())]).await;
     conformance::cleanup(Arc::new(a.clone())).await;
     a.close().await;
     b.close().await;

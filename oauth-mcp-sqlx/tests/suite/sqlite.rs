@@ -43,6 +43,7 @@ async fn conformance_sqlite_file_twice_in_parallel() {
     );
     ra.unwrap();
     rb.unwrap();
+    conformance::replay_race(vec![Arc::new(a.clone()), Arc::new(b.clone())]).await;
     conformance::cleanup(Arc::new(a)).await;
 }
 

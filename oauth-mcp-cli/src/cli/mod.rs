@@ -1,24 +1,25 @@
-//! The command line (clap) and what each command prints.
+//! The command line (clap): the commands, their options, and the library
+//! values they stand for; [`run`] runs them.
 //!
 //! Exit status: `0` the flow completed (warnings allowed, unless
 //! `--strict`), `1` the flow failed (or a store command failed), `2` bad
 //! arguments or a file that cannot be written.
 
-// This module is the program's user interface: printing to stdout is its
-// product, so clippy's print_stdout lint does not apply here.
-#![allow(clippy::print_stdout)]
+mod run;
+#[cfg(test)]
+mod tests;
 
-use std::io::Write as _;
+use std::fmt;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use run::run;
+
+use crate::secret::Hidden;
 use crate::store::{self, PasswordSource, StoreCommand};
-use crate::trace::{
-    DEFAULT_PROTOCOL_VERSION, Login, Opener, Outcome, TraceOptions, render_step, trace_with,
-};
+use crate::trace::{DEFAULT_PROTOCOL_VERSION, Login, Opener, TraceOptions};
 
 /// oauth-mcp: trace and explain an MCP server's OAuth flow; manage an oauth-mcp store.
 #[derive(Debug, Parser)]
@@ -38,6 +39,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Inspect and manage an oauth-mcp SQL store (SQLite or PostgreSQL).
     Store(StoreArgs),
+    /// The signing keys in an oauth-mcp SQL store: list, rotate, retire.
+    Keys(crate::keys::KeysArgs),
 }
 
 /// How `trace` prints its result.
@@ -51,16 +54,22 @@ pub enum Format {
     Json,
 }
 
-/// `oauth-mcp trace` options.
-#[derive(Debug, Args)]
+/// `oauth-mcp trace` options (`Debug` shows no password or client secret).
+#[derive(Args)]
 pub struct TraceArgs {
     /// The MCP server URL (its MCP endpoint), e.g. http://127.0.0.1:8080/mcp.
+    #[arg(allow_hyphen_values = true)]
     pub url: String,
     /// User name for the headless login (the login form is filled in and submitted).
-    #[arg(long, env = "OAUTH_MCP_USERNAME")]
+    #[arg(long, env = "OAUTH_MCP_USERNAME", allow_hyphen_values = true)]
     pub username: Option<String>,
     /// Password for the headless login.
-    #[arg(long, env = "OAUTH_MCP_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OAUTH_MCP_PASSWORD",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub password: Option<String>,
     /// Log in with a browser instead: open the authorization URL and catch
     /// the redirect on a loopback port.
@@ -74,13 +83,14 @@ pub struct TraceArgs {
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub browser_timeout: u64,
     /// A pre-registered client id (skips dynamic registration).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub client_id: Option<String>,
     /// The pre-registered client's secret (confidential client).
     #[arg(
         long,
         env = "OAUTH_MCP_CLIENT_SECRET",
         hide_env_values = true,
+        allow_hyphen_values = true,
         requires = "client_id"
     )]
     pub client_secret: Option<String>,
@@ -152,8 +162,8 @@ impl TraceArgs {
     }
 }
 
-/// `oauth-mcp store` options.
-#[derive(Debug, Args)]
+/// `oauth-mcp store` options (`Debug` shows the store URL without its password).
+#[derive(Args)]
 pub struct StoreArgs {
     /// Store URL: sqlite://path.db (add ?mode=rwc to create it) or postgres://user:pass@host/db.
     #[arg(long, env = "MCP_STORE")]
@@ -185,11 +195,13 @@ pub enum ClientsSub {
     /// Show one client: redirect URIs, auth method, trusted, active, created.
     Show {
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Change a client.
     Update {
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Replace the redirect URIs with these (repeat the flag for several).
         #[arg(long = "redirect-uri", value_name = "URI")]
@@ -209,7 +221,7 @@ pub enum CodesSub {
     /// List authorization codes grouped by state: pending, used, expired.
     List {
         /// Only this client's codes.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         client: Option<String>,
         /// Issued at or after this time (Unix seconds or RFC 3339).
         #[arg(long)]
@@ -220,16 +232,18 @@ pub enum CodesSub {
     },
 }
 
-/// `store users …`.
-#[derive(Debug, Subcommand)]
+/// `store users …` (`Debug` shows no password).
+#[derive(Subcommand)]
 pub enum UsersSub {
     /// Add (or replace) a user; the password is stored as an argon2id hash.
     Add {
         /// The login name (also the token subject).
+        #[arg(allow_hyphen_values = true)]
         name: String,
         /// The password (visible in the process list: prefer --password-stdin).
         #[arg(
             long,
+            allow_hyphen_values = true,
             conflicts_with = "password_stdin",
             required_unless_present = "password_stdin"
         )]
@@ -238,6 +252,57 @@ pub enum UsersSub {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+impl fmt::Debug for TraceArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceArgs")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &Hidden(&self.password))
+            .field("browser", &self.browser)
+            .field("browser_command", &self.browser_command)
+            .field("browser_timeout", &self.browser_timeout)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &Hidden(&self.client_secret))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .field("no_resource", &self.no_resource)
+            .field("protocol_version", &self.protocol_version)
+            .field("timeout", &self.timeout)
+            .field("verbose", &self.verbose)
+            .field("save_trace", &self.save_trace)
+            .field("format", &self.format)
+            .field("strict", &self.strict)
+            .finish()
+    }
+}
+
+impl fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("store", &store::redact_url(&self.store))
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+impl fmt::Debug for UsersSub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Add {
+                name,
+                password,
+                password_stdin,
+            } => f
+                .debug_struct("Add")
+                .field("name", name)
+                .field("password", &Hidden(password))
+                .field("password_stdin", password_stdin)
+                .finish(),
+        }
+    }
 }
 
 impl StoreSub {
@@ -279,66 +344,4 @@ impl StoreSub {
             },
         }
     }
-}
-
-/// Runs the parsed command line; returns the exit status.
-pub async fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Trace(args) => run_trace(&args).await,
-        Command::Store(args) => {
-            let cmd = args.command.command();
-            let stdin = std::io::stdin();
-            let mut lock = stdin.lock();
-            match store::run(&args.store, &cmd, &mut lock).await {
-                Ok(out) => {
-                    print!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
-    }
-}
-
-async fn run_trace(args: &TraceArgs) -> ExitCode {
-    let opts = args.options();
-    let verbose = args.verbose;
-    let to_stdout = args.format == Format::Text;
-    let emit = |s: &str| {
-        if to_stdout {
-            print!("{s}");
-            let _ = std::io::stdout().flush();
-        } else {
-            eprint!("{s}");
-        }
-    };
-    let report = trace_with(&opts, |step, exchanges| {
-        emit(&render_step(step, exchanges, verbose))
-    })
-    .await;
-    emit(&format!("{}\n", report.result_line()));
-    let mut code = match report.outcome() {
-        Outcome::Failed => ExitCode::from(1),
-        Outcome::Warnings if args.strict => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
-    };
-    let json = || serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-    if let Some(path) = &args.save_trace {
-        match std::fs::write(path, json() + "\n") {
-            Ok(()) => emit(&format!("Trace saved to {}\n", path.display())),
-            Err(e) => {
-                eprintln!("error: cannot write the trace to {}: {e}", path.display());
-                code = ExitCode::from(2);
-            }
-        }
-    }
-    match args.format {
-        Format::Text => {}
-        Format::Mermaid => print!("{}", report.to_mermaid()),
-        Format::Json => println!("{}", json()),
-    }
-    code
 }

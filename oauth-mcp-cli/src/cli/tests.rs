@@ -1,0 +1,189 @@
+//! Parsing the command line: ids that start with `-`, and `Debug` output
+//! without secrets.
+
+use super::*;
+
+fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(std::iter::once("oauth-mcp").chain(args.iter().copied()))
+}
+
+/// Client ids are random base64url and may start with `-` (1 in 64)
+/// or `--`: every place that takes one accepts it as a value.
+#[test]
+fn ids_with_leading_hyphens_are_values() {
+    for id in [
+        "-Yv8Qx3",
+        "--Yv8Qx3",
+        "-hYv8Qx3",
+        "-V1x",
+        "-Yv8Qx3--trusted",
+    ] {
+        let cli = parse(&[
+            "store",
+            "--store",
+            "sqlite://x",
+            "clients",
+            "update",
+            id,
+            "--trusted",
+            "true",
+        ])
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let Command::Store(s) = cli.command else {
+            panic!("{id}")
+        };
+        assert_eq!(
+            s.command.command(),
+            StoreCommand::ClientsUpdate {
+                id: id.into(),
+                redirect_uris: Vec::new(),
+                trusted: Some(true),
+                active: None
+            },
+            "{id}"
+        );
+        let cli = parse(&["store", "--store", "sqlite://x", "clients", "show", id])
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let Command::Store(s) = cli.command else {
+            panic!("{id}")
+        };
+        assert_eq!(
+            s.command.command(),
+            StoreCommand::ClientsShow { id: id.into() }
+        );
+        let cli = parse(&[
+            "store",
+            "--store",
+            "sqlite://x",
+            "codes",
+            "list",
+            "--client",
+            id,
+            "--since",
+            "2020-01-01",
+        ])
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let Command::Store(s) = cli.command else {
+            panic!("{id}")
+        };
+        assert_eq!(
+            s.command.command(),
+            StoreCommand::CodesList {
+                client: Some(id.into()),
+                since: Some("2020-01-01".into()),
+                until: None
+            }
+        );
+        let cli = parse(&[
+            "store",
+            "--store",
+            "sqlite://x",
+            "users",
+            "add",
+            id,
+            "--password",
+            id,
+        ])
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let Command::Store(s) = cli.command else {
+            panic!("{id}")
+        };
+        assert_eq!(
+            s.command.command(),
+            StoreCommand::UsersAdd {
+                name: id.into(),
+                password: PasswordSource::Value(id.into())
+            }
+        );
+        let cli = parse(&[
+            "trace",
+            "http://h/mcp",
+            "--client-id",
+            id,
+            "--client-secret",
+            id,
+            "--strict",
+        ])
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let Command::Trace(t) = cli.command else {
+            panic!("{id}")
+        };
+        assert_eq!(t.client_id.as_deref(), Some(id));
+        assert_eq!(t.client_secret.as_deref(), Some(id));
+        assert!(t.strict);
+    }
+    // Flags are still flags.
+    assert!(
+        parse(&[
+            "store",
+            "--store",
+            "sqlite://x",
+            "clients",
+            "show",
+            "--help"
+        ])
+        .is_err()
+    );
+    assert!(parse(&["trace", "http://h/mcp", "--bogus"]).is_err());
+}
+
+/// No `Debug` of the options shows a password, a client secret or the
+/// password of a store URL.
+#[test]
+fn debug_output_redacts_secrets() {
+    let cli = parse(&[
+        "trace",
+        "http://h/mcp",
+        "--username",
+        "alice",
+        "--password",
+        "pw-hunter2",
+        "--client-id",
+        "c1",
+        "--client-secret",
+        "cs-s3cr3t",
+    ])
+    .unwrap();
+    let Command::Trace(args) = &cli.command else {
+        panic!("trace")
+    };
+    let opts = args.options();
+    let login = opts.login.clone();
+    for shown in [
+        format!("{cli:?}"),
+        format!("{args:?}"),
+        format!("{opts:?}"),
+        format!("{opts:#?}"),
+        format!("{login:?}"),
+    ] {
+        assert!(!shown.contains("pw-hunter2"), "{shown}");
+        assert!(!shown.contains("cs-s3cr3t"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(
+            shown.contains("alice") || shown.starts_with("Form"),
+            "{shown}"
+        );
+    }
+    let cli = parse(&[
+        "store",
+        "--store",
+        "postgres://u:db-pa55@h/db",
+        "users",
+        "add",
+        "bob",
+        "--password",
+        "pw-builder",
+    ])
+    .unwrap();
+    let Command::Store(store_args) = &cli.command else {
+        panic!("store")
+    };
+    for shown in [
+        format!("{cli:?}"),
+        format!("{:?}", store_args.command.command()),
+    ] {
+        assert!(!shown.contains("db-pa55"), "{shown}");
+        assert!(!shown.contains("pw-builder"), "{shown}");
+        assert!(shown.contains("bob"), "{shown}");
+    }
+}
