@@ -79,7 +79,7 @@ impl TryFrom<ConsentRow> for RememberedConsent {
 struct TokensRow {
     subject: String,
     provider: String,
-    sealed: String,
+    sealed: Vec<u8>,
     access_expires_at: Option<i64>,
     expires_at: Option<i64>,
     version: i64,

@@ -74,8 +74,9 @@ pub struct UpstreamTokenRecord {
     pub subject: String,
     /// The provider that issued them (its id).
     pub provider: String,
-    /// The sealed tokens (opaque text, e.g. base64 of an AEAD ciphertext).
-    pub sealed: String,
+    /// The sealed tokens (an AEAD ciphertext, e.g. from
+    /// [`KeyEncryptionKey::seal`](crate::crypto::KeyEncryptionKey::seal)).
+    pub sealed: Vec<u8>,
     /// Unix time the upstream access token expires, if the provider said.
     pub access_expires_at: Option<i64>,
     /// Unix time after which the record is useless (the refresh token's

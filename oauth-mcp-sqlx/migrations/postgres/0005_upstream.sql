@@ -30,7 +30,7 @@ CREATE INDEX oauth_consents_expires ON oauth_consents (expires_at);
 CREATE TABLE oauth_upstream_tokens (
     subject           TEXT   NOT NULL,
     provider          TEXT   NOT NULL,
-    sealed            TEXT   NOT NULL,
+    sealed            BYTEA  NOT NULL, -- AEAD ciphertext
     access_expires_at BIGINT,
     expires_at        BIGINT, -- NULL: unknown, kept until deleted
     version           BIGINT NOT NULL,

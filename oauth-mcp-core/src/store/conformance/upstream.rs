@@ -42,11 +42,18 @@ fn sample_consent(now: i64) -> RememberedConsent {
     }
 }
 
+/// Ciphertext-like bytes: not UTF-8, with a NUL.
+fn sealed_bytes() -> Vec<u8> {
+    let mut b = vec![0x00, 0xff, 0x80, 0xc3];
+    b.extend(id("sealed").into_bytes());
+    b
+}
+
 fn sample_tokens(now: i64) -> UpstreamTokenRecord {
     UpstreamTokenRecord {
         subject: id("subject"),
         provider: "github".into(),
-        sealed: id("sealed"),
+        sealed: sealed_bytes(),
         access_expires_at: Some(now + 3600),
         expires_at: Some(now + 86_400),
         version: 0,
@@ -283,7 +290,7 @@ pub async fn tokens(store: Arc<dyn UpstreamStore>) {
         .expect("put_upstream_tokens");
 
     let v1 = UpstreamTokenRecord {
-        sealed: id("sealed"),
+        sealed: sealed_bytes(),
         version: 1,
         updated_at: NOW + 5,
         ..t.clone()
@@ -322,7 +329,7 @@ pub async fn tokens(store: Arc<dyn UpstreamStore>) {
         .map(|i| {
             let s = store.clone();
             let next = UpstreamTokenRecord {
-                sealed: format!("racer-{i}"),
+                sealed: format!("racer-{i}").into_bytes(),
                 version: 2,
                 updated_at: NOW + 6,
                 ..v1.clone()
@@ -350,7 +357,7 @@ pub async fn tokens(store: Arc<dyn UpstreamStore>) {
         .expect("get_upstream_tokens")
         .expect("tokens still there");
     assert_eq!(after.version, 2);
-    assert!(after.sealed.starts_with("racer-"));
+    assert!(after.sealed.starts_with(b"racer-"));
 
     let missing = sample_tokens(NOW);
     assert!(
