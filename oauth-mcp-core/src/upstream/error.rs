@@ -4,6 +4,7 @@
 //! Every message is written for the person in front of the browser (or the
 //! operator reading the log): it names the provider and what to do.
 
+use super::http::HttpError;
 use crate::error::{ErrorCode, OAuthError, StoreError};
 
 /// Which check an ID token failed.
@@ -200,6 +201,48 @@ impl From<UpstreamError> for OAuthError {
             UpstreamError::Store(s) => return s.clone().into(),
         };
         OAuthError::new(code, e.to_string())
+    }
+}
+
+/// The [`UpstreamError`] for a failed token request at `provider` (the
+/// one mapping, for every provider).
+pub(crate) fn token_request_error<T: oauth2::ErrorResponse + 'static>(
+    provider: &str,
+    e: oauth2::RequestTokenError<HttpError, T>,
+) -> UpstreamError {
+    match e {
+        oauth2::RequestTokenError::ServerResponse(r) => {
+            let v = serde_json::to_value(&r).unwrap_or_default();
+            UpstreamError::TokenRejected {
+                provider: provider.to_owned(),
+                error: v["error"].as_str().unwrap_or("unknown_error").to_owned(),
+                description: v["error_description"].as_str().map(str::to_owned),
+            }
+        }
+        oauth2::RequestTokenError::Request(h) => h.into_upstream(provider),
+        oauth2::RequestTokenError::Parse(p, body) => {
+            // Some providers (GitHub) answer errors with 200 and an error body.
+            #[derive(serde::Deserialize)]
+            struct ErrorBody {
+                error: String,
+                error_description: Option<String>,
+            }
+            match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(b) => UpstreamError::TokenRejected {
+                    provider: provider.to_owned(),
+                    error: b.error,
+                    description: b.error_description,
+                },
+                Err(_) => UpstreamError::BadResponse {
+                    provider: provider.to_owned(),
+                    detail: format!("the token response does not parse: {p}"),
+                },
+            }
+        }
+        oauth2::RequestTokenError::Other(m) => UpstreamError::BadResponse {
+            provider: provider.to_owned(),
+            detail: m,
+        },
     }
 }
 

@@ -21,9 +21,9 @@ use oauth2::{
 use serde::Deserialize;
 
 use super::error::UpstreamError;
+use super::error::token_request_error;
 use super::http::{HttpLimits, UpstreamHttp};
 use super::identity::UpstreamIdentity;
-use super::oidc::token_request_error;
 use super::{
     AuthorizationParams, ExchangeParams, UpstreamLogin, UpstreamProvider, UpstreamTokens,
     check_provider_url,

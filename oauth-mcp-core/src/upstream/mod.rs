@@ -31,6 +31,7 @@ mod http;
 mod identity;
 mod oidc;
 mod policy;
+mod principals;
 
 use std::fmt;
 
@@ -42,7 +43,8 @@ pub use github::{GitHubUpstream, GitHubUpstreamBuilder, MAX_GITHUB_ORGS};
 pub use http::{HttpError, HttpErrorKind, HttpLimits};
 pub use identity::{SubjectMapping, UpstreamIdentity};
 pub use oidc::{ClientAuth, OidcUpstream, OidcUpstreamBuilder};
-pub use policy::{LoginPolicy, Principals, Refusal, ResourcePolicy, parse_list};
+pub use policy::{LoginPolicy, Refusal, ResourcePolicy};
+pub use principals::{Principals, parse_list};
 
 use crate::secret::Secret;
 
