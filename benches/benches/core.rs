@@ -33,7 +33,7 @@ fn bearer_validation(c: &mut Criterion) {
                 subject: "alice",
                 client_id: "c",
                 scope: &scope,
-                audience: aud.as_str(),
+                audience: &aud,
                 grant_id: None,
                 now,
                 ttl: 3600,

@@ -3,12 +3,11 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
-use oauth_mcp_core::ResourceGuard;
+use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::http::{Protection, body_too_large, decorate_protected, protect};
 
 use crate::convert::{copy_headers, read_body, to_actix_response, to_core_parts};
@@ -18,15 +17,13 @@ use crate::convert::{copy_headers, read_body, to_actix_response, to_core_parts};
 /// [`oauth_mcp_core::AuthContext`] in their extensions.
 #[derive(Debug, Clone)]
 pub struct BearerAuth {
-    guard: Arc<ResourceGuard>,
+    rs: ResourceServer,
 }
 
 impl BearerAuth {
-    /// Middleware enforcing `guard`.
-    pub fn new(guard: ResourceGuard) -> Self {
-        Self {
-            guard: Arc::new(guard),
-        }
+    /// Middleware enforcing `rs` (its Bearer validation and scopes).
+    pub fn new(rs: ResourceServer) -> Self {
+        Self { rs }
     }
 }
 
@@ -44,7 +41,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(BearerAuthService {
             service: Rc::new(service),
-            guard: self.guard.clone(),
+            rs: self.rs.clone(),
         }))
     }
 }
@@ -53,7 +50,7 @@ where
 #[derive(Debug)]
 pub struct BearerAuthService<S> {
     service: Rc<S>,
-    guard: Arc<ResourceGuard>,
+    rs: ResourceServer,
 }
 
 impl<S, B> Service<ServiceRequest> for BearerAuthService<S>
@@ -69,25 +66,26 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
-        let guard = self.guard.clone();
+        let rs = self.rs.clone();
         Box::pin(async move {
             let parts = to_core_parts(req.request());
-            let (req, body) = if guard.needs_body() && parts.method == http::Method::POST {
-                let (http_req, payload) = req.into_parts();
-                match read_body(payload, guard.max_body()).await {
-                    Some(b) => (
-                        ServiceRequest::from_parts(http_req, b.clone().into()),
-                        Some(b),
-                    ),
-                    None => {
-                        let resp = to_actix_response(body_too_large(guard.max_body()));
-                        return Ok(ServiceResponse::new(http_req, resp).map_into_right_body());
+            let (req, body) = match rs.body_limit(&parts) {
+                Some(limit) => {
+                    let (http_req, payload) = req.into_parts();
+                    match read_body(payload, limit).await {
+                        Some(b) => (
+                            ServiceRequest::from_parts(http_req, b.clone().into()),
+                            Some(b),
+                        ),
+                        None => {
+                            let resp = to_actix_response(body_too_large(limit));
+                            return Ok(ServiceResponse::new(http_req, resp).map_into_right_body());
+                        }
                     }
                 }
-            } else {
-                (req, None)
+                None => (req, None),
             };
-            match protect(&guard, &parts, body.as_deref()).await {
+            match protect(&rs, &parts, body.as_deref()).await {
                 Protection::Respond(r) => Ok(req
                     .into_response(to_actix_response(r))
                     .map_into_right_body()),

@@ -4,14 +4,10 @@
 // Test helpers panic on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use actix_web::{App, test, web};
+use actix_web::{App, test};
 use async_trait::async_trait;
-use oauth_mcp_actix::{Authenticated, BearerAuth, configure};
-use oauth_mcp_core::ResourceGuard;
-use oauth_mcp_core::http::ResourceMetadataHttp;
-use oauth_mcp_core::resource::ResourceUri;
+use oauth_mcp_actix::{Authenticated, configure_mcp};
+use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::scope::ScopeSet;
 use oauth_mcp_core::validate::{AuthContext, TokenRejection, TokenValidator};
 
@@ -42,25 +38,14 @@ async fn mcp(Authenticated(who): Authenticated) -> String {
 
 #[actix_web::test]
 async fn resource_only_mode_serves_metadata_and_guards_the_endpoint() {
-    let resource = ResourceUri::parse("http://127.0.0.1:9/mcp").unwrap();
-    let prm = ResourceMetadataHttp::new(
-        &resource,
-        &["https://idp.example"],
-        &ScopeSet::parse("mcp").unwrap(),
-        "t",
-    );
-    let guard = ResourceGuard::new(Arc::new(Fixed), prm.url())
-        .with_required_scopes(ScopeSet::parse("mcp").unwrap());
-    let app = test::init_service(
-        App::new()
-            .service(
-                web::resource("/mcp")
-                    .wrap(BearerAuth::new(guard))
-                    .route(web::post().to(mcp)),
-            )
-            .configure(configure(prm)),
-    )
-    .await;
+    let rs = ResourceServer::builder("http://127.0.0.1:9/mcp")
+        .authorization_server("https://idp.example")
+        .validator(Fixed)
+        .required_scopes(["mcp"])
+        .resource_name("t")
+        .build()
+        .unwrap();
+    let app = test::init_service(App::new().configure(configure_mcp(rs, mcp))).await;
 
     let resp = test::call_service(
         &app,
@@ -97,7 +82,7 @@ async fn resource_only_mode_serves_metadata_and_guards_the_endpoint() {
         .to_owned();
     assert_eq!(
         challenge,
-        "Bearer resource_metadata=\"http://127.0.0.1:9/.well-known/oauth-protected-resource/mcp\""
+        "Bearer resource_metadata=\"http://127.0.0.1:9/.well-known/oauth-protected-resource/mcp\", scope=\"mcp\""
     );
 
     let resp = test::call_service(

@@ -3,7 +3,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::BoxError;
@@ -11,7 +10,7 @@ use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
-use oauth_mcp_core::ResourceGuard;
+use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::http::{Protection, body_too_large, decorate_protected, protect};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -23,15 +22,13 @@ use crate::into_axum;
 /// [`oauth_mcp_core::AuthContext`] in their extensions.
 #[derive(Debug, Clone)]
 pub struct BearerLayer {
-    guard: Arc<ResourceGuard>,
+    rs: ResourceServer,
 }
 
 impl BearerLayer {
-    /// A layer enforcing `guard`.
-    pub fn new(guard: ResourceGuard) -> Self {
-        Self {
-            guard: Arc::new(guard),
-        }
+    /// A layer enforcing `rs` (its Bearer validation and scopes).
+    pub fn new(rs: ResourceServer) -> Self {
+        Self { rs }
     }
 }
 
@@ -40,7 +37,7 @@ impl<S> Layer<S> for BearerLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Bearer {
             inner,
-            guard: self.guard.clone(),
+            rs: self.rs.clone(),
         }
     }
 }
@@ -49,7 +46,7 @@ impl<S> Layer<S> for BearerLayer {
 #[derive(Debug, Clone)]
 pub struct Bearer<S> {
     inner: S,
-    guard: Arc<ResourceGuard>,
+    rs: ResourceServer,
 }
 
 impl<S, B> Service<Request> for Bearer<S>
@@ -68,21 +65,20 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let guard = self.guard.clone();
+        let rs = self.rs.clone();
         // Use the service that was driven ready; leave a fresh clone behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let (body, bytes) = if guard.needs_body() && parts.method == http::Method::POST {
-                match axum::body::to_bytes(body, guard.max_body()).await {
+            let (body, bytes) = match rs.body_limit(&parts) {
+                Some(limit) => match axum::body::to_bytes(body, limit).await {
                     Ok(b) => (Body::from(b.clone()), Some(b)),
-                    Err(_) => return Ok(into_axum(body_too_large(guard.max_body()))),
-                }
-            } else {
-                (body, None)
+                    Err(_) => return Ok(into_axum(body_too_large(limit))),
+                },
+                None => (body, None),
             };
-            match protect(&guard, &parts, bytes.as_deref()).await {
+            match protect(&rs, &parts, bytes.as_deref()).await {
                 Protection::Respond(r) => Ok(into_axum(r)),
                 Protection::Allow(ctx) => {
                     parts.extensions.insert(ctx);

@@ -1,18 +1,21 @@
-//! The OAuth endpoints as an axum `Router`.
+//! The OAuth endpoints and the protected MCP endpoint as axum `Router`s.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::http::{Endpoints, body_too_large};
+use tower_service::Service;
 
-use crate::into_axum;
+use crate::{BearerLayer, into_axum};
 
-/// A router serving every endpoint of `endpoints` at the paths it names:
-/// an [`oauth_mcp_core::http::OAuthHttp`] (embedded authorization server) or
-/// an [`oauth_mcp_core::http::ResourceMetadataHttp`] (external one).
+/// A router serving every endpoint of `endpoints` at the paths it names: an
+/// [`oauth_mcp_core::http::OAuthHttp`] (the embedded authorization server's
+/// endpoints) or a [`ResourceServer`] (its protected-resource metadata only).
 pub fn oauth_router<E: Endpoints>(endpoints: E) -> Router {
     let paths = endpoints.paths();
     let state: Arc<dyn Endpoints> = Arc::new(endpoints);
@@ -30,4 +33,21 @@ async fn handle(State(oauth): State<Arc<dyn Endpoints>>, req: Request) -> Respon
         Ok(bytes) => into_axum(oauth.handle(http::Request::from_parts(parts, bytes)).await),
         Err(_) => into_axum(body_too_large(limit)),
     }
+}
+
+/// The protected MCP endpoint in one call: `service` (e.g. rmcp's
+/// `StreamableHttpService`, or any `MethodRouter`) nested at
+/// [`ResourceServer::mcp_path`] behind a [`BearerLayer`], plus the RFC 9728
+/// metadata at its well-known paths. Merge the embedded authorization
+/// server's [`oauth_router`], if any.
+pub fn mcp_router<S>(rs: ResourceServer, service: S) -> Router
+where
+    S: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    Router::new()
+        .nest_service(rs.mcp_path(), service)
+        .layer(BearerLayer::new(rs.clone()))
+        .merge(oauth_router(rs))
 }

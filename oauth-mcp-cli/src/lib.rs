@@ -94,8 +94,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
-mod secret;
 pub mod keys;
+mod secret;
 pub mod store;
 mod timefmt;
 mod trace;

@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{ErrorCode, OAuthError};
+use crate::net::is_loopback;
 use crate::scope::ScopeSet;
 
 /// How a client authenticates at the token endpoint.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenEndpointAuthMethod {
@@ -115,7 +117,7 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
     };
     reg.scheme() == "http"
         && req.scheme() == "http"
-        && is_loopback_host(&reg)
+        && is_loopback(&reg)
         && reg.host_str() == req.host_str()
         && reg.path() == req.path()
         && reg.query() == req.query()
@@ -125,22 +127,13 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
         && req.fragment().is_none()
 }
 
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
 /// True if every redirect URI of the list is on loopback (the consent page
 /// then warns that any local program could receive the code).
 pub fn all_loopback(uris: &[String]) -> bool {
     !uris.is_empty()
         && uris
             .iter()
-            .all(|u| Url::parse(u).is_ok_and(|u| is_loopback_host(&u)))
+            .all(|u| Url::parse(u).is_ok_and(|u| is_loopback(&u)))
 }
 
 /// Schemes a redirect URI may never use.
@@ -185,7 +178,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), OAuthError> {
             Ok(())
         }
         "http" => {
-            if is_loopback_host(&url) {
+            if is_loopback(&url) {
                 Ok(())
             } else {
                 Err(bad(
@@ -265,9 +258,7 @@ fn glob_match(pattern: &str, s: &str) -> bool {
 
 impl RedirectUriPolicy for RedirectUriAllowlist {
     fn check(&self, uri: &str) -> Result<(), String> {
-        if self.loopback
-            && Url::parse(uri).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
-        {
+        if self.loopback && Url::parse(uri).is_ok_and(|u| u.scheme() == "http" && is_loopback(&u)) {
             return Ok(());
         }
         if self.patterns.iter().any(|p| glob_match(p, uri)) {

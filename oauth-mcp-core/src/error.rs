@@ -80,7 +80,8 @@ impl fmt::Display for ErrorCode {
 }
 
 /// A refusal of a protocol request: an error code and a description written
-/// for the person debugging the client.
+/// for the person debugging the client. Build it with [`OAuthError::new`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct OAuthError {
@@ -161,6 +162,7 @@ impl From<StoreError> for OAuthError {
 
 /// A configuration value is missing or invalid. Raised once, when the server
 /// is built, never while serving a request.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid oauth-mcp configuration `{field}`: {reason}")]
 pub struct ConfigError {

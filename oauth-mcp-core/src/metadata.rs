@@ -1,80 +1,165 @@
 //! RFC 8414 authorization-server metadata and RFC 9728 protected-resource
-//! metadata, both generated from the one validated configuration.
+//! metadata as typed documents, each generated from one validated
+//! configuration. Unknown members survive a round trip through `extra`.
+//! Only what is implemented is advertised (no ID-token fields: this server
+//! issues no ID tokens).
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::config::ServerConfig;
 use crate::scope::OFFLINE_ACCESS;
 
-/// The RFC 8414 document (also served as OpenID discovery).
-pub fn authorization_server_metadata(cfg: &ServerConfig) -> Value {
+/// An RFC 8414 authorization-server metadata document (also served as
+/// OpenID discovery, since MCP clients try both).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizationServerMetadata {
+    /// The issuer identifier.
+    pub issuer: String,
+    /// `/authorize`.
+    pub authorization_endpoint: String,
+    /// `/token`.
+    pub token_endpoint: String,
+    /// `/register`, when dynamic registration is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    /// `/revoke` (RFC 7009).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// `/introspect` (RFC 7662).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
+    /// `/jwks.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Supported scopes.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// Always `["code"]`.
+    pub response_types_supported: Vec<String>,
+    /// Always `["query"]`.
+    #[serde(default)]
+    pub response_modes_supported: Vec<String>,
+    /// The grants the token endpoint accepts.
+    #[serde(default)]
+    pub grant_types_supported: Vec<String>,
+    /// `S256` (and `plain` only when dangerously enabled).
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// Client authentication at the token endpoint.
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication at the revocation endpoint.
+    #[serde(default)]
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication at the introspection endpoint.
+    #[serde(default)]
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 9207: the authorization response carries `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// URL client ids (Client ID Metadata Documents) are accepted.
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
+    /// Every other member.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An RFC 9728 protected-resource metadata document.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtectedResourceMetadata {
+    /// The resource's canonical URI (the token audience).
+    pub resource: String,
+    /// Issuers whose tokens the resource accepts.
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
+    /// Scopes the resource understands (never `offline_access`).
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// Always `["header"]`: tokens in query strings and bodies are refused.
+    #[serde(default)]
+    pub bearer_methods_supported: Vec<String>,
+    /// A name to show people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// Every other member.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ProtectedResourceMetadata {
+    /// The document for `resource` trusting `issuers`, listing `scopes`
+    /// (`offline_access` is left out: it concerns the authorization server).
+    pub fn new<'a>(
+        resource: &str,
+        issuers: impl IntoIterator<Item = &'a str>,
+        scopes: impl IntoIterator<Item = &'a str>,
+        name: Option<&str>,
+    ) -> Self {
+        Self {
+            resource: resource.to_owned(),
+            authorization_servers: issuers.into_iter().map(str::to_owned).collect(),
+            scopes_supported: scopes
+                .into_iter()
+                .filter(|s| *s != OFFLINE_ACCESS)
+                .map(str::to_owned)
+                .collect(),
+            bearer_methods_supported: vec!["header".into()],
+            resource_name: name.map(str::to_owned),
+            extra: Map::new(),
+        }
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The RFC 8414 document of the server configured by `cfg`.
+pub fn authorization_server_metadata(cfg: &ServerConfig) -> AuthorizationServerMetadata {
     let mut pkce = vec!["S256"];
     if cfg.plain_pkce_allowed() {
         pkce.push("plain");
     }
-    let mut m = json!({
-        "issuer": cfg.issuer(),
-        "authorization_endpoint": cfg.endpoint_url("/authorize"),
-        "token_endpoint": cfg.endpoint_url("/token"),
-        "revocation_endpoint": cfg.endpoint_url("/revoke"),
-        "introspection_endpoint": cfg.endpoint_url("/introspect"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "jwks_uri": cfg.endpoint_url("/jwks.json"),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "code_challenge_methods_supported": pkce,
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "scopes_supported": cfg.scopes_supported().to_vec(),
-        "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": cfg.client_id_metadata_documents_enabled(),
-        // OpenID discovery clients require these three fields.
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [cfg.keys().active().algorithm().as_str()],
-        "resource_indicators_supported": true,
-    });
-    if cfg.registration_enabled() {
-        m["registration_endpoint"] = json!(cfg.endpoint_url("/register"));
+    let client_auth = strings(&["none", "client_secret_basic", "client_secret_post"]);
+    let mut extra = Map::new();
+    // RFC 8707 resource indicators are honoured (not a registered member,
+    // but clients and the CLI read it).
+    extra.insert("resource_indicators_supported".into(), Value::Bool(true));
+    AuthorizationServerMetadata {
+        issuer: cfg.issuer().to_owned(),
+        authorization_endpoint: cfg.endpoint_url("/authorize"),
+        token_endpoint: cfg.endpoint_url("/token"),
+        registration_endpoint: cfg
+            .registration_enabled()
+            .then(|| cfg.endpoint_url("/register")),
+        revocation_endpoint: Some(cfg.endpoint_url("/revoke")),
+        introspection_endpoint: Some(cfg.endpoint_url("/introspect")),
+        jwks_uri: Some(cfg.endpoint_url("/jwks.json")),
+        scopes_supported: cfg.scopes_supported().to_vec(),
+        response_types_supported: strings(&["code"]),
+        response_modes_supported: strings(&["query"]),
+        grant_types_supported: strings(&["authorization_code", "refresh_token"]),
+        code_challenge_methods_supported: strings(&pkce),
+        token_endpoint_auth_methods_supported: client_auth.clone(),
+        revocation_endpoint_auth_methods_supported: client_auth,
+        introspection_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+        ]),
+        authorization_response_iss_parameter_supported: true,
+        client_id_metadata_document_supported: cfg.client_id_metadata_documents_enabled(),
+        extra,
     }
-    m
-}
-
-/// The RFC 9728 document for the MCP endpoint. `offline_access` is never
-/// listed: it concerns the authorization server, not the resource.
-pub fn protected_resource_metadata(cfg: &ServerConfig) -> Value {
-    protected_resource_document(
-        cfg.resource().as_str(),
-        &[cfg.issuer()],
-        &cfg.scopes_supported().to_vec(),
-        cfg.server_name(),
-    )
-}
-
-/// A protected-resource metadata document for `resource` trusting `issuers`.
-pub fn protected_resource_document(
-    resource: &str,
-    issuers: &[&str],
-    scopes: &[String],
-    name: &str,
-) -> Value {
-    let scopes: Vec<&str> = scopes
-        .iter()
-        .map(String::as_str)
-        .filter(|s| *s != OFFLINE_ACCESS)
-        .collect();
-    json!({
-        "resource": resource,
-        "authorization_servers": issuers,
-        "scopes_supported": scopes,
-        "bearer_methods_supported": ["header"],
-        "resource_name": name,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn documents_agree_with_config() {
@@ -82,20 +167,34 @@ mod tests {
             .scopes_supported(["mcp", "offline_access"])
             .build()
             .unwrap();
-        let as_md = authorization_server_metadata(&cfg);
-        let prm = protected_resource_metadata(&cfg);
-        assert_eq!(prm["authorization_servers"][0], as_md["issuer"]);
-        assert_eq!(prm["resource"], "https://h.example/mcp");
-        assert_eq!(prm["scopes_supported"], json!(["mcp"]));
+        let as_md = serde_json::to_value(authorization_server_metadata(&cfg)).unwrap();
+        assert_eq!(as_md["issuer"], "https://h.example");
         assert_eq!(as_md["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(as_md["registration_endpoint"], "https://h.example/register");
+        assert_eq!(as_md["resource_indicators_supported"], true);
+        // No ID token is ever issued, so nothing about ID tokens is advertised.
+        assert!(as_md.get("id_token_signing_alg_values_supported").is_none());
+        assert!(as_md.get("subject_types_supported").is_none());
+        let back: AuthorizationServerMetadata = serde_json::from_value(as_md.clone()).unwrap();
+        assert_eq!(serde_json::to_value(back).unwrap(), as_md);
+
+        let prm = ProtectedResourceMetadata::new(
+            "https://h.example/mcp",
+            ["https://h.example"],
+            ["mcp", "offline_access"],
+            Some("n"),
+        );
+        let prm = serde_json::to_value(prm).unwrap();
+        assert_eq!(prm["scopes_supported"], json!(["mcp"]));
+        assert_eq!(prm["bearer_methods_supported"], json!(["header"]));
+
         let no_reg = ServerConfig::builder("https://h.example")
             .disable_registration()
             .build()
             .unwrap();
         assert!(
             authorization_server_metadata(&no_reg)
-                .get("registration_endpoint")
+                .registration_endpoint
                 .is_none()
         );
         let plain = ServerConfig::builder("https://h.example")
@@ -103,8 +202,8 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(
-            authorization_server_metadata(&plain)["code_challenge_methods_supported"],
-            json!(["S256", "plain"])
+            authorization_server_metadata(&plain).code_challenge_methods_supported,
+            ["S256", "plain"]
         );
     }
 }

@@ -9,6 +9,7 @@ use crate::error::OAuthError;
 use crate::secret::constant_time_eq;
 
 /// A PKCE code challenge method.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CodeChallengeMethod {
     /// `S256`: the challenge is base64url(SHA-256(verifier)).

@@ -7,15 +7,32 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::OAuthError;
 
 /// A canonical resource URI (absolute, no fragment, no trailing slash).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialised as its canonical string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct ResourceUri(String);
 
+impl From<ResourceUri> for String {
+    fn from(r: ResourceUri) -> String {
+        r.0
+    }
+}
+
+impl TryFrom<String> for ResourceUri {
+    type Error = ResourceUriError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
 /// Why a string is not a usable resource URI.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceUriError {
     /// Not an absolute URI.

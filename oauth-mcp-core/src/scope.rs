@@ -194,6 +194,7 @@ pub fn missing_scopes(
 }
 
 /// Which users may log in.
+#[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum AllowedUsers {
     /// Any user the authenticator accepts (the default).
@@ -226,6 +227,7 @@ impl AllowedUsers {
 /// Who may log in and which scopes each user may be granted. Every field has
 /// a safe default, so a field left out of the configuration never fails a
 /// request.
+#[non_exhaustive]
 #[derive(Debug, Clone, Default)]
 pub struct UserPolicy {
     /// Which users may log in (default: any authenticated user).

@@ -6,9 +6,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A secret string (client secret, password, token). `Debug` and `Display`
-/// print `[redacted]`; read it with [`Secret::secret`].
-#[derive(Clone, PartialEq, Eq)]
+/// A secret string (client secret, password, token). `Debug` prints
+/// `[redacted]`; read it with [`Secret::secret`]. There is no `==`: compare
+/// with [`Secret::matches`], in constant time.
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -20,6 +21,11 @@ impl Secret {
     /// The secret value. Never log it.
     pub fn secret(&self) -> &str {
         &self.0
+    }
+
+    /// True if `other` is this secret, compared in constant time.
+    pub fn matches(&self, other: &str) -> bool {
+        constant_time_eq(&self.0, other)
     }
 }
 
@@ -81,6 +87,8 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret([redacted])");
         assert_eq!(s.secret(), "hunter2");
+        assert!(s.matches("hunter2"));
+        assert!(!s.matches("hunter3"));
     }
 
     #[test]

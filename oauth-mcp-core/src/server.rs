@@ -109,7 +109,11 @@ impl AuthServer {
             return match resolver.resolve(client_id, self.now()).await {
                 Ok(c) => Ok(Some(c)),
                 Err(e) => {
-                    tracing::warn!(target: "oauth_mcp::audit", event = "cimd.refused", client_id = %client_id, reason = %e.reason);
+                    crate::events::AuditEvent::CimdRefused {
+                        client_id,
+                        reason: &e.reason,
+                    }
+                    .emit();
                     Err(OAuthError::invalid_client(format!(
                         "the client metadata document at `{client_id}` cannot be used; the server's log says why"
                     )))

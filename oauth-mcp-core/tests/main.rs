@@ -4,6 +4,8 @@
 
 #[path = "suite/audit.rs"]
 mod audit;
+#[path = "suite/authorize.rs"]
+mod authorize;
 #[cfg(feature = "test-kit")]
 #[path = "suite/conformance.rs"]
 mod conformance;
@@ -11,6 +13,8 @@ mod conformance;
 mod policy;
 #[path = "suite/registration.rs"]
 mod registration;
+#[path = "suite/resource_server.rs"]
+mod resource_server;
 #[path = "suite/store.rs"]
 mod store;
 #[path = "suite/support.rs"]

@@ -5,11 +5,16 @@
 use oauth_mcp_core::client::{Client, TokenEndpointAuthMethod};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::pkce::CodeChallengeMethod;
+use oauth_mcp_core::resource::ResourceUri;
 use oauth_mcp_core::scope::ScopeSet;
 use oauth_mcp_core::store::{AuthorizationCode, Grant, PendingAuthorization, RefreshToken, User};
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("stored {what} is malformed: {detail}"))
+}
+
+fn resource(s: &str) -> Result<ResourceUri, StoreError> {
+    ResourceUri::parse(s).map_err(|e| corrupt("resource", e))
 }
 
 fn scope(s: &str) -> Result<ScopeSet, StoreError> {
@@ -123,7 +128,7 @@ impl PendingRow {
             code_challenge: self.code_challenge,
             code_challenge_method: method(&self.code_challenge_method)?,
             scope: scope(&self.scope)?,
-            resource: self.resource,
+            resource: resource(&self.resource)?,
             created_at: self.created_at,
             expires_at: self.expires_at,
         })
@@ -157,7 +162,7 @@ impl CodeRow {
             code_challenge: self.code_challenge,
             code_challenge_method: method(&self.code_challenge_method)?,
             scope: scope(&self.scope)?,
-            resource: self.resource,
+            resource: resource(&self.resource)?,
             subject: self.subject,
             issued_at: self.issued_at,
             expires_at: self.expires_at,
@@ -184,7 +189,7 @@ impl GrantRow {
             client_id: self.client_id,
             subject: self.subject,
             scope: scope(&self.scope)?,
-            resource: self.resource,
+            resource: resource(&self.resource)?,
             created_at: self.created_at,
             refresh_generation: generation_from_db(self.refresh_generation)?,
             revoked: self.revoked,

@@ -235,7 +235,7 @@ impl AuthorizationStore for SqlStore {
             .bind(&p.code_challenge)
             .bind(p.code_challenge_method.as_str())
             .bind(&scope)
-            .bind(&p.resource)
+            .bind(p.resource.as_str())
             .bind(p.created_at)
             .bind(p.expires_at)
             .execute(pool)
@@ -302,7 +302,7 @@ impl AuthorizationStore for SqlStore {
             .bind(&c.code_challenge)
             .bind(c.code_challenge_method.as_str())
             .bind(&scope)
-            .bind(&c.resource)
+            .bind(c.resource.as_str())
             .bind(&c.subject)
             .bind(c.issued_at)
             .bind(c.expires_at)
@@ -367,7 +367,7 @@ impl TokenStore for SqlStore {
                 .bind(&grant.client_id)
                 .bind(&grant.subject)
                 .bind(&scope)
-                .bind(&grant.resource)
+                .bind(grant.resource.as_str())
                 .bind(grant.created_at)
                 .bind(generation)
                 .bind(grant.revoked)
@@ -398,7 +398,10 @@ impl TokenStore for SqlStore {
             .fetch_optional(pool)
             .await)
         .map_err(map)?;
-        row.map(GrantRow::into_grant).transpose()
+        // A tombstone (a grant revoked before it was stored) is no grant.
+        row.filter(|r| !(r.revoked && r.client_id.is_empty()))
+            .map(GrantRow::into_grant)
+            .transpose()
     }
 
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError> {

@@ -289,9 +289,18 @@ pub fn mcp_url(base: &str) -> String {
     format!("{base}/mcp")
 }
 
-/// The RFC 9728 metadata URL of the MCP endpoint.
+/// The RFC 9728 metadata URL of the MCP endpoint (path insertion, so a
+/// path-prefixed `base` puts its path after the well-known segment).
 pub fn prm_url(base: &str) -> String {
-    format!("{base}/.well-known/oauth-protected-resource/mcp")
+    oauth_mcp_core::discovery::protected_resource_metadata_url(&mcp_url(base))
+        .expect("the base URL is an http(s) URL")
+}
+
+/// The RFC 8414 metadata URL of the issuer `base` (path insertion).
+pub fn as_metadata_url(base: &str) -> String {
+    oauth_mcp_core::discovery::authorization_server_metadata_urls(base)
+        .expect("the base URL is an http(s) URL")
+        .swap_remove(0)
 }
 
 /// GET a URL.

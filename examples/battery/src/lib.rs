@@ -88,6 +88,8 @@ pub struct ServerSpec {
     pub demo_admin: bool,
     /// Sign tokens with the key in this PEM file instead of a generated one.
     pub signing_key: Option<PathBuf>,
+    /// Serve under this path: the public URL is `http://<address><path>`.
+    pub public_path: Option<&'static str>,
 }
 
 /// Deletes a file when dropped (also when start-up panics).
@@ -163,7 +165,7 @@ pub async fn full_flow(h: &Harness) {
     );
 
     // RFC 8414 authorization-server metadata.
-    let asm = get_json(&format!("{base}/.well-known/oauth-authorization-server")).await;
+    let asm = get_json(&as_metadata_url(base)).await;
     assert_eq!(asm["issuer"], base);
     assert!(
         asm["code_challenge_methods_supported"]
@@ -298,6 +300,48 @@ pub async fn full_flow(h: &Harness) {
     assert!(why.contains("revoked"), "{why}");
 }
 
+/// A server whose public URL has a path (`http://host/base`): everything
+/// lives under it — MCP, metadata by path insertion, every OAuth endpoint —
+/// and a token for `{base}/mcp` is good nowhere else on the host.
+pub async fn path_prefix_confines_everything(h: &Harness) {
+    let base = h.base.as_str();
+    let url = url::Url::parse(base).expect("base URL");
+    let prefix = url.path().trim_end_matches('/');
+    assert!(
+        !prefix.is_empty(),
+        "this test needs a path-prefixed server: {base}"
+    );
+    let origin = url.origin().ascii_serialization();
+    let prm = get_json(&prm_url(base)).await;
+    assert_eq!(prm["resource"], h.mcp());
+    assert_eq!(
+        prm_url(base),
+        format!("{origin}/.well-known/oauth-protected-resource{prefix}/mcp")
+    );
+    let asm = get_json(&as_metadata_url(base)).await;
+    assert_eq!(asm["issuer"], base);
+    for (member, path) in [
+        ("authorization_endpoint", "/authorize"),
+        ("token_endpoint", "/token"),
+        ("registration_endpoint", "/register"),
+        ("jwks_uri", "/jwks.json"),
+    ] {
+        assert_eq!(asm[member], format!("{base}{path}"), "{member}");
+    }
+    let s = session(base, None).await;
+    let (_, claims) = jwt_parts(&s.tokens.access);
+    assert_eq!(claims["aud"], h.mcp());
+    assert_eq!(whoami(base, &s.tokens.access).await["audience"], h.mcp());
+    // Nothing answers MCP at the origin's /mcp: the endpoint moved, it is not doubled.
+    let r = mcp_post_to(
+        &format!("{origin}/mcp"),
+        Some(&s.tokens.access),
+        &tool_call(9, "whoami", &json!({})),
+    )
+    .await;
+    assert_eq!(r.status(), 404, "{}", r.reply.text);
+}
+
 // ============================================================ 2. audience binding
 
 /// A client that never sends `resource` still gets a token for the MCP endpoint.
@@ -340,12 +384,13 @@ pub async fn token_for_authorization_server_refused(h: &Harness, key: &SigningKe
     let signer = TokenSigner::new(Arc::new(KeySet::new(key.clone())), base);
     let scope = ScopeSet::parse("mcp").expect("scope");
     let mint = |audience: &str| {
+        let audience = oauth_mcp_core::resource::ResourceUri::parse(audience).expect("audience");
         signer
             .mint(&MintRequest {
                 subject: USER,
                 client_id: "minted-by-the-battery",
                 scope: &scope,
-                audience,
+                audience: &audience,
                 grant_id: None,
                 now: SystemClock.now(),
                 ttl: 600,

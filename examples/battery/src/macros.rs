@@ -62,6 +62,18 @@ macro_rules! battery_tests {
             refresh_narrowing_scope,
         );
 
+        // The full sequence and the confinement checks on a server whose
+        // public URL has a path.
+        $crate::__battery_tests_with_spec!(
+            $start,
+            $crate::ServerSpec {
+                public_path: Some("/base"),
+                ..$crate::ServerSpec::default()
+            };
+            path_prefixed_full_flow => full_flow,
+            path_prefix_confines_everything => path_prefix_confines_everything,
+        );
+
         /// The server signs with a key the test also holds, so it can mint a
         /// token whose audience is the authorization server itself.
         #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -83,10 +95,13 @@ macro_rules! battery_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __battery_tests_with_spec {
-    ($start:path, $spec:expr; $($name:ident),* $(,)?) => {$(
+    ($start:path, $spec:expr; $($test:ident => $name:ident),* $(,)?) => {$(
         #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $name() {
+        async fn $test() {
             $crate::$name(&$start($spec).await).await;
         }
     )*};
+    ($start:path, $spec:expr; $($name:ident),* $(,)?) => {
+        $crate::__battery_tests_with_spec!($start, $spec; $($name => $name),*);
+    };
 }

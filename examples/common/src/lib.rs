@@ -15,7 +15,7 @@ use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::token::{KeySet, SigningKey};
-use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ServerConfig};
+use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ResourceServer, ServerConfig};
 use oauth_mcp_sqlx::SqlStore;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
@@ -96,6 +96,9 @@ pub struct Options {
     pub clock: Option<SharedClock>,
     /// How Client ID Metadata Documents are fetched (default: any https client id).
     pub cimd: Option<CimdConfig>,
+    /// A path appended to the default public URL `http://<bound address>`
+    /// (tests of a path-prefixed server; `--public-url` says it directly).
+    pub public_path: Option<String>,
 }
 
 impl Default for Options {
@@ -111,6 +114,7 @@ impl Default for Options {
             clients: Vec::new(),
             clock: None,
             cimd: None,
+            public_path: None,
         }
     }
 }
@@ -129,10 +133,9 @@ pub struct Endpoints {
 impl Endpoints {
     /// The URLs of a server bound to `addr`.
     pub fn new(opts: &Options, addr: SocketAddr) -> Self {
-        let public_url = opts
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
+        let public_url = opts.public_url.clone().unwrap_or_else(|| {
+            format!("http://{addr}{}", opts.public_path.as_deref().unwrap_or(""))
+        });
         let mcp_url = format!("{public_url}/mcp");
         Self {
             addr,
@@ -228,16 +231,13 @@ impl ServerHandler for DemoTools {
     }
 }
 
-/// The oauth-mcp configuration the examples use: scopes `mcp` and `admin`
-/// (`admin` implies `mcp`), `admin_echo` needs `admin`, users get `mcp`.
+/// The authorization-server configuration the examples use: scopes `mcp`
+/// and `admin`, users get `mcp`.
 pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, BoxError> {
     let mut b = ServerConfig::builder(public_url)
         .server_name("oauth-mcp example")
         .scopes_supported(["mcp", "admin"])
         .default_scopes(["mcp"])
-        .required_scopes(["mcp"])
-        .tool_scopes("admin_echo", ["admin"])
-        .scope_hierarchy(ScopeHierarchy::new().with("admin", ["mcp"]))
         .default_user_scopes(["mcp"])
         .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default());
     if opts.demo_admin {
@@ -255,10 +255,31 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
     Ok(b.build()?)
 }
 
+/// The example's two roles: the embedded authorization server's endpoints
+/// and the resource server of the MCP endpoint it feeds.
+#[derive(Debug, Clone)]
+pub struct Roles {
+    /// The authorization server's endpoints.
+    pub oauth: OAuthHttp,
+    /// The MCP endpoint's resource server (Bearer guard and metadata).
+    pub resource: ResourceServer,
+}
+
+/// The resource server of the examples' MCP endpoint: every request needs
+/// `mcp`, `admin_echo` needs `admin`, and `admin` implies `mcp`.
+pub fn resource_server(server: &AuthServer) -> Result<ResourceServer, BoxError> {
+    Ok(ResourceServer::for_auth_server(server)
+        .required_scopes(["mcp"])
+        .tool_scopes("admin_echo", ["admin"])
+        .scope_hierarchy(ScopeHierarchy::new().with("admin", ["mcp"]))
+        .build()?)
+}
+
 /// The embedded authorization server on the chosen store (`memory`,
-/// `sqlite://path`, `postgres://…`), with the demo user. SQL stores get their
-/// migrations applied and a cleanup task every ten minutes.
-pub async fn oauth(opts: &Options, public_url: &str) -> Result<OAuthHttp, BoxError> {
+/// `sqlite://path`, `postgres://…`), with the demo user, and its resource
+/// server. SQL stores get their migrations applied and a cleanup task every
+/// ten minutes.
+pub async fn oauth(opts: &Options, public_url: &str) -> Result<Roles, BoxError> {
     let cfg = config(opts, public_url)?;
     if opts.store == "memory" {
         return with_store(opts, cfg, Arc::new(MemoryStore::new())).await;
@@ -282,11 +303,15 @@ async fn with_store<S: Store + 'static>(
     opts: &Options,
     cfg: Arc<ServerConfig>,
     store: Arc<S>,
-) -> Result<OAuthHttp, BoxError> {
+) -> Result<Roles, BoxError> {
     store
         .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
         .await?;
-    Ok(OAuthHttp::new(AuthServer::new(cfg, store)?))
+    let server = AuthServer::new(cfg, store)?;
+    Ok(Roles {
+        resource: resource_server(&server)?,
+        oauth: OAuthHttp::new(server),
+    })
 }
 
 /// A store URL without its password, for messages.

@@ -13,7 +13,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use example_common::{BoxError, Endpoints, McpService, mcp_service, oauth};
 use http_body_util::{BodyDataStream, Full};
-use oauth_mcp_actix::{BearerAuth, configure, copy_headers, to_core_parts};
+use oauth_mcp_actix::{configure, configure_mcp, copy_headers, to_core_parts};
 use oauth_mcp_core::AuthContext;
 
 pub use example_common::Options;
@@ -61,20 +61,14 @@ pub async fn mcp_bridge(
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
     let listener = std::net::TcpListener::bind(opts.bind)?;
     let ep = Endpoints::new(&opts, listener.local_addr()?);
-    let oauth = oauth(&opts, &ep.public_url).await?;
-    let guard = oauth.resource_guard();
+    let roles = oauth(&opts, &ep.public_url).await?;
     let mcp = web::Data::new(mcp_service(&ep.public_url)?);
-    let mcp_path = oauth.server().config().mcp_path().to_owned();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(mcp.clone())
             .app_data(web::PayloadConfig::new(MCP_BODY_LIMIT))
-            .service(
-                web::resource(mcp_path.clone())
-                    .wrap(BearerAuth::new(guard.clone()))
-                    .route(web::route().to(mcp_bridge)),
-            )
-            .configure(configure(oauth.clone()))
+            .configure(configure_mcp(roles.resource.clone(), mcp_bridge))
+            .configure(configure(roles.oauth.clone()))
     })
     .workers(2)
     .listen(listener)?

@@ -14,6 +14,7 @@ async fn start_actix(spec: ServerSpec) -> Harness {
         clock: Some(Arc::new(clock.clone())),
         demo_admin: spec.demo_admin,
         signing_key: spec.signing_key,
+        public_path: spec.public_path.map(str::to_owned),
         ..Default::default()
     })
     .await

@@ -1,11 +1,11 @@
 //! The axum example: rmcp's streamable-HTTP MCP service at `/mcp` behind
-//! oauth-mcp's [`BearerLayer`], plus the embedded authorization server's
+//! oauth-mcp's Bearer guard ([`oauth_mcp_axum::mcp_router`]), plus the embedded authorization server's
 //! endpoints. `main.rs` is a thin CLI around [`start`]; tests call [`start`]
 //! directly on an ephemeral loopback port.
 
 use axum::Router;
 use example_common::{BoxError, Endpoints, mcp_service, oauth};
-use oauth_mcp_axum::{BearerLayer, oauth_router};
+use oauth_mcp_axum::{mcp_router, oauth_router};
 
 pub use example_common::Options;
 
@@ -24,11 +24,8 @@ pub struct Running {
 
 /// The application router for `public_url`.
 pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
-    let oauth = oauth(opts, public_url).await?;
-    let protected = Router::new()
-        .nest_service(oauth.server().config().mcp_path(), mcp_service(public_url)?)
-        .layer(BearerLayer::new(oauth.resource_guard()));
-    Ok(protected.merge(oauth_router(oauth)))
+    let roles = oauth(opts, public_url).await?;
+    Ok(mcp_router(roles.resource, mcp_service(public_url)?).merge(oauth_router(roles.oauth)))
 }
 
 /// Binds, builds and serves in the background.

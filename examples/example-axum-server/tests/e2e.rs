@@ -16,6 +16,7 @@ async fn start_axum(spec: ServerSpec) -> Harness {
     let ServerSpec {
         demo_admin,
         signing_key,
+        public_path,
     } = spec;
     let clock = ManualClock::new();
     let running = start(Options {
@@ -23,6 +24,7 @@ async fn start_axum(spec: ServerSpec) -> Harness {
         clock: Some(Arc::new(clock.clone())),
         demo_admin,
         signing_key,
+        public_path: public_path.map(str::to_owned),
         ..Default::default()
     })
     .await

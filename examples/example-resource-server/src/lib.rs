@@ -10,14 +10,12 @@ use std::time::Duration;
 
 use axum::Router;
 use example_common::{BoxError, mcp_service};
-use oauth_mcp_axum::{BearerLayer, oauth_router};
-use oauth_mcp_core::ResourceGuard;
-use oauth_mcp_core::TokenValidator;
+use oauth_mcp_axum::mcp_router;
 use oauth_mcp_core::clock::{SharedClock, SystemClock};
-use oauth_mcp_core::http::ResourceMetadataHttp;
 use oauth_mcp_core::resource::ResourceUri;
-use oauth_mcp_core::scope::{ScopeHierarchy, ScopeSet};
+use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::validate::remote::{IntrospectionValidator, RemoteJwksValidator, ScopeClaim};
+use oauth_mcp_core::{ResourceServer, TokenValidator};
 
 /// The flags; each also reads an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -48,6 +46,12 @@ pub struct Options {
     /// An unknown key id refetches the JWKS at most this often (seconds).
     #[arg(long, env = "MCP_JWKS_MIN_REFETCH_SECS", default_value_t = 10)]
     pub jwks_min_refetch_secs: u64,
+    /// The scopes this resource understands (listed in its metadata), space- or comma-separated.
+    #[arg(long, env = "MCP_SCOPES", default_value = "mcp admin")]
+    pub scopes: String,
+    /// The scopes every request needs (named in the 401 challenge).
+    #[arg(long, env = "MCP_REQUIRED_SCOPES", default_value = "mcp")]
+    pub required_scopes: String,
     /// Clock override (tests).
     #[arg(skip)]
     pub clock: Option<SharedClock>,
@@ -62,6 +66,10 @@ pub struct Running {
     pub mcp_url: String,
     /// The serving task.
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+fn scope_list(s: &str) -> Vec<&str> {
+    s.split([' ', ',']).filter(|t| !t.is_empty()).collect()
 }
 
 /// Builds the router: PRM naming the issuer, and `/mcp` behind the Bearer layer.
@@ -96,23 +104,16 @@ pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
             Arc::new(b.build().await?)
         }
     };
-    let scopes = ScopeSet::parse("mcp admin")?;
-    let prm = ResourceMetadataHttp::new(
-        &resource,
-        &[opts.issuer.as_str()],
-        &scopes,
-        "oauth-mcp example resource server",
-    );
-    let mcp = ScopeSet::parse("mcp")?;
-    let guard = ResourceGuard::new(validator, prm.url())
-        .with_required_scopes(mcp.clone())
-        .with_tool_scopes("admin_echo", ScopeSet::parse("admin")?)
-        .with_scope_rule(Arc::new(ScopeHierarchy::new().with("admin", ["mcp"])))
-        .with_challenge_scopes(&mcp);
-    let protected = Router::new()
-        .nest_service("/mcp", mcp_service(public_url)?)
-        .layer(BearerLayer::new(guard));
-    Ok(protected.merge(oauth_router(prm)))
+    let rs = ResourceServer::builder(resource.as_str())
+        .authorization_server(&opts.issuer)
+        .shared_validator(validator)
+        .scopes_supported(scope_list(&opts.scopes))
+        .required_scopes(scope_list(&opts.required_scopes))
+        .tool_scopes("admin_echo", ["admin"])
+        .scope_hierarchy(ScopeHierarchy::new().with("admin", ["mcp"]))
+        .resource_name("oauth-mcp example resource server")
+        .build()?;
+    Ok(mcp_router(rs, mcp_service(public_url)?))
 }
 
 /// Serves on an already bound listener (tests bind first, so the

@@ -42,6 +42,8 @@ async fn setup(introspection: bool) -> Setup {
         introspection_client_secret: introspection.then(|| INTROSPECTION_CLIENT.secret.to_owned()),
         accept_jwt_typ: false,
         jwks_min_refetch_secs: 0,
+        scopes: "mcp admin".into(),
+        required_scopes: "mcp".into(),
         clock: Some(Arc::new(clock.clone())),
     };
     let rs = start_on(listener, &opts)
@@ -147,7 +149,7 @@ async fn forged_tokens_are_refused() {
             subject: "mallory",
             client_id: "mcp-rs",
             scope: &scope,
-            audience: &resource,
+            audience: &oauth_mcp_core::resource::ResourceUri::parse(&resource).unwrap(),
             grant_id: None,
             now: SystemClock.now(),
             ttl: 600,

@@ -27,7 +27,7 @@ fn mint(key: SigningKey) -> String {
             subject: "s",
             client_id: "c",
             scope: &scope,
-            audience: AUD,
+            audience: &ResourceUri::parse(AUD).unwrap(),
             grant_id: None,
             now: SystemClock.now(),
             ttl: 600,

@@ -61,6 +61,10 @@ pub fn sample_client() -> Client {
     }
 }
 
+fn mcp_resource() -> crate::resource::ResourceUri {
+    crate::resource::ResourceUri::parse("https://mcp.example/mcp").expect("a valid resource URI")
+}
+
 fn sample_pending(now: i64) -> PendingAuthorization {
     PendingAuthorization {
         id_hash: id("pending"),
@@ -71,7 +75,7 @@ fn sample_pending(now: i64) -> PendingAuthorization {
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         code_challenge_method: CodeChallengeMethod::S256,
         scope: ScopeSet::from_scopes(["mcp"]),
-        resource: "https://mcp.example/mcp".into(),
+        resource: mcp_resource(),
         created_at: now,
         expires_at: now + 600,
     }
@@ -87,7 +91,7 @@ fn sample_code(now: i64, grant_id: &str) -> AuthorizationCode {
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         code_challenge_method: CodeChallengeMethod::S256,
         scope: ScopeSet::from_scopes(["mcp", "admin"]),
-        resource: "https://mcp.example/mcp".into(),
+        resource: mcp_resource(),
         subject: "alice".into(),
         issued_at: now,
         expires_at: now + 300,
@@ -100,7 +104,7 @@ fn sample_grant(now: i64) -> Grant {
         client_id: id("client"),
         subject: "alice".into(),
         scope: ScopeSet::from_scopes(["mcp"]),
-        resource: "https://mcp.example/mcp".into(),
+        resource: mcp_resource(),
         created_at: now,
         refresh_generation: 0,
         revoked: false,

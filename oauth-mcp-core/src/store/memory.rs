@@ -14,6 +14,8 @@ struct Inner {
     /// code hash -> (code, spent)
     codes: HashMap<String, (AuthorizationCode, bool)>,
     grants: HashMap<String, Grant>,
+    /// Ids revoked before their grant was stored: never storable.
+    tombstones: std::collections::HashSet<String>,
     refresh: HashMap<String, RefreshToken>,
     users: HashMap<String, User>,
     /// single-use marker -> expires_at
@@ -147,7 +149,7 @@ impl TokenStore for MemoryStore {
         refresh: Option<RefreshToken>,
     ) -> Result<(), StoreError> {
         let mut g = self.lock()?;
-        if g.grants.contains_key(&grant.grant_id) {
+        if g.grants.contains_key(&grant.grant_id) || g.tombstones.contains(&grant.grant_id) {
             return Err(StoreError::Duplicate("grant".into()));
         }
         if let Some(r) = refresh {
@@ -171,19 +173,7 @@ impl TokenStore for MemoryStore {
             None => {
                 // A code replayed while its first redemption is still storing
                 // the grant: leave a tombstone so that insert fails.
-                g.grants.insert(
-                    grant_id.to_owned(),
-                    Grant {
-                        grant_id: grant_id.to_owned(),
-                        client_id: String::new(),
-                        subject: String::new(),
-                        scope: ScopeSet::empty(),
-                        resource: String::new(),
-                        created_at: 0,
-                        refresh_generation: 0,
-                        revoked: true,
-                    },
-                );
+                g.tombstones.insert(grant_id.to_owned());
                 false
             }
         };

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Client;
 use crate::error::StoreError;
 use crate::pkce::CodeChallengeMethod;
+use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 
 /// A validated `/authorize` request waiting for the user to log in and consent.
@@ -44,7 +45,7 @@ pub struct PendingAuthorization {
     /// Requested (or default) scopes.
     pub scope: ScopeSet,
     /// Canonical resource (the token's audience).
-    pub resource: String,
+    pub resource: ResourceUri,
     /// Unix time created.
     pub created_at: i64,
     /// Unix time after which the request is void.
@@ -71,7 +72,7 @@ pub struct AuthorizationCode {
     /// Granted scopes.
     pub scope: ScopeSet,
     /// Canonical resource.
-    pub resource: String,
+    pub resource: ResourceUri,
     /// Authenticated user.
     pub subject: String,
     /// Unix time issued.
@@ -107,7 +108,7 @@ pub struct Grant {
     /// Granted scopes; refreshes may only narrow them.
     pub scope: ScopeSet,
     /// Canonical resource (audience), inherited by every refresh.
-    pub resource: String,
+    pub resource: ResourceUri,
     /// Unix time created.
     pub created_at: i64,
     /// Generation of the newest refresh token (see [`decide_rotation`]).

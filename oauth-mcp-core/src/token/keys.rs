@@ -8,10 +8,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 /// The asymmetric algorithms this server signs with.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigningAlgorithm {
     /// ECDSA P-256 with SHA-256 (the default; every JOSE library verifies it).
@@ -53,6 +54,7 @@ impl std::str::FromStr for SigningAlgorithm {
 }
 
 /// Why a key could not be made or loaded.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("signing key: {0}")]
 pub struct KeyError(String);
@@ -276,14 +278,13 @@ impl KeySet {
             .find(|k| k.kid == kid)
     }
 
-    /// The public JWKS document.
-    pub fn jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: std::iter::once(&self.active)
-                .chain(&self.previous)
-                .map(|k| k.public_jwk().clone())
-                .collect(),
-        }
+    /// The public JWKS document (`{"keys": [...]}`), every key with its `kid`.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = std::iter::once(&self.active)
+            .chain(&self.previous)
+            .filter_map(|k| serde_json::to_value(k.public_jwk()).ok())
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
@@ -299,7 +300,7 @@ mod tests {
             let k2 = SigningKey::from_pem(pem.as_bytes()).unwrap();
             assert_eq!(k.kid(), k2.kid());
             assert_eq!(k2.algorithm(), alg);
-            let jwks = serde_json::to_value(KeySet::new(k).jwks()).unwrap();
+            let jwks = KeySet::new(k).jwks();
             assert_eq!(jwks["keys"][0]["kid"], k2.kid());
             assert!(
                 jwks["keys"][0].get("d").is_none(),

@@ -10,6 +10,7 @@ use jsonwebtoken::{Header, encode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::OAuthError;
+use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 use crate::secret::random_token;
 
@@ -62,7 +63,7 @@ pub struct MintRequest<'a> {
     /// Scopes.
     pub scope: &'a ScopeSet,
     /// Audience (canonical resource URI).
-    pub audience: &'a str,
+    pub audience: &'a ResourceUri,
     /// The grant.
     pub grant_id: Option<&'a str>,
     /// Issue time.
@@ -94,7 +95,7 @@ impl TokenSigner {
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: req.subject.to_owned(),
-            aud: req.audience.to_owned(),
+            aud: req.audience.to_string(),
             exp: req.now + req.ttl,
             iat: req.now,
             nbf: req.now,

@@ -6,7 +6,7 @@ use oauth_mcp_core::client::RedirectUriAllowlist;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::store::{MemoryStore, UserStore};
-use oauth_mcp_core::{AuthServer, PreRegisteredClient, ServerConfig};
+use oauth_mcp_core::{AuthServer, PreRegisteredClient, ResourceServer, ServerConfig};
 
 use crate::support::*;
 
@@ -142,8 +142,9 @@ async fn trusted_pre_registered_clients_skip_consent_and_authenticate_with_basic
         Some("application/x-www-form-urlencoded"),
         form,
     );
+    // The scheme is case-insensitive (RFC 9110 §11.1): `BASIC` is Basic.
     r.headers_mut()
-        .insert("authorization", format!("Basic {basic}").parse().unwrap());
+        .insert("authorization", format!("BASIC {basic}").parse().unwrap());
     let resp = oauth.handle(r).await;
     assert_eq!(
         resp.status(),
@@ -152,6 +153,18 @@ async fn trusted_pre_registered_clients_skip_consent_and_authenticate_with_basic
         String::from_utf8_lossy(resp.body())
     );
     assert_eq!(resp.headers()["cache-control"], "no-store");
+    // A TokenResponse never shows its tokens in Debug.
+    let t: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    let tr = oauth_mcp_core::grant::TokenResponse {
+        access_token: access.to_owned(),
+        token_type: "Bearer",
+        expires_in: 1,
+        refresh_token: Some("rt-value".into()),
+        scope: "mcp".into(),
+    };
+    let dbg = format!("{tr:?}");
+    assert!(!dbg.contains(access) && !dbg.contains("rt-value"), "{dbg}");
 }
 
 #[tokio::test]
@@ -190,7 +203,6 @@ async fn issuer_with_a_path_moves_endpoints_and_uses_path_insertion() {
     let oauth = server(ServerConfig::builder("https://h.example/tenant")).await;
     let paths = oauth.paths();
     for p in [
-        "/.well-known/oauth-protected-resource/tenant/mcp",
         "/.well-known/oauth-authorization-server/tenant",
         "/.well-known/openid-configuration/tenant",
         "/tenant/.well-known/openid-configuration",
@@ -212,6 +224,19 @@ async fn issuer_with_a_path_moves_endpoints_and_uses_path_insertion() {
     let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(v["issuer"], "https://h.example/tenant");
     assert_eq!(v["token_endpoint"], "https://h.example/tenant/token");
+    // The resource server it feeds serves MCP and its metadata under the path.
+    let rs = ResourceServer::for_auth_server(oauth.server())
+        .build()
+        .unwrap();
+    assert_eq!(rs.mcp_path(), "/tenant/mcp");
+    assert_eq!(
+        rs.metadata_url(),
+        "https://h.example/.well-known/oauth-protected-resource/tenant/mcp"
+    );
+    assert_eq!(
+        rs.metadata().authorization_servers,
+        ["https://h.example/tenant"]
+    );
 }
 
 #[tokio::test]
@@ -264,16 +289,18 @@ async fn instances_sharing_a_key_file_accept_each_others_tokens() {
     let token = t["access_token"].as_str().unwrap();
     let mut headers = http::HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let who = b
-        .resource_guard()
+    let who = ResourceServer::for_auth_server(b.server())
+        .build()
+        .unwrap()
         .check(&headers, None, None)
         .await
         .unwrap();
     assert_eq!(who.subject, "alice");
     // A third instance with its own fresh key refuses it.
     let c = server(ServerConfig::builder("http://127.0.0.1:8080")).await;
-    let refusal = c
-        .resource_guard()
+    let refusal = ResourceServer::for_auth_server(c.server())
+        .build()
+        .unwrap()
         .check(&headers, None, None)
         .await
         .unwrap_err();
@@ -361,55 +388,6 @@ async fn introspection_answers_confidential_clients_only() {
         false
     );
     assert_eq!(introspect(refresh.into(), rs).await.1["active"], false);
-}
-
-#[tokio::test]
-async fn resource_metadata_for_an_external_authorization_server() {
-    use oauth_mcp_core::http::{Endpoints, ResourceMetadataHttp};
-    use oauth_mcp_core::resource::ResourceUri;
-    use oauth_mcp_core::scope::ScopeSet;
-    let prm = ResourceMetadataHttp::new(
-        &ResourceUri::parse("https://mcp.example/api/mcp").unwrap(),
-        &["https://idp.example/realms/x"],
-        &ScopeSet::parse("mcp offline_access").unwrap(),
-        "Example",
-    );
-    assert_eq!(
-        prm.url(),
-        "https://mcp.example/.well-known/oauth-protected-resource/api/mcp"
-    );
-    assert_eq!(
-        prm.paths(),
-        vec![
-            "/.well-known/oauth-protected-resource/api/mcp",
-            "/.well-known/oauth-protected-resource"
-        ]
-    );
-    let r = Endpoints::handle(
-        &prm,
-        req(
-            "GET",
-            "/.well-known/oauth-protected-resource/api/mcp",
-            None,
-            "",
-        ),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["access-control-allow-origin"], "*");
-    let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
-    assert_eq!(v["resource"], "https://mcp.example/api/mcp");
-    assert_eq!(
-        v["authorization_servers"],
-        serde_json::json!(["https://idp.example/realms/x"])
-    );
-    assert_eq!(v["scopes_supported"], serde_json::json!(["mcp"]));
-    let r = Endpoints::handle(
-        &prm,
-        req("POST", "/.well-known/oauth-protected-resource", None, ""),
-    )
-    .await;
-    assert_eq!(r.status(), 405);
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ async fn persists_across_reconnect() {
         client_id: client.client_id.clone(),
         subject: "alice".into(),
         scope: ScopeSet::from_scopes(["mcp", "admin"]),
-        resource: "https://mcp.example/mcp".into(),
+        resource: oauth_mcp_core::resource::ResourceUri::parse("https://mcp.example/mcp").unwrap(),
         created_at: 1_800_000_000,
         refresh_generation: 0,
         revoked: false,
@@ -77,7 +77,7 @@ async fn persists_across_reconnect() {
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         code_challenge_method: CodeChallengeMethod::S256,
         scope: ScopeSet::empty(),
-        resource: "https://mcp.example/mcp".into(),
+        resource: oauth_mcp_core::resource::ResourceUri::parse("https://mcp.example/mcp").unwrap(),
         created_at: 1_800_000_000,
         expires_at: 1_800_000_600,
     };
@@ -177,7 +177,7 @@ async fn spawn_cleanup_purges() {
         code_challenge: "x".into(),
         code_challenge_method: CodeChallengeMethod::S256,
         scope: ScopeSet::empty(),
-        resource: "r".into(),
+        resource: oauth_mcp_core::resource::ResourceUri::parse("https://r.example/mcp").unwrap(),
         created_at: 1,
         expires_at: 2,
     };

@@ -1,0 +1,568 @@
+//! Server configuration: a builder whose `build` validates every value once,
+//! at start-up, and checks that the public URL, MCP endpoint, resource,
+//! audience and issuer agree. After that nothing in it can be missing.
+
+mod clients;
+mod scopes;
+mod ttl;
+mod urls;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::{Client, RedirectUriPolicy, SharedRedirectPolicy};
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::ConfigError;
+use crate::login::{DefaultLoginUi, LoginUi};
+use crate::resource::{ResourcePolicy, ResourceUri};
+use crate::scope::{AllowedUsers, OFFLINE_ACCESS, ScopeSet, UserPolicy};
+use crate::secret::{Secret, hash_secret};
+use crate::token::{KeySet, SigningAlgorithm, SigningKey};
+
+pub use clients::PreRegisteredClient;
+pub(crate) use scopes::{parse_scopes, require_subset};
+
+/// Builds a [`ServerConfig`]. Every field has a secure default except the
+/// public URL.
+///
+/// ```
+/// use oauth_mcp_core::config::ServerConfig;
+/// let cfg = ServerConfig::builder("https://mcp.example.com")
+///     .scopes_supported(["mcp", "admin"])
+///     .default_scopes(["mcp"])
+///     .build()
+///     .unwrap();
+/// assert_eq!(cfg.resource().as_str(), "https://mcp.example.com/mcp");
+/// assert_eq!(cfg.issuer(), "https://mcp.example.com");
+/// ```
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct ServerConfigBuilder {
+    public_url: String,
+    issuer: Option<String>,
+    mcp_path: String,
+    resource: Option<String>,
+    extra_resources: Vec<String>,
+    scopes_supported: Vec<String>,
+    default_scopes: Option<Vec<String>>,
+    user_policy: UserPolicy,
+    keys: Option<KeySet>,
+    lifetimes: ttl::LifetimeInput,
+    allow_plain_pkce: bool,
+    allow_insecure_http: bool,
+    registration_enabled: bool,
+    redirect_policy: Option<SharedRedirectPolicy>,
+    clients: Vec<PreRegisteredClient>,
+    clock: Option<SharedClock>,
+    max_body_bytes: usize,
+    server_name: String,
+    branding: crate::login::Branding,
+    scope_descriptions: HashMap<String, String>,
+    login_ui: Option<Arc<dyn LoginUi>>,
+    check_revocation: bool,
+    registration_token: Option<Secret>,
+    #[cfg(feature = "cimd")]
+    cimd: Option<crate::cimd::CimdConfig>,
+}
+
+/// The validated, immutable configuration.
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub(crate) issuer: String,
+    pub(crate) issuer_path: String,
+    pub(crate) origin: String,
+    pub(crate) resources: ResourcePolicy,
+    pub(crate) scopes_supported: ScopeSet,
+    pub(crate) default_scopes: ScopeSet,
+    pub(crate) user_policy: UserPolicy,
+    pub(crate) keys: Arc<KeySet>,
+    pub(crate) access_token_ttl: i64,
+    pub(crate) refresh_token_ttl: i64,
+    pub(crate) code_ttl: i64,
+    pub(crate) login_ttl: i64,
+    pub(crate) allow_plain_pkce: bool,
+    pub(crate) registration_enabled: bool,
+    pub(crate) redirect_policy: Option<SharedRedirectPolicy>,
+    pub(crate) clients: HashMap<String, Client>,
+    pub(crate) clock: SharedClock,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) server_name: String,
+    pub(crate) scope_descriptions: HashMap<String, String>,
+    pub(crate) login_ui: Arc<dyn LoginUi>,
+    pub(crate) check_revocation: bool,
+    pub(crate) registered_client_ttl: Option<i64>,
+    pub(crate) registration_token_hash: Option<String>,
+    #[cfg(feature = "cimd")]
+    pub(crate) cimd: Option<crate::cimd::CimdConfig>,
+}
+
+impl ServerConfig {
+    /// Starts a configuration for a server reachable at `public_url` (the
+    /// issuer; the MCP endpoint defaults to `<public_url>/mcp`).
+    pub fn builder(public_url: impl Into<String>) -> ServerConfigBuilder {
+        ServerConfigBuilder {
+            public_url: public_url.into(),
+            issuer: None,
+            mcp_path: "/mcp".into(),
+            resource: None,
+            extra_resources: Vec::new(),
+            scopes_supported: vec!["mcp".into()],
+            default_scopes: None,
+            user_policy: UserPolicy::default(),
+            keys: None,
+            lifetimes: ttl::LifetimeInput::default(),
+            allow_plain_pkce: false,
+            allow_insecure_http: false,
+            registration_enabled: true,
+            redirect_policy: None,
+            clients: Vec::new(),
+            clock: None,
+            max_body_bytes: 64 * 1024,
+            server_name: "MCP server".into(),
+            branding: crate::login::Branding::default(),
+            scope_descriptions: HashMap::new(),
+            login_ui: None,
+            check_revocation: true,
+            registration_token: None,
+            #[cfg(feature = "cimd")]
+            cimd: None,
+        }
+    }
+
+    /// The issuer identifier (also the PRM `authorization_servers` entry, byte for byte).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The MCP endpoint's canonical URI: the default token audience.
+    pub fn resource(&self) -> &ResourceUri {
+        self.resources.default_resource()
+    }
+
+    /// The resources tokens may be issued for.
+    pub fn resources(&self) -> &ResourcePolicy {
+        &self.resources
+    }
+
+    /// Supported scopes.
+    pub fn scopes_supported(&self) -> &ScopeSet {
+        &self.scopes_supported
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<KeySet> {
+        &self.keys
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The path of one of this server's endpoints (`/authorize`, `/token`, …)
+    /// under the issuer's path.
+    pub fn endpoint_path(&self, endpoint: &str) -> String {
+        format!("{}{}", self.issuer_path, endpoint)
+    }
+
+    /// The absolute URL of one of this server's endpoints.
+    pub fn endpoint_url(&self, endpoint: &str) -> String {
+        format!("{}{}", self.origin, self.endpoint_path(endpoint))
+    }
+
+    /// The origin (`scheme://host[:port]`).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The issuer's path ("" at the root).
+    pub fn issuer_path(&self) -> &str {
+        &self.issuer_path
+    }
+
+    /// Whether `plain` PKCE is accepted.
+    pub fn plain_pkce_allowed(&self) -> bool {
+        self.allow_plain_pkce
+    }
+
+    /// Whether `/register` is served.
+    pub fn registration_enabled(&self) -> bool {
+        self.registration_enabled
+    }
+
+    /// The redirect-URI policy, if any.
+    pub fn redirect_policy(&self) -> Option<&dyn RedirectUriPolicy> {
+        self.redirect_policy.as_deref()
+    }
+
+    /// The user policy.
+    pub fn user_policy(&self) -> &UserPolicy {
+        &self.user_policy
+    }
+
+    /// The name shown on the login page.
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    /// The description of `scope` shown on the consent page, if configured.
+    pub fn scope_description(&self, scope: &str) -> Option<&str> {
+        self.scope_descriptions.get(scope).map(String::as_str)
+    }
+
+    /// The pages of the authorization endpoint.
+    pub fn login_ui(&self) -> &Arc<dyn LoginUi> {
+        &self.login_ui
+    }
+
+    /// The request body limit, in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// True if URL client ids (Client ID Metadata Documents) are accepted.
+    pub fn client_id_metadata_documents_enabled(&self) -> bool {
+        #[cfg(feature = "cimd")]
+        {
+            self.cimd.is_some()
+        }
+        #[cfg(not(feature = "cimd"))]
+        {
+            false
+        }
+    }
+
+    /// A client configured by the operator.
+    pub fn pre_registered_client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+}
+
+impl ServerConfigBuilder {
+    /// The issuer, if it differs from the public URL (it must share its origin).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The path of the MCP endpoint (default `/mcp`).
+    pub fn mcp_path(mut self, path: impl Into<String>) -> Self {
+        self.mcp_path = path.into();
+        self
+    }
+
+    /// The MCP endpoint's resource URI, if you want to state it explicitly; it
+    /// must equal `<public_url><mcp_path>`.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// Another resource this authorization server may issue tokens for.
+    pub fn additional_resource(mut self, resource: impl Into<String>) -> Self {
+        self.extra_resources.push(resource.into());
+        self
+    }
+
+    /// The scopes this server knows (default `["mcp"]`).
+    pub fn scopes_supported<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        scopes: I,
+    ) -> Self {
+        self.scopes_supported = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Scopes granted when a client asks for none (default: all supported).
+    pub fn default_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.default_scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Who may log in and which scopes each user may get.
+    pub fn user_policy(mut self, policy: UserPolicy) -> Self {
+        self.user_policy = policy;
+        self
+    }
+
+    /// Only these users may log in (`*` = anyone).
+    pub fn allowed_users<I: IntoIterator<Item = S>, S: Into<String>>(mut self, users: I) -> Self {
+        self.user_policy.allowed_users = AllowedUsers::from_list(users);
+        self
+    }
+
+    /// The scopes `user` may be granted.
+    pub fn user_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        user: impl Into<String>,
+        scopes: I,
+    ) -> Self {
+        self.user_policy
+            .user_scopes
+            .insert(user.into(), ScopeSet::from_scopes(scopes));
+        self
+    }
+
+    /// The scopes users without their own entry may be granted.
+    pub fn default_user_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        scopes: I,
+    ) -> Self {
+        self.user_policy.default_user_scopes = Some(ScopeSet::from_scopes(scopes));
+        self
+    }
+
+    /// The signing keys (default: a fresh ES256 key, lost on restart).
+    pub fn signing_keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Access-token lifetime (default 1 hour).
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.lifetimes.access_token = ttl;
+        self
+    }
+
+    /// Refresh-token lifetime (default 30 days).
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.lifetimes.refresh_token = ttl;
+        self
+    }
+
+    /// Authorization-code lifetime (default 5 minutes, at most 10).
+    pub fn code_ttl(mut self, ttl: Duration) -> Self {
+        self.lifetimes.code = ttl;
+        self
+    }
+
+    /// How long a user has to log in after /authorize (default 10 minutes).
+    pub fn login_ttl(mut self, ttl: Duration) -> Self {
+        self.lifetimes.login = ttl;
+        self
+    }
+
+    /// Accept `code_challenge_method=plain`. PKCE `plain` protects nothing if
+    /// the authorization request leaks; only for clients that cannot hash.
+    pub fn dangerously_allow_plain_pkce(mut self) -> Self {
+        self.allow_plain_pkce = true;
+        self
+    }
+
+    /// Allow an `http://` public URL on a non-loopback host. Tokens and
+    /// passwords then cross the network in clear text.
+    pub fn dangerously_allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
+        self
+    }
+
+    /// Turn dynamic client registration (`/register`) off.
+    pub fn disable_registration(mut self) -> Self {
+        self.registration_enabled = false;
+        self
+    }
+
+    /// Dynamically registered clients expire this long after registration
+    /// (default: never).
+    pub fn registered_client_ttl(mut self, ttl: Duration) -> Self {
+        self.lifetimes.registered_client = Some(ttl);
+        self
+    }
+
+    /// Require this initial access token (`Authorization: Bearer …`) at `/register`
+    /// (RFC 7591 §3).
+    pub fn registration_access_token(mut self, token: impl Into<Secret>) -> Self {
+        self.registration_token = Some(token.into());
+        self
+    }
+
+    /// Accept `client_id`s that are URLs of Client ID Metadata Documents (the
+    /// 2026-07-28 MCP registration model), fetched with SSRF protections.
+    #[cfg(feature = "cimd")]
+    pub fn client_id_metadata_documents(mut self, cfg: crate::cimd::CimdConfig) -> Self {
+        self.cimd = Some(cfg);
+        self
+    }
+
+    /// Restrict redirect URIs (at registration and at authorization).
+    pub fn redirect_uri_policy(mut self, policy: impl RedirectUriPolicy + 'static) -> Self {
+        self.redirect_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Adds an operator-created client.
+    pub fn client(mut self, client: PreRegisteredClient) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// The clock (tests use [`crate::clock::ManualClock`]).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Request body limit for the OAuth endpoints and the MCP scope check (default 64 KiB).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// The name shown on the login page.
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = name.into();
+        self
+    }
+
+    /// The look of the default pages: product name, logo, accent colour,
+    /// support link (validated at build).
+    pub fn branding(mut self, branding: crate::login::Branding) -> Self {
+        self.branding = branding;
+        self
+    }
+
+    /// What `scope` allows, in words, shown beside it on the consent page.
+    pub fn scope_description(mut self, scope: impl Into<String>, text: impl Into<String>) -> Self {
+        self.scope_descriptions.insert(scope.into(), text.into());
+        self
+    }
+
+    /// Replace the login, consent and error pages (default:
+    /// [`crate::login::DefaultLoginUi`] with the configured branding).
+    pub fn login_ui(mut self, ui: impl LoginUi + 'static) -> Self {
+        self.login_ui = Some(Arc::new(ui));
+        self
+    }
+
+    /// Skip the per-request check that a token's grant is not revoked (the
+    /// resource server then trusts the token until `exp`).
+    pub fn skip_revocation_check(mut self) -> Self {
+        self.check_revocation = false;
+        self
+    }
+
+    /// Validates everything and freezes the configuration.
+    pub fn build(self) -> Result<Arc<ServerConfig>, ConfigError> {
+        let urls = urls::derive(&urls::UrlInput {
+            public_url: &self.public_url,
+            issuer: self.issuer.as_deref(),
+            mcp_path: &self.mcp_path,
+            resource: self.resource.as_deref(),
+            allow_insecure_http: self.allow_insecure_http,
+        })?;
+        let mut resources = ResourcePolicy::new(urls.resource.clone());
+        for r in &self.extra_resources {
+            let parsed = ResourceUri::parse(r)
+                .map_err(|e| ConfigError::new("additional_resource", e.to_string()))?;
+            if parsed.as_str() == urls.issuer {
+                return Err(ConfigError::new(
+                    "additional_resource",
+                    format!(
+                        "`{r}` is the authorization server itself; tokens must be issued for resources, not for the issuer"
+                    ),
+                ));
+            }
+            resources = resources.with_resource(parsed);
+        }
+
+        let supported = parse_scopes("scopes_supported", &self.scopes_supported)?;
+        let default_scopes = match &self.default_scopes {
+            Some(d) => parse_scopes("default_scopes", d)?,
+            None => supported.without(OFFLINE_ACCESS),
+        };
+        require_subset(
+            "default_scopes",
+            "the default scopes are",
+            &default_scopes,
+            &supported,
+        )?;
+        for (user, s) in &self.user_policy.user_scopes {
+            require_subset(
+                "user_scopes",
+                &format!("user `{user}` is given"),
+                s,
+                &supported,
+            )?;
+        }
+        if let Some(s) = &self.user_policy.default_user_scopes {
+            require_subset("default_user_scopes", "users are given", s, &supported)?;
+        }
+
+        for scope in self.scope_descriptions.keys() {
+            if !supported.contains(scope) {
+                return Err(ConfigError::new(
+                    "scope_description",
+                    format!("`{scope}` is described but not in scopes_supported `{supported}`"),
+                ));
+            }
+        }
+        let login_ui: Arc<dyn LoginUi> = match self.login_ui {
+            Some(ui) => ui,
+            None => {
+                let brand = self.branding.resolve(&self.server_name)?;
+                Arc::new(DefaultLoginUi::new(brand).map_err(|e| {
+                    ConfigError::new(
+                        "login_ui",
+                        format!("the default templates do not load: {e}"),
+                    )
+                })?)
+            }
+        };
+        let lifetimes = self.lifetimes.validate()?;
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
+        }
+        let registration_token_hash = match &self.registration_token {
+            Some(t) if t.secret().len() < 16 => {
+                return Err(ConfigError::new(
+                    "registration_access_token",
+                    "must be at least 16 characters",
+                ));
+            }
+            Some(t) => Some(hash_secret(t.secret())),
+            None => None,
+        };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let clients = clients::pre_registered(self.clients, clock.now())?;
+        let keys = match self.keys {
+            Some(k) => k,
+            None => KeySet::new(
+                SigningKey::generate(SigningAlgorithm::Es256)
+                    .map_err(|e| ConfigError::new("signing_keys", e.to_string()))?,
+            ),
+        };
+
+        Ok(Arc::new(ServerConfig {
+            issuer: urls.issuer,
+            issuer_path: urls.issuer_path,
+            origin: urls.origin,
+            resources,
+            scopes_supported: supported,
+            default_scopes,
+            user_policy: self.user_policy,
+            keys: Arc::new(keys),
+            access_token_ttl: lifetimes.access_token,
+            refresh_token_ttl: lifetimes.refresh_token,
+            code_ttl: lifetimes.code,
+            login_ttl: lifetimes.login,
+            allow_plain_pkce: self.allow_plain_pkce,
+            registration_enabled: self.registration_enabled,
+            redirect_policy: self.redirect_policy,
+            clients,
+            clock,
+            max_body_bytes: self.max_body_bytes,
+            server_name: self.server_name,
+            scope_descriptions: self.scope_descriptions,
+            login_ui,
+            check_revocation: self.check_revocation,
+            registered_client_ttl: lifetimes.registered_client,
+            registration_token_hash,
+            #[cfg(feature = "cimd")]
+            cimd: self.cimd,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;

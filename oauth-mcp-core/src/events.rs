@@ -1,0 +1,404 @@
+//! The audit log: every event the library emits, with its name, level and
+//! fields, in one place. Events go to `tracing` under the target
+//! [`TARGET`]; secrets (codes, tokens, grant ids) are never logged, only an
+//! 8-character hash prefix ([`crate::secret::log_tag`]), and that reduction
+//! happens here, so no call site can forget it.
+
+use crate::error::ErrorCode;
+use crate::secret::log_tag;
+
+/// The `tracing` target of every audit event.
+pub const TARGET: &str = "oauth_mcp::audit";
+
+/// One audit event. Construct it and call [`AuditEvent::emit`]. Fields that
+/// hold secrets take the raw value and log only its hash prefix.
+#[non_exhaustive]
+#[derive(Clone, Copy)]
+pub enum AuditEvent<'a> {
+    /// `token.issued` (INFO): the token endpoint answered 200.
+    TokenIssued {
+        /// `grant_type` as sent.
+        grant_type: &'a str,
+        /// `client_id` from the body, if any.
+        client_id: Option<&'a str>,
+        /// Granted scopes.
+        scopes: &'a str,
+    },
+    /// `token.refused` (WARN): the token endpoint refused a request.
+    TokenRefused {
+        /// `grant_type` as sent.
+        grant_type: &'a str,
+        /// `client_id` from the body, if any.
+        client_id: Option<&'a str>,
+        /// The RFC 6749 error.
+        error: ErrorCode,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `token.code_replayed` (WARN): a spent code came back; its grant is revoked.
+    CodeReplayed {
+        /// The client presenting it.
+        client_id: &'a str,
+        /// The code (logged as a hash prefix).
+        code: &'a str,
+        /// True if a grant was revoked.
+        grant_revoked: bool,
+    },
+    /// `token.refresh_reused` (WARN): a rotated-out refresh token came back.
+    RefreshReused {
+        /// The client presenting it.
+        client_id: &'a str,
+        /// The revoked grant (logged as a hash prefix).
+        grant_id: &'a str,
+        /// The refresh token (logged as a hash prefix).
+        refresh_token: &'a str,
+    },
+    /// `token.minted` (INFO): an access token was signed.
+    TokenMinted {
+        /// The client.
+        client_id: &'a str,
+        /// The user.
+        subject: &'a str,
+        /// The token's audience.
+        audience: &'a str,
+        /// Its scopes.
+        scopes: &'a str,
+        /// Its `jti` (logged as a hash prefix).
+        jti: &'a str,
+        /// Its expiry (Unix seconds).
+        expires_at: i64,
+    },
+    /// `token.introspected` (INFO): an RFC 7662 answer said active.
+    TokenIntrospected {
+        /// The introspecting client.
+        client_id: &'a str,
+        /// The token's subject.
+        subject: &'a str,
+        /// The token's audience.
+        audience: &'a str,
+    },
+    /// `token.revoked` (INFO): an RFC 7009 request revoked a grant.
+    TokenRevoked {
+        /// The client.
+        client_id: &'a str,
+        /// The grant (logged as a hash prefix).
+        grant_id: &'a str,
+    },
+    /// `register.ok` (INFO): a client registered (RFC 7591).
+    Registered {
+        /// The new client id.
+        client_id: &'a str,
+        /// Its redirect URIs.
+        redirect_uris: &'a [String],
+        /// Its token endpoint auth method.
+        auth_method: &'a str,
+        /// Its name, if any.
+        client_name: Option<&'a str>,
+    },
+    /// `register.refused` (WARN): a registration was refused.
+    RegisterRefused {
+        /// The redirect URIs asked for.
+        redirect_uris: &'a [String],
+        /// The name asked for.
+        client_name: Option<&'a str>,
+        /// The RFC 7591 error.
+        error: ErrorCode,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `authorize.refused` (WARN): an authorization request was refused.
+    AuthorizeRefused {
+        /// The client, if known.
+        client_id: Option<&'a str>,
+        /// The redirect URI, if known.
+        redirect_uri: Option<&'a str>,
+        /// The error.
+        error: ErrorCode,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `authorize.login_shown` (INFO): a valid request reached the login page.
+    LoginShown {
+        /// The client.
+        client_id: &'a str,
+        /// Where the result goes.
+        redirect_uri: &'a str,
+        /// The token audience.
+        resource: &'a str,
+        /// Requested scopes.
+        scopes: &'a str,
+    },
+    /// `authorize.login_failed` (WARN): wrong credentials on the login page.
+    LoginFailed {
+        /// The client.
+        client_id: &'a str,
+        /// The user name typed.
+        username: &'a str,
+    },
+    /// `authorize.code_issued` (INFO): the user approved; a code was issued.
+    CodeIssued {
+        /// The client.
+        client_id: &'a str,
+        /// Where the code goes.
+        redirect_uri: &'a str,
+        /// The token audience.
+        resource: &'a str,
+        /// Granted scopes.
+        scopes: &'a str,
+        /// The user.
+        subject: &'a str,
+        /// The code (logged as a hash prefix).
+        code: &'a str,
+    },
+    /// `cimd.refused` (WARN): a client id metadata document cannot be used.
+    CimdRefused {
+        /// The client id URL.
+        client_id: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `bearer.refused`: a request to a protected route was refused. WARN for
+    /// a presented token; INFO for a request without credentials (the normal
+    /// first request of every OAuth flow).
+    BearerRefused {
+        /// The HTTP status.
+        status: u16,
+        /// The RFC 6750 error, if any.
+        error: Option<ErrorCode>,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `jwks.fetched` (INFO): a remote JWKS was (re)loaded.
+    JwksFetched {
+        /// Its URL.
+        jwks_uri: &'a str,
+        /// How many usable keys it held.
+        keys: usize,
+    },
+    /// `jwks.refresh_failed` (WARN): refetching a remote JWKS failed.
+    JwksRefreshFailed {
+        /// Why.
+        reason: &'a str,
+    },
+}
+
+impl AuditEvent<'_> {
+    /// The event's stable name (the `event` field).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::TokenIssued { .. } => "token.issued",
+            Self::TokenRefused { .. } => "token.refused",
+            Self::CodeReplayed { .. } => "token.code_replayed",
+            Self::RefreshReused { .. } => "token.refresh_reused",
+            Self::TokenMinted { .. } => "token.minted",
+            Self::TokenIntrospected { .. } => "token.introspected",
+            Self::TokenRevoked { .. } => "token.revoked",
+            Self::Registered { .. } => "register.ok",
+            Self::RegisterRefused { .. } => "register.refused",
+            Self::AuthorizeRefused { .. } => "authorize.refused",
+            Self::LoginShown { .. } => "authorize.login_shown",
+            Self::LoginFailed { .. } => "authorize.login_failed",
+            Self::CodeIssued { .. } => "authorize.code_issued",
+            Self::CimdRefused { .. } => "cimd.refused",
+            Self::BearerRefused { .. } => "bearer.refused",
+            Self::JwksFetched { .. } => "jwks.fetched",
+            Self::JwksRefreshFailed { .. } => "jwks.refresh_failed",
+        }
+    }
+
+    /// Writes the event to `tracing`.
+    pub fn emit(&self) {
+        let event = self.name();
+        match *self {
+            Self::TokenIssued {
+                grant_type,
+                client_id,
+                scopes,
+            } => {
+                tracing::info!(target: TARGET, event, grant_type, client_id, scopes, outcome = "ok")
+            }
+            Self::TokenRefused {
+                grant_type,
+                client_id,
+                error,
+                reason,
+            } => {
+                tracing::warn!(target: TARGET, event, grant_type, client_id, error = error.as_str(), reason)
+            }
+            Self::CodeReplayed {
+                client_id,
+                code,
+                grant_revoked,
+            } => {
+                tracing::warn!(target: TARGET, event, client_id, code = %log_tag(code), grant_revoked)
+            }
+            Self::RefreshReused {
+                client_id,
+                grant_id,
+                refresh_token,
+            } => tracing::warn!(target: TARGET, event, client_id, grant = %log_tag(grant_id),
+                refresh_token = %log_tag(refresh_token)),
+            Self::TokenMinted {
+                client_id,
+                subject,
+                audience,
+                scopes,
+                jti,
+                expires_at,
+            } => tracing::info!(target: TARGET, event, client_id, subject, audience, scopes,
+                jti = %log_tag(jti), expires_at),
+            Self::TokenIntrospected {
+                client_id,
+                subject,
+                audience,
+            } => tracing::info!(target: TARGET, event, client_id, subject, audience),
+            Self::TokenRevoked {
+                client_id,
+                grant_id,
+            } => tracing::info!(target: TARGET, event, client_id, grant = %log_tag(grant_id)),
+            Self::Registered {
+                client_id,
+                redirect_uris,
+                auth_method,
+                client_name,
+            } => tracing::info!(target: TARGET, event, client_id, redirect_uris = ?redirect_uris,
+                auth_method, client_name),
+            Self::RegisterRefused {
+                redirect_uris,
+                client_name,
+                error,
+                reason,
+            } => tracing::warn!(target: TARGET, event, redirect_uris = ?redirect_uris, client_name,
+                error = error.as_str(), reason),
+            Self::AuthorizeRefused {
+                client_id,
+                redirect_uri,
+                error,
+                reason,
+            } => {
+                tracing::warn!(target: TARGET, event, client_id, redirect_uri, error = error.as_str(), reason)
+            }
+            Self::LoginShown {
+                client_id,
+                redirect_uri,
+                resource,
+                scopes,
+            } => tracing::info!(target: TARGET, event, client_id, redirect_uri, resource, scopes),
+            Self::LoginFailed {
+                client_id,
+                username,
+            } => tracing::warn!(target: TARGET, event, client_id, username),
+            Self::CodeIssued {
+                client_id,
+                redirect_uri,
+                resource,
+                scopes,
+                subject,
+                code,
+            } => tracing::info!(target: TARGET, event, client_id, redirect_uri, resource, scopes,
+                subject, code = %log_tag(code)),
+            Self::CimdRefused { client_id, reason } => {
+                tracing::warn!(target: TARGET, event, client_id, reason)
+            }
+            Self::BearerRefused {
+                status,
+                error,
+                reason,
+            } => {
+                let error = error.map(ErrorCode::as_str).unwrap_or("none");
+                if status == 401 && error == "none" {
+                    tracing::info!(target: TARGET, event, status, error, reason)
+                } else {
+                    tracing::warn!(target: TARGET, event, status, error, reason)
+                }
+            }
+            Self::JwksFetched { jwks_uri, keys } => {
+                tracing::info!(target: TARGET, event, jwks_uri, keys)
+            }
+            Self::JwksRefreshFailed { reason } => {
+                tracing::warn!(target: TARGET, event, reason)
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for AuditEvent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Fields may hold secrets (reduced only when emitted): show the name.
+        f.debug_tuple("AuditEvent").field(&self.name()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Metadata, Subscriber};
+
+    use super::*;
+
+    /// Records the level and target of every event.
+    #[derive(Default, Clone)]
+    struct Levels(Arc<Mutex<Vec<(Level, String)>>>);
+
+    impl Subscriber for Levels {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, e: &Event<'_>) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push((*e.metadata().level(), e.metadata().target().to_owned()));
+            }
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    fn level_of(event: AuditEvent<'_>) -> (Level, String) {
+        let levels = Levels::default();
+        tracing::subscriber::with_default(levels.clone(), || event.emit());
+        let got = levels.0.lock().map(|v| v.clone()).unwrap_or_default();
+        assert_eq!(got.len(), 1, "one event per emit");
+        got[0].clone()
+    }
+
+    #[test]
+    fn a_tokenless_request_is_info_and_a_bad_token_is_warn() {
+        let bare = level_of(AuditEvent::BearerRefused {
+            status: 401,
+            error: None,
+            reason: "no token",
+        });
+        assert_eq!(bare, (Level::INFO, TARGET.to_owned()));
+        let bad = level_of(AuditEvent::BearerRefused {
+            status: 401,
+            error: Some(ErrorCode::InvalidToken),
+            reason: "expired",
+        });
+        assert_eq!(bad.0, Level::WARN);
+        let scope = level_of(AuditEvent::BearerRefused {
+            status: 403,
+            error: Some(ErrorCode::InsufficientScope),
+            reason: "admin",
+        });
+        assert_eq!(scope.0, Level::WARN);
+        assert_eq!(
+            AuditEvent::CodeIssued {
+                client_id: "c",
+                redirect_uri: "r",
+                resource: "x",
+                scopes: "mcp",
+                subject: "s",
+                code: "secret-code",
+            }
+            .name(),
+            "authorize.code_issued"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! Token introspection (RFC 7662) for confidential clients (resource servers).
+
+use serde_json::{Value, json};
+
+use crate::error::OAuthError;
+use crate::events::AuditEvent;
+use crate::params::Params;
+use crate::secret::hash_secret;
+use crate::server::AuthServer;
+use crate::validate::LocalJwtValidator;
+
+impl AuthServer {
+    /// POST /introspect (RFC 7662): whether a token is active, and its claims.
+    /// Only confidential clients (a resource server registered by the
+    /// operator) may introspect; unknown, expired or revoked tokens answer
+    /// `{"active": false}`.
+    pub async fn introspect(
+        &self,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<Value, OAuthError> {
+        let form = Params::parse(body);
+        let client = self.authenticate_client(&form, authorization).await?;
+        if !client.is_confidential() {
+            return Err(OAuthError::invalid_client(format!(
+                "client `{}` is public; introspection needs a confidential client (a resource server with a secret)",
+                client.client_id
+            )));
+        }
+        let token = form.required("token")?;
+        let now = self.now();
+        let inactive = json!({"active": false});
+        if let Some(r) = self.store.get_refresh(&hash_secret(token)).await? {
+            let Some(g) = self.store.get_grant(&r.grant_id).await? else {
+                return Ok(inactive);
+            };
+            if g.revoked || r.expires_at <= now {
+                return Ok(inactive);
+            }
+            return Ok(json!({
+                "active": true, "token_type": "refresh_token", "client_id": g.client_id, "sub": g.subject,
+                "scope": g.scope.to_string(), "aud": g.resource, "iss": self.cfg.issuer(),
+                "exp": r.expires_at, "iat": r.issued_at,
+            }));
+        }
+        for resource in self.cfg.resources().known() {
+            let v = LocalJwtValidator::new(
+                self.cfg.keys().clone(),
+                self.cfg.issuer(),
+                resource.clone(),
+                self.cfg.clock().clone(),
+            )
+            .with_leeway(0);
+            if let Ok((ctx, gid)) = v.validate_sync(token) {
+                if let Some(gid) = gid
+                    && self.store.get_grant(&gid).await?.is_some_and(|g| g.revoked)
+                {
+                    return Ok(inactive);
+                }
+                AuditEvent::TokenIntrospected {
+                    client_id: &client.client_id,
+                    subject: &ctx.subject,
+                    audience: &ctx.audience,
+                }
+                .emit();
+                return Ok(json!({
+                    "active": true, "token_type": "Bearer", "client_id": ctx.client_id, "sub": ctx.subject,
+                    "scope": ctx.scopes.to_string(), "aud": ctx.audience, "iss": ctx.issuer,
+                    "exp": ctx.expires_at, "jti": ctx.token_id,
+                }));
+            }
+        }
+        Ok(inactive)
+    }
+}

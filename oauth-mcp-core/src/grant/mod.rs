@@ -1,0 +1,329 @@
+//! The token endpoint: the `authorization_code` and `refresh_token` grants.
+//! Client authentication, registration, introspection and revocation live in
+//! the submodules, one idea each.
+
+mod client_auth;
+mod introspect;
+mod register;
+mod revoke;
+
+use serde::Serialize;
+
+use crate::client::Client;
+use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::events::AuditEvent;
+use crate::params::Params;
+use crate::pkce;
+use crate::resource::ResourceUri;
+use crate::scope::ScopeSet;
+use crate::secret::{hash_secret, random_token};
+use crate::server::AuthServer;
+use crate::store::{CodeRedemption, Grant, RefreshToken, RotateOutcome};
+use crate::token::MintRequest;
+
+/// A successful token response (RFC 6749 §5.1). `Debug` and `Display` never
+/// show the tokens.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TokenResponse {
+    /// The JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The new refresh token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Granted scopes (always sent: clients compare it with what they asked).
+    pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl std::fmt::Display for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TokenResponse(scope={}, expires_in={})",
+            self.scope, self.expires_in
+        )
+    }
+}
+
+impl AuthServer {
+    /// POST /token: the form body and the `Authorization` header, if any.
+    pub async fn token(
+        &self,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let form = Params::parse(body);
+        let grant_type = form.single("grant_type").unwrap_or(None);
+        let result = self.token_inner(&form, authorization).await;
+        let grant_type = grant_type.unwrap_or("");
+        let client_id = form.single("client_id").ok().flatten();
+        match &result {
+            Ok(r) => AuditEvent::TokenIssued {
+                grant_type,
+                client_id,
+                scopes: &r.scope,
+            }
+            .emit(),
+            Err(e) => AuditEvent::TokenRefused {
+                grant_type,
+                client_id,
+                error: e.code,
+                reason: &e.description,
+            }
+            .emit(),
+        }
+        result
+    }
+
+    async fn token_inner(
+        &self,
+        form: &Params,
+        authorization: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grant_type = form.required("grant_type")?;
+        if !matches!(grant_type, "authorization_code" | "refresh_token") {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type `{grant_type}` is not supported; use authorization_code or refresh_token"
+                ),
+            ));
+        }
+        let client = self.authenticate_client(form, authorization).await?;
+        if !client.allows_grant(grant_type) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!(
+                    "client `{}` did not register the {grant_type} grant",
+                    client.client_id
+                ),
+            ));
+        }
+        match grant_type {
+            "authorization_code" => self.code_grant(form, &client).await,
+            _ => self.refresh_grant(form, &client).await,
+        }
+    }
+
+    fn check_resource_param(&self, form: &Params, bound: &ResourceUri) -> Result<(), OAuthError> {
+        let requested = form.all("resource");
+        if requested.is_empty() {
+            return Ok(());
+        }
+        let resolved = self.cfg.resources().resolve(&requested)?;
+        if resolved != *bound {
+            return Err(OAuthError::invalid_target(format!(
+                "resource `{resolved}` differs from `{bound}`, the resource this grant was authorized for"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn code_grant(
+        &self,
+        form: &Params,
+        client: &Client,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = form.required("code")?;
+        let verifier = form.single("code_verifier")?.ok_or_else(|| {
+            OAuthError::invalid_request("missing code_verifier: PKCE is required")
+        })?;
+        let now = self.now();
+        let c = match self.store.redeem_code(&hash_secret(code)).await? {
+            CodeRedemption::NotFound => {
+                return Err(OAuthError::invalid_grant(
+                    "the authorization code is unknown to this server",
+                ));
+            }
+            CodeRedemption::Replayed { grant_id } => {
+                let revoked = self.store.revoke_grant(&grant_id).await?;
+                AuditEvent::CodeReplayed {
+                    client_id: &client.client_id,
+                    code,
+                    grant_revoked: revoked,
+                }
+                .emit();
+                return Err(OAuthError::invalid_grant(
+                    "the authorization code was already used; every token it issued has been revoked",
+                ));
+            }
+            CodeRedemption::Redeemed(c) => c,
+        };
+        if c.expires_at <= now {
+            return Err(OAuthError::invalid_grant(format!(
+                "the authorization code expired {} seconds ago (codes live {} seconds); start the authorization again",
+                now - c.expires_at,
+                self.cfg.code_ttl
+            )));
+        }
+        if c.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant(format!(
+                "the authorization code was issued to another client, not `{}`",
+                client.client_id
+            )));
+        }
+        match form.single("redirect_uri")? {
+            Some(r) if r != c.redirect_uri => {
+                return Err(OAuthError::invalid_grant(format!(
+                    "redirect_uri `{r}` differs from `{}`, the one used at /authorize",
+                    c.redirect_uri
+                )));
+            }
+            None if c.redirect_uri_explicit => {
+                return Err(OAuthError::invalid_request(
+                    "redirect_uri is required because the authorization request included it",
+                ));
+            }
+            _ => {}
+        }
+        pkce::verify(c.code_challenge_method, &c.code_challenge, verifier)?;
+        self.check_resource_param(form, &c.resource)?;
+
+        let refresh = random_token();
+        let grant = Grant {
+            grant_id: c.grant_id.clone(),
+            client_id: c.client_id.clone(),
+            subject: c.subject.clone(),
+            scope: c.scope.clone(),
+            resource: c.resource.clone(),
+            created_at: now,
+            refresh_generation: 0,
+            revoked: false,
+        };
+        let issue_refresh = client.allows_grant("refresh_token");
+        let refresh_record = issue_refresh.then(|| RefreshToken {
+            token_hash: hash_secret(&refresh),
+            grant_id: grant.grant_id.clone(),
+            generation: 0,
+            issued_at: now,
+            expires_at: now + self.cfg.refresh_token_ttl,
+        });
+        self.store.insert_grant(grant.clone(), refresh_record).await.map_err(|e| match e {
+            StoreError::Duplicate(_) => OAuthError::invalid_grant(
+                "the authorization code was replayed while it was being redeemed; the grant is revoked",
+            ),
+            other => other.into(),
+        })?;
+        self.issue(&grant, &grant.scope, issue_refresh.then_some(refresh))
+    }
+
+    async fn refresh_grant(
+        &self,
+        form: &Params,
+        client: &Client,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = form.required("refresh_token")?;
+        let presented_hash = hash_secret(presented);
+        let now = self.now();
+        let invalid = || {
+            OAuthError::invalid_grant(
+                "the refresh token is unknown, expired or revoked; authorize again",
+            )
+        };
+        let record = self
+            .store
+            .get_refresh(&presented_hash)
+            .await?
+            .ok_or_else(invalid)?;
+        let grant = self
+            .store
+            .get_grant(&record.grant_id)
+            .await?
+            .ok_or_else(invalid)?;
+        if grant.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        let scope = match form.single("scope")? {
+            Some(s) => {
+                let requested = ScopeSet::parse(s)?;
+                if !requested.is_subset(&grant.scope) {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "a refresh may only narrow the grant's scopes ({}); `{requested}` asks for more",
+                        grant.scope
+                    )));
+                }
+                requested
+            }
+            None => grant.scope.clone(),
+        };
+        self.check_resource_param(form, &grant.resource)?;
+        let new_refresh = random_token();
+        let outcome = self
+            .store
+            .rotate_refresh(
+                &presented_hash,
+                &hash_secret(&new_refresh),
+                now,
+                now + self.cfg.refresh_token_ttl,
+            )
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated(grant) => self.issue(&grant, &scope, Some(new_refresh)),
+            RotateOutcome::Reused { grant_id } => {
+                AuditEvent::RefreshReused {
+                    client_id: &client.client_id,
+                    grant_id: &grant_id,
+                    refresh_token: presented,
+                }
+                .emit();
+                Err(OAuthError::invalid_grant(
+                    "this refresh token was already rotated; reusing it revoked the whole grant (possible token theft). Authorize again",
+                ))
+            }
+            RotateOutcome::Invalid => Err(invalid()),
+        }
+    }
+
+    fn issue(
+        &self,
+        grant: &Grant,
+        scope: &ScopeSet,
+        refresh: Option<String>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let (jwt, claims) = self.signer.mint(&MintRequest {
+            subject: &grant.subject,
+            client_id: &grant.client_id,
+            scope,
+            audience: &grant.resource,
+            grant_id: Some(&grant.grant_id),
+            now: self.now(),
+            ttl: self.cfg.access_token_ttl,
+        })?;
+        AuditEvent::TokenMinted {
+            client_id: &grant.client_id,
+            subject: &grant.subject,
+            audience: &claims.aud,
+            scopes: &claims.scope,
+            jti: &claims.jti,
+            expires_at: claims.exp,
+        }
+        .emit();
+        Ok(TokenResponse {
+            access_token: jwt,
+            token_type: "Bearer",
+            expires_in: self.cfg.access_token_ttl,
+            refresh_token: refresh,
+            scope: scope.to_string(),
+        })
+    }
+}

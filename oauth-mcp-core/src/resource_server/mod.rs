@@ -1,0 +1,167 @@
+//! [`ResourceServer`]: the protected-resource role every MCP server plays.
+//! One validated configuration — resource URI, trusted authorization
+//! servers, supported, required and per-operation scopes, a
+//! [`TokenValidator`] — yields both the Bearer guard of the MCP endpoint and
+//! its RFC 9728 metadata, so the two cannot disagree. Built for an external
+//! authorization server with [`ResourceServer::builder`], or fed by an
+//! embedded one with [`ResourceServer::for_auth_server`]; either way `build`
+//! checks that resource, issuer, audience and scopes agree, and refuses to
+//! start otherwise.
+
+mod builder;
+mod operations;
+mod template;
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use http::request::Parts;
+
+use crate::bearer::{BearerRefusal, bearer_token, refusal};
+use crate::error::ErrorCode;
+use crate::metadata::ProtectedResourceMetadata;
+use crate::resource::ResourceUri;
+use crate::scope::{ScopeImplication, ScopeSet, missing_scopes};
+use crate::validate::{AuthContext, TokenRejection, TokenValidator};
+
+use operations::OperationScopes;
+
+pub use builder::ResourceServerBuilder;
+
+/// The protected resource (your MCP endpoint): validates Bearer tokens,
+/// enforces required and per-operation scopes, and serves its metadata.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct ResourceServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    resource: ResourceUri,
+    path: String,
+    metadata: ProtectedResourceMetadata,
+    metadata_url: String,
+    metadata_paths: Vec<String>,
+    validator: Arc<dyn TokenValidator>,
+    required: ScopeSet,
+    operations: OperationScopes,
+    implication: Arc<dyn ScopeImplication>,
+    challenge_scopes: ScopeSet,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for ResourceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceServer")
+            .field("resource", &self.inner.resource)
+            .field(
+                "authorization_servers",
+                &self.inner.metadata.authorization_servers,
+            )
+            .field("required", &self.inner.required)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResourceServer {
+    /// The canonical resource URI (the audience tokens must carry).
+    pub fn resource(&self) -> &ResourceUri {
+        &self.inner.resource
+    }
+
+    /// The path to mount the MCP endpoint at: the resource URI's path (e.g.
+    /// `/mcp`, or `/base/mcp` behind a path-prefixed public URL).
+    pub fn mcp_path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The RFC 9728 metadata document.
+    pub fn metadata(&self) -> &ProtectedResourceMetadata {
+        &self.inner.metadata
+    }
+
+    /// The metadata's absolute URL (in every challenge's `resource_metadata`).
+    pub fn metadata_url(&self) -> &str {
+        &self.inner.metadata_url
+    }
+
+    /// The paths the metadata is served at: path insertion
+    /// (`/.well-known/oauth-protected-resource/<path>`) and the origin's root.
+    pub fn metadata_paths(&self) -> &[String] {
+        &self.inner.metadata_paths
+    }
+
+    /// The request body limit for the MCP endpoint's scope check.
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.max_body
+    }
+
+    /// `Some(limit)` when the decision on this request needs its body (a POST
+    /// while per-operation scopes are configured): the adapter reads at most
+    /// `limit` bytes (answering [`crate::http::body_too_large`] beyond) and
+    /// passes them to [`ResourceServer::check`]. `None`: decide without it.
+    pub fn body_limit(&self, parts: &Parts) -> Option<usize> {
+        (parts.method == http::Method::POST && !self.inner.operations.is_empty())
+            .then_some(self.inner.max_body)
+    }
+
+    /// Checks a request to the MCP endpoint: the Bearer token, then the
+    /// required scopes and those of every operation in `body` (JSON-RPC,
+    /// single or batch) and in the `Mcp-Method`/`Mcp-Name` headers.
+    pub async fn check(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Result<AuthContext, BearerRefusal> {
+        let i = &self.inner;
+        let refuse = |status, error, description, scope: &ScopeSet| {
+            refusal(&i.metadata_url, status, error, description, scope)
+        };
+        let token = bearer_token(headers, query, &i.metadata_url)
+            .map_err(|(status, error, why)| refuse(status, error, why, &i.challenge_scopes))?;
+        let ctx = match i.validator.validate(token).await {
+            Ok(c) => c,
+            Err(TokenRejection::Unavailable(why)) => {
+                return Err(refuse(
+                    503,
+                    Some(ErrorCode::TemporarilyUnavailable),
+                    why,
+                    &ScopeSet::empty(),
+                ));
+            }
+            Err(rej) => {
+                return Err(refuse(
+                    401,
+                    Some(ErrorCode::InvalidToken),
+                    rej.to_string(),
+                    &i.challenge_scopes,
+                ));
+            }
+        };
+        let needed = ScopeSet::from_scopes(
+            i.required
+                .iter()
+                .chain(i.operations.needed(headers, body).iter())
+                .map(str::to_owned),
+        );
+        let missing = missing_scopes(&ctx.scopes, &needed, i.implication.as_ref());
+        if !missing.is_empty() {
+            // Name everything the operation needs plus what the token has, so a
+            // client that replaces its scope set (rather than merging) still
+            // keeps its other abilities after step-up.
+            let challenge =
+                ScopeSet::from_scopes(needed.iter().chain(ctx.scopes.iter()).map(str::to_owned));
+            return Err(refuse(
+                403,
+                Some(ErrorCode::InsufficientScope),
+                format!(
+                    "this operation needs scope `{missing}`; the token has `{}`",
+                    ctx.scopes
+                ),
+                &challenge,
+            ));
+        }
+        Ok(ctx)
+    }
+}

@@ -1,0 +1,248 @@
+//! The local JWT validator: tokens this library issued, checked with the
+//! keys this process holds.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::{AuthContext, TokenRejection, TokenValidator, jwt};
+use crate::clock::SharedClock;
+use crate::resource::ResourceUri;
+use crate::scope::ScopeSet;
+use crate::store::TokenStore;
+use crate::token::KeySet;
+
+#[derive(Deserialize)]
+struct RawClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<serde_json::Value>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<String>,
+    client_id: Option<String>,
+    scope: Option<String>,
+    gid: Option<String>,
+}
+
+/// Validates JWT access tokens signed by keys this process holds: signature,
+/// `typ`, `iss`, `aud` (this resource, after canonicalisation), `exp`/`nbf`
+/// with a small leeway, and optionally that the grant was not revoked.
+#[derive(Clone)]
+pub struct LocalJwtValidator {
+    keys: Arc<KeySet>,
+    issuer: String,
+    audience: ResourceUri,
+    leeway: i64,
+    clock: SharedClock,
+    revocations: Option<Arc<dyn TokenStore>>,
+}
+
+impl std::fmt::Debug for LocalJwtValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalJwtValidator")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalJwtValidator {
+    /// A validator for tokens from `issuer` meant for `audience`.
+    pub fn new(
+        keys: Arc<KeySet>,
+        issuer: impl Into<String>,
+        audience: ResourceUri,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            keys,
+            issuer: issuer.into(),
+            audience,
+            leeway: 30,
+            clock,
+            revocations: None,
+        }
+    }
+
+    /// Clock-skew allowance for `exp` and `nbf`, in seconds (default 30).
+    pub fn with_leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// Also refuse tokens whose grant this store knows to be revoked (code
+    /// replay, refresh-token reuse, revocation). Costs one store lookup per request.
+    pub fn with_revocation_check(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// Checks everything but revocation; synchronous.
+    pub fn validate_sync(
+        &self,
+        token: &str,
+    ) -> Result<(AuthContext, Option<String>), TokenRejection> {
+        let header = jwt::header(token)?;
+        jwt::check_typ(header.typ.as_deref(), false)?;
+        let kid = header.kid.clone().unwrap_or_default();
+        let key = self
+            .keys
+            .find(&kid)
+            .ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
+        if header.alg != key.algorithm().jwt_alg() {
+            return Err(TokenRejection::Algorithm(format!("{:?}", header.alg)));
+        }
+        let c: RawClaims = jwt::verified_claims(token, key.decoding(), header.alg)?;
+        jwt::check_claims(
+            &jwt::ClaimView {
+                iss: c.iss.as_deref(),
+                aud: c.aud.as_ref(),
+                exp: c.exp,
+                nbf: c.nbf,
+            },
+            &self.issuer,
+            &self.audience,
+            self.clock.now(),
+            self.leeway,
+        )?;
+        let sub = c.sub.ok_or(TokenRejection::MissingClaim("sub"))?;
+        let exp = c.exp.unwrap_or_default();
+        Ok((
+            AuthContext {
+                subject: sub,
+                client_id: c.client_id.unwrap_or_default(),
+                scopes: ScopeSet::parse(c.scope.as_deref().unwrap_or("")).unwrap_or_default(),
+                audience: self.audience.to_string(),
+                issuer: self.issuer.clone(),
+                expires_at: exp,
+                token_id: c.jti,
+            },
+            c.gid,
+        ))
+    }
+}
+
+#[async_trait]
+impl TokenValidator for LocalJwtValidator {
+    async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
+        let (ctx, gid) = self.validate_sync(token)?;
+        if let (Some(store), Some(gid)) = (&self.revocations, gid) {
+            match store.get_grant(&gid).await {
+                Ok(Some(g)) if g.revoked => return Err(TokenRejection::Revoked),
+                // A grant this store never saw (another instance with its own
+                // store, or before a restart of a memory store) is not revoked
+                // here; the signature, issuer, audience and expiry still hold.
+                Ok(_) => {}
+                Err(e) => return Err(TokenRejection::Unavailable(e.to_string())),
+            }
+        }
+        Ok(ctx)
+    }
+
+    fn issuer(&self) -> Option<&str> {
+        Some(&self.issuer)
+    }
+
+    fn audience(&self) -> Option<&ResourceUri> {
+        Some(&self.audience)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock, SystemClock};
+    use crate::token::{MintRequest, SigningAlgorithm, SigningKey, TokenSigner};
+
+    const ISS: &str = "https://as.example";
+
+    fn setup(alg: SigningAlgorithm) -> (TokenSigner, LocalJwtValidator, ManualClock) {
+        let keys = Arc::new(KeySet::new(SigningKey::generate(alg).unwrap()));
+        let clock = ManualClock::new();
+        let aud = ResourceUri::parse("https://mcp.example/mcp").unwrap();
+        let v = LocalJwtValidator::new(keys.clone(), ISS, aud, Arc::new(clock.clone()));
+        (TokenSigner::new(keys, ISS), v, clock)
+    }
+
+    fn mint(s: &TokenSigner, aud: &str, now: i64) -> String {
+        let scope = ScopeSet::parse("mcp").unwrap();
+        s.mint(&MintRequest {
+            subject: "alice",
+            client_id: "c1",
+            scope: &scope,
+            audience: &ResourceUri::parse(aud).unwrap(),
+            grant_id: None,
+            now,
+            ttl: 300,
+        })
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn sign_and_verify_both_algorithms() {
+        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+            let (s, v, clock) = setup(alg);
+            let t = mint(&s, "https://mcp.example/mcp", clock.now());
+            let (ctx, _) = v.validate_sync(&t).unwrap();
+            assert_eq!(ctx.subject, "alice");
+            assert_eq!(ctx.client_id, "c1");
+            assert!(ctx.scopes.contains("mcp"));
+        }
+    }
+
+    #[test]
+    fn audience_is_canonical_but_strict() {
+        let (s, v, clock) = setup(SigningAlgorithm::Es256);
+        assert!(
+            v.validate_sync(&mint(&s, "https://MCP.example:443/mcp/", clock.now()))
+                .is_ok()
+        );
+        let e = v
+            .validate_sync(&mint(&s, "https://as.example", clock.now()))
+            .unwrap_err();
+        assert!(matches!(e, TokenRejection::WrongAudience { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn expiry_with_leeway() {
+        let (s, v, clock) = setup(SigningAlgorithm::Es256);
+        let t = mint(&s, "https://mcp.example/mcp", clock.now());
+        clock.advance(300 + 29);
+        assert!(v.validate_sync(&t).is_ok());
+        clock.advance(2);
+        assert!(matches!(
+            v.validate_sync(&t).unwrap_err(),
+            TokenRejection::Expired(_)
+        ));
+        let future = mint(&s, "https://mcp.example/mcp", clock.now() + 3600);
+        assert_eq!(
+            v.validate_sync(&future).unwrap_err(),
+            TokenRejection::NotYetValid
+        );
+    }
+
+    #[test]
+    fn foreign_key_wrong_issuer_and_garbage_are_refused() {
+        let (_, v, clock) = setup(SigningAlgorithm::Es256);
+        let (other, _, _) = setup(SigningAlgorithm::Es256);
+        let t = mint(&other, "https://mcp.example/mcp", clock.now());
+        assert!(matches!(
+            v.validate_sync(&t).unwrap_err(),
+            TokenRejection::UnknownKey(_)
+        ));
+        let foreign_iss = TokenSigner::new(v.keys.clone(), "https://evil.example");
+        let t = mint(&foreign_iss, "https://mcp.example/mcp", SystemClock.now());
+        assert!(matches!(
+            v.validate_sync(&t).unwrap_err(),
+            TokenRejection::WrongIssuer { .. }
+        ));
+        assert!(matches!(
+            v.validate_sync("a.b.c").unwrap_err(),
+            TokenRejection::Malformed(_)
+        ));
+    }
+}

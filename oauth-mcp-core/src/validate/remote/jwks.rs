@@ -1,0 +1,346 @@
+//! [`RemoteJwksValidator`]: JWT access tokens of an external authorization
+//! server, verified against its JWKS (discovered, cached, refetched on an
+//! unknown `kid` at a bounded rate).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use tokio::sync::{Mutex, RwLock};
+
+use super::{RemoteError, ScopeClaim, context_from, discover, http_client};
+use crate::clock::{SharedClock, SystemClock};
+use crate::events::AuditEvent;
+use crate::resource::ResourceUri;
+use crate::validate::jwt::{self, AsymmetricAlgorithm};
+use crate::validate::{AuthContext, TokenRejection, TokenValidator};
+
+/// Builds a [`RemoteJwksValidator`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct RemoteJwksBuilder {
+    issuer: String,
+    audience: ResourceUri,
+    jwks_uri: Option<String>,
+    algorithms: Vec<AsymmetricAlgorithm>,
+    accept_plain_jwt: bool,
+    scope_claims: Vec<ScopeClaim>,
+    max_key_age: Duration,
+    min_refetch_interval: Duration,
+    timeout: Duration,
+    leeway: i64,
+    clock: SharedClock,
+}
+
+impl RemoteJwksBuilder {
+    /// Use this JWKS URL instead of discovering it from the issuer's metadata.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.jwks_uri = Some(url.into());
+        self
+    }
+
+    /// The accepted algorithms (default RS256, PS256, ES256, EdDSA). Only
+    /// asymmetric algorithms can be named (see [`AsymmetricAlgorithm`]).
+    pub fn algorithms(mut self, algs: Vec<AsymmetricAlgorithm>) -> Self {
+        self.algorithms = algs;
+        self
+    }
+
+    /// Also accept tokens whose `typ` is `JWT` or absent (many providers emit
+    /// those instead of RFC 9068's `at+jwt`).
+    pub fn accept_plain_jwt_typ(mut self) -> Self {
+        self.accept_plain_jwt = true;
+        self
+    }
+
+    /// Where scopes come from (default: the `scope` claim). Add
+    /// `ScopeClaim::List("scp".into())` for Entra ID / Okta, `roles`, … .
+    pub fn scope_claims(mut self, claims: Vec<ScopeClaim>) -> Self {
+        self.scope_claims = claims;
+        self
+    }
+
+    /// Refetch keys at least this often (default 10 minutes).
+    pub fn max_key_age(mut self, d: Duration) -> Self {
+        self.max_key_age = d;
+        self
+    }
+
+    /// An unknown `kid` triggers a refetch at most this often (default 10 s),
+    /// so a flood of bogus key ids cannot hammer the authorization server.
+    pub fn min_refetch_interval(mut self, d: Duration) -> Self {
+        self.min_refetch_interval = d;
+        self
+    }
+
+    /// HTTP timeout for metadata and JWKS requests (default 5 s).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Clock-skew allowance for `exp`/`nbf` in seconds (default 30).
+    pub fn leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// The clock (tests).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Discovers the JWKS URL (unless given), fetches the keys once, and
+    /// fails now, at start-up, if any of it does not work.
+    pub async fn build(self) -> Result<RemoteJwksValidator, RemoteError> {
+        if self.algorithms.is_empty() {
+            return Err(RemoteError(
+                "at least one algorithm must be accepted".into(),
+            ));
+        }
+        let http = http_client(self.timeout)?;
+        let jwks_uri = match self.jwks_uri.clone() {
+            Some(u) => u,
+            None => discover(&http, &self.issuer)
+                .await?
+                .get("jwks_uri")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    RemoteError(format!("the metadata of `{}` has no jwks_uri", self.issuer))
+                })?,
+        };
+        let v = RemoteJwksValidator {
+            inner: Arc::new(Inner {
+                http,
+                jwks_uri,
+                keys: RwLock::new(Keys {
+                    by_kid: HashMap::new(),
+                    fetched: None,
+                }),
+                last_attempt: Mutex::new(None),
+                cfg: self,
+            }),
+        };
+        v.inner
+            .refetch(true)
+            .await
+            .map_err(|e| RemoteError(format!("cannot load the JWKS: {e}")))?;
+        Ok(v)
+    }
+}
+
+struct Keys {
+    by_kid: HashMap<String, (DecodingKey, Vec<Algorithm>)>,
+    fetched: Option<Instant>,
+}
+
+struct Inner {
+    cfg: RemoteJwksBuilder,
+    http: reqwest::Client,
+    jwks_uri: String,
+    keys: RwLock<Keys>,
+    last_attempt: Mutex<Option<Instant>>,
+}
+
+/// Validates JWT access tokens from an external authorization server against
+/// its JWKS: signature (asymmetric algorithms only), `typ`, `iss`, `aud` (this
+/// resource), `exp`/`nbf`. Keys are cached; an unknown `kid` causes one
+/// rate-limited refetch, which is how key rotation is picked up.
+#[derive(Clone)]
+pub struct RemoteJwksValidator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RemoteJwksValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteJwksValidator")
+            .field("issuer", &self.inner.cfg.issuer)
+            .field("jwks_uri", &self.inner.jwks_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which algorithms a JWK may verify.
+fn algorithms_for(jwk: &jsonwebtoken::jwk::Jwk) -> Vec<Algorithm> {
+    if let Some(alg) = jwk
+        .common
+        .key_algorithm
+        .and_then(|a| format!("{a:?}").parse::<Algorithm>().ok())
+    {
+        return vec![alg];
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => vec![
+            Algorithm::RS256,
+            Algorithm::RS384,
+            Algorithm::RS512,
+            Algorithm::PS256,
+            Algorithm::PS384,
+            Algorithm::PS512,
+        ],
+        AlgorithmParameters::EllipticCurve(p) => match p.curve {
+            EllipticCurve::P256 => vec![Algorithm::ES256],
+            EllipticCurve::P384 => vec![Algorithm::ES384],
+            _ => vec![],
+        },
+        AlgorithmParameters::OctetKeyPair(_) => vec![Algorithm::EdDSA],
+        // Symmetric or unknown keys never verify anything here.
+        _ => vec![],
+    }
+}
+
+impl Inner {
+    /// Fetches the JWKS unless a fetch happened within the minimum interval
+    /// (`force` skips that check, for start-up).
+    async fn refetch(&self, force: bool) -> Result<(), String> {
+        {
+            let mut last = self.last_attempt.lock().await;
+            if !force && last.is_some_and(|t| t.elapsed() < self.cfg.min_refetch_interval) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        let resp = self
+            .http
+            .get(&self.jwks_uri)
+            .send()
+            .await
+            .map_err(|e| format!("{}: {e}", self.jwks_uri))?;
+        if !resp.status().is_success() {
+            return Err(format!("{} answered {}", self.jwks_uri, resp.status()));
+        }
+        let set: JwkSet = resp
+            .json()
+            .await
+            .map_err(|e| format!("{} is not a JWKS: {e}", self.jwks_uri))?;
+        let mut by_kid = HashMap::new();
+        for jwk in &set.keys {
+            let algs = algorithms_for(jwk);
+            if algs.is_empty() {
+                continue;
+            }
+            if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
+                by_kid.insert(kid, (key, algs));
+            }
+        }
+        AuditEvent::JwksFetched {
+            jwks_uri: &self.jwks_uri,
+            keys: by_kid.len(),
+        }
+        .emit();
+        *self.keys.write().await = Keys {
+            by_kid,
+            fetched: Some(Instant::now()),
+        };
+        Ok(())
+    }
+
+    async fn key(&self, kid: &str) -> Option<(DecodingKey, Vec<Algorithm>)> {
+        let stale = self
+            .keys
+            .read()
+            .await
+            .fetched
+            .is_none_or(|t| t.elapsed() > self.cfg.max_key_age);
+        if stale && let Err(e) = self.refetch(false).await {
+            AuditEvent::JwksRefreshFailed { reason: &e }.emit();
+        }
+        if let Some(k) = self.keys.read().await.by_kid.get(kid) {
+            return Some(k.clone());
+        }
+        // Unknown kid: perhaps the authorization server rotated its keys.
+        if let Err(e) = self.refetch(false).await {
+            AuditEvent::JwksRefreshFailed { reason: &e }.emit();
+        }
+        self.keys.read().await.by_kid.get(kid).cloned()
+    }
+}
+
+#[async_trait]
+impl TokenValidator for RemoteJwksValidator {
+    async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
+        let cfg = &self.inner.cfg;
+        let header = jwt::header(token)?;
+        if !cfg.algorithms.iter().any(|a| a.jwt_alg() == header.alg) {
+            return Err(TokenRejection::Algorithm(format!("{:?}", header.alg)));
+        }
+        jwt::check_typ(header.typ.as_deref(), cfg.accept_plain_jwt)?;
+        let kid = header
+            .kid
+            .clone()
+            .ok_or(TokenRejection::MissingClaim("kid"))?;
+        let (key, algs) = self
+            .inner
+            .key(&kid)
+            .await
+            .ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
+        if !algs.contains(&header.alg) {
+            return Err(TokenRejection::Algorithm(format!(
+                "{:?} (key `{kid}` is for {algs:?})",
+                header.alg
+            )));
+        }
+        let claims: serde_json::Value = jwt::verified_claims(token, &key, header.alg)?;
+        let c = &claims;
+        jwt::check_claims(
+            &jwt::ClaimView {
+                iss: c.get("iss").and_then(|v| v.as_str()),
+                aud: c.get("aud"),
+                exp: c.get("exp").and_then(|v| v.as_i64()),
+                nbf: c.get("nbf").and_then(|v| v.as_i64()),
+            },
+            &cfg.issuer,
+            &cfg.audience,
+            cfg.clock.now(),
+            cfg.leeway,
+        )?;
+        Ok(context_from(
+            c,
+            &cfg.scope_claims,
+            &cfg.audience,
+            &cfg.issuer,
+        ))
+    }
+
+    fn issuer(&self) -> Option<&str> {
+        Some(&self.inner.cfg.issuer)
+    }
+
+    fn audience(&self) -> Option<&ResourceUri> {
+        Some(&self.inner.cfg.audience)
+    }
+}
+
+impl RemoteJwksValidator {
+    /// A builder for tokens from `issuer` meant for `audience` (this resource).
+    pub fn builder(issuer: impl Into<String>, audience: ResourceUri) -> RemoteJwksBuilder {
+        RemoteJwksBuilder {
+            issuer: issuer.into(),
+            audience,
+            jwks_uri: None,
+            algorithms: vec![
+                AsymmetricAlgorithm::Rs256,
+                AsymmetricAlgorithm::Ps256,
+                AsymmetricAlgorithm::Es256,
+                AsymmetricAlgorithm::EdDsa,
+            ],
+            accept_plain_jwt: false,
+            scope_claims: vec![ScopeClaim::SpaceSeparated("scope".into())],
+            max_key_age: Duration::from_secs(600),
+            min_refetch_interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
+            leeway: 30,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The JWKS URL in use.
+    pub fn jwks_uri(&self) -> &str {
+        &self.inner.jwks_uri
+    }
+}

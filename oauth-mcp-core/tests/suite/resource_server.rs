@@ -1,0 +1,419 @@
+//! `ResourceServer` through its public API: the start-up agreement checks in
+//! both modes, per-operation scopes (tools, resources and URI templates,
+//! prompts; body and `Mcp-Method`/`Mcp-Name` headers), the metadata it
+//! serves, and the exact refusals (status, error, challenge).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::HeaderMap;
+use oauth_mcp_core::http::{Endpoints, OAuthHttp, Protection, protect};
+use oauth_mcp_core::resource::ResourceUri;
+use oauth_mcp_core::scope::{ScopeHierarchy, ScopeSet};
+use oauth_mcp_core::store::MemoryStore;
+use oauth_mcp_core::validate::{AuthContext, TokenRejection, TokenValidator};
+use oauth_mcp_core::{AuthServer, ResourceServer, ServerConfig};
+
+use crate::support::req;
+
+const RESOURCE: &str = "https://mcp.example/api/mcp";
+const ISSUER: &str = "https://idp.example/realms/x";
+
+/// Accepts `Bearer scopes:<space-separated scopes>`; reports its binding.
+struct Fixed {
+    issuer: String,
+    audience: ResourceUri,
+}
+
+fn fixed() -> Fixed {
+    Fixed {
+        issuer: ISSUER.into(),
+        audience: ResourceUri::parse(RESOURCE).unwrap(),
+    }
+}
+
+#[async_trait]
+impl TokenValidator for Fixed {
+    async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
+        let scopes = token
+            .strip_prefix("scopes:")
+            .ok_or_else(|| TokenRejection::Malformed(r#"not a "scopes:" token"#.into()))?;
+        Ok(AuthContext {
+            subject: "alice".into(),
+            client_id: "c".into(),
+            scopes: ScopeSet::parse(&scopes.replace('+', " ")).unwrap(),
+            audience: self.audience.to_string(),
+            issuer: self.issuer.clone(),
+            expires_at: i64::MAX,
+            token_id: None,
+        })
+    }
+    fn issuer(&self) -> Option<&str> {
+        Some(&self.issuer)
+    }
+    fn audience(&self) -> Option<&ResourceUri> {
+        Some(&self.audience)
+    }
+}
+
+fn external() -> oauth_mcp_core::ResourceServerBuilder {
+    ResourceServer::builder(RESOURCE)
+        .authorization_server(ISSUER)
+        .validator(fixed())
+}
+
+fn headers(token: Option<&str>, extra: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Some(t) = token {
+        h.insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    for (k, v) in extra {
+        h.insert(*k, v.parse().unwrap());
+    }
+    h
+}
+
+fn field(b: oauth_mcp_core::ResourceServerBuilder) -> &'static str {
+    b.build().unwrap_err().field
+}
+
+#[test]
+fn disagreements_refuse_to_start_naming_the_value() {
+    assert!(external().build().is_ok());
+    // No authorization server, no validator, a non-canonical resource.
+    assert_eq!(
+        field(ResourceServer::builder(RESOURCE).validator(fixed())),
+        "authorization_servers"
+    );
+    assert_eq!(
+        field(ResourceServer::builder(RESOURCE).authorization_server(ISSUER)),
+        "validator"
+    );
+    let e = ResourceServer::builder("https://MCP.example/api/mcp/")
+        .authorization_server(ISSUER)
+        .validator(fixed())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "resource");
+    assert!(e.reason.contains("`https://mcp.example/api/mcp`"), "{e}");
+    // The validator's audience and issuer must be this resource and one of its servers.
+    let other_aud = Fixed {
+        audience: ResourceUri::parse("https://mcp.example/other").unwrap(),
+        ..fixed()
+    };
+    let e = ResourceServer::builder(RESOURCE)
+        .authorization_server(ISSUER)
+        .validator(other_aud)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "validator");
+    assert!(e.reason.contains("https://mcp.example/other"), "{e}");
+    let e = ResourceServer::builder(RESOURCE)
+        .authorization_server("https://elsewhere.example")
+        .validator(fixed())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "validator");
+    assert!(e.reason.contains(ISSUER), "{e}");
+    // Scopes outside scopes_supported, bad templates, insecure http, bad issuers.
+    assert_eq!(
+        field(external().scopes_supported(["mcp"]).required_scopes(["x"])),
+        "required_scopes"
+    );
+    assert_eq!(
+        field(external().scopes_supported(["mcp"]).tool_scopes("t", ["x"])),
+        "tool_scopes"
+    );
+    assert_eq!(
+        field(external().resource_scopes("repo://{owner", ["mcp"])),
+        "resource_scopes"
+    );
+    assert_eq!(
+        field(
+            external()
+                .scopes_supported(["mcp"])
+                .prompt_scopes("p", ["x"])
+        ),
+        "prompt_scopes"
+    );
+    assert_eq!(
+        field(
+            ResourceServer::builder("http://mcp.example/mcp")
+                .authorization_server(ISSUER)
+                .validator(fixed())
+        ),
+        "resource"
+    );
+    assert_eq!(
+        field(
+            ResourceServer::builder(RESOURCE)
+                .authorization_server("https://idp.example/x/")
+                .validator(fixed())
+        ),
+        "authorization_servers"
+    );
+}
+
+#[tokio::test]
+async fn embedded_mode_feeds_issuer_validator_and_scopes_and_checks_them() {
+    let cfg = ServerConfig::builder("https://h.example/base")
+        .scopes_supported(["mcp", "admin", "offline_access"])
+        .default_scopes(["mcp"])
+        .build()
+        .unwrap();
+    let server = AuthServer::new(cfg, Arc::new(MemoryStore::new())).unwrap();
+    let rs = ResourceServer::for_auth_server(&server)
+        .required_scopes(["mcp"])
+        .build()
+        .unwrap();
+    assert_eq!(rs.resource().as_str(), "https://h.example/base/mcp");
+    assert_eq!(rs.mcp_path(), "/base/mcp");
+    let md = serde_json::to_value(rs.metadata()).unwrap();
+    assert_eq!(
+        md["authorization_servers"],
+        serde_json::json!(["https://h.example/base"])
+    );
+    assert_eq!(md["scopes_supported"], serde_json::json!(["admin", "mcp"]));
+    // A bare challenge asks for the required and the default scopes.
+    let r = rs.check(&headers(None, &[]), None, None).await.unwrap_err();
+    assert_eq!(
+        r.challenge,
+        "Bearer resource_metadata=\"https://h.example/.well-known/oauth-protected-resource/base/mcp\", scope=\"mcp\""
+    );
+    // The embedded server's scopes bound what the resource may require.
+    let e = ResourceServer::for_auth_server(&server)
+        .tool_scopes("t", ["nope"])
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "tool_scopes");
+    // Its local validator is bound to the default resource: another is refused.
+    let e = ResourceServer::for_auth_server(&server)
+        .validator(fixed())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "validator");
+    // The AS metadata and the resource metadata are served by different handlers.
+    let oauth = OAuthHttp::new(server);
+    assert!(
+        !oauth
+            .paths()
+            .iter()
+            .any(|p| p.starts_with("/.well-known/oauth-protected-resource")),
+        "{:?}",
+        oauth.paths()
+    );
+}
+
+#[tokio::test]
+async fn per_operation_scopes_name_everything_needed() {
+    let rs = external()
+        .scopes_supported(["mcp", "admin", "repo:read", "repo:secret", "prompts"])
+        .required_scopes(["mcp"])
+        .tool_scopes("admin_echo", ["admin"])
+        .resource_scopes("repo://{owner}/{name}", ["repo:read"])
+        .resource_scopes("repo://acme/vault", ["repo:secret"])
+        .prompt_scopes("release_notes", ["prompts"])
+        .scope_hierarchy(ScopeHierarchy::new().with("admin", ["mcp"]))
+        .build()
+        .unwrap();
+    let post = http::Request::post("/api/mcp")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    assert_eq!(rs.body_limit(&post), Some(64 * 1024));
+    let get = http::Request::get("/api/mcp")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    assert_eq!(rs.body_limit(&get), None);
+
+    let check =
+        |token: &'static str, extra: Vec<(&'static str, &'static str)>, body: &'static str| {
+            let rs = rs.clone();
+            async move {
+                rs.check(&headers(Some(token), &extra), None, Some(body.as_bytes()))
+                    .await
+            }
+        };
+    // A tool: admin implies mcp, so "admin" alone passes.
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_echo"}}"#;
+    assert!(check("scopes:admin", vec![], call).await.is_ok());
+    let r = check("scopes:mcp", vec![], call).await.unwrap_err();
+    assert_eq!(
+        (r.status, r.error.map(|e| e.as_str())),
+        (403, Some("insufficient_scope"))
+    );
+    assert!(
+        r.challenge.contains("scope=\"admin mcp\""),
+        "{}",
+        r.challenge
+    );
+    assert!(
+        r.challenge.contains("error=\"insufficient_scope\""),
+        "{}",
+        r.challenge
+    );
+
+    // Resources: exact entries and every matching template add up.
+    let read = r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"repo://acme/vault"}}"#;
+    let r = check("scopes:mcp+repo:read", vec![], read)
+        .await
+        .unwrap_err();
+    assert!(
+        r.challenge.contains("scope=\"mcp repo:read repo:secret\""),
+        "{}",
+        r.challenge
+    );
+    assert!(
+        check("scopes:mcp+repo:read+repo:secret", vec![], read)
+            .await
+            .is_ok()
+    );
+    let other =
+        r#"{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"repo://acme/site"}}"#;
+    assert!(check("scopes:mcp+repo:read", vec![], other).await.is_ok());
+
+    // Prompts, inside a batch.
+    let batch = r#"[{"jsonrpc":"2.0","id":4,"method":"tools/list"},
+        {"jsonrpc":"2.0","id":5,"method":"prompts/get","params":{"name":"release_notes"}}]"#;
+    let r = check("scopes:mcp", vec![], batch).await.unwrap_err();
+    assert!(r.description.contains("`prompts`"), "{}", r.description);
+
+    // 2026-07-28 headers count too, even when the body says otherwise.
+    let list = r#"{"jsonrpc":"2.0","id":6,"method":"tools/list"}"#;
+    let hdrs = vec![("mcp-method", "tools/call"), ("mcp-name", "admin_echo")];
+    assert_eq!(
+        check("scopes:mcp", hdrs, list).await.unwrap_err().status,
+        403
+    );
+    let hdrs = vec![("mcp-method", "resources/read"), ("mcp-name", "repo://a/b")];
+    assert_eq!(
+        check("scopes:mcp", hdrs, list).await.unwrap_err().status,
+        403
+    );
+    assert!(check("scopes:mcp", vec![], list).await.is_ok());
+}
+
+#[tokio::test]
+async fn refusals_have_exact_status_error_and_challenge() {
+    let rs = external().required_scopes(["mcp"]).build().unwrap();
+    let md = "https://mcp.example/.well-known/oauth-protected-resource/api/mcp";
+    // No token: a bare challenge (no error), with the required scopes.
+    let r = rs.check(&headers(None, &[]), None, None).await.unwrap_err();
+    assert_eq!((r.status, r.error), (401, None));
+    assert_eq!(
+        r.challenge,
+        format!("Bearer resource_metadata=\"{md}\", scope=\"mcp\"")
+    );
+    // Any case of the scheme is read; a bad token is invalid_token, and its
+    // description is escaped as an RFC 9110 quoted-string.
+    let mut h = HeaderMap::new();
+    h.insert("authorization", "bEaReR nope".parse().unwrap());
+    let r = rs.check(&h, None, None).await.unwrap_err();
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.challenge,
+        format!(
+            "Bearer resource_metadata=\"{md}\", scope=\"mcp\", error=\"invalid_token\", error_description=\"the access token is malformed: not a \\\"scopes:\\\" token\""
+        )
+    );
+    h.insert("authorization", "BEARER scopes:mcp".parse().unwrap());
+    assert_eq!(rs.check(&h, None, None).await.unwrap().subject, "alice");
+    // Tokens in the query string: 400 invalid_request.
+    let r = rs
+        .check(&headers(None, &[]), Some("access_token=scopes:mcp"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (r.status, r.error.map(|e| e.as_str())),
+        (400, Some("invalid_request"))
+    );
+    // The HTTP face: the same refusal as a response with CORS headers, and
+    // preflights answered without a token.
+    let parts = http::Request::post("/api/mcp")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let Protection::Respond(resp) = protect(&rs, &parts, None).await else {
+        panic!("no token must be refused");
+    };
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let opts = http::Request::options("/api/mcp")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let Protection::Respond(resp) = protect(&rs, &opts, None).await else {
+        panic!("a preflight is answered");
+    };
+    assert_eq!(resp.status(), 204);
+}
+
+#[tokio::test]
+async fn metadata_is_served_at_its_well_known_paths() {
+    let rs = external()
+        .scopes_supported(["mcp", "offline_access"])
+        .resource_name("Example")
+        .build()
+        .unwrap();
+    assert_eq!(
+        rs.metadata_url(),
+        "https://mcp.example/.well-known/oauth-protected-resource/api/mcp"
+    );
+    assert_eq!(
+        rs.paths(),
+        vec![
+            "/.well-known/oauth-protected-resource/api/mcp",
+            "/.well-known/oauth-protected-resource"
+        ]
+    );
+    let r = Endpoints::handle(
+        &rs,
+        req(
+            "GET",
+            "/.well-known/oauth-protected-resource/api/mcp",
+            None,
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(v["resource"], RESOURCE);
+    assert_eq!(v["authorization_servers"], serde_json::json!([ISSUER]));
+    assert_eq!(v["scopes_supported"], serde_json::json!(["mcp"]));
+    assert_eq!(v["resource_name"], "Example");
+    let r = Endpoints::handle(
+        &rs,
+        req("POST", "/.well-known/oauth-protected-resource", None, ""),
+    )
+    .await;
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+}
+
+#[tokio::test]
+async fn an_mcp_path_that_collides_with_the_authorization_server_refuses_to_start() {
+    let cfg = ServerConfig::builder("http://127.0.0.1:8080")
+        .mcp_path("/token")
+        .build()
+        .unwrap();
+    let server = AuthServer::new(cfg, Arc::new(MemoryStore::new())).unwrap();
+    let e = ResourceServer::for_auth_server(&server)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "resource");
+    assert!(e.reason.contains("`/token`"), "{e}");
+    // Under /.well-known/ the metadata would shadow it.
+    let e = ResourceServer::builder("https://mcp.example/.well-known/mcp")
+        .authorization_server(ISSUER)
+        .validator(fixed())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "resource");
+}
