@@ -61,7 +61,8 @@ pub mod crypto;
 pub mod discovery;
 pub mod error;
 pub mod events;
-#[cfg(feature = "remote")]
+// Only Client ID Metadata Documents fetch URLs a stranger chose.
+#[cfg(feature = "cimd")]
 mod fetch;
 pub mod grant;
 pub mod http;
