@@ -581,7 +581,10 @@ impl Cleanup for SqlStore {
             "DELETE FROM oauth_replay WHERE expires_at <= $1",
         ];
         let mut total = 0;
-        for sql in STATEMENTS {
+        for sql in STATEMENTS
+            .into_iter()
+            .chain(crate::upstream::UPSTREAM_PURGE)
+        {
             total += on_pool!(self, |pool| sqlx::query(sql)
                 .bind(now)
                 .execute(pool)

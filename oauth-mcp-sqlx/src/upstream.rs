@@ -1,12 +1,16 @@
 //! [`UpstreamStore`] on both databases (migration `0005_upstream.sql`):
 //! in-flight upstream authorizations taken with one `DELETE … RETURNING`,
-//! consents and sealed upstream tokens upserted with `ON CONFLICT`, and the
-//! tokens' compare-and-swap as one conditional `UPDATE`.
+//! consents and sealed upstream tokens upserted with `ON CONFLICT`, the
+//! tokens' compare-and-swap as one conditional `UPDATE`, browser sessions by
+//! hash. Their expired rows go with [`crate::SqlStore`]'s `purge_expired`
+//! ([`UPSTREAM_PURGE`]).
 
 use async_trait::async_trait;
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::scope::ScopeSet;
-use oauth_mcp_core::store::{RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord};
+use oauth_mcp_core::store::{
+    BrowserSession, RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord,
+};
 
 use crate::error::map;
 use crate::rows::generation_to_db;
@@ -14,8 +18,8 @@ use crate::{Backend, SqlStore};
 
 macro_rules! flow_cols {
     () => {
-        "state_hash, provider, pkce_verifier, nonce, pending_id_hash, browser_hash, created_at, \
-         expires_at"
+        "state_hash, provider, pkce_verifier, nonce, pending_id_hash, browser_hash, consented, \
+         created_at, expires_at"
     };
 }
 macro_rules! token_cols {
@@ -32,6 +36,7 @@ struct FlowRow {
     nonce: Option<String>,
     pending_id_hash: String,
     browser_hash: String,
+    consented: bool,
     created_at: i64,
     expires_at: i64,
 }
@@ -45,6 +50,7 @@ impl From<FlowRow> for UpstreamFlow {
             nonce: r.nonce,
             pending_id_hash: r.pending_id_hash,
             browser_hash: r.browser_hash,
+            consented: r.consented,
             created_at: r.created_at,
             expires_at: r.expires_at,
         }
@@ -74,6 +80,23 @@ impl TryFrom<ConsentRow> for RememberedConsent {
         })
     }
 }
+
+#[derive(Debug, sqlx::FromRow)]
+struct SessionRow {
+    id_hash: String,
+    subject: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+/// The statements `purge_expired` runs for the upstream-login tables (each
+/// binds `now` as `$1`).
+pub(crate) const UPSTREAM_PURGE: [&str; 4] = [
+    "DELETE FROM oauth_upstream_flows WHERE expires_at <= $1",
+    "DELETE FROM oauth_consents WHERE expires_at <= $1",
+    "DELETE FROM oauth_browser_sessions WHERE expires_at <= $1",
+    "DELETE FROM oauth_upstream_tokens WHERE expires_at <= $1",
+];
 
 #[derive(Debug, sqlx::FromRow)]
 struct TokensRow {
@@ -112,7 +135,7 @@ impl UpstreamStore for SqlStore {
         const SQL: &str = concat!(
             "INSERT INTO oauth_upstream_flows (",
             flow_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         );
         on_pool!(self, |pool| sqlx::query(SQL)
             .bind(&f.state_hash)
@@ -121,6 +144,7 @@ impl UpstreamStore for SqlStore {
             .bind(&f.nonce)
             .bind(&f.pending_id_hash)
             .bind(&f.browser_hash)
+            .bind(f.consented)
             .bind(f.created_at)
             .bind(f.expires_at)
             .execute(pool)
@@ -286,21 +310,52 @@ impl UpstreamStore for SqlStore {
         Ok(n > 0)
     }
 
-    async fn purge_expired_upstream(&self, now: i64) -> Result<u64, StoreError> {
-        const STATEMENTS: [&str; 3] = [
-            "DELETE FROM oauth_upstream_flows WHERE expires_at <= $1",
-            "DELETE FROM oauth_consents WHERE expires_at <= $1",
-            "DELETE FROM oauth_upstream_tokens WHERE expires_at <= $1",
-        ];
-        let mut total = 0;
-        for sql in STATEMENTS {
-            total += on_pool!(self, |pool| sqlx::query(sql)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|d| d.rows_affected()))
-            .map_err(map)?;
-        }
-        Ok(total)
+    async fn insert_browser_session(&self, b: BrowserSession) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO oauth_browser_sessions (id_hash, subject, created_at, \
+            expires_at) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&b.id_hash)
+            .bind(&b.subject)
+            .bind(b.created_at)
+            .bind(b.expires_at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(|e| match map(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate("browser session".into()),
+            other => other,
+        })
+    }
+
+    async fn get_browser_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<BrowserSession>, StoreError> {
+        const SQL: &str = "SELECT id_hash, subject, created_at, expires_at \
+            FROM oauth_browser_sessions WHERE id_hash = $1 AND expires_at > $2";
+        let row: Option<SessionRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        Ok(row.map(|r| BrowserSession {
+            id_hash: r.id_hash,
+            subject: r.subject,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }))
+    }
+
+    async fn delete_browser_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "DELETE FROM oauth_browser_sessions WHERE id_hash = $1";
+        let n = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(id_hash)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()))
+        .map_err(map)?;
+        Ok(n > 0)
     }
 }

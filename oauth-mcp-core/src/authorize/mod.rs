@@ -8,6 +8,8 @@
 
 mod request;
 mod rules;
+#[cfg(feature = "upstream")]
+mod upstream;
 
 use crate::client::{Client, all_loopback};
 use crate::error::{ErrorCode, OAuthError};
@@ -19,6 +21,8 @@ use crate::server::AuthServer;
 use crate::store::{AuthorizationCode, PendingAuthorization};
 
 pub use request::{AuthorizeRequest, LoginAction, LoginForm};
+#[cfg(feature = "upstream")]
+pub use upstream::{UpstreamAnswer, UpstreamCookie};
 
 /// What the authorization endpoint answers.
 #[non_exhaustive]
@@ -40,6 +44,9 @@ pub enum AuthorizeOutcome {
     /// Show an error page: redirecting would be unsafe (unknown client or
     /// redirect URI) or there is nowhere to go.
     ShowError(ErrorView),
+    /// Send the browser to the upstream identity provider to sign in
+    /// (303 See Other; see `crate::upstream`).
+    RedirectToProvider(String),
 }
 
 impl AuthorizeOutcome {
@@ -48,7 +55,9 @@ impl AuthorizeOutcome {
         match self {
             Self::ShowLogin(v) => v.status(),
             Self::ShowConsent(_) => 200,
-            Self::RedirectWithCode(_) | Self::RedirectWithError { .. } => 303,
+            Self::RedirectWithCode(_)
+            | Self::RedirectWithError { .. }
+            | Self::RedirectToProvider(_) => 303,
             Self::ShowError(v) => v.status,
         }
     }
@@ -74,6 +83,7 @@ pub(crate) fn error_page(status: u16, e: &OAuthError) -> AuthorizeOutcome {
         error: e.code,
         message: message.to_owned(),
         detail: e.description.clone(),
+        continue_to: None,
     })
 }
 
@@ -296,6 +306,7 @@ impl AuthServer {
                 client: self.client_view(&client, &pending.redirect_uri),
                 scopes: self.scope_views(&pending.scope),
                 subject: subject.to_owned(),
+                sign_in_with: None,
             }),
             Err(page) => page,
         }
@@ -360,6 +371,27 @@ impl AuthServer {
                 let _ = self.store.take_pending(id_hash, now).await;
                 return fail(&e);
             }
+        };
+        self.issue_code(id_hash, pending, scope, subject).await
+    }
+
+    /// Spends the pending request (atomically: a double-submitted form
+    /// yields one code) and issues a code for `scope` to `subject`.
+    pub(crate) async fn issue_code(
+        &self,
+        id_hash: &str,
+        pending: PendingAuthorization,
+        scope: ScopeSet,
+        subject: &str,
+    ) -> AuthorizeOutcome {
+        let now = self.now();
+        let fail = |e: &OAuthError| {
+            self.error_redirect(
+                &pending.client_id,
+                &pending.redirect_uri,
+                pending.state.as_deref(),
+                e,
+            )
         };
         let pending = match self.store.take_pending(id_hash, now).await {
             Ok(Some(p)) => p,

@@ -20,6 +20,7 @@ pub(crate) fn authorize_response(outcome: AuthorizeOutcome, ui: &dyn LoginUi) ->
         AuthorizeOutcome::ShowConsent(v) => html_response(status, ui.consent_page(&v), &csp),
         AuthorizeOutcome::ShowError(v) => html_response(status, ui.error_page(&v), &csp),
         AuthorizeOutcome::RedirectWithCode(to)
+        | AuthorizeOutcome::RedirectToProvider(to)
         | AuthorizeOutcome::RedirectWithError { location: to, .. } => {
             match HeaderValue::from_str(&to) {
                 Ok(v) => {

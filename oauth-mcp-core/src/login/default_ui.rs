@@ -163,20 +163,47 @@ mod tests {
             error: ErrorCode::InvalidRequest,
             message: "The application sent <a> request this server cannot accept.".into(),
             detail: "redirect_uri `x\"y` is not registered".into(),
+            continue_to: None,
         }));
         assert!(html.contains("&lt;a&gt; request"));
         assert!(html.contains("id=\"error-detail\">redirect_uri `x&quot;y` is not registered<"));
         assert!(html.contains("href=\"https://help.example/mcp\""));
+        assert!(!html.contains("id=\"continue\""));
+        let html = readable(&u.error_page(&ErrorView {
+            status: 403,
+            error: ErrorCode::AccessDenied,
+            message: "`mallory` is not allowed".into(),
+            detail: String::new(),
+            continue_to: Some("https://app.example/cb?error=access_denied&state=x".into()),
+        }));
+        assert!(
+            html.contains(
+                "id=\"continue\" href=\"https://app.example/cb?error=access_denied&amp;state=x\""
+            ),
+            "{html}"
+        );
         let html = u.consent_page(&ConsentView {
             action: "/authorize".into(),
             request_id: RequestId("r".into()),
             client: client("App", false),
             scopes: vec![],
             subject: "github:42".into(),
+            sign_in_with: None,
         });
         assert!(html.contains("id=\"subject\">github:42<"));
         assert!(html.contains("value=\"deny\""));
         assert!(!html.contains("id=\"password\""));
+        assert!(!html.contains("id=\"upstream\""));
+        let html = u.consent_page(&ConsentView {
+            action: "/authorize".into(),
+            request_id: RequestId("r".into()),
+            client: client("App", false),
+            scopes: vec![],
+            subject: String::new(),
+            sign_in_with: Some("GitHub".into()),
+        });
+        assert!(html.contains("id=\"upstream\">GitHub<"), "{html}");
+        assert!(!html.contains("id=\"subject\""));
     }
 
     #[test]

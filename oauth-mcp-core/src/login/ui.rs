@@ -89,8 +89,9 @@ impl LoginView {
     }
 }
 
-/// The consent page for a person already authenticated (for example by an
-/// upstream identity provider).
+/// The consent page: for a person already authenticated (`subject`), or,
+/// with upstream login, before the person is sent to sign in at the
+/// upstream identity provider (`sign_in_with`).
 #[non_exhaustive]
 #[derive(Debug, Clone, Serialize)]
 pub struct ConsentView {
@@ -102,8 +103,11 @@ pub struct ConsentView {
     pub client: ClientView,
     /// What it asks for.
     pub scopes: Vec<ScopeView>,
-    /// Who is signed in.
+    /// Who is signed in (empty before an upstream sign-in).
     pub subject: String,
+    /// The upstream identity provider the person will sign in with after
+    /// approving (`GitHub`, `Google`, …), if that comes next.
+    pub sign_in_with: Option<String>,
 }
 
 /// An error page: shown instead of redirecting when redirecting would be
@@ -120,6 +124,9 @@ pub struct ErrorView {
     pub message: String,
     /// The technical detail, for the application's developer.
     pub detail: String,
+    /// Where the application can be told about the failure (its redirect URI
+    /// with the error), when that is safe: a "return to the application" link.
+    pub continue_to: Option<String>,
 }
 
 fn code_str<S: serde::Serializer>(c: &ErrorCode, s: S) -> Result<S::Ok, S::Error> {

@@ -676,5 +676,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
     replay_markers(store.clone()).await;
+    upstream::run_all_but_cleanup(store.clone()).await;
+    upstream::cleanup(store.clone()).await;
     cleanup(store).await;
 }

@@ -271,6 +271,7 @@ impl Cleanup for MemoryStore {
         g.refresh.retain(|_, r| r.expires_at > now);
         g.replay.retain(|_, until| *until > now);
         let after = g.pending.len() + g.codes.len() + g.refresh.len() + g.replay.len();
-        Ok((before - after) as u64)
+        drop(g);
+        Ok((before - after) as u64 + self.upstream.purge_expired(now)?)
     }
 }

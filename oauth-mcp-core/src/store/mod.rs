@@ -14,7 +14,9 @@ pub mod upstream;
 pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
 pub use replay::ReplayStore;
-pub use upstream::{RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord};
+pub use upstream::{
+    BrowserSession, RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord,
+};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -264,18 +266,33 @@ pub trait UserStore: Send + Sync {
 /// Removal of expired rows.
 #[async_trait]
 pub trait Cleanup: Send + Sync {
-    /// Deletes pending requests, codes, refresh tokens and single-use
-    /// markers expired at `now`; returns how many records went.
+    /// Deletes pending requests, codes, refresh tokens, single-use markers
+    /// and upstream-login records (flows, consents, browser sessions, token
+    /// records) expired at `now`; returns how many records went.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// Everything the authorization server needs from storage.
 pub trait Store:
-    ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore
+    ClientStore
+    + AuthorizationStore
+    + TokenStore
+    + UserStore
+    + ReplayStore
+    + Cleanup
+    + KeyStore
+    + UpstreamStore
 {
 }
 impl<
-    T: ClientStore + AuthorizationStore + TokenStore + UserStore + ReplayStore + Cleanup + KeyStore,
+    T: ClientStore
+        + AuthorizationStore
+        + TokenStore
+        + UserStore
+        + ReplayStore
+        + Cleanup
+        + KeyStore
+        + UpstreamStore,
 > Store for T
 {
 }

@@ -1,6 +1,7 @@
 //! Storage for logins through an upstream identity provider (GitHub, Google,
 //! any OpenID provider): the authorization in flight at the provider, the
-//! consent a user gave a client, and the user's upstream tokens (sealed).
+//! consent a user gave a client, the browser sessions that remember who gave
+//! it, and the user's upstream tokens (sealed).
 //!
 //! The records carry no provider logic; the flow in `oauth_mcp_core::upstream`
 //! (feature `upstream`) decides what goes in them. As elsewhere, every
@@ -44,6 +45,11 @@ pub struct UpstreamFlow {
     /// base64url(SHA-256(browser-binding cookie value)): the callback must
     /// come from the browser that started the flow.
     pub browser_hash: String,
+    /// True if the person approved the consent page in this flow (before
+    /// being sent upstream); false if the page was skipped because this
+    /// browser's session remembered the consent, which the callback then
+    /// checks against the user the provider signed in.
+    pub consented: bool,
     /// Unix time created.
     pub created_at: i64,
     /// Unix time after which the flow is void.
@@ -66,6 +72,21 @@ pub struct RememberedConsent {
     pub expires_at: i64,
 }
 
+/// A browser that completed an upstream login: who signed in there, so that
+/// a remembered consent can skip the consent page (never the upstream
+/// login itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowserSession {
+    /// base64url(SHA-256(session cookie value)).
+    pub id_hash: String,
+    /// The local subject signed in.
+    pub subject: String,
+    /// Unix time created.
+    pub created_at: i64,
+    /// Unix time after which the session is void.
+    pub expires_at: i64,
+}
+
 /// A user's tokens at the upstream provider, sealed (encrypted and
 /// authenticated) by the caller: the store never sees them in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,8 +102,8 @@ pub struct UpstreamTokenRecord {
     pub access_expires_at: Option<i64>,
     /// Unix time after which the record is useless (the refresh token's
     /// expiry, or the access token's when there is no refresh token); `None`
-    /// if unknown. [`UpstreamStore::purge_expired_upstream`] removes records
-    /// past it.
+    /// if unknown. [`Cleanup::purge_expired`](super::Cleanup::purge_expired)
+    /// removes records past it.
     pub expires_at: Option<i64>,
     /// Incremented on every replacement (see
     /// [`UpstreamStore::replace_upstream_tokens`]).
@@ -149,13 +170,23 @@ pub trait UpstreamStore: Send + Sync {
         provider: &str,
     ) -> Result<bool, StoreError>;
 
-    /// Deletes flows, consents and token records expired at `now`; returns
-    /// how many records went.
-    async fn purge_expired_upstream(&self, now: i64) -> Result<u64, StoreError>;
+    /// Stores a browser session.
+    async fn insert_browser_session(&self, session: BrowserSession) -> Result<(), StoreError>;
+
+    /// The browser session with this id hash, unless it expired at `now`.
+    async fn get_browser_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<BrowserSession>, StoreError>;
+
+    /// Ends a browser session; false if there was none.
+    async fn delete_browser_session(&self, id_hash: &str) -> Result<bool, StoreError>;
 }
 
-/// The most in-flight upstream authorizations [`MemoryStore`] keeps: each
-/// is created by an unauthenticated browser, so their number is bounded.
+/// The most in-flight upstream authorizations (and browser sessions)
+/// [`MemoryStore`] keeps: each is created by a browser, so their number is
+/// bounded.
 pub const MEMORY_MAX_UPSTREAM_FLOWS: usize = 100_000;
 
 /// The in-memory upstream records of [`MemoryStore`].
@@ -171,21 +202,31 @@ struct UpstreamInner {
     consents: HashMap<(String, String), RememberedConsent>,
     /// (subject, provider) -> tokens
     tokens: HashMap<(String, String), UpstreamTokenRecord>,
+    sessions: HashMap<String, BrowserSession>,
 }
 
 impl UpstreamInner {
+    fn len(&self) -> usize {
+        self.flows.len() + self.consents.len() + self.tokens.len() + self.sessions.len()
+    }
+
     fn purge(&mut self, now: i64) -> u64 {
-        let before = self.flows.len() + self.consents.len() + self.tokens.len();
+        let before = self.len();
         self.flows.retain(|_, f| f.expires_at > now);
         self.consents.retain(|_, c| c.expires_at > now);
         self.tokens
             .retain(|_, t| t.expires_at.is_none_or(|e| e > now));
-        let after = self.flows.len() + self.consents.len() + self.tokens.len();
-        (before - after) as u64
+        self.sessions.retain(|_, s| s.expires_at > now);
+        (before - self.len()) as u64
     }
 }
 
 impl MemoryUpstream {
+    /// Removes everything expired at `now` (for `Cleanup::purge_expired`).
+    pub(super) fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(self.lock()?.purge(now))
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, UpstreamInner>, StoreError> {
         self.inner
             .lock()
@@ -310,7 +351,38 @@ impl UpstreamStore for MemoryStore {
             .is_some())
     }
 
-    async fn purge_expired_upstream(&self, now: i64) -> Result<u64, StoreError> {
-        Ok(self.upstream.lock()?.purge(now))
+    async fn insert_browser_session(&self, session: BrowserSession) -> Result<(), StoreError> {
+        let mut g = self.upstream.lock()?;
+        if g.sessions.len() >= MEMORY_MAX_UPSTREAM_FLOWS {
+            g.purge(session.created_at);
+            if g.sessions.len() >= MEMORY_MAX_UPSTREAM_FLOWS {
+                return Err(StoreError::Unavailable(format!(
+                    "{MEMORY_MAX_UPSTREAM_FLOWS} browser sessions are already open"
+                )));
+            }
+        }
+        if g.sessions.contains_key(&session.id_hash) {
+            return Err(StoreError::Duplicate("browser session".into()));
+        }
+        g.sessions.insert(session.id_hash.clone(), session);
+        Ok(())
+    }
+
+    async fn get_browser_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<BrowserSession>, StoreError> {
+        Ok(self
+            .upstream
+            .lock()?
+            .sessions
+            .get(id_hash)
+            .filter(|s| s.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_browser_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.upstream.lock()?.sessions.remove(id_hash).is_some())
     }
 }

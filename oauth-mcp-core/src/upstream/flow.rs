@@ -18,13 +18,12 @@
 use std::sync::Arc;
 
 use super::error::UpstreamError;
-use super::{AuthorizationParams, ExchangeParams, UpstreamLogin, UpstreamProvider};
+use super::{AuthorizationParams, ExchangeParams, SignedIn, UpstreamProvider};
 use crate::clock::{SharedClock, SystemClock};
+use crate::events::AuditEvent;
 use crate::params::Params;
 use crate::secret::{Secret, constant_time_eq, hash_secret, log_tag, random_token};
 use crate::store::{UpstreamFlow, UpstreamStore};
-
-const AUDIT: &str = "oauth_mcp::audit";
 
 /// The default lifetime of an upstream sign-in, in seconds (10 minutes).
 pub const DEFAULT_FLOW_TTL: i64 = 600;
@@ -37,8 +36,17 @@ pub struct SignInRedirect {
     /// Set this as an `HttpOnly`, `SameSite=Lax` cookie; the callback must
     /// present it.
     pub browser_binding: Secret,
+    /// A short, non-secret tag of this sign-in's `state` (see
+    /// [`state_tag`]): the name of the binding cookie can include it, so
+    /// that sign-ins in several tabs do not overwrite each other's cookie.
+    pub state_tag: String,
     /// Seconds until the sign-in expires (the cookie's `Max-Age`).
     pub expires_in: i64,
+}
+
+/// The tag of a `state` value: 8 characters of its hash, safe to show.
+pub fn state_tag(state: &str) -> String {
+    log_tag(state)
 }
 
 /// The parameters of a request to the callback URL.
@@ -97,6 +105,12 @@ impl ReturnedFlow {
     /// The id hash of our pending `/authorize` request this sign-in is for.
     pub fn pending_id_hash(&self) -> &str {
         &self.flow.pending_id_hash
+    }
+
+    /// True if the person approved the consent page in this sign-in (else
+    /// the page was skipped for a consent this browser's session remembered).
+    pub fn consented(&self) -> bool {
+        self.flow.consented
     }
 }
 
@@ -161,8 +175,16 @@ impl UpstreamSignIn {
         &self.callback_url
     }
 
-    /// Starts a sign-in for our pending request `pending_id_hash`.
-    pub async fn start(&self, pending_id_hash: &str) -> Result<SignInRedirect, UpstreamError> {
+    /// Starts a sign-in for our pending request `pending_id_hash` of
+    /// `client_id`; `consented` says whether the person approved the consent
+    /// page just now (else a remembered consent is to be checked at the
+    /// callback).
+    pub async fn start(
+        &self,
+        pending_id_hash: &str,
+        client_id: &str,
+        consented: bool,
+    ) -> Result<SignInRedirect, UpstreamError> {
         let now = self.clock.now();
         let state = Secret::new(random_token());
         let verifier = Secret::new(random_token());
@@ -188,15 +210,22 @@ impl UpstreamSignIn {
                 nonce: nonce.map(|n| n.secret().to_owned()),
                 pending_id_hash: pending_id_hash.to_owned(),
                 browser_hash: hash_secret(binding.secret()),
+                consented,
                 created_at: now,
                 expires_at: now + self.flow_ttl,
             })
             .await?;
-        tracing::info!(target: AUDIT, event = "upstream.started", provider = %self.provider.id(),
-            state = %log_tag(state.secret()));
+        AuditEvent::UpstreamStarted {
+            provider: self.provider.id(),
+            client_id,
+            consented,
+            state: state.secret(),
+        }
+        .emit();
         Ok(SignInRedirect {
             location,
             browser_binding: binding,
+            state_tag: state_tag(state.secret()),
             expires_in: self.flow_ttl,
         })
     }
@@ -210,8 +239,11 @@ impl UpstreamSignIn {
         browser_binding: Option<&str>,
     ) -> Result<ReturnedFlow, UpstreamError> {
         let refuse = |e: UpstreamError| {
-            tracing::warn!(target: AUDIT, event = "upstream.callback_refused",
-                provider = %self.provider.id(), reason = %e);
+            AuditEvent::UpstreamCallbackRefused {
+                provider: self.provider.id(),
+                reason: &e.to_string(),
+            }
+            .emit();
             e
         };
         if let Some(name) = params.repeated.first() {
@@ -250,7 +282,7 @@ impl UpstreamSignIn {
         &self,
         returned: ReturnedFlow,
         params: &CallbackParams,
-    ) -> Result<UpstreamLogin, UpstreamError> {
+    ) -> Result<SignedIn, UpstreamError> {
         let provider = self.provider.display_name().to_owned();
         let result = async {
             if let Some(iss) = &params.iss
@@ -288,12 +320,13 @@ impl UpstreamSignIn {
                 .await
         }
         .await;
-        match &result {
-            Ok(login) => tracing::info!(target: AUDIT, event = "upstream.login",
-                provider = %self.provider.id(), upstream_subject = %login.identity.subject,
-                login = ?login.identity.login),
-            Err(e) => tracing::warn!(target: AUDIT, event = "upstream.login_failed",
-                provider = %self.provider.id(), reason = %e),
+        if let Err(e) = &result {
+            AuditEvent::UpstreamFailed {
+                provider: self.provider.id(),
+                client_id: None,
+                reason: &e.to_string(),
+            }
+            .emit();
         }
         result
     }

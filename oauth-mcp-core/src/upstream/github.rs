@@ -25,7 +25,7 @@ use super::error::token_request_error;
 use super::http::{HttpLimits, UpstreamHttp};
 use super::identity::UpstreamIdentity;
 use super::{
-    AuthorizationParams, ExchangeParams, UpstreamLogin, UpstreamProvider, UpstreamTokens,
+    AuthorizationParams, ExchangeParams, SignedIn, UpstreamProvider, UpstreamTokens,
     check_provider_url,
 };
 use crate::clock::{SharedClock, SystemClock};
@@ -365,7 +365,7 @@ impl UpstreamProvider for GitHubUpstream {
         &self,
         code: &str,
         params: &ExchangeParams,
-    ) -> Result<UpstreamLogin, UpstreamError> {
+    ) -> Result<SignedIn, UpstreamError> {
         let redirect = RedirectUrl::new(params.redirect_uri.clone()).map_err(|e| {
             UpstreamError::Misconfigured {
                 provider: DISPLAY.into(),
@@ -386,8 +386,7 @@ impl UpstreamProvider for GitHubUpstream {
             .map_err(|e| token_request_error(DISPLAY, e))?;
         let tokens = UpstreamTokens::from_response(&resp, self.inner.clock.now(), None);
         let identity = self.identity(tokens.access_token.secret()).await?;
-        tracing::info!(target: "oauth_mcp::upstream", provider = %self.inner.id, subject = %identity.subject, login = ?identity.login, "upstream login");
-        Ok(UpstreamLogin { identity, tokens })
+        Ok(SignedIn { identity, tokens })
     }
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<UpstreamTokens, UpstreamError> {

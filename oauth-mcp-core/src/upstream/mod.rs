@@ -29,22 +29,29 @@ mod flow;
 mod github;
 mod http;
 mod identity;
+mod login;
 mod oidc;
 mod policy;
 mod principals;
+mod vault;
 
 use std::fmt;
 
 use async_trait::async_trait;
 
 pub use error::{IdTokenCheck, UpstreamError};
-pub use flow::{CallbackParams, DEFAULT_FLOW_TTL, ReturnedFlow, SignInRedirect, UpstreamSignIn};
+pub use flow::{
+    CallbackParams, DEFAULT_FLOW_TTL, ReturnedFlow, SignInRedirect, UpstreamSignIn, state_tag,
+};
 pub use github::{GitHubUpstream, GitHubUpstreamBuilder, MAX_GITHUB_ORGS};
 pub use http::{HttpError, HttpErrorKind, HttpLimits};
 pub use identity::{SubjectMapping, UpstreamIdentity};
+pub(crate) use login::UpstreamRuntime;
+pub use login::{CALLBACK_PATH, UpstreamLogin};
 pub use oidc::{ClientAuth, OidcUpstream, OidcUpstreamBuilder};
 pub use policy::{LoginPolicy, Refusal, ResourcePolicy};
 pub use principals::{Principals, parse_list};
+pub use vault::{TokenVaultError, UpstreamTokenVault};
 
 use crate::secret::Secret;
 
@@ -109,9 +116,9 @@ impl UpstreamTokens {
     }
 }
 
-/// A successful upstream login.
+/// A successful upstream sign-in: who, and their tokens at the provider.
 #[derive(Debug, Clone)]
-pub struct UpstreamLogin {
+pub struct SignedIn {
     /// Who the provider says the user is.
     pub identity: UpstreamIdentity,
     /// The user's tokens at the provider.
@@ -147,7 +154,7 @@ pub trait UpstreamProvider: Send + Sync + fmt::Debug {
         &self,
         code: &str,
         params: &ExchangeParams,
-    ) -> Result<UpstreamLogin, UpstreamError>;
+    ) -> Result<SignedIn, UpstreamError>;
 
     /// New tokens from a refresh token.
     async fn refresh(&self, refresh_token: &Secret) -> Result<UpstreamTokens, UpstreamError>;

@@ -1,5 +1,5 @@
 -- oauth-mcp storage, SQLite: logins through an upstream identity provider.
--- State values are stored only as hashes; upstream tokens only sealed by the
+-- State values and session ids are stored only as hashes; upstream tokens only sealed by the
 -- server (the database never sees them in clear).
 
 -- An authorization in flight at the upstream provider; taken once, at the callback.
@@ -10,6 +10,7 @@ CREATE TABLE oauth_upstream_flows (
     nonce           TEXT,
     pending_id_hash TEXT    NOT NULL,
     browser_hash    TEXT    NOT NULL,
+    consented       BOOLEAN NOT NULL, -- consent given in this flow (else remembered)
     created_at      BIGINT  NOT NULL,
     expires_at      BIGINT  NOT NULL
 );
@@ -25,6 +26,15 @@ CREATE TABLE oauth_consents (
     PRIMARY KEY (subject, client_id)
 );
 CREATE INDEX oauth_consents_expires ON oauth_consents (expires_at);
+
+-- A browser that completed an upstream login (session cookie by hash).
+CREATE TABLE oauth_browser_sessions (
+    id_hash    TEXT   NOT NULL PRIMARY KEY,
+    subject    TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX oauth_browser_sessions_expires ON oauth_browser_sessions (expires_at);
 
 -- A user's tokens at the upstream provider, sealed.
 CREATE TABLE oauth_upstream_tokens (

@@ -51,5 +51,6 @@ pub(crate) async fn run_all_but_cleanup(store: std::sync::Arc<dyn oauth_mcp_core
     refresh_rotation(store.clone()).await;
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
-    replay_markers(store).await;
+    replay_markers(store.clone()).await;
+    upstream::run_all_but_cleanup(store).await;
 }

@@ -71,7 +71,11 @@ async fn setup() -> Setup {
 /// parameters and the browser binding.
 async fn approved(s: &Setup, login: &str) -> (CallbackParams, Secret) {
     s.gh.sign_in(login);
-    let start = s.sign_in.start("pending-1").await.expect("start");
+    let start = s
+        .sign_in
+        .start("pending-1", "client-1", true)
+        .await
+        .expect("start");
     assert!(
         start
             .location
@@ -245,7 +249,11 @@ async fn user_declining_at_github_is_reported() {
     let s = setup().await;
     s.gh.sign_in("octocat");
     s.gh.deny();
-    let start = s.sign_in.start("pending-2").await.unwrap();
+    let start = s
+        .sign_in
+        .start("pending-2", "client-1", true)
+        .await
+        .unwrap();
     let page = Browser::new().get(&start.location).await;
     let params = callback_params(&page);
     let flow = s

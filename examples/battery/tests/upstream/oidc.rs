@@ -42,8 +42,11 @@ fn sign_in_with(provider: OidcUpstream) -> UpstreamSignIn {
 async fn login(
     flows: &UpstreamSignIn,
     user: &oauth_mcp_battery::upstream_idp::IdpUser,
-) -> Result<oauth_mcp_core::upstream::UpstreamLogin, UpstreamError> {
-    let start = flows.start("pending-x").await.expect("start");
+) -> Result<oauth_mcp_core::upstream::SignedIn, UpstreamError> {
+    let start = flows
+        .start("pending-x", "client-1", true)
+        .await
+        .expect("start");
     let browser = Browser::new();
     let back = sign_in(&browser, &start.location, user, CALLBACK).await;
     let params = callback_params(&back);
@@ -121,7 +124,10 @@ async fn discovery_checks_the_issuer_and_reports_outages() {
 async fn confidential_client_signs_alice_in_through_the_forms() {
     let op = start_upstream_idp(&[CALLBACK]).await;
     let flows = sign_in_with(provider(&op).await);
-    let start = flows.start("pending-alice").await.unwrap();
+    let start = flows
+        .start("pending-alice", "client-1", true)
+        .await
+        .unwrap();
     let auth = url::Url::parse(&start.location).unwrap();
     let q: std::collections::HashMap<_, _> = auth.query_pairs().into_owned().collect();
     assert_eq!(q["client_id"], UPSTREAM_CLIENT.id);
@@ -170,7 +176,10 @@ async fn confidential_client_signs_alice_in_through_the_forms() {
     );
 
     // A second sign-in in the same browser reuses the provider session.
-    let again = flows.start("pending-again").await.unwrap();
+    let again = flows
+        .start("pending-again", "client-1", true)
+        .await
+        .unwrap();
     let back = sign_in(&browser, &again.location, &ALICE, CALLBACK).await;
     let params = callback_params(&back);
     let flow = flows
@@ -486,7 +495,7 @@ async fn decline_issuer_mixup_and_outage_at_the_provider() {
     let flows = sign_in_with(provider(&op).await);
 
     // The user presses "Deny" at the provider.
-    let start = flows.start("pending-deny").await.unwrap();
+    let start = flows.start("pending-deny", "client-1", true).await.unwrap();
     let back = sign_in_and_deny(&Browser::new(), &start.location, &ALICE, CALLBACK).await;
     let params = callback_params(&back);
     let flow = flows
@@ -501,7 +510,10 @@ async fn decline_issuer_mixup_and_outage_at_the_provider() {
     );
 
     // A callback claiming another issuer (RFC 9207 mix-up).
-    let start = flows.start("pending-mixup").await.unwrap();
+    let start = flows
+        .start("pending-mixup", "client-1", true)
+        .await
+        .unwrap();
     let back = sign_in(&Browser::new(), &start.location, &ALICE, CALLBACK).await;
     let params = CallbackParams {
         iss: Some("https://evil.example".into()),
@@ -515,7 +527,10 @@ async fn decline_issuer_mixup_and_outage_at_the_provider() {
     assert!(matches!(&e, UpstreamError::IssuerMismatch { .. }), "{e}");
 
     // The provider goes down between its redirect and our code exchange.
-    let start = flows.start("pending-outage").await.unwrap();
+    let start = flows
+        .start("pending-outage", "client-1", true)
+        .await
+        .unwrap();
     let back = sign_in(&Browser::new(), &start.location, &ALICE, CALLBACK).await;
     let params = callback_params(&back);
     op.stop().await;

@@ -1,22 +1,17 @@
-//! Conformance checks for [`UpstreamStore`]: single-use in-flight
-//! authorizations (also under a race), expiry, consents, and the version
-//! check on stored upstream tokens (also under a race). Ids are random, so
-//! the checks can share one store and run in parallel.
-//!
-//! ```
-//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-//! # async fn main() {
-//! use std::sync::Arc;
-//! use oauth_mcp_core::store::{MemoryStore, conformance};
-//! conformance::upstream::run_all(Arc::new(MemoryStore::new())).await;
-//! # }
-//! ```
+//! Conformance checks for [`UpstreamStore`](crate::store::UpstreamStore):
+//! single-use in-flight authorizations (also under a race), expiry,
+//! consents, browser sessions, and the version check on stored upstream
+//! tokens (also under a race). Ids are random, so the checks can share one
+//! store and run in parallel. [`super::run_all`] runs them all.
 
 use std::sync::Arc;
 
 use super::{NOW, RACERS, id};
 use crate::scope::ScopeSet;
-use crate::store::upstream::{RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord};
+use crate::store::Store;
+use crate::store::upstream::{
+    BrowserSession, RememberedConsent, UpstreamFlow, UpstreamTokenRecord,
+};
 
 /// An in-flight upstream authorization with fresh ids, created at `now`.
 pub fn sample_flow(now: i64) -> UpstreamFlow {
@@ -27,8 +22,18 @@ pub fn sample_flow(now: i64) -> UpstreamFlow {
         nonce: Some(id("nonce")),
         pending_id_hash: id("pending"),
         browser_hash: id("browser"),
+        consented: true,
         created_at: now,
         expires_at: now + 600,
+    }
+}
+
+fn sample_session(now: i64) -> BrowserSession {
+    BrowserSession {
+        id_hash: id("session"),
+        subject: id("subject"),
+        created_at: now,
+        expires_at: now + 86_400,
     }
 }
 
@@ -63,7 +68,7 @@ fn sample_tokens(now: i64) -> UpstreamTokenRecord {
 
 /// In-flight authorizations: read back once, never twice, not after expiry,
 /// duplicate keys refused, exactly one winner of a race.
-pub async fn flows(store: Arc<dyn UpstreamStore>) {
+pub async fn flows(store: Arc<dyn Store>) {
     let f = sample_flow(NOW);
     store
         .insert_upstream_flow(f.clone())
@@ -92,6 +97,7 @@ pub async fn flows(store: Arc<dyn UpstreamStore>) {
 
     let no_nonce = UpstreamFlow {
         nonce: None,
+        consented: false,
         ..sample_flow(NOW)
     };
     store
@@ -104,7 +110,7 @@ pub async fn flows(store: Arc<dyn UpstreamStore>) {
             .await
             .expect("take_upstream_flow"),
         Some(no_nonce),
-        "a flow without a nonce reads back"
+        "a flow without a nonce, not consented in the flow, reads back"
     );
 
     let old = sample_flow(NOW);
@@ -167,7 +173,7 @@ pub async fn flows(store: Arc<dyn UpstreamStore>) {
 }
 
 /// Consents: one per subject and client, replaced, expiring, revocable.
-pub async fn consents(store: Arc<dyn UpstreamStore>) {
+pub async fn consents(store: Arc<dyn Store>) {
     let c = sample_consent(NOW);
     assert_eq!(
         store
@@ -255,9 +261,58 @@ pub async fn consents(store: Arc<dyn UpstreamStore>) {
     );
 }
 
+/// Browser sessions: read back, expire, end; duplicate ids refused.
+pub async fn sessions(store: Arc<dyn Store>) {
+    let b = sample_session(NOW);
+    store
+        .insert_browser_session(b.clone())
+        .await
+        .expect("insert_browser_session");
+    assert!(
+        store.insert_browser_session(b.clone()).await.is_err(),
+        "a second session with the same id is refused"
+    );
+    assert_eq!(
+        store
+            .get_browser_session(&b.id_hash, NOW)
+            .await
+            .expect("get_browser_session"),
+        Some(b.clone()),
+        "a session reads back"
+    );
+    assert_eq!(
+        store
+            .get_browser_session(&b.id_hash, b.expires_at)
+            .await
+            .expect("get_browser_session"),
+        None,
+        "an expired session is not returned"
+    );
+    assert!(
+        store
+            .delete_browser_session(&b.id_hash)
+            .await
+            .expect("delete_browser_session")
+    );
+    assert!(
+        !store
+            .delete_browser_session(&b.id_hash)
+            .await
+            .expect("delete_browser_session")
+    );
+    assert_eq!(
+        store
+            .get_browser_session(&b.id_hash, NOW)
+            .await
+            .expect("get_browser_session"),
+        None,
+        "an ended session is gone"
+    );
+}
+
 /// Upstream tokens: put replaces, replace checks the version (exactly one
 /// winner of a race), delete.
-pub async fn tokens(store: Arc<dyn UpstreamStore>) {
+pub async fn tokens(store: Arc<dyn Store>) {
     let t = sample_tokens(NOW);
     assert_eq!(
         store
@@ -397,9 +452,9 @@ pub async fn tokens(store: Arc<dyn UpstreamStore>) {
     );
 }
 
-/// Cleanup removes expired flows, consents and token records and keeps
-/// live ones (token records without an expiry stay).
-pub async fn cleanup(store: Arc<dyn UpstreamStore>) {
+/// `purge_expired` removes expired flows, consents, sessions and token
+/// records and keeps live ones (token records without an expiry stay).
+pub async fn cleanup(store: Arc<dyn Store>) {
     // Far in the future relative to the other checks' records.
     let later = NOW + 10_000_000;
     let old_flow = sample_flow(NOW);
@@ -411,6 +466,14 @@ pub async fn cleanup(store: Arc<dyn UpstreamStore>) {
         expires_at: None,
         ..sample_tokens(NOW)
     };
+    let old_session = sample_session(NOW);
+    let live_session = sample_session(later);
+    for b in [&old_session, &live_session] {
+        store
+            .insert_browser_session(b.clone())
+            .await
+            .expect("insert_browser_session");
+    }
     for f in [&old_flow, &live_flow] {
         store
             .insert_upstream_flow(f.clone())
@@ -426,13 +489,26 @@ pub async fn cleanup(store: Arc<dyn UpstreamStore>) {
             .await
             .expect("put_upstream_tokens");
     }
-    let purged = store
-        .purge_expired_upstream(later)
-        .await
-        .expect("purge_expired_upstream");
+    let purged = store.purge_expired(later).await.expect("purge_expired");
     assert!(
-        purged >= 3,
-        "purge_expired_upstream counts what it removed (got {purged})"
+        purged >= 4,
+        "purge_expired counts the upstream records it removed (got {purged})"
+    );
+    assert_eq!(
+        store
+            .get_browser_session(&old_session.id_hash, NOW)
+            .await
+            .expect("get_browser_session"),
+        None,
+        "expired sessions go"
+    );
+    assert_eq!(
+        store
+            .get_browser_session(&live_session.id_hash, later)
+            .await
+            .expect("get_browser_session"),
+        Some(live_session),
+        "live sessions stay"
     );
     assert_eq!(
         store
@@ -486,14 +562,9 @@ pub async fn cleanup(store: Arc<dyn UpstreamStore>) {
 
 /// Every check but [`cleanup`] (whose far-future purge would delete the
 /// records of checks running in parallel on the same database).
-pub async fn run_all_but_cleanup(store: Arc<dyn UpstreamStore>) {
+pub async fn run_all_but_cleanup(store: Arc<dyn Store>) {
     flows(store.clone()).await;
     consents(store.clone()).await;
+    sessions(store.clone()).await;
     tokens(store).await;
-}
-
-/// Every check, in sequence.
-pub async fn run_all(store: Arc<dyn UpstreamStore>) {
-    run_all_but_cleanup(store.clone()).await;
-    cleanup(store).await;
 }

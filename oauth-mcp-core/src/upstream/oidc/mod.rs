@@ -39,7 +39,7 @@ use super::error::{IdTokenCheck, UpstreamError, token_request_error};
 use super::http::{HttpError, UpstreamHttp};
 use super::identity::UpstreamIdentity;
 use super::{
-    AuthorizationParams, ExchangeParams, UpstreamLogin, UpstreamProvider, UpstreamTokens,
+    AuthorizationParams, ExchangeParams, SignedIn, UpstreamProvider, UpstreamTokens,
     check_provider_url,
 };
 use crate::secret::Secret;
@@ -470,7 +470,7 @@ impl UpstreamProvider for OidcUpstream {
         &self,
         code: &str,
         params: &ExchangeParams,
-    ) -> Result<UpstreamLogin, UpstreamError> {
+    ) -> Result<SignedIn, UpstreamError> {
         let d = self.metadata(false).await?;
         let redirect = RedirectUrl::new(params.redirect_uri.clone())
             .map_err(|e| self.err_config(format!("callback URL: {e}")))?;
@@ -503,8 +503,7 @@ impl UpstreamProvider for OidcUpstream {
             self.merge_userinfo(&d.client, &mut identity, tokens.access_token.secret())
                 .await?;
         }
-        tracing::info!(target: "oauth_mcp::upstream", provider = %self.inner.id, subject = %identity.subject, "upstream login");
-        Ok(UpstreamLogin { identity, tokens })
+        Ok(SignedIn { identity, tokens })
     }
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<UpstreamTokens, UpstreamError> {
