@@ -69,6 +69,29 @@ impl Page {
         )
     }
 
+    /// The `href` of the element with `id` (unescaped), if any.
+    pub fn link(&self, id: &str) -> Option<String> {
+        let marker = format!("id=\"{id}\" href=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let rest = &self.body[start..];
+        Some(html_unescape(&rest[..rest.find('"')?]))
+    }
+
+    /// The text of the page without tags, unescaped (for checking messages).
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in self.body.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        html_unescape(&out)
+    }
+
     /// The value of the hidden (or any) input `name` in the page. Panics if
     /// there is none.
     pub fn input_value(&self, name: &str) -> String {
@@ -89,13 +112,46 @@ impl Page {
     }
 }
 
+/// Undoes HTML escaping: the named entities templates use and numeric ones
+/// (`&#x2f;`, `&#39;`).
 fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let ch = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match ch {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A browser: one cookie jar, no automatic redirects.

@@ -39,6 +39,7 @@ mod macros;
 mod node;
 pub mod oidc;
 pub mod profiles;
+pub mod upstream_e2e;
 pub mod upstream_idp;
 
 use std::future::Future;

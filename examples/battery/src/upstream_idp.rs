@@ -155,16 +155,18 @@ pub async fn sign_in_and_deny(
     browser.follow(page, callback).await
 }
 
-/// A genuine ID token from `op` for `client`, issued to `user` with
-/// `nonce`, through the whole code flow (login form, consent, code
-/// exchange at the token endpoint). `callback` is a registered redirect URI.
-pub async fn id_token_for(
+/// A genuine token response from `op` for `client`, issued to `user` with
+/// `nonce`, through the whole code flow (login form, consent, code exchange
+/// at the token endpoint): `id_token`, `access_token` (opaque, for the
+/// provider's UserInfo), `refresh_token`. `callback` is a registered
+/// redirect URI (the redirect to it is not followed).
+pub async fn tokens_for(
     op: &OidcProvider,
     client: ClientCredentials,
     user: &IdpUser,
     nonce: &str,
     callback: &str,
-) -> String {
+) -> Value {
     let pkce = Pkce::new();
     let state = unique("idp-state");
     let mut url = url::Url::parse(&format!("{}/auth", op.issuer())).expect("auth URL");
@@ -198,6 +200,19 @@ pub async fn id_token_for(
         .await
         .expect("token request");
     let body: Value = r.json().await.expect("token response JSON");
+    assert!(body["access_token"].is_string(), "{body}");
+    body
+}
+
+/// A genuine ID token from `op` for `client` (see [`tokens_for`]).
+pub async fn id_token_for(
+    op: &OidcProvider,
+    client: ClientCredentials,
+    user: &IdpUser,
+    nonce: &str,
+    callback: &str,
+) -> String {
+    let body = tokens_for(op, client, user, nonce, callback).await;
     body["id_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no id_token: {body}"))

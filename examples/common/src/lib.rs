@@ -3,6 +3,8 @@
 //! MCP tools (`whoami`, `admin_echo`), the OAuth configuration and the rmcp
 //! streamable-HTTP service.
 
+pub mod upstream;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData as McpError, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
+
+pub use upstream::{UpstreamChoice, UpstreamOptions};
 
 /// A boxed error for start-up failures.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -55,10 +59,40 @@ pub struct Cli {
     /// Signing key file (PEM or JWK); default: a fresh key per start.
     #[arg(long, env = "MCP_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Sign people in at this OpenID provider (issuer URL) instead of the demo user.
+    #[arg(long, env = "MCP_UPSTREAM_ISSUER", conflicts_with = "upstream")]
+    pub upstream_issuer: Option<String>,
+    /// Sign people in with `github` or `google` instead of the demo user.
+    #[arg(long, env = "MCP_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// The client id this server is registered with at the upstream provider.
+    #[arg(long, env = "MCP_UPSTREAM_CLIENT_ID")]
+    pub upstream_client_id: Option<String>,
+    /// Its client secret (omit for a public client: PKCE only).
+    #[arg(long, env = "MCP_UPSTREAM_CLIENT_SECRET", hide_env_values = true)]
+    pub upstream_client_secret: Option<String>,
+    /// Who may sign in upstream: user names, user ids or email addresses,
+    /// comma-separated; `*` for anyone. Default: nobody.
+    #[arg(long, env = "MCP_ALLOWED_USERS")]
+    pub allowed_users: Option<String>,
+    /// Who gets the `admin` scope (and may sign in), same format.
+    #[arg(long, env = "MCP_ADMIN_USERS")]
+    pub admin_users: Option<String>,
 }
 
 impl Cli {
-    /// The options these flags describe.
+    /// The options these flags describe; an error names a flag that is
+    /// wrong or missing.
+    pub fn try_options(self) -> Result<Options, BoxError> {
+        let upstream = UpstreamOptions::from_cli(&self)?;
+        Ok(Options {
+            upstream,
+            ..self.options()
+        })
+    }
+
+    /// The options these flags describe, without the upstream login (see
+    /// [`Cli::try_options`]).
     pub fn options(self) -> Options {
         Options {
             bind: self.bind,
@@ -99,6 +133,8 @@ pub struct Options {
     /// A path appended to the default public URL `http://<bound address>`
     /// (tests of a path-prefixed server; `--public-url` says it directly).
     pub public_path: Option<String>,
+    /// Sign people in at an upstream identity provider instead of the demo user.
+    pub upstream: Option<UpstreamOptions>,
 }
 
 impl Default for Options {
@@ -115,6 +151,7 @@ impl Default for Options {
             clock: None,
             cimd: None,
             public_path: None,
+            upstream: None,
         }
     }
 }
@@ -150,10 +187,29 @@ impl Endpoints {
         println!("Listening on:                 {}", self.addr);
         println!("MCP server (OAuth-protected): {}", self.mcp_url);
         println!("Authorization server:         {}", self.public_url);
-        println!(
-            "Demo login:                   {} / {}",
-            opts.demo_user, opts.demo_password
-        );
+        match &opts.upstream {
+            None => println!(
+                "Demo login:                   {} / {}",
+                opts.demo_user, opts.demo_password
+            ),
+            Some(u) => {
+                let provider = match &u.provider {
+                    UpstreamChoice::Issuer(url) => url.as_str(),
+                    UpstreamChoice::GitHub => "GitHub",
+                    UpstreamChoice::Google => "Google",
+                };
+                println!("Sign-in:                      {provider}");
+                println!(
+                    "Callback URL to register:     {}/upstream/callback",
+                    self.public_url
+                );
+                if u.allowed_users.is_empty() && u.admin_users.is_empty() {
+                    println!(
+                        "Warning: no --allowed-users or --admin-users: nobody can sign in yet."
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -304,10 +360,15 @@ async fn with_store<S: Store + 'static>(
     cfg: Arc<ServerConfig>,
     store: Arc<S>,
 ) -> Result<Roles, BoxError> {
-    store
-        .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
-        .await?;
-    let server = AuthServer::new(cfg, store)?;
+    let server = match &opts.upstream {
+        Some(u) => AuthServer::with_upstream(cfg, store, u.login().await?)?,
+        None => {
+            store
+                .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
+                .await?;
+            AuthServer::new(cfg, store)?
+        }
+    };
     Ok(Roles {
         resource: resource_server(&server)?,
         oauth: OAuthHttp::new(server),
