@@ -30,7 +30,6 @@ use std::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use sha2::{Digest, Sha256};
 
 use crate::secret::Secret;
 
@@ -99,12 +98,12 @@ impl KeyEncryptionKey {
             )));
         }
         let key = RandomizedNonceKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::Backend)?;
-        let digest = Sha256::new()
-            .chain_update(b"oauth-mcp key-encryption key id\0")
-            .chain_update(bytes)
-            .finalize();
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        ctx.update(b"oauth-mcp key-encryption key id\0");
+        ctx.update(bytes);
+        let digest = ctx.finish();
         let mut id = [0u8; ID_LEN];
-        id.copy_from_slice(&digest[..ID_LEN]);
+        id.copy_from_slice(&digest.as_ref()[..ID_LEN]);
         Ok(Self {
             key: Arc::new(key),
             id,

@@ -1,9 +1,6 @@
 //! PKCE (RFC 7636): S256 required, `plain` only when explicitly enabled.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::OAuthError;
 use crate::secret::constant_time_eq;
@@ -81,7 +78,7 @@ pub fn check_challenge_format(
 
 /// The S256 challenge of a verifier.
 pub fn s256_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    crate::secret::sha256_base64url(verifier.as_bytes())
 }
 
 /// Verifies `verifier` against the stored challenge, in constant time.

@@ -1,9 +1,9 @@
 //! Secrets that cannot leak by accident: redacted `Debug`, hashing for
 //! storage, constant-time comparison and random generation.
 
+use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// A secret string (client secret, password, token). `Debug` prints
@@ -55,15 +55,22 @@ impl From<String> for Secret {
 #[allow(clippy::expect_used)]
 pub fn random_token() -> String {
     let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf).expect("the OS random number generator failed");
+    // aws-lc-rs (already the JWT signing backend) reads the OS random source.
+    aws_lc_rs::rand::fill(&mut buf).expect("the OS random number generator failed");
     URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// base64url(SHA-256(bytes)), without padding: the storage hash of secrets
+/// and the PKCE S256 challenge.
+pub(crate) fn sha256_base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, bytes))
 }
 
 /// The storage key of a high-entropy secret (code, refresh token, client
 /// secret, request id): base64url(SHA-256(value)). These values carry 256 bits
 /// of entropy, so a fast hash is enough; passwords use argon2 instead.
 pub fn hash_secret(value: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
+    sha256_base64url(value.as_bytes())
 }
 
 /// A short, non-reversible tag for logs: the first 8 characters of the hash.

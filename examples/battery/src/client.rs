@@ -482,11 +482,20 @@ impl AuthRequest {
     }
 }
 
-/// GET /authorize.
-pub async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
+/// The authorization request URL (`{base}/authorize?…`) for `req`.
+pub fn authorize_url(base: &str, req: &AuthRequest) -> String {
     let mut url = url::Url::parse(&format!("{base}/authorize")).expect("authorize URL");
     url.query_pairs_mut().extend_pairs(req.query());
-    let r = http().get(url).send().await.expect("GET /authorize");
+    url.into()
+}
+
+/// GET /authorize.
+pub async fn authorize_get(base: &str, req: &AuthRequest) -> Reply {
+    let r = http()
+        .get(authorize_url(base, req))
+        .send()
+        .await
+        .expect("GET /authorize");
     Reply::read(r).await
 }
 

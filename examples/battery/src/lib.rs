@@ -33,6 +33,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod cookie_browser;
 pub mod github;
 pub mod interop;
 mod macros;

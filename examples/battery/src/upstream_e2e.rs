@@ -16,7 +16,7 @@ use example_common::{UpstreamChoice, UpstreamOptions};
 use serde_json::{Value, json};
 
 use crate::Harness;
-use crate::browser::{Browser, Page};
+use crate::cookie_browser::{Browser, Page};
 use crate::client::*;
 use crate::github::{self, GitHubStandIn, GitHubUser};
 use crate::oidc::OidcProvider;

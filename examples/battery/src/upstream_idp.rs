@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::browser::{Browser, Page};
+use crate::cookie_browser::{Browser, Page};
 use crate::client::{Pkce, http, unique};
 use crate::oidc::{ClientCredentials, OidcOptions, OidcProvider};
 

@@ -213,14 +213,47 @@ impl Endpoints {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+/// Logs to stderr; `RUST_LOG` overrides the default `info`. Colours only
+/// when stderr is a terminal, so redirected logs carry no ANSI codes.
 pub fn init_tracing() {
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+}
+
+/// Binds a listening socket on `addr`. A failure names the address and how
+/// to choose another one, instead of a bare `Os { code: 98, … }`.
+pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, BoxError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| bind_error(addr, &e))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// The start-up error for a socket that cannot be bound.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> BoxError {
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is already in use (is another server running?)".to_owned()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_owned()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "no interface of this machine has that address".to_owned()
+        }
+        _ => e.to_string(),
+    };
+    format!(
+        "cannot listen on {addr}: {why}. Choose another address with --bind <ip:port> \
+         (or the MCP_BIND environment variable), e.g. --bind 127.0.0.1:{}",
+        addr.port().wrapping_add(1).max(1024)
+    )
+    .into()
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -410,6 +443,21 @@ pub fn mcp_service(public_url: &str) -> Result<McpService, BoxError> {
         Arc::new(LocalSessionManager::default()),
         config,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_port_names_the_address_and_the_flag() {
+        let first = bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let addr = first.local_addr().unwrap();
+        let e = bind(addr).unwrap_err().to_string();
+        assert!(e.contains(&addr.to_string()), "{e}");
+        assert!(e.contains("already in use"), "{e}");
+        assert!(e.contains("--bind") && e.contains("MCP_BIND"), "{e}");
+    }
 }
 
 /// The README's code samples (axum and actix-web), compiled as doc-tests.

@@ -59,7 +59,7 @@ pub async fn mcp_bridge(
 
 /// Binds, builds and serves in the background (two workers).
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
-    let listener = std::net::TcpListener::bind(opts.bind)?;
+    let listener = example_common::bind(opts.bind)?;
     start_on(listener, opts).await
 }
 

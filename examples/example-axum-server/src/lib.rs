@@ -30,7 +30,7 @@ pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
 
 /// Binds, builds and serves in the background.
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
-    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+    let listener = tokio::net::TcpListener::from_std(example_common::bind(opts.bind)?)?;
     start_on(listener, opts).await
 }
 

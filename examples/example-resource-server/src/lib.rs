@@ -138,5 +138,9 @@ pub async fn start_on(
 
 /// Binds `opts.bind` and serves.
 pub async fn start(opts: &Options) -> Result<Running, BoxError> {
-    start_on(tokio::net::TcpListener::bind(opts.bind).await?, opts).await
+    start_on(
+        tokio::net::TcpListener::from_std(example_common::bind(opts.bind)?)?,
+        opts,
+    )
+    .await
 }

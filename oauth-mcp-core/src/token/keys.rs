@@ -7,7 +7,7 @@ use std::path::Path;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
@@ -133,21 +133,31 @@ impl SigningKey {
     }
 
     /// Loads a PEM private key (`-----BEGIN PRIVATE KEY-----`, PKCS#8, P-256 or
-    /// Ed25519; or SEC1 `EC PRIVATE KEY`).
+    /// Ed25519; or SEC1 `EC PRIVATE KEY`, P-256).
     pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
-        let text = std::str::from_utf8(pem).map_err(|_| KeyError("PEM is not UTF-8".into()))?;
-        if text.contains("EC PRIVATE KEY") {
-            let enc =
-                EncodingKey::from_ec_pem(pem).map_err(|e| KeyError(format!("bad EC PEM: {e}")))?;
-            return Self::from_pkcs8_der(SigningAlgorithm::Es256, enc.as_bytes());
+        let block = pem::parse(pem).map_err(|e| KeyError(format!("not a PEM private key: {e}")))?;
+        match block.tag() {
+            "EC PRIVATE KEY" => {
+                let kp = EcdsaKeyPair::from_private_key_der(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    block.contents(),
+                )
+                .map_err(|e| KeyError(format!("EC PRIVATE KEY is not a P-256 key: {e}")))?;
+                let der = kp
+                    .to_pkcs8v1()
+                    .map_err(|_| KeyError("cannot encode the EC key".into()))?;
+                Self::from_pkcs8_der(SigningAlgorithm::Es256, der.as_ref())
+            }
+            "PRIVATE KEY" => Self::from_pkcs8_der(SigningAlgorithm::Es256, block.contents())
+                .or_else(|_| Self::from_pkcs8_der(SigningAlgorithm::EdDsa, block.contents()))
+                .map_err(|_| {
+                    KeyError("PEM holds neither a P-256 nor an Ed25519 private key".into())
+                }),
+            other => Err(KeyError(format!(
+                "PEM block is `{other}`; expected `PRIVATE KEY` (PKCS#8, P-256 or Ed25519) \
+                 or `EC PRIVATE KEY` (SEC1, P-256)"
+            ))),
         }
-        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = STANDARD
-            .decode(body.trim())
-            .map_err(|_| KeyError("PEM body is not base64".into()))?;
-        Self::from_pkcs8_der(SigningAlgorithm::Es256, &der)
-            .or_else(|_| Self::from_pkcs8_der(SigningAlgorithm::EdDsa, &der))
-            .map_err(|_| KeyError("PEM holds neither a P-256 nor an Ed25519 private key".into()))
     }
 
     /// Loads a private JWK (`kty` EC P-256 or OKP Ed25519, with `d`).
@@ -210,14 +220,11 @@ impl SigningKey {
 
     /// The key as a PKCS#8 PEM, to save it for the next start.
     pub fn to_pkcs8_pem(&self) -> String {
-        let b64 = STANDARD.encode(&self.pkcs8_der);
-        let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(chunk));
-            out.push('\n');
-        }
-        out.push_str("-----END PRIVATE KEY-----\n");
-        out
+        let block = pem::Pem::new("PRIVATE KEY", self.pkcs8_der.clone());
+        pem::encode_config(
+            &block,
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
     }
 
     /// The key id.
@@ -307,6 +314,40 @@ mod tests {
                 "private part must not be published"
             );
         }
+    }
+
+    #[test]
+    fn pem_blocks_are_told_apart_by_their_label() {
+        use aws_lc_rs::encoding::{AsDer, EcPrivateKeyRfc5915Der};
+        let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let pkcs8 =
+            SigningKey::from_pkcs8_der(SigningAlgorithm::Es256, kp.to_pkcs8v1().unwrap().as_ref())
+                .unwrap();
+        // SEC1 `EC PRIVATE KEY` (what `openssl ecparam -genkey` writes), with
+        // text around it and CRLF line endings.
+        let sec1: EcPrivateKeyRfc5915Der<'static> = kp.private_key().as_der().unwrap();
+        let block = pem::Pem::new("EC PRIVATE KEY", sec1.as_ref().to_vec());
+        let file = format!(
+            "EC parameters omitted\r\n{}",
+            pem::encode_config(
+                &block,
+                pem::EncodeConfig::new().set_line_ending(pem::LineEnding::CRLF)
+            )
+        );
+        let k = SigningKey::from_pem(file.as_bytes()).unwrap();
+        assert_eq!(k.algorithm(), SigningAlgorithm::Es256);
+        assert_eq!(k.kid(), pkcs8.kid());
+        // An `EC PRIVATE KEY` block must hold a P-256 key.
+        let ed = Ed25519KeyPair::generate().unwrap().to_pkcs8().unwrap();
+        let mislabelled = pem::encode(&pem::Pem::new("EC PRIVATE KEY", ed.as_ref().to_vec()));
+        let err = SigningKey::from_pem(mislabelled.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("not a P-256 key"), "{err}");
+        // Other blocks are named in the refusal.
+        let cert = pem::encode(&pem::Pem::new("CERTIFICATE", vec![1, 2, 3]));
+        let err = SigningKey::from_pem(cert.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("`CERTIFICATE`"), "{err}");
+        let err = SigningKey::from_pem(b"no PEM here").unwrap_err();
+        assert!(err.to_string().contains("not a PEM private key"), "{err}");
     }
 
     #[test]

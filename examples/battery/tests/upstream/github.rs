@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use oauth_mcp_battery::browser::Browser;
+use oauth_mcp_battery::cookie_browser::Browser;
 use oauth_mcp_battery::github::{CLIENT_ID, CLIENT_SECRET, GitHubStandIn, GitHubUser};
 use oauth_mcp_core::clock::ManualClock;
 use oauth_mcp_core::secret::Secret;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_mcp_battery::browser::Browser;
+use oauth_mcp_battery::cookie_browser::Browser;
 use oauth_mcp_battery::oidc::OidcProvider;
 use oauth_mcp_battery::upstream_idp::{
     ALICE, BOB, MALLORY, UPSTREAM_CLIENT, UPSTREAM_OTHER_CLIENT, UPSTREAM_PUBLIC_CLIENT_ID,

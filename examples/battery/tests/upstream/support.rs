@@ -1,6 +1,6 @@
 //! Shared by the upstream tests.
 
-use oauth_mcp_battery::browser::Page;
+use oauth_mcp_battery::cookie_browser::Page;
 use oauth_mcp_core::upstream::CallbackParams;
 
 /// The oauth-mcp callback URL the tests register at the providers
