@@ -16,8 +16,8 @@ use example_common::{UpstreamChoice, UpstreamOptions};
 use serde_json::{Value, json};
 
 use crate::Harness;
-use crate::cookie_browser::{Browser, Page};
 use crate::client::*;
+use crate::cookie_browser::{Browser, Page};
 use crate::github::{self, GitHubStandIn, GitHubUser};
 use crate::oidc::OidcProvider;
 use crate::upstream_idp::{

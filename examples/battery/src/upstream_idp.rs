@@ -9,8 +9,8 @@
 
 use serde_json::Value;
 
-use crate::cookie_browser::{Browser, Page};
 use crate::client::{Pkce, http, unique};
+use crate::cookie_browser::{Browser, Page};
 use crate::oidc::{ClientCredentials, OidcOptions, OidcProvider};
 
 /// The confidential upstream-login client (`client_secret_basic`).

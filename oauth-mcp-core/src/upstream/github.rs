@@ -109,7 +109,8 @@ impl GitHubUpstreamBuilder {
         self
     }
 
-    /// The clock (tests).
+    /// The clock (tests: give it the server's clock, so that the expiry
+    /// times of upstream tokens agree with the server's notion of now).
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
         self

@@ -550,3 +550,104 @@ async fn decline_issuer_mixup_and_outage_at_the_provider() {
         other => panic!("{other}"),
     }
 }
+
+#[tokio::test]
+async fn upstream_tokens_are_sealed_bound_to_their_owner_and_refreshed() {
+    use oauth_mcp_core::crypto::KeyEncryptionKey;
+    use oauth_mcp_core::store::UpstreamStore;
+    use oauth_mcp_core::upstream::{TokenVaultError, UpstreamLogin};
+    use oauth_mcp_core::{AuthServer, ServerConfig};
+
+    let op = start_upstream_idp(&[CALLBACK]).await;
+    // One clock for the server and its provider (expiry times are absolute).
+    let clock = ManualClock::new();
+    let provider = OidcUpstream::builder(op.issuer(), UPSTREAM_CLIENT.id)
+        .client_secret(UPSTREAM_CLIENT.secret)
+        .scopes(["openid", "email", "profile", "groups"])
+        .clock(Arc::new(clock.clone()))
+        .discover()
+        .await
+        .unwrap();
+    let cfg = ServerConfig::builder("http://127.0.0.1:5555")
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let kek = KeyEncryptionKey::from_base64(KeyEncryptionKey::generate_base64().secret()).unwrap();
+    let server = AuthServer::with_upstream(
+        cfg,
+        store.clone(),
+        UpstreamLogin::new(provider.clone()).keep_upstream_tokens(kek),
+    )
+    .unwrap();
+    let vault = server.upstream_tokens().expect("tokens are kept");
+
+    let signed = login(&sign_in_with(provider.clone()), &ALICE)
+        .await
+        .unwrap();
+    let subject = SubjectMapping::default().local_subject(&signed.identity);
+    vault.save(&subject, &signed.tokens).await.unwrap();
+
+    // Sealed at rest: the token is not in the stored bytes.
+    let record = store
+        .get_upstream_tokens(&subject, provider.id())
+        .await
+        .unwrap()
+        .unwrap();
+    let at = signed.tokens.access_token.secret();
+    assert!(
+        !record.sealed.windows(at.len()).any(|w| w == at.as_bytes()),
+        "the access token is stored in clear"
+    );
+    // Fresh: handed out as is, and it works at the provider.
+    assert_eq!(vault.access_token(&subject).await.unwrap().secret(), at);
+
+    // Bound to its owner: the same sealed bytes under another user do not open.
+    let mut stolen = record.clone();
+    stolen.subject = "someone-else".into();
+    store.put_upstream_tokens(stolen).await.unwrap();
+    assert!(matches!(
+        vault.access_token("someone-else").await.unwrap_err(),
+        TokenVaultError::Sealed(_)
+    ));
+    assert!(matches!(
+        vault.access_token("nobody").await.unwrap_err(),
+        TokenVaultError::NotStored { .. }
+    ));
+
+    // Expired (an hour later): refreshed at the provider, stored again.
+    clock.advance(3600);
+    let fresh = vault.access_token(&subject).await.expect("refreshed");
+    assert_ne!(fresh.secret(), at);
+    let after = store
+        .get_upstream_tokens(&subject, provider.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.version, record.version + 1);
+    assert_eq!(
+        vault.access_token(&subject).await.unwrap().secret(),
+        fresh.secret(),
+        "no second refresh"
+    );
+    // The provider accepts the refreshed token.
+    let userinfo = reqwest::Client::new()
+        .get(format!("{}/me", op.issuer()))
+        .bearer_auth(fresh.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 200);
+
+    // A refresh the provider refuses is reported (the user must sign in again).
+    assert!(vault.forget(&subject).await.unwrap());
+    let mut dead = signed.tokens.clone();
+    dead.refresh_token = Some(Secret::new("not-a-refresh-token"));
+    dead.expires_at = Some(0);
+    vault.save(&subject, &dead).await.unwrap();
+    let e = vault.access_token(&subject).await.unwrap_err();
+    assert!(
+        matches!(&e, TokenVaultError::Refresh(UpstreamError::TokenRejected { error, .. }) if error == "invalid_grant"),
+        "{e}"
+    );
+}
