@@ -125,6 +125,16 @@ impl AuthServer {
         }
     }
 
+    /// Sends the client of `pending` the error `e` (see [`Self::error_redirect`]).
+    fn refuse_pending(&self, pending: &PendingAuthorization, e: &OAuthError) -> AuthorizeOutcome {
+        self.error_redirect(
+            &pending.client_id,
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            e,
+        )
+    }
+
     fn client_view(&self, client: &Client, redirect_uri: &str) -> ClientView {
         ClientView {
             name: client.display_name().to_owned(),
@@ -351,15 +361,6 @@ impl AuthServer {
         user: &str,
         subject: &str,
     ) -> AuthorizeOutcome {
-        let now = self.now();
-        let fail = |e: &OAuthError| {
-            self.error_redirect(
-                &pending.client_id,
-                &pending.redirect_uri,
-                pending.state.as_deref(),
-                e,
-            )
-        };
         let scope = match rules::grant_scope(
             user,
             &pending.scope,
@@ -368,8 +369,8 @@ impl AuthServer {
         ) {
             Ok(s) => s,
             Err(e) => {
-                let _ = self.store.take_pending(id_hash, now).await;
-                return fail(&e);
+                let _ = self.store.take_pending(id_hash, self.now()).await;
+                return self.refuse_pending(&pending, &e);
             }
         };
         self.issue_code(id_hash, pending, scope, subject).await
@@ -385,18 +386,10 @@ impl AuthServer {
         subject: &str,
     ) -> AuthorizeOutcome {
         let now = self.now();
-        let fail = |e: &OAuthError| {
-            self.error_redirect(
-                &pending.client_id,
-                &pending.redirect_uri,
-                pending.state.as_deref(),
-                e,
-            )
-        };
         let pending = match self.store.take_pending(id_hash, now).await {
             Ok(Some(p)) => p,
             Ok(None) => return gone(),
-            Err(e) => return fail(&e.into()),
+            Err(e) => return self.refuse_pending(&pending, &e.into()),
         };
         let code = random_token();
         let record = AuthorizationCode {
@@ -414,7 +407,7 @@ impl AuthServer {
             expires_at: now + self.cfg.code_ttl,
         };
         if let Err(e) = self.store.insert_code(record).await {
-            return fail(&e.into());
+            return self.refuse_pending(&pending, &e.into());
         }
         AuditEvent::CodeIssued {
             client_id: &pending.client_id,

@@ -127,12 +127,7 @@ impl AuthServer {
         e: &OAuthError,
         message: String,
     ) -> AuthorizeOutcome {
-        let continue_to = match self.error_redirect(
-            &pending.client_id,
-            &pending.redirect_uri,
-            pending.state.as_deref(),
-            e,
-        ) {
+        let continue_to = match self.refuse_pending(pending, e) {
             AuthorizeOutcome::RedirectWithError { location, .. } => Some(location),
             _ => None,
         };

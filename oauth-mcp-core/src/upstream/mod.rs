@@ -4,6 +4,14 @@
 //! **Google** (an OpenID preset, [`OidcUpstream::google`]) and **GitHub**
 //! ([`GitHubUpstream`]: OAuth 2.0 plus its user API).
 //!
+//! Give the embedded authorization server an [`UpstreamLogin`]
+//! ([`AuthServer::with_upstream`](crate::AuthServer::with_upstream)) and
+//! `/authorize` shows this server's consent page, then sends the person to
+//! the provider; the provider sends them back to `<public-url>/upstream/callback`
+//! ([`CALLBACK_PATH`]), the [`LoginPolicy`] decides, and the client gets this
+//! server's own code. [`UpstreamTokenVault`] keeps the users' upstream tokens
+//! sealed for tools, if asked to.
+//!
 //! The pieces:
 //!
 //! - a provider ([`UpstreamProvider`]) builds the authorization URL and
