@@ -133,8 +133,8 @@ impl KeyEncryptionKey {
     }
 
     /// A key from a file holding its base64 (as [`Self::from_base64`]) or
-    /// exactly 32 raw bytes. Warns (target `oauth_mcp::audit`) when the file
-    /// is readable by other users.
+    /// exactly 32 raw bytes. Warns (`kek.file_shared`, see [`crate::events`])
+    /// when the file is readable by other users.
     pub fn from_file(path: &Path) -> Result<Self, CryptoError> {
         let bytes = std::fs::read(path).map_err(|e| {
             CryptoError::InvalidKey(format!("cannot read the file {}: {e}", path.display()))
@@ -241,12 +241,10 @@ fn warn_if_shared(path: &Path) {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
-        tracing::warn!(
-            target: "oauth_mcp::audit",
-            event = "kek.file_shared",
-            path = %path.display(),
-            "the key-encryption key file is readable by other users; restrict it (chmod 600)"
-        );
+        crate::events::AuditEvent::KekFileShared {
+            path: &path.display().to_string(),
+        }
+        .emit();
     }
 }
 

@@ -174,6 +174,12 @@ pub enum AuditEvent<'a> {
         jwks_uri: &'a str,
         /// How many usable keys it held.
         keys: usize,
+        /// Why it was fetched: `start`, `expired` (older than its
+        /// `Cache-Control: max-age` or the validator's maximum key age) or
+        /// `unknown_kid` (a token named a key it did not hold).
+        reason: &'a str,
+        /// How long it is used before the next fetch, in seconds.
+        fresh_for: i64,
     },
     /// `jwks.refresh_failed` (WARN): refetching a remote JWKS failed.
     JwksRefreshFailed {
@@ -246,6 +252,76 @@ pub enum AuditEvent<'a> {
         /// Details of a failure.
         reason: Option<&'a str>,
     },
+    /// `key.created` (INFO): a signing key was generated and stored.
+    KeyCreated {
+        /// The key.
+        kid: &'a str,
+        /// When (Unix seconds).
+        at: i64,
+        /// What caused it: `schedule`, `rotate`, `retire`.
+        cause: &'a str,
+    },
+    /// `key.published` (INFO): a signing key entered the JWKS.
+    KeyPublished {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `key.activated` (INFO): a signing key started signing.
+    KeyActivated {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `key.retired` (INFO): a signing key stopped signing; it stays in the
+    /// JWKS until `remove_after`.
+    KeyRetired {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// When it leaves the JWKS.
+        remove_after: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `key.removed` (INFO): a signing key left the store and the JWKS.
+    KeyRemoved {
+        /// The key.
+        kid: &'a str,
+        /// When.
+        at: i64,
+        /// What caused it.
+        cause: &'a str,
+    },
+    /// `keys.loaded` (INFO): this process now signs and validates with the
+    /// store's key set of this version.
+    KeysLoaded {
+        /// The key set's version in the store.
+        version: u64,
+        /// The key that signs.
+        active_kid: &'a str,
+        /// How many keys the JWKS holds (active, published, retired).
+        keys: usize,
+    },
+    /// `keys.refresh_failed` (WARN): the key set could not be re-read or
+    /// maintained; the keys in use stay until the next attempt.
+    KeysRefreshFailed {
+        /// Why.
+        reason: &'a str,
+    },
+    /// `kek.file_shared` (WARN): the key-encryption key file is readable by
+    /// other users.
+    KekFileShared {
+        /// The file.
+        path: &'a str,
+    },
 }
 
 impl AuditEvent<'_> {
@@ -275,6 +351,14 @@ impl AuditEvent<'_> {
             Self::UpstreamLogin { .. } => "upstream.login",
             Self::UpstreamRefused { .. } => "upstream.refused",
             Self::UpstreamTokens { .. } => "upstream.tokens",
+            Self::KeyCreated { .. } => "key.created",
+            Self::KeyPublished { .. } => "key.published",
+            Self::KeyActivated { .. } => "key.activated",
+            Self::KeyRetired { .. } => "key.retired",
+            Self::KeyRemoved { .. } => "key.removed",
+            Self::KeysLoaded { .. } => "keys.loaded",
+            Self::KeysRefreshFailed { .. } => "keys.refresh_failed",
+            Self::KekFileShared { .. } => "kek.file_shared",
         }
     }
 
@@ -384,10 +468,15 @@ impl AuditEvent<'_> {
                     tracing::warn!(target: TARGET, event, status, error, reason)
                 }
             }
-            Self::JwksFetched { jwks_uri, keys } => {
-                tracing::info!(target: TARGET, event, jwks_uri, keys)
+            Self::JwksFetched {
+                jwks_uri,
+                keys,
+                reason,
+                fresh_for,
+            } => {
+                tracing::info!(target: TARGET, event, jwks_uri, keys, reason, fresh_for)
             }
-            Self::JwksRefreshFailed { reason } => {
+            Self::JwksRefreshFailed { reason } | Self::KeysRefreshFailed { reason } => {
                 tracing::warn!(target: TARGET, event, reason)
             }
             Self::UpstreamStarted {
@@ -429,6 +518,29 @@ impl AuditEvent<'_> {
                     tracing::info!(target: TARGET, event, provider, subject, outcome)
                 }
             }
+            Self::KeyCreated { kid, at, cause }
+            | Self::KeyPublished { kid, at, cause }
+            | Self::KeyActivated { kid, at, cause }
+            | Self::KeyRemoved { kid, at, cause } => {
+                tracing::info!(target: TARGET, event, kid, at, cause)
+            }
+            Self::KeyRetired {
+                kid,
+                at,
+                remove_after,
+                cause,
+            } => tracing::info!(target: TARGET, event, kid, at, remove_after, cause),
+            Self::KeysLoaded {
+                version,
+                active_kid,
+                keys,
+            } => tracing::info!(target: TARGET, event, version, active_kid, keys),
+            Self::KekFileShared { path } => tracing::warn!(
+                target: TARGET,
+                event,
+                path,
+                "the key-encryption key file is readable by other users; restrict it (chmod 600)"
+            ),
         }
     }
 }

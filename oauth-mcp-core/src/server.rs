@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use crate::client::Client;
-use crate::config::ServerConfig;
+use crate::config::{KeyProtectionChoice, ServerConfig};
+use crate::crypto::CryptoError;
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::login::{Authenticator, StoreAuthenticator};
-use crate::store::Store;
-use crate::token::TokenSigner;
+use crate::store::{KeyStore, Store};
+use crate::token::managed::{KeyOpsError, KeyProtection, KeyRecordError, ManagedKeys};
+use crate::token::{KeyRing, TokenSigner};
 use crate::validate::LocalJwtValidator;
 
 /// The authorization server: configuration, storage, user authentication
@@ -19,6 +21,7 @@ pub struct AuthServer {
     pub(crate) cfg: Arc<ServerConfig>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) authenticator: Arc<dyn Authenticator>,
+    pub(crate) keys: KeyRing,
     pub(crate) signer: TokenSigner,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
@@ -52,8 +55,89 @@ impl std::fmt::Debug for AuthServer {
     }
 }
 
+/// Why an authorization server could not start.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No key-encryption key was given, and the store keeps signing keys
+    /// beyond this process (give one, or opt out by name).
+    #[error("no key-encryption key: {MISSING_KEK}")]
+    MissingKeyEncryptionKey,
+    /// The key-encryption key is not the one the store's signing keys were
+    /// sealed with (or keys are stored unencrypted although one was given).
+    #[error("the key-encryption key: {0}")]
+    KeyEncryptionKey(String),
+    /// The store's signing keys cannot be created or used.
+    #[error("signing keys: {0}")]
+    Keys(KeyOpsError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<KeyOpsError> for StartError {
+    fn from(e: KeyOpsError) -> Self {
+        match e {
+            KeyOpsError::Store(e) => Self::Store(e),
+            KeyOpsError::Record(
+                r @ (KeyRecordError::NoKeyEncryptionKey { .. }
+                | KeyRecordError::Unencrypted { .. }
+                | KeyRecordError::Crypto {
+                    source: CryptoError::WrongKey { .. },
+                    ..
+                }),
+            ) => Self::KeyEncryptionKey(r.to_string()),
+            other => Self::Keys(other),
+        }
+    }
+}
+
+const MISSING_KEK: &str = "this store keeps the signing keys beyond this process (every replica and every restart use them), so their private parts must be sealed: give a key-encryption key (32 random bytes in base64, e.g. from `openssl rand -base64 32`) with `ServerConfigBuilder::key_encryption_key`, the same on every replica, and keep it secret and apart from the store; or sign with your own key (`signing_keys`)";
+
 impl AuthServer {
-    /// An authorization server that logs users in against the store's users.
+    /// An authorization server that logs users in against the store's
+    /// users and signs with the keys the store holds (see
+    /// [`AuthServer::start_with_authenticator`]).
+    pub async fn start<S: Store + 'static>(
+        cfg: Arc<ServerConfig>,
+        store: Arc<S>,
+    ) -> Result<Self, StartError> {
+        let authenticator = Arc::new(StoreAuthenticator::new(store.clone())?);
+        Self::start_with_authenticator(cfg, store, authenticator).await
+    }
+
+    /// An authorization server with your own user authentication, signing
+    /// with the store's keys: the first start creates the signing key in
+    /// the store, every replica sharing the store signs and validates with
+    /// the same key set, a restart changes nothing for clients, and keys
+    /// rotate on [`crate::config::KeyRotation`]'s schedule. Private keys are
+    /// sealed with the configured key-encryption key; a store that keeps
+    /// keys beyond this process refuses to start without one (or without
+    /// the opt-out named as dangerous). The operator's keys
+    /// ([`crate::ServerConfigBuilder::signing_keys`]) take precedence: then
+    /// the store's keys are not used.
+    ///
+    /// Fails when the key-encryption key is missing or wrong, or the store
+    /// cannot be reached.
+    pub async fn start_with_authenticator<S: Store + 'static>(
+        cfg: Arc<ServerConfig>,
+        store: Arc<S>,
+        authenticator: Arc<dyn Authenticator>,
+    ) -> Result<Self, StartError> {
+        let keys = match cfg.operator_keys() {
+            Some(keys) => {
+                KeyRing::fixed_shared(keys.clone(), cfg.key_schedule().jwks_cache_control())
+            }
+            None => store_keys(&cfg, store.clone()).await?,
+        };
+        Ok(Self::assemble(cfg, store, authenticator, keys))
+    }
+
+    /// An authorization server that logs users in against the store's
+    /// users, signing with the operator's keys if configured, else with a
+    /// key made for this process: not shared with other replicas, and lost
+    /// at restart (tokens it signed are then refused). [`AuthServer::start`]
+    /// keeps the keys in the store.
     pub fn new<S: Store + 'static>(
         cfg: Arc<ServerConfig>,
         store: Arc<S>,
@@ -62,13 +146,24 @@ impl AuthServer {
         Ok(Self::with_authenticator(cfg, store, authenticator))
     }
 
-    /// An authorization server with your own user authentication.
+    /// An authorization server with your own user authentication, signing
+    /// as [`AuthServer::new`] does.
     pub fn with_authenticator<S: Store + 'static>(
         cfg: Arc<ServerConfig>,
         store: Arc<S>,
         authenticator: Arc<dyn Authenticator>,
     ) -> Self {
-        let signer = TokenSigner::new(cfg.keys().clone(), cfg.issuer());
+        let keys = KeyRing::fixed_shared(cfg.keys.clone(), cfg.key_schedule().jwks_cache_control());
+        Self::assemble(cfg, store, authenticator, keys)
+    }
+
+    fn assemble<S: Store + 'static>(
+        cfg: Arc<ServerConfig>,
+        store: Arc<S>,
+        authenticator: Arc<dyn Authenticator>,
+        keys: KeyRing,
+    ) -> Self {
+        let signer = TokenSigner::new(keys.clone(), cfg.issuer());
         #[cfg(feature = "cimd")]
         let cimd = cfg
             .cimd
@@ -78,6 +173,7 @@ impl AuthServer {
             cfg,
             store,
             authenticator,
+            keys,
             signer,
             #[cfg(feature = "cimd")]
             cimd,
@@ -88,18 +184,33 @@ impl AuthServer {
 
     /// An authorization server whose users sign in at an upstream identity
     /// provider (GitHub, Google, any OpenID provider) instead of with a
-    /// password: see [`crate::upstream`]. Fails if the login policy does not
-    /// fit the configuration (a scope it names is not supported, …).
+    /// password, signing as [`AuthServer::new`] does: see
+    /// [`crate::upstream`] and [`AuthServer::upstream_login`]. Fails if the
+    /// login policy does not fit the configuration (a scope it names is not
+    /// supported, …).
     #[cfg(feature = "upstream")]
     pub fn with_upstream<S: Store + 'static>(
         cfg: Arc<ServerConfig>,
         store: Arc<S>,
         login: crate::upstream::UpstreamLogin,
     ) -> Result<Self, crate::error::ConfigError> {
-        let runtime = login.runtime(&cfg, store.clone())?;
-        let mut server = Self::with_authenticator(cfg, store, Arc::new(NoPasswords));
-        server.upstream = Some(Arc::new(runtime));
-        Ok(server)
+        Self::with_authenticator(cfg, store, Arc::new(NoPasswords)).upstream_login(login)
+    }
+
+    /// Signs people in at an upstream identity provider from now on,
+    /// instead of with a password (which then never signs anyone in), e.g.
+    /// `AuthServer::start(cfg, store).await?.upstream_login(login)?` to keep
+    /// the signing keys in the store. Fails if the login policy does not fit
+    /// the configuration.
+    #[cfg(feature = "upstream")]
+    pub fn upstream_login(
+        mut self,
+        login: crate::upstream::UpstreamLogin,
+    ) -> Result<Self, crate::error::ConfigError> {
+        let runtime = login.runtime(&self.cfg, self.store.clone())?;
+        self.authenticator = Arc::new(NoPasswords);
+        self.upstream = Some(Arc::new(runtime));
+        Ok(self)
     }
 
     /// The upstream callback URL to register at the identity provider
@@ -130,11 +241,17 @@ impl AuthServer {
         &self.store
     }
 
+    /// The signing keys in use (fixed, or following the store's key set).
+    /// An immediate rotation: `server.keys().rotate(true)`.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
     /// A validator for the tokens this server issues, bound to its default
     /// resource (and checking grant revocation unless configured otherwise).
     pub fn local_validator(&self) -> LocalJwtValidator {
         let v = LocalJwtValidator::new(
-            self.cfg.keys().clone(),
+            self.keys.clone(),
             self.cfg.issuer(),
             self.cfg.resource().clone(),
             self.cfg.clock().clone(),
@@ -189,4 +306,22 @@ impl AuthServer {
             ),
         )
     }
+}
+
+/// The store's key set, protected as configured.
+async fn store_keys(cfg: &ServerConfig, store: Arc<dyn KeyStore>) -> Result<KeyRing, StartError> {
+    let protection = match (&cfg.key_protection, store.persists_keys()) {
+        (KeyProtectionChoice::Sealed(kek), _) => KeyProtection::encrypted(kek.clone()),
+        (KeyProtectionChoice::DangerouslyUnencrypted, _) => {
+            KeyProtection::dangerously_unencrypted()
+        }
+        // Keys that never leave this process's memory (where the opened
+        // keys live anyway): sealing them would protect nothing.
+        (KeyProtectionChoice::Unset, false) => KeyProtection::dangerously_unencrypted(),
+        (KeyProtectionChoice::Unset, true) => {
+            return Err(StartError::MissingKeyEncryptionKey);
+        }
+    };
+    let managed = ManagedKeys::new(store, protection, *cfg.key_schedule());
+    Ok(KeyRing::from_store(managed, cfg.clock().clone(), cfg.key_refresh_interval).await?)
 }

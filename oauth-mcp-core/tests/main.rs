@@ -9,6 +9,8 @@ mod authorize;
 #[cfg(feature = "test-kit")]
 #[path = "suite/conformance.rs"]
 mod conformance;
+#[path = "suite/keys.rs"]
+mod keys;
 #[path = "suite/policy.rs"]
 mod policy;
 #[path = "suite/registration.rs"]

@@ -6,7 +6,8 @@
 //! - `postgres`: the conformance kit on PostgreSQL (`OAUTH_MCP_TEST_POSTGRES_URL`
 //!   or a private server; fails loudly when there is neither).
 //! - `keys`: signing keys raced by two pools on SQLite and PostgreSQL;
-//!   sealed keys across a reconnect.
+//!   sealed keys across a reconnect; a server on an SQL store needs a
+//!   key-encryption key (or the opt-out named as dangerous).
 //! - `upstream`: the core's upstream-login conformance kit on both databases.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.

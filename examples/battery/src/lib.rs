@@ -39,6 +39,7 @@ pub mod interop;
 mod macros;
 mod node;
 pub mod oidc;
+pub mod process;
 pub mod profiles;
 pub mod upstream_e2e;
 pub mod upstream_idp;

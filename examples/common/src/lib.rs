@@ -12,12 +12,17 @@ use std::time::Duration;
 
 use oauth_mcp_core::cimd::CimdConfig;
 use oauth_mcp_core::clock::SharedClock;
+use oauth_mcp_core::config::KeyRotation;
+use oauth_mcp_core::crypto::KeyEncryptionKey;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
+use oauth_mcp_core::server::StartError;
 use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::token::{KeySet, SigningKey};
-use oauth_mcp_core::{AuthContext, AuthServer, PreRegisteredClient, ResourceServer, ServerConfig};
+use oauth_mcp_core::{
+    AuthContext, AuthServer, PreRegisteredClient, ResourceServer, Secret, ServerConfig,
+};
 use oauth_mcp_sqlx::SqlStore;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
@@ -56,7 +61,8 @@ pub struct Cli {
     /// Give the demo user the `admin` scope (needed by `admin_echo`).
     #[arg(long, env = "MCP_DEMO_ADMIN")]
     pub demo_admin: bool,
-    /// Signing key file (PEM or JWK); default: a fresh key per start.
+    /// Signing key file (PEM or JWK). Default: keys kept in the store
+    /// (a memory store's die with the process), rotated on a schedule.
     #[arg(long, env = "MCP_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
     /// Sign people in at this OpenID provider (issuer URL) instead of the demo user.
@@ -78,6 +84,20 @@ pub struct Cli {
     /// Who gets the `admin` scope (and may sign in), same format.
     #[arg(long, env = "MCP_ADMIN_USERS")]
     pub admin_users: Option<String>,
+    /// Key-encryption key sealing the signing keys kept in an SQL store:
+    /// base64 of 32 random bytes (`openssl rand -base64 32`). Secret; the
+    /// same for every server on the store.
+    #[arg(
+        long,
+        env = "MCP_KEY_ENCRYPTION_KEY",
+        hide_env_values = true,
+        value_name = "BASE64",
+        conflicts_with = "key_encryption_key_file"
+    )]
+    pub key_encryption_key: Option<String>,
+    /// A file holding the key-encryption key (base64 of 32 bytes, or the 32 bytes).
+    #[arg(long, env = "MCP_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 impl Cli {
@@ -102,6 +122,8 @@ impl Cli {
             demo_password: self.demo_password,
             demo_admin: self.demo_admin,
             signing_key: self.signing_key,
+            key_encryption_key: self.key_encryption_key.map(Secret::new),
+            key_encryption_key_file: self.key_encryption_key_file,
             ..Options::default()
         }
     }
@@ -124,6 +146,12 @@ pub struct Options {
     pub demo_admin: bool,
     /// PEM or JWK signing-key file.
     pub signing_key: Option<PathBuf>,
+    /// The key-encryption key (base64 of 32 bytes) sealing the store's signing keys.
+    pub key_encryption_key: Option<Secret>,
+    /// A file holding the key-encryption key.
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// When the store's signing keys rotate (tests; default [`KeyRotation::default`]).
+    pub key_rotation: Option<KeyRotation>,
     /// Extra operator-created clients.
     pub clients: Vec<PreRegisteredClient>,
     /// Clock override (tests).
@@ -147,6 +175,9 @@ impl Default for Options {
             demo_password: "demo-password".into(),
             demo_admin: false,
             signing_key: None,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
+            key_rotation: None,
             clients: Vec::new(),
             clock: None,
             cimd: None,
@@ -210,6 +241,18 @@ impl Endpoints {
                 }
             }
         }
+        println!("Signing keys:                 {}", signing_keys(opts));
+    }
+}
+
+/// Where the signing keys come from, in words.
+fn signing_keys(opts: &Options) -> String {
+    match &opts.signing_key {
+        Some(path) => format!("the key file {}", path.display()),
+        None if opts.store == "memory" => {
+            "in memory (tokens stop validating at a restart; an SQL --store keeps them)".into()
+        }
+        None => "in the store, sealed with the key-encryption key (keep it secret), rotated on a schedule".into(),
     }
 }
 
@@ -335,6 +378,12 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
     if let Some(path) = &opts.signing_key {
         b = b.signing_keys(KeySet::new(SigningKey::from_file(path)?));
     }
+    if let Some(kek) = key_encryption_key(opts)? {
+        b = b.key_encryption_key(kek);
+    }
+    if let Some(r) = opts.key_rotation {
+        b = b.key_rotation(r);
+    }
     if let Some(c) = &opts.clock {
         b = b.clock(c.clone());
     }
@@ -393,19 +442,48 @@ async fn with_store<S: Store + 'static>(
     cfg: Arc<ServerConfig>,
     store: Arc<S>,
 ) -> Result<Roles, BoxError> {
+    if opts.upstream.is_none() {
+        store
+            .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
+            .await?;
+    }
+    let store_name = redact(&opts.store);
+    let server = AuthServer::start(cfg, store).await.map_err(|e| match e {
+        StartError::MissingKeyEncryptionKey => format!(
+            "signing keys in the store `{store_name}`: no key-encryption key was given, and this store keeps the signing keys for every restart and every server sharing it. {KEK_HINT}"
+        )
+        .into(),
+        StartError::KeyEncryptionKey(why) => format!(
+            "signing keys in the store `{store_name}`: {why}. Give MCP_KEY_ENCRYPTION_KEY (--key-encryption-key) or MCP_KEY_ENCRYPTION_KEY_FILE (--key-encryption-key-file) the key-encryption key they were sealed with, the one every other server on this store uses"
+        )
+        .into(),
+        other => BoxError::from(other),
+    })?;
     let server = match &opts.upstream {
-        Some(u) => AuthServer::with_upstream(cfg, store, u.login().await?)?,
-        None => {
-            store
-                .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
-                .await?;
-            AuthServer::new(cfg, store)?
-        }
+        Some(u) => server.upstream_login(u.login().await?)?,
+        None => server,
     };
     Ok(Roles {
         resource: resource_server(&server)?,
         oauth: OAuthHttp::new(server),
     })
+}
+
+/// What to do about a missing key-encryption key.
+const KEK_HINT: &str = "Set MCP_KEY_ENCRYPTION_KEY (--key-encryption-key) to 32 random bytes in base64, e.g. `export MCP_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32)`, or name a file holding it with MCP_KEY_ENCRYPTION_KEY_FILE (--key-encryption-key-file). Keep it secret, apart from the store, and keep it: every server on this store needs the same one, and without it the store's signing keys cannot be opened";
+
+/// The key-encryption key from the flags, the error naming the flag and
+/// its variable.
+fn key_encryption_key(opts: &Options) -> Result<Option<KeyEncryptionKey>, BoxError> {
+    match (&opts.key_encryption_key, &opts.key_encryption_key_file) {
+        (Some(b64), _) => KeyEncryptionKey::from_base64(b64.secret())
+            .map(Some)
+            .map_err(|e| format!("MCP_KEY_ENCRYPTION_KEY (--key-encryption-key): {e}").into()),
+        (None, Some(path)) => KeyEncryptionKey::from_file(path).map(Some).map_err(|e| {
+            format!("MCP_KEY_ENCRYPTION_KEY_FILE (--key-encryption-key-file): {e}").into()
+        }),
+        (None, None) => Ok(None),
+    }
 }
 
 /// A store URL without its password, for messages.

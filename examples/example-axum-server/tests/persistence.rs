@@ -9,25 +9,13 @@
 // Test helpers panic on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use example_axum_server::{Options, Running, start};
 use oauth_mcp_battery::client::*;
+use oauth_mcp_battery::process::{ServerProcess, free_loopback_port, temp_dir};
 use oauth_mcp_core::token::{SigningAlgorithm, SigningKey};
 use oauth_mcp_sqlx::testing::postgres_for_tests;
-
-fn temp_dir(label: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "oauth-mcp-{label}-{}-{}",
-        std::process::id(),
-        unique("d")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn write_key(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("signing-key.pem");
@@ -98,45 +86,19 @@ async fn postgres_store_survives_a_restart() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A server process; killed on drop.
+/// A server process (killed on drop) and its base URL.
 struct Process {
-    child: Child,
+    _child: ServerProcess,
     base: String,
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the example binary and waits (bounded) for its "Listening on:" line.
+/// Starts the example binary and waits (bounded) for it to listen.
 fn spawn_server(args: &[&str]) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the example binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("Listening on:") {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = rx
-        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        .unwrap_or_else(|_| panic!("server {args:?} did not report its address within 30 s"));
+    let mut child = ServerProcess::spawn(env!("CARGO_BIN_EXE_example-axum-server"), args, &[]);
+    let base = child.wait_listening();
     Process {
-        child,
-        base: format!("http://{addr}"),
+        _child: child,
+        base,
     }
 }
 
@@ -147,11 +109,7 @@ async fn two_processes_share_one_postgres() {
     let key = write_key(&dir);
     let key = key.to_str().unwrap();
     // Both instances serve one public URL (as behind a load balancer): A's own.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_loopback_port();
     let public = format!("http://127.0.0.1:{port}");
     let bind_a = format!("127.0.0.1:{port}");
     let common = [

@@ -46,6 +46,10 @@ pub struct Options {
     /// An unknown key id refetches the JWKS at most this often (seconds).
     #[arg(long, env = "MCP_JWKS_MIN_REFETCH_SECS", default_value_t = 10)]
     pub jwks_min_refetch_secs: u64,
+    /// The JWKS is refetched at least this often (seconds); sooner if its
+    /// `Cache-Control: max-age` says so.
+    #[arg(long, env = "MCP_JWKS_MAX_AGE_SECS", default_value_t = 600)]
+    pub jwks_max_age_secs: u64,
     /// The scopes this resource understands (listed in its metadata), space- or comma-separated.
     #[arg(long, env = "MCP_SCOPES", default_value = "mcp admin")]
     pub scopes: String,
@@ -97,6 +101,7 @@ pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
                     ScopeClaim::List("scp".into()),
                 ])
                 .min_refetch_interval(Duration::from_secs(opts.jwks_min_refetch_secs))
+                .max_key_age(Duration::from_secs(opts.jwks_max_age_secs))
                 .clock(clock);
             if opts.accept_jwt_typ {
                 b = b.accept_plain_jwt_typ();

@@ -42,6 +42,7 @@ async fn setup(introspection: bool) -> Setup {
         introspection_client_secret: introspection.then(|| INTROSPECTION_CLIENT.secret.to_owned()),
         accept_jwt_typ: false,
         jwks_min_refetch_secs: 0,
+        jwks_max_age_secs: 600,
         scopes: "mcp admin".into(),
         required_scopes: "mcp".into(),
         clock: Some(Arc::new(clock.clone())),

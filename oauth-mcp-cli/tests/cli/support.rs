@@ -101,10 +101,16 @@ pub(crate) fn assert_diagnosis(report: &TraceReport, step: &str, id: &str) {
     assert_eq!(s.status, Status::Failed, "{}", report.render_text(false));
 }
 
-/// Starts the axum example on `127.0.0.1:0` with `opts` (its `bind` is overridden).
+/// Starts the axum example on `127.0.0.1:0` with `opts` (its `bind` is
+/// overridden; an SQL store gets a fresh key-encryption key unless one is given).
 pub(crate) async fn start_axum(opts: example_axum_server::Options) -> example_axum_server::Running {
+    let key_encryption_key = opts
+        .key_encryption_key
+        .clone()
+        .or_else(|| Some(oauth_mcp_core::crypto::KeyEncryptionKey::generate_base64()));
     let running = example_axum_server::start(example_axum_server::Options {
         bind: ([127, 0, 0, 1], 0).into(),
+        key_encryption_key,
         ..opts
     })
     .await

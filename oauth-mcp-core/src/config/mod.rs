@@ -3,6 +3,7 @@
 //! audience and issuer agree. After that nothing in it can be missing.
 
 mod clients;
+mod keys;
 mod scopes;
 mod ttl;
 mod urls;
@@ -18,9 +19,12 @@ use crate::login::{DefaultLoginUi, LoginUi};
 use crate::resource::{ResourcePolicy, ResourceUri};
 use crate::scope::{AllowedUsers, OFFLINE_ACCESS, ScopeSet, UserPolicy};
 use crate::secret::{Secret, hash_secret};
+use crate::token::rotation::KeySchedule;
 use crate::token::{KeySet, SigningAlgorithm, SigningKey};
 
 pub use clients::PreRegisteredClient;
+pub(crate) use keys::KeyProtectionChoice;
+pub use keys::KeyRotation;
 pub(crate) use scopes::{parse_scopes, require_subset};
 
 /// Builds a [`ServerConfig`]. Every field has a secure default except the
@@ -48,6 +52,8 @@ pub struct ServerConfigBuilder {
     default_scopes: Option<Vec<String>>,
     user_policy: UserPolicy,
     keys: Option<KeySet>,
+    key_protection: KeyProtectionChoice,
+    key_rotation: KeyRotation,
     lifetimes: ttl::LifetimeInput,
     allow_plain_pkce: bool,
     allow_insecure_http: bool,
@@ -76,7 +82,13 @@ pub struct ServerConfig {
     pub(crate) scopes_supported: ScopeSet,
     pub(crate) default_scopes: ScopeSet,
     pub(crate) user_policy: UserPolicy,
+    /// The operator's keys, else a key made for this process (what
+    /// [`crate::AuthServer::new`] signs with).
     pub(crate) keys: Arc<KeySet>,
+    pub(crate) operator_keys: bool,
+    pub(crate) key_protection: KeyProtectionChoice,
+    pub(crate) key_schedule: KeySchedule,
+    pub(crate) key_refresh_interval: i64,
     pub(crate) access_token_ttl: i64,
     pub(crate) refresh_token_ttl: i64,
     pub(crate) code_ttl: i64,
@@ -111,6 +123,8 @@ impl ServerConfig {
             default_scopes: None,
             user_policy: UserPolicy::default(),
             keys: None,
+            key_protection: KeyProtectionChoice::Unset,
+            key_rotation: KeyRotation::default(),
             lifetimes: ttl::LifetimeInput::default(),
             allow_plain_pkce: false,
             allow_insecure_http: false,
@@ -148,11 +162,6 @@ impl ServerConfig {
     /// Supported scopes.
     pub fn scopes_supported(&self) -> &ScopeSet {
         &self.scopes_supported
-    }
-
-    /// The signing keys.
-    pub fn keys(&self) -> &Arc<KeySet> {
-        &self.keys
     }
 
     /// The clock.
@@ -313,7 +322,11 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// The signing keys (default: a fresh ES256 key, lost on restart).
+    /// The operator's signing keys, e.g. from a key file
+    /// ([`SigningKey::from_file`]). They take precedence over the store's
+    /// keys: nothing is created, rotated or read in the store. Default: the
+    /// store's keys with [`crate::AuthServer::start`], or a fresh key per
+    /// process with [`crate::AuthServer::new`].
     pub fn signing_keys(mut self, keys: KeySet) -> Self {
         self.keys = Some(keys);
         self
@@ -525,6 +538,9 @@ impl ServerConfigBuilder {
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let clients = clients::pre_registered(self.clients, clock.now())?;
+        let (key_schedule, key_refresh_interval) =
+            self.key_rotation.validate(lifetimes.access_token)?;
+        let operator_keys = self.keys.is_some();
         let keys = match self.keys {
             Some(k) => k,
             None => KeySet::new(
@@ -542,6 +558,10 @@ impl ServerConfigBuilder {
             default_scopes,
             user_policy: self.user_policy,
             keys: Arc::new(keys),
+            operator_keys,
+            key_protection: self.key_protection,
+            key_schedule,
+            key_refresh_interval,
             access_token_ttl: lifetimes.access_token,
             refresh_token_ttl: lifetimes.refresh_token,
             code_ttl: lifetimes.code,

@@ -45,13 +45,13 @@ impl AuthServer {
         }
         for resource in self.cfg.resources().known() {
             let v = LocalJwtValidator::new(
-                self.cfg.keys().clone(),
+                self.keys.clone(),
                 self.cfg.issuer(),
                 resource.clone(),
                 self.cfg.clock().clone(),
             )
             .with_leeway(0);
-            if let Ok((ctx, gid)) = v.validate_sync(token) {
+            if let Ok((ctx, gid)) = v.validate_signed(token).await {
                 if let Some(gid) = gid
                     && self.store.get_grant(&gid).await?.is_some_and(|g| g.revoked)
                 {

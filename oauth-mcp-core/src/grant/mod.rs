@@ -72,6 +72,8 @@ impl AuthServer {
     ) -> Result<TokenResponse, OAuthError> {
         let form = Params::parse(body);
         let grant_type = form.single("grant_type").unwrap_or(None);
+        // Sign with the store's current key (scheduled steps made if due).
+        self.keys.refresh_if_due().await;
         let result = self.token_inner(&form, authorization).await;
         let grant_type = grant_type.unwrap_or("");
         let client_id = form.single("client_id").ok().flatten();

@@ -17,7 +17,8 @@ impl AuthServer {
             Some(r) => Some(r.grant_id),
             None => self
                 .local_validator()
-                .validate_sync(token)
+                .validate_signed(token)
+                .await
                 .ok()
                 .and_then(|(_, gid)| gid),
         };

@@ -158,7 +158,15 @@ impl OAuthHttp {
             Endpoint::AuthorizationServer => {
                 json_response(200, &authorization_server_metadata(cfg))
             }
-            Endpoint::Jwks => json_response(200, &cfg.keys().jwks()),
+            Endpoint::Jwks => {
+                let keys = self.server.keys();
+                keys.refresh_if_due().await;
+                let mut r = json_response(200, &keys.jwks());
+                if let Ok(v) = header::HeaderValue::from_str(keys.cache_control()) {
+                    r.headers_mut().insert(header::CACHE_CONTROL, v);
+                }
+                r
+            }
             #[cfg(feature = "upstream")]
             Endpoint::UpstreamCallback => super::upstream::callback(&self.server, req).await,
             #[cfg(feature = "upstream")]

@@ -217,6 +217,14 @@ pub trait KeyStore: Send + Sync {
         expected_version: u64,
         changes: &[KeyChange],
     ) -> Result<KeyWrite, StoreError>;
+
+    /// Whether keys written here outlive this process or reach other
+    /// processes (files, backups, replicas): then private keys must be
+    /// sealed with the operator's key-encryption key. `true` unless the
+    /// store lives only in this process's memory.
+    fn persists_keys(&self) -> bool {
+        true
+    }
 }
 
 /// Applies `changes` to `keys` (by `kid`), all or nothing, with the error
@@ -313,5 +321,10 @@ impl KeyStore for super::MemoryStore {
         apply_key_changes(&mut g.keys, changes)?;
         g.version += 1;
         Ok(KeyWrite::Written { version: g.version })
+    }
+
+    /// Its keys die with the process and reach no other.
+    fn persists_keys(&self) -> bool {
+        false
     }
 }

@@ -1,8 +1,8 @@
 //! Signing keys managed in the store: [`KeyProtection`] seals a private key
 //! into a [`SigningKeyRecord`] and opens it again; [`ManagedKeys`] applies
 //! the lifecycle rule of [`crate::token::rotation`] to a [`KeyStore`] with
-//! compare-and-set writes, and writes an audit event (target
-//! `oauth_mcp::audit`) for every step it makes.
+//! compare-and-set writes, and writes an audit event ([`crate::events`])
+//! for every step it makes.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -198,6 +198,16 @@ pub enum KeyOpsError {
         /// Attempts made.
         attempts: u32,
     },
+    /// The store's key set has no active key after maintenance.
+    #[error(
+        "the store's key set has no active signing key; run `oauth-mcp keys rotate --immediate`"
+    )]
+    NoActiveKey,
+    /// The server signs with the operator's keys, not the store's.
+    #[error(
+        "this server signs with the operator's keys (a key file, `signing_keys`): rotate by replacing them, or drop them to use the store's keys"
+    )]
+    OperatorKeys,
 }
 
 /// What an operation did.
@@ -394,7 +404,7 @@ impl ManagedKeys {
         };
         let events = events_for(&changes, &before.keys, now);
         for e in &events {
-            audit(e, cause);
+            e.audit(cause).emit();
         }
         let mut keys: BTreeMap<String, SigningKeyRecord> = before
             .keys
@@ -405,27 +415,6 @@ impl ManagedKeys {
         let mut keys: Vec<_> = keys.into_values().collect();
         sort_keys(&mut keys);
         Ok(Some((KeySetSnapshot { version, keys }, events)))
-    }
-}
-
-/// Writes one lifecycle event to the audit log.
-fn audit(e: &KeyEvent, cause: &str) {
-    match e.remove_after {
-        Some(remove_after) => tracing::info!(
-            target: "oauth_mcp::audit",
-            event = e.kind.as_str(),
-            kid = %e.kid,
-            at = e.at,
-            remove_after,
-            cause,
-        ),
-        None => tracing::info!(
-            target: "oauth_mcp::audit",
-            event = e.kind.as_str(),
-            kid = %e.kid,
-            at = e.at,
-            cause,
-        ),
     }
 }
 

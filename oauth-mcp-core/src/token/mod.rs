@@ -2,9 +2,8 @@
 
 pub mod keys;
 pub mod managed;
+pub mod ring;
 pub mod rotation;
-
-use std::sync::Arc;
 
 use jsonwebtoken::{Header, encode};
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,7 @@ use crate::scope::ScopeSet;
 use crate::secret::random_token;
 
 pub use keys::{KeyError, KeySet, SigningAlgorithm, SigningKey};
+pub use ring::KeyRing;
 
 /// The JOSE `typ` of an RFC 9068 access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -49,7 +49,7 @@ pub struct AccessTokenClaims {
 /// Signs access tokens.
 #[derive(Debug, Clone)]
 pub struct TokenSigner {
-    keys: Arc<KeySet>,
+    keys: KeyRing,
     issuer: String,
 }
 
@@ -73,22 +73,24 @@ pub struct MintRequest<'a> {
 }
 
 impl TokenSigner {
-    /// A signer for `issuer` with `keys`.
-    pub fn new(keys: Arc<KeySet>, issuer: impl Into<String>) -> Self {
+    /// A signer for `issuer` with `keys` (a [`KeySet`], an `Arc<KeySet>` or
+    /// a [`KeyRing`] that follows the store).
+    pub fn new(keys: impl Into<KeyRing>, issuer: impl Into<String>) -> Self {
         Self {
-            keys,
+            keys: keys.into(),
             issuer: issuer.into(),
         }
     }
 
     /// The keys.
-    pub fn keys(&self) -> &Arc<KeySet> {
+    pub fn keys(&self) -> &KeyRing {
         &self.keys
     }
 
     /// Signs a new access token; returns it with its claims.
     pub fn mint(&self, req: &MintRequest<'_>) -> Result<(String, AccessTokenClaims), OAuthError> {
-        let key = self.keys.active();
+        let keys = self.keys.current();
+        let key = keys.active();
         let mut header = Header::new(key.algorithm().jwt_alg());
         header.typ = Some(ACCESS_TOKEN_TYP.into());
         header.kid = Some(key.kid().to_owned());

@@ -26,6 +26,7 @@
 use std::time::Duration;
 
 use crate::error::ConfigError;
+use crate::events::AuditEvent;
 use crate::store::keys::{KeyChange, KeyPhase, SigningKeyRecord};
 
 const DAY: i64 = 24 * 3600;
@@ -450,6 +451,26 @@ pub struct KeyEvent {
     pub at: i64,
     /// For `key.retired`: when the key leaves the JWKS.
     pub remove_after: Option<i64>,
+}
+
+impl KeyEvent {
+    /// This step as an audit event ([`crate::events`]), caused by `cause`
+    /// (`schedule`, `rotate`, `retire`).
+    pub fn audit<'a>(&'a self, cause: &'a str) -> AuditEvent<'a> {
+        let (kid, at) = (self.kid.as_str(), self.at);
+        match self.kind {
+            KeyEventKind::Created => AuditEvent::KeyCreated { kid, at, cause },
+            KeyEventKind::Published => AuditEvent::KeyPublished { kid, at, cause },
+            KeyEventKind::Activated => AuditEvent::KeyActivated { kid, at, cause },
+            KeyEventKind::Retired => AuditEvent::KeyRetired {
+                kid,
+                at,
+                remove_after: self.remove_after.unwrap_or(at),
+                cause,
+            },
+            KeyEventKind::Removed => AuditEvent::KeyRemoved { kid, at, cause },
+        }
+    }
 }
 
 /// The kinds of [`KeyEvent`].

@@ -11,7 +11,7 @@ use crate::clock::SharedClock;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 use crate::store::TokenStore;
-use crate::token::KeySet;
+use crate::token::KeyRing;
 
 #[derive(Deserialize)]
 struct RawClaims {
@@ -31,7 +31,7 @@ struct RawClaims {
 /// with a small leeway, and optionally that the grant was not revoked.
 #[derive(Clone)]
 pub struct LocalJwtValidator {
-    keys: Arc<KeySet>,
+    keys: KeyRing,
     issuer: String,
     audience: ResourceUri,
     leeway: i64,
@@ -50,15 +50,17 @@ impl std::fmt::Debug for LocalJwtValidator {
 }
 
 impl LocalJwtValidator {
-    /// A validator for tokens from `issuer` meant for `audience`.
+    /// A validator for tokens from `issuer` meant for `audience`, signed
+    /// by `keys` (a [`crate::token::KeySet`], an `Arc` of one, or a
+    /// [`KeyRing`] that follows the store's keys).
     pub fn new(
-        keys: Arc<KeySet>,
+        keys: impl Into<KeyRing>,
         issuer: impl Into<String>,
         audience: ResourceUri,
         clock: SharedClock,
     ) -> Self {
         Self {
-            keys,
+            keys: keys.into(),
             issuer: issuer.into(),
             audience,
             leeway: 30,
@@ -80,7 +82,9 @@ impl LocalJwtValidator {
         self
     }
 
-    /// Checks everything but revocation; synchronous.
+    /// Checks everything but revocation with the keys in use now;
+    /// synchronous, so a key this process has not loaded yet is unknown
+    /// (see [`LocalJwtValidator::validate_signed`]).
     pub fn validate_sync(
         &self,
         token: &str,
@@ -88,8 +92,8 @@ impl LocalJwtValidator {
         let header = jwt::header(token)?;
         jwt::check_typ(header.typ.as_deref(), false)?;
         let kid = header.kid.clone().unwrap_or_default();
-        let key = self
-            .keys
+        let keys = self.keys.current();
+        let key = keys
             .find(&kid)
             .ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
         if header.alg != key.algorithm().jwt_alg() {
@@ -125,10 +129,29 @@ impl LocalJwtValidator {
     }
 }
 
+impl LocalJwtValidator {
+    /// Checks everything but revocation, following the store's keys: the
+    /// key set is refreshed when its interval has passed, and re-read when
+    /// the token names a key not loaded yet (another replica, or an
+    /// operator, may just have activated it). Returns the grant id too.
+    pub async fn validate_signed(
+        &self,
+        token: &str,
+    ) -> Result<(AuthContext, Option<String>), TokenRejection> {
+        self.keys.refresh_if_due().await;
+        match self.validate_sync(token) {
+            Err(TokenRejection::UnknownKey(kid)) if self.keys.reload_for_kid(&kid).await => {
+                self.validate_sync(token)
+            }
+            other => other,
+        }
+    }
+}
+
 #[async_trait]
 impl TokenValidator for LocalJwtValidator {
     async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
-        let (ctx, gid) = self.validate_sync(token)?;
+        let (ctx, gid) = self.validate_signed(token).await?;
         if let (Some(store), Some(gid)) = (&self.revocations, gid) {
             match store.get_grant(&gid).await {
                 Ok(Some(g)) if g.revoked => return Err(TokenRejection::Revoked),
@@ -155,7 +178,7 @@ impl TokenValidator for LocalJwtValidator {
 mod tests {
     use super::*;
     use crate::clock::{Clock, ManualClock, SystemClock};
-    use crate::token::{MintRequest, SigningAlgorithm, SigningKey, TokenSigner};
+    use crate::token::{KeySet, MintRequest, SigningAlgorithm, SigningKey, TokenSigner};
 
     const ISS: &str = "https://as.example";
 
@@ -234,7 +257,7 @@ mod tests {
             v.validate_sync(&t).unwrap_err(),
             TokenRejection::UnknownKey(_)
         ));
-        let foreign_iss = TokenSigner::new(v.keys.clone(), "https://evil.example");
+        let foreign_iss = TokenSigner::new(v.keys.current(), "https://evil.example");
         let t = mint(&foreign_iss, "https://mcp.example/mcp", SystemClock.now());
         assert!(matches!(
             v.validate_sync(&t).unwrap_err(),

@@ -90,3 +90,24 @@ pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+/// The form of a code exchange for the public `client` (PKCE with [`VERIFIER`]).
+pub(crate) fn code_exchange_form(client: &str, code: &str) -> String {
+    format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}&client_id={client}"
+    )
+}
+
+/// POST /token with `form`; asserts 200 and returns the JSON answer.
+pub(crate) async fn token_ok(oauth: &OAuthHttp, form: String) -> serde_json::Value {
+    let r = oauth
+        .handle(req(
+            "POST",
+            "/token",
+            Some("application/x-www-form-urlencoded"),
+            form,
+        ))
+        .await;
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    serde_json::from_slice(r.body()).unwrap()
+}

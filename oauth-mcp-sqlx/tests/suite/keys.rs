@@ -104,3 +104,50 @@ async fn sealed_keys_survive_a_reconnect_and_need_their_kek() {
     }
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_an_sql_store_needs_a_kek_or_the_dangerous_opt_out() {
+    use oauth_mcp_core::server::{AuthServer, StartError};
+    use oauth_mcp_core::{ServerConfig, store::KeyStore};
+
+    let db = TempDb::new("key-start");
+    let store = Arc::new(SqlStore::connect(&db.url()).await.unwrap());
+    let builder = || ServerConfig::builder("http://127.0.0.1:8080");
+    // No key-encryption key: refused, saying what to give and how to make it.
+    let Err(e @ StartError::MissingKeyEncryptionKey) =
+        AuthServer::start(builder().build().unwrap(), store.clone()).await
+    else {
+        panic!("an SQL store without a key-encryption key must refuse to start");
+    };
+    let why = e.to_string();
+    assert!(why.contains("key_encryption_key"), "{why}");
+    assert!(why.contains("openssl rand -base64 32"), "{why}");
+    assert!(store.list_keys().await.unwrap().keys.is_empty());
+
+    // The opt-out named as dangerous stores the key in the clear ...
+    let clear = builder()
+        .dangerously_store_signing_keys_unencrypted()
+        .build()
+        .unwrap();
+    let server = AuthServer::start(clear.clone(), store.clone())
+        .await
+        .unwrap();
+    let snap = store.list_keys().await.unwrap();
+    assert!(matches!(
+        snap.keys[0].private_key,
+        StoredPrivateKey::Unencrypted(_)
+    ));
+    assert_eq!(
+        server.keys().current().active().kid(),
+        snap.keys[0].kid,
+        "and signs with it"
+    );
+    // ... which a server given a key-encryption key refuses to use.
+    let sealed = builder().key_encryption_key(fresh_kek()).build().unwrap();
+    let Err(StartError::KeyEncryptionKey(why)) = AuthServer::start(sealed, store.clone()).await
+    else {
+        panic!("a planted clear key must be refused when a KEK is given");
+    };
+    assert!(why.contains("stored unencrypted"), "{why}");
+    store.close().await;
+}

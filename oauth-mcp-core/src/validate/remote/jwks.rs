@@ -1,10 +1,13 @@
 //! [`RemoteJwksValidator`]: JWT access tokens of an external authorization
-//! server, verified against its JWKS (discovered, cached, refetched on an
-//! unknown `kid` at a bounded rate).
+//! server, verified against its JWKS (discovered; cached as long as its
+//! `Cache-Control: max-age` allows, at most the configured maximum age, on
+//! the validator's clock; refetched on an unknown `kid` at a bounded rate).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use http::header::CACHE_CONTROL;
 
 use async_trait::async_trait;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
@@ -14,6 +17,7 @@ use tokio::sync::{Mutex, RwLock};
 use super::{RemoteError, ScopeClaim, context_from, discover, http_client};
 use crate::clock::{SharedClock, SystemClock};
 use crate::events::AuditEvent;
+use crate::fetch::cache_max_age;
 use crate::resource::ResourceUri;
 use crate::validate::jwt::{self, AsymmetricAlgorithm};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
@@ -63,7 +67,9 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// Refetch keys at least this often (default 10 minutes).
+    /// Refetch keys at least this often (default 10 minutes); sooner if the
+    /// JWKS response's `Cache-Control: max-age` says so (the authorization
+    /// server fits it to its key rotation schedule).
     pub fn max_key_age(mut self, d: Duration) -> Self {
         self.max_key_age = d;
         self
@@ -120,14 +126,14 @@ impl RemoteJwksBuilder {
                 jwks_uri,
                 keys: RwLock::new(Keys {
                     by_kid: HashMap::new(),
-                    fetched: None,
+                    fresh_until: i64::MIN,
                 }),
                 last_attempt: Mutex::new(None),
                 cfg: self,
             }),
         };
         v.inner
-            .refetch(true)
+            .refetch(Fetch::Start)
             .await
             .map_err(|e| RemoteError(format!("cannot load the JWKS: {e}")))?;
         Ok(v)
@@ -136,7 +142,29 @@ impl RemoteJwksBuilder {
 
 struct Keys {
     by_kid: HashMap<String, (DecodingKey, Vec<Algorithm>)>,
-    fetched: Option<Instant>,
+    /// Until when (the validator's clock) the keys may be used unrefreshed.
+    fresh_until: i64,
+}
+
+/// Why the JWKS is fetched (the `reason` of the `jwks.fetched` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// At start-up; not rate-limited.
+    Start,
+    /// The keys are older than their max-age.
+    Expired,
+    /// A token named a key not in the cached set.
+    UnknownKid,
+}
+
+impl Fetch {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Expired => "expired",
+            Self::UnknownKid => "unknown_kid",
+        }
+    }
 }
 
 struct Inner {
@@ -149,8 +177,11 @@ struct Inner {
 
 /// Validates JWT access tokens from an external authorization server against
 /// its JWKS: signature (asymmetric algorithms only), `typ`, `iss`, `aud` (this
-/// resource), `exp`/`nbf`. Keys are cached; an unknown `kid` causes one
-/// rate-limited refetch, which is how key rotation is picked up.
+/// resource), `exp`/`nbf`. Keys are cached for the response's
+/// `Cache-Control: max-age` (at most [`RemoteJwksBuilder::max_key_age`]),
+/// so a successor the authorization server publishes ahead of its use is
+/// known before its first token arrives; an unknown `kid` also causes one
+/// rate-limited refetch (an immediate rotation).
 #[derive(Clone)]
 pub struct RemoteJwksValidator {
     inner: Arc<Inner>,
@@ -196,11 +227,13 @@ fn algorithms_for(jwk: &jsonwebtoken::jwk::Jwk) -> Vec<Algorithm> {
 
 impl Inner {
     /// Fetches the JWKS unless a fetch happened within the minimum interval
-    /// (`force` skips that check, for start-up).
-    async fn refetch(&self, force: bool) -> Result<(), String> {
+    /// (not checked at start-up).
+    async fn refetch(&self, why: Fetch) -> Result<(), String> {
         {
             let mut last = self.last_attempt.lock().await;
-            if !force && last.is_some_and(|t| t.elapsed() < self.cfg.min_refetch_interval) {
+            if why != Fetch::Start
+                && last.is_some_and(|t| t.elapsed() < self.cfg.min_refetch_interval)
+            {
                 return Ok(());
             }
             *last = Some(Instant::now());
@@ -214,6 +247,16 @@ impl Inner {
         if !resp.status().is_success() {
             return Err(format!("{} answered {}", self.jwks_uri, resp.status()));
         }
+        let max_key_age = i64::try_from(self.cfg.max_key_age.as_secs()).unwrap_or(i64::MAX);
+        let fresh_for = match resp
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+        {
+            None => max_key_age,
+            // `no-store`/`no-cache`: refetch whenever the rate limit allows.
+            Some(h) => cache_max_age(h).unwrap_or(0).clamp(0, max_key_age),
+        };
         let set: JwkSet = resp
             .json()
             .await
@@ -231,30 +274,27 @@ impl Inner {
         AuditEvent::JwksFetched {
             jwks_uri: &self.jwks_uri,
             keys: by_kid.len(),
+            reason: why.as_str(),
+            fresh_for,
         }
         .emit();
         *self.keys.write().await = Keys {
             by_kid,
-            fetched: Some(Instant::now()),
+            fresh_until: self.cfg.clock.now().saturating_add(fresh_for),
         };
         Ok(())
     }
 
     async fn key(&self, kid: &str) -> Option<(DecodingKey, Vec<Algorithm>)> {
-        let stale = self
-            .keys
-            .read()
-            .await
-            .fetched
-            .is_none_or(|t| t.elapsed() > self.cfg.max_key_age);
-        if stale && let Err(e) = self.refetch(false).await {
+        let stale = self.cfg.clock.now() >= self.keys.read().await.fresh_until;
+        if stale && let Err(e) = self.refetch(Fetch::Expired).await {
             AuditEvent::JwksRefreshFailed { reason: &e }.emit();
         }
         if let Some(k) = self.keys.read().await.by_kid.get(kid) {
             return Some(k.clone());
         }
         // Unknown kid: perhaps the authorization server rotated its keys.
-        if let Err(e) = self.refetch(false).await {
+        if let Err(e) = self.refetch(Fetch::UnknownKid).await {
             AuditEvent::JwksRefreshFailed { reason: &e }.emit();
         }
         self.keys.read().await.by_kid.get(kid).cloned()
