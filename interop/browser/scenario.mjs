@@ -38,7 +38,21 @@ const FLAGS = [
   '--disable-sync',
 ];
 
-const summary = { ok: false, scenario: spec.scenario, width: spec.width, pages: [], redirect: null, blocked: [] };
+const summary = {
+  ok: false,
+  scenario: spec.scenario,
+  width: spec.width,
+  pages: [],
+  redirect: null,
+  blocked: [],
+  // Every element the keyboard focused, and those of them drawn without a
+  // visible focus indicator (no outline, no box-shadow).
+  focus_stops: [],
+  focus_unmarked: [],
+  // What the browser refused under the pages' Content-Security-Policy (a
+  // style sheet whose hash the policy does not name, a logo from elsewhere).
+  csp_violations: [],
+};
 let context;
 let userDataDir;
 
@@ -79,6 +93,42 @@ async function observe(page, label, status) {
       return visible(el) ? el.innerText.trim() : null;
     };
     const button = (value) => visible(document.querySelector(`button[name="action"][value="${value}"]`));
+    const describe = (e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className ? `.${String(e.className).split(' ').join('.')}` : ''}`;
+    // WCAG 2.2 contrast of every visible text against its background (solid
+    // colours only: the pages use no background images).
+    const lowContrast = () => {
+      const parse = (c) => {
+        const m = /rgba?\(([^)]+)\)/.exec(c);
+        if (!m) return null;
+        const p = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+        return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+      };
+      const lum = ({ r, g, b }) => {
+        const f = (c) => ((c /= 255) <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = parse(getComputedStyle(e).backgroundColor);
+          if (c && c.a > 0) return c;
+        }
+        return { r: 255, g: 255, b: 255, a: 1 };
+      };
+      const out = [];
+      for (const el of document.querySelectorAll('body *')) {
+        if (![...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim())) continue;
+        if (!visible(el)) continue;
+        const s = getComputedStyle(el);
+        const fg = parse(s.color);
+        if (!fg) continue;
+        const [hi, lo] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+        const ratio = (hi + 0.05) / (lo + 0.05);
+        const size = parseFloat(s.fontSize);
+        const large = size >= 24 || (parseInt(s.fontWeight, 10) >= 700 && size >= 18.66);
+        if (ratio < (large ? 3 : 4.5)) out.push(`${describe(el)} ${ratio.toFixed(2)}:1`);
+      }
+      return out;
+    };
     const active = document.activeElement;
     const error = document.querySelector('#error');
     return {
@@ -91,7 +141,26 @@ async function observe(page, label, status) {
       unverified_label: text('#unverified-label'),
       loopback_warning: text('#loopback-warning'),
       error: text('#error'),
+      error_detail: text('#error-detail'),
       error_focused: !!(error && active && (active === error || error.contains(active))),
+      focused: active && active !== document.body ? active.id || active.tagName.toLowerCase() : null,
+      scopes: text('#scopes'),
+      subject: text('#subject'),
+      upstream: text('#upstream'),
+      // Form controls a screen reader could not name.
+      unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+        .map((e) => e.id || e.name || e.tagName),
+      // Elements wider than the page (what makes it scroll sideways).
+      too_wide: [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .slice(0, 5)
+        .map(describe),
+      low_contrast: lowContrast(),
+      heading: text('h1'),
+      support_link: text('#support-link'),
+      continue_link: text('#continue'),
+      images: [...document.images].map((i) => ({ src: i.currentSrc || i.src, loaded: i.complete && i.naturalWidth > 0 })),
       username_field: visible(document.querySelector('#username')),
       password_field: visible(document.querySelector('#password')),
       username_value: document.querySelector('#username')?.value ?? null,
@@ -101,24 +170,37 @@ async function observe(page, label, status) {
       body_text: document.body?.innerText ?? '',
     };
   });
-  const entry = { label, status, screenshot: shot, ...seen };
+  const focus = await focusState(page);
+  const entry = { label, status, screenshot: shot, ...seen, focus_marked: focus.marked };
   summary.pages.push(entry);
   return entry;
 }
 
-// Presses Tab until the focused element matches `selector`.
+// The focused element (a short description) and whether it is drawn with
+// a visible focus indicator.
+async function focusState(page) {
+  return page.evaluate(() => {
+    const a = document.activeElement;
+    if (!a || a === document.body) return { name: 'body', marked: true };
+    const name = a.id ? `#${a.id}` : `${a.tagName.toLowerCase()}${a.name ? `[name=${a.name}]` : ''}${a.value ? `[value=${a.value}]` : ''}`;
+    const s = getComputedStyle(a);
+    const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+    const shadow = s.boxShadow && s.boxShadow !== 'none';
+    return { name, marked: outline || !!shadow };
+  });
+}
+
+// Presses Tab until the focused element matches `selector`, noting every
+// element focused on the way and whether it showed it.
 async function tabTo(page, selector) {
   const trail = [];
   for (let i = 0; i < MAX_TABS; i++) {
     if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
     await page.keyboard.press('Tab');
-    trail.push(
-      await page.evaluate(() => {
-        const a = document.activeElement;
-        if (!a || a === document.body) return 'body';
-        return a.id ? `#${a.id}` : `${a.tagName.toLowerCase()}${a.name ? `[name=${a.name}]` : ''}${a.value ? `[value=${a.value}]` : ''}`;
-      }),
-    );
+    const f = await focusState(page);
+    trail.push(f.name);
+    summary.focus_stops.push(f.name);
+    if (!f.marked) summary.focus_unmarked.push(f.name);
   }
   throw new Error(`Tab never reached ${selector} in ${MAX_TABS} presses; focus went ${trail.join(' -> ')}`);
 }
@@ -169,6 +251,8 @@ async function signInAndDecide(page, current, { password, action, enter, label }
   }
   if (!current[`${action}_button`]) return current;
   await tabTo(page, button(action));
+  // The page as the person leaves it: the button they chose, focused.
+  await observe(page, `focus-${action}`, null);
   const status = await enterAndWait(page);
   if (!summary.redirect) current = await observe(page, 'after-decision', status);
   return current;
@@ -207,6 +291,9 @@ async function main() {
     },
   );
   const page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) summary.csp_violations.push(m.text());
+  });
   page.on('response', (r) => {
     if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) lastStatus = r.status();
   });
@@ -238,6 +325,16 @@ async function main() {
     case 'deny':
       await signInAndDecide(page, first, { password: spec.password, action: 'deny', enter: false, label: 'consent' });
       break;
+    case 'refused_continue': {
+      // Approve, get a page refusing the sign-in, and follow its link back
+      // to the application.
+      const refused = await signInAndDecide(page, first, { password: spec.password, action: 'approve', enter: false, label: 'consent' });
+      if (summary.redirect || !refused.continue_link) break;
+      await tabTo(page, '#continue');
+      await observe(page, 'focus-continue', null);
+      await enterAndWait(page);
+      break;
+    }
     default:
       throw new Error(`unknown scenario ${spec.scenario}`);
   }

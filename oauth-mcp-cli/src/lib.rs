@@ -101,6 +101,11 @@ mod timefmt;
 mod trace;
 mod words;
 
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use trace::fuzzing;
+
 pub use trace::{
     DEFAULT_PROTOCOL_VERSION, DEFAULT_REDIRECT_URI, Diagnosis, Exchange, Login, Opener, Outcome,
     Progress, Severity, Status, Step, Summary, TRACE_JSON_SCHEMA, TRACE_SCHEMA_VERSION,

@@ -106,6 +106,64 @@ pub enum AuditEvent<'a> {
         /// Why.
         reason: &'a str,
     },
+    /// `register.adjusted` (INFO): a registration asked for grant or response
+    /// types this server does not implement; they were dropped and the
+    /// client registered with the rest (RFC 7591 §3.2.1).
+    RegisterAdjusted {
+        /// The name asked for.
+        client_name: Option<&'a str>,
+        /// Grant types set aside.
+        dropped_grant_types: &'a [String],
+        /// Response types set aside.
+        dropped_response_types: &'a [String],
+        /// The grant types registered.
+        registered_grant_types: &'a [String],
+    },
+    /// `client_auth.refused` (WARN): client authentication failed at the
+    /// token, revocation or introspection endpoint.
+    ClientAuthRefused {
+        /// `token`, `revoke` or `introspect`.
+        endpoint: &'a str,
+        /// The client, if one was named.
+        client_id: Option<&'a str>,
+        /// The method attempted (`none`, `client_secret_basic`,
+        /// `client_secret_post`, `private_key_jwt`).
+        method: &'a str,
+        /// A short, stable reason (`bad_signature`, `replayed_jti`,
+        /// `wrong_secret`, `method_not_registered`, …).
+        reason_code: &'a str,
+        /// The RFC 6749 error answered.
+        error: ErrorCode,
+        /// Why, in words (the `error_description` sent to the client).
+        reason: &'a str,
+    },
+    /// `client_auth.assertion_accepted` (INFO): a `private_key_jwt` client
+    /// assertion verified and its `jti` was consumed.
+    ClientAssertionAccepted {
+        /// The client.
+        client_id: &'a str,
+        /// The JOSE algorithm.
+        algorithm: &'a str,
+        /// The key id, if the assertion named one.
+        kid: Option<&'a str>,
+        /// The assertion's `jti` (logged as a hash prefix).
+        jti: &'a str,
+    },
+    /// `client_jwks.fetched` (INFO): a client's `jwks_uri` was (re)loaded.
+    ClientJwksFetched {
+        /// The URL.
+        jwks_uri: &'a str,
+        /// How many usable keys it held.
+        keys: usize,
+    },
+    /// `client_jwks.refused` (WARN): a client's `jwks_uri` could not be used
+    /// (refused by the SSRF rules, failed, or held no usable key).
+    ClientJwksRefused {
+        /// The URL.
+        jwks_uri: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
     /// `authorize.refused` (WARN): an authorization request was refused.
     AuthorizeRefused {
         /// The client, if known.
@@ -337,6 +395,11 @@ impl AuditEvent<'_> {
             Self::TokenRevoked { .. } => "token.revoked",
             Self::Registered { .. } => "register.ok",
             Self::RegisterRefused { .. } => "register.refused",
+            Self::RegisterAdjusted { .. } => "register.adjusted",
+            Self::ClientAuthRefused { .. } => "client_auth.refused",
+            Self::ClientAssertionAccepted { .. } => "client_auth.assertion_accepted",
+            Self::ClientJwksFetched { .. } => "client_jwks.fetched",
+            Self::ClientJwksRefused { .. } => "client_jwks.refused",
             Self::AuthorizeRefused { .. } => "authorize.refused",
             Self::LoginShown { .. } => "authorize.login_shown",
             Self::LoginFailed { .. } => "authorize.login_failed",
@@ -426,6 +489,38 @@ impl AuditEvent<'_> {
                 reason,
             } => tracing::warn!(target: TARGET, event, redirect_uris = ?redirect_uris, client_name,
                 error = error.as_str(), reason),
+            Self::RegisterAdjusted {
+                client_name,
+                dropped_grant_types,
+                dropped_response_types,
+                registered_grant_types,
+            } => tracing::info!(target: TARGET, event, client_name,
+                dropped_grant_types = ?dropped_grant_types,
+                dropped_response_types = ?dropped_response_types,
+                registered_grant_types = ?registered_grant_types,
+                reason = "not implemented by this server (RFC 7591 §3.2.1: replaced and reported in the response)"),
+            Self::ClientAuthRefused {
+                endpoint,
+                client_id,
+                method,
+                reason_code,
+                error,
+                reason,
+            } => tracing::warn!(target: TARGET, event, endpoint, client_id, method, reason_code,
+                error = error.as_str(), reason),
+            Self::ClientAssertionAccepted {
+                client_id,
+                algorithm,
+                kid,
+                jti,
+            } => tracing::info!(target: TARGET, event, client_id, algorithm, kid,
+                jti = %log_tag(jti)),
+            Self::ClientJwksFetched { jwks_uri, keys } => {
+                tracing::info!(target: TARGET, event, jwks_uri, keys)
+            }
+            Self::ClientJwksRefused { jwks_uri, reason } => {
+                tracing::warn!(target: TARGET, event, jwks_uri, reason)
+            }
             Self::AuthorizeRefused {
                 client_id,
                 redirect_uri,

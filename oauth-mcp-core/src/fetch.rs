@@ -134,14 +134,14 @@ pub(crate) async fn fetch_guarded(url: &Url, limits: &FetchLimits) -> Result<Fet
         _ => return Err("the URL must use https".into()),
     }
     let port = url.port_or_known_default().ok_or("no port")?;
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(
-        limits.timeout,
-        tokio::net::lookup_host((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| "DNS resolution timed out".to_owned())?
-    .map_err(|e| format!("DNS resolution failed: {e}"))?
-    .collect();
+    // An IPv6 literal is bracketed in the URL, not in a lookup.
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(limits.timeout, tokio::net::lookup_host((bare_host, port)))
+            .await
+            .map_err(|_| "DNS resolution timed out".to_owned())?
+            .map_err(|e| format!("DNS resolution failed: {e}"))?
+            .collect();
     let mut refused = Vec::new();
     let pinned = addrs
         .iter()

@@ -62,7 +62,8 @@ pub mod crypto;
 pub mod discovery;
 pub mod error;
 pub mod events;
-// Only Client ID Metadata Documents fetch URLs a stranger chose.
+// The SSRF-hardened fetcher serves URLs strangers choose: client id
+// metadata documents and clients' `jwks_uri` (both feature `cimd`).
 #[cfg(feature = "cimd")]
 mod fetch;
 pub mod grant;

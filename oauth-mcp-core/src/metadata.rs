@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::TokenEndpointAuthMethod;
+use crate::client_assertion::AssertionAlgorithm;
 use crate::config::ServerConfig;
 use crate::scope::OFFLINE_ACCESS;
 
@@ -50,12 +52,22 @@ pub struct AuthorizationServerMetadata {
     /// Client authentication at the token endpoint.
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// The algorithms `private_key_jwt` client assertions may be signed
+    /// with at the token endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// Client authentication at the revocation endpoint.
     #[serde(default)]
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// The algorithms of client assertions at the revocation endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// Client authentication at the introspection endpoint.
     #[serde(default)]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// The algorithms of client assertions at the introspection endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// RFC 9207: the authorization response carries `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
@@ -124,7 +136,14 @@ pub fn authorization_server_metadata(cfg: &ServerConfig) -> AuthorizationServerM
     if cfg.plain_pkce_allowed() {
         pkce.push("plain");
     }
-    let client_auth = strings(&["none", "client_secret_basic", "client_secret_post"]);
+    let client_auth: Vec<String> = TokenEndpointAuthMethod::ALL
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    let assertion_algs: Vec<String> = AssertionAlgorithm::ALL
+        .iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
     let mut extra = Map::new();
     // RFC 8707 resource indicators are honoured (not a registered member,
     // but clients and the CLI read it).
@@ -139,17 +158,30 @@ pub fn authorization_server_metadata(cfg: &ServerConfig) -> AuthorizationServerM
         revocation_endpoint: Some(cfg.endpoint_url("/revoke")),
         introspection_endpoint: Some(cfg.endpoint_url("/introspect")),
         jwks_uri: Some(cfg.endpoint_url("/jwks.json")),
-        scopes_supported: cfg.scopes_supported().to_vec(),
+        // Refresh tokens are issued, so `offline_access` is understood (RFC
+        // 8414 lists what a client may ask; the PRM never lists it).
+        scopes_supported: {
+            let mut scopes = cfg.scopes_supported().to_vec();
+            if !scopes.iter().any(|s| s == OFFLINE_ACCESS) {
+                scopes.push(OFFLINE_ACCESS.to_owned());
+            }
+            scopes
+        },
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),
         grant_types_supported: strings(&["authorization_code", "refresh_token"]),
         code_challenge_methods_supported: strings(&pkce),
         token_endpoint_auth_methods_supported: client_auth.clone(),
+        token_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+        // Introspection needs an authenticated client: every method but `none`.
+        introspection_endpoint_auth_methods_supported: client_auth
+            .iter()
+            .filter(|m| *m != "none")
+            .cloned()
+            .collect(),
         revocation_endpoint_auth_methods_supported: client_auth,
-        introspection_endpoint_auth_methods_supported: strings(&[
-            "client_secret_basic",
-            "client_secret_post",
-        ]),
+        revocation_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+        introspection_endpoint_auth_signing_alg_values_supported: assertion_algs,
         authorization_response_iss_parameter_supported: true,
         client_id_metadata_document_supported: cfg.client_id_metadata_documents_enabled(),
         extra,
@@ -172,6 +204,31 @@ mod tests {
         assert_eq!(as_md["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(as_md["registration_endpoint"], "https://h.example/register");
         assert_eq!(as_md["resource_indicators_supported"], true);
+        // private_key_jwt is implemented at every client-authenticating endpoint.
+        let all = json!([
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ]);
+        let algs = json!(["RS256", "PS256", "ES256", "EdDSA"]);
+        assert_eq!(as_md["token_endpoint_auth_methods_supported"], all);
+        assert_eq!(as_md["revocation_endpoint_auth_methods_supported"], all);
+        assert_eq!(
+            as_md["introspection_endpoint_auth_methods_supported"],
+            json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
+        );
+        for endpoint in ["token", "revocation", "introspection"] {
+            assert_eq!(
+                as_md[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")],
+                algs,
+                "{endpoint}"
+            );
+        }
         // No ID token is ever issued, so nothing about ID tokens is advertised.
         assert!(as_md.get("id_token_signing_alg_values_supported").is_none());
         assert!(as_md.get("subject_types_supported").is_none());

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::client::Client;
+use crate::client_assertion::ClientAssertionVerifier;
 use crate::config::{KeyProtectionChoice, ServerConfig};
 use crate::crypto::CryptoError;
 use crate::error::{ErrorCode, OAuthError, StoreError};
@@ -23,6 +24,7 @@ pub struct AuthServer {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) keys: KeyRing,
     pub(crate) signer: TokenSigner,
+    pub(crate) assertions: Arc<ClientAssertionVerifier>,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
     /// Set when people sign in at an upstream identity provider.
@@ -164,6 +166,10 @@ impl AuthServer {
         keys: KeyRing,
     ) -> Self {
         let signer = TokenSigner::new(keys.clone(), cfg.issuer());
+        let assertions = Arc::new(ClientAssertionVerifier::from_validated(
+            cfg.client_assertion_policy.clone(),
+            cfg.client_jwks_fetch.clone(),
+        ));
         #[cfg(feature = "cimd")]
         let cimd = cfg
             .cimd
@@ -175,6 +181,7 @@ impl AuthServer {
             authenticator,
             keys,
             signer,
+            assertions,
             #[cfg(feature = "cimd")]
             cimd,
             #[cfg(feature = "upstream")]

@@ -6,13 +6,21 @@
 mod audit;
 #[path = "suite/authorize.rs"]
 mod authorize;
+#[cfg(all(feature = "cimd", feature = "test-kit"))]
+#[path = "suite/cimd_jwks.rs"]
+mod cimd_jwks;
 #[cfg(feature = "test-kit")]
 #[path = "suite/conformance.rs"]
 mod conformance;
 #[path = "suite/keys.rs"]
 mod keys;
+#[path = "suite/offline_access.rs"]
+mod offline_access;
 #[path = "suite/policy.rs"]
 mod policy;
+#[cfg(feature = "test-kit")]
+#[path = "suite/private_key_jwt.rs"]
+mod private_key_jwt;
 #[path = "suite/registration.rs"]
 mod registration;
 #[path = "suite/resource_server.rs"]

@@ -427,6 +427,8 @@ pub struct AuthRequest {
     pub resource: Option<String>,
     /// `scope`.
     pub scope: Option<String>,
+    /// `prompt` (OpenID Connect; MCP Inspector sends `consent`).
+    pub prompt: Option<String>,
 }
 
 impl AuthRequest {
@@ -442,6 +444,7 @@ impl AuthRequest {
             state: Some(unique("state")),
             resource: None,
             scope: None,
+            prompt: None,
         }
     }
 
@@ -478,6 +481,7 @@ impl AuthRequest {
         push("state", &self.state);
         push("resource", &self.resource);
         push("scope", &self.scope);
+        push("prompt", &self.prompt);
         q
     }
 }

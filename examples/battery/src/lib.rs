@@ -33,6 +33,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod client_host;
 pub mod cookie_browser;
 pub mod github;
 pub mod interop;
@@ -40,9 +41,12 @@ mod macros;
 mod node;
 pub mod oidc;
 pub mod process;
+mod profile_flow;
 pub mod profiles;
 pub mod upstream_e2e;
 pub mod upstream_idp;
+
+pub use profile_flow::*;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -93,6 +97,10 @@ pub struct ServerSpec {
     pub signing_key: Option<PathBuf>,
     /// Serve under this path: the public URL is `http://<address><path>`.
     pub public_path: Option<&'static str>,
+    /// Development flag: accept Client ID Metadata Documents and clients'
+    /// JWK Sets (`jwks_uri`) from `http://127.0.0.1` (the client-profile
+    /// tests serve real clients' documents from loopback).
+    pub loopback_client_documents: bool,
 }
 
 /// Deletes a file when dropped (also when start-up panics).

@@ -11,7 +11,8 @@
 /// `macros` and `rt-multi-thread`) among its dev-dependencies.
 ///
 /// Tests with special needs get them here: `admin_tool_with_admin_scope` and
-/// `refresh_narrowing_scope` run with `demo_admin = true`, and
+/// `refresh_narrowing_scope` run with `demo_admin = true`, the client
+/// profiles (`profile_*`) with `loopback_client_documents = true`, and
 /// `token_for_authorization_server_refused` with a signing key the test also
 /// holds ([`start_with_generated_key`](crate::start_with_generated_key)).
 #[macro_export]
@@ -72,6 +73,49 @@ macro_rules! battery_tests {
             };
             path_prefixed_full_flow => full_flow,
             path_prefix_confines_everything => path_prefix_confines_everything,
+        );
+
+        // Real clients' profiles (fixtures/clients), their known bugs and
+        // refused private_key_jwt assertions, on a server that accepts
+        // client documents and JWK Sets from loopback.
+        $crate::__battery_tests_with_spec!(
+            $start,
+            $crate::ServerSpec {
+                loopback_client_documents: true,
+                ..$crate::ServerSpec::default()
+            };
+            profile_chatgpt_cimd,
+            profile_chatgpt_dcr,
+            profile_claude_ai_cimd,
+            profile_claude_ai_dcr,
+            profile_claude_code,
+            profile_codex,
+            profile_cursor,
+            profile_goose,
+            profile_mcp_inspector,
+            profile_vscode_cimd,
+            profile_vscode_dcr,
+            claude_code_loopback_host_mismatch,
+            private_key_jwt_refusals,
+        );
+        $crate::__battery_tests_with_spec!(
+            $start,
+            $crate::ServerSpec {
+                loopback_client_documents: true,
+                public_path: Some("/base"),
+                ..$crate::ServerSpec::default()
+            };
+            path_prefixed_profile_chatgpt_cimd => profile_chatgpt_cimd,
+            path_prefixed_profile_chatgpt_dcr => profile_chatgpt_dcr,
+            path_prefixed_profile_claude_ai_cimd => profile_claude_ai_cimd,
+            path_prefixed_profile_claude_ai_dcr => profile_claude_ai_dcr,
+            path_prefixed_profile_claude_code => profile_claude_code,
+            path_prefixed_profile_codex => profile_codex,
+            path_prefixed_profile_cursor => profile_cursor,
+            path_prefixed_profile_goose => profile_goose,
+            path_prefixed_profile_mcp_inspector => profile_mcp_inspector,
+            path_prefixed_profile_vscode_cimd => profile_vscode_cimd,
+            path_prefixed_profile_vscode_dcr => profile_vscode_dcr,
         );
 
         /// The server signs with a key the test also holds, so it can mint a

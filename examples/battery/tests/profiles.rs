@@ -13,11 +13,6 @@ use serde_json::Value;
 
 const PORT: u16 = 54_321;
 
-/// CIMD documents whose token-endpoint authentication this library does
-/// not accept yet (`private_key_jwt` lands with the client-authentication
-/// wiring); nothing else may be excused.
-const PENDING_PRIVATE_KEY_JWT: &[&str] = &["chatgpt-cimd"];
-
 fn strings(v: &Value) -> Vec<&str> {
     v.as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -73,6 +68,15 @@ fn every_profile_names_its_sources_and_what_it_sends() {
         );
         assert!(a["resource"].is_boolean(), "{n}: authorize.resource");
         assert!(j["token"]["resource"].is_boolean(), "{n}: token.resource");
+        assert!(
+            j["token"]["refresh_resource"].is_null() || j["token"]["refresh_resource"].is_boolean(),
+            "{n}: token.refresh_resource"
+        );
+        assert_eq!(
+            j["token"]["assertion_alg"].is_string(),
+            p.token_auth_method() == "private_key_jwt",
+            "{n}: token.assertion_alg iff private_key_jwt"
+        );
         assert!(
             j["token"]["auth_method"].is_string(),
             "{n}: token.auth_method"
@@ -166,7 +170,7 @@ async fn every_real_registration_body_registers() {
 
 #[test]
 fn every_real_metadata_document_is_accepted() {
-    let mut pending = Vec::new();
+    let mut seen = 0;
     for p in profiles::all() {
         if p.registration() != Registration::Cimd {
             continue;
@@ -174,20 +178,22 @@ fn every_real_metadata_document_is_accepted() {
         let n = p.name;
         let url = p.json["client_id_url"].as_str().unwrap();
         let doc = p.metadata_document().unwrap();
-        if p.token_auth_method() == "private_key_jwt" {
-            pending.push(n);
-            continue;
-        }
+        seen += 1;
         let client = client_from_document(url, doc, 0)
             .unwrap_or_else(|e| panic!("{n}: the published document is refused: {e}"));
         assert!(client.allows_grant("authorization_code"), "{n}");
+        assert_eq!(
+            client.auth_method.as_str(),
+            p.token_auth_method(),
+            "{n}: authenticates as its document says"
+        );
         let redirect = p.authorize_redirect_uri(PORT);
         assert!(
             client.match_redirect_uri(&redirect).is_some(),
             "{n}: the redirect URI it sends ({redirect}) matches its document"
         );
     }
-    assert_eq!(pending, PENDING_PRIVATE_KEY_JWT);
+    assert_eq!(seen, 4, "CIMD profiles");
 }
 
 #[tokio::test]

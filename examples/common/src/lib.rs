@@ -11,10 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_mcp_core::cimd::CimdConfig;
+use oauth_mcp_core::client_assertion::JwksFetchConfig;
 use oauth_mcp_core::clock::SharedClock;
 use oauth_mcp_core::config::KeyRotation;
 use oauth_mcp_core::crypto::KeyEncryptionKey;
 use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::Branding;
 use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::server::StartError;
@@ -158,9 +160,14 @@ pub struct Options {
     pub clock: Option<SharedClock>,
     /// How Client ID Metadata Documents are fetched (default: any https client id).
     pub cimd: Option<CimdConfig>,
+    /// How `private_key_jwt` clients' JWK Sets (`jwks_uri`) are fetched
+    /// (default: https only, SSRF-hardened).
+    pub client_jwks: Option<JwksFetchConfig>,
     /// A path appended to the default public URL `http://<bound address>`
     /// (tests of a path-prefixed server; `--public-url` says it directly).
     pub public_path: Option<String>,
+    /// The look of the login pages (tests of branded pages; default: none).
+    pub branding: Option<Branding>,
     /// Sign people in at an upstream identity provider instead of the demo user.
     pub upstream: Option<UpstreamOptions>,
 }
@@ -181,7 +188,9 @@ impl Default for Options {
             clients: Vec::new(),
             clock: None,
             cimd: None,
+            client_jwks: None,
             public_path: None,
+            branding: None,
             upstream: None,
         }
     }
@@ -306,8 +315,27 @@ struct EchoArgs {
 }
 
 /// The demo MCP server's tools.
-#[derive(Debug, Clone, Default)]
-pub struct DemoTools;
+#[derive(Debug, Clone)]
+pub struct DemoTools {
+    /// The scopes `admin_echo` checks for itself (default `admin`).
+    admin_echo_scopes: Arc<[String]>,
+}
+
+impl Default for DemoTools {
+    fn default() -> Self {
+        Self::with_admin_echo_scopes(["admin"])
+    }
+}
+
+impl DemoTools {
+    /// Tools whose `admin_echo` requires `scopes` (the resource server's
+    /// per-tool scopes for it, when they are not named `admin`).
+    pub fn with_admin_echo_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self {
+            admin_echo_scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+}
 
 fn identity(parts: &http::request::Parts) -> Result<&AuthContext, McpError> {
     parts.extensions.get::<AuthContext>().ok_or_else(|| {
@@ -343,12 +371,17 @@ impl DemoTools {
         Extension(parts): Extension<http::request::Parts>,
         Parameters(EchoArgs { message }): Parameters<EchoArgs>,
     ) -> Result<CallToolResult, McpError> {
-        // The Bearer layer already refused tokens without `admin` (403); this
-        // second check keeps the tool safe if it is ever mounted elsewhere.
-        if !identity(&parts)?.scopes.contains("admin") {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(
-                "insufficient_scope: `admin` is required",
-            )]));
+        // The Bearer layer already refused tokens without these scopes (403);
+        // this second check keeps the tool safe if it is ever mounted elsewhere.
+        let who = identity(&parts)?;
+        if let Some(missing) = self
+            .admin_echo_scopes
+            .iter()
+            .find(|s| !who.scopes.contains(s))
+        {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "insufficient_scope: `{missing}` is required"
+            ))]));
         }
         Ok(CallToolResult::success(vec![ContentBlock::text(message)]))
     }
@@ -371,7 +404,10 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
         .scopes_supported(["mcp", "admin"])
         .default_scopes(["mcp"])
         .default_user_scopes(["mcp"])
-        .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default());
+        .scope_description("mcp", "Use this server's tools as you")
+        .scope_description("admin", "Use the administrative tools (admin_echo)")
+        .client_id_metadata_documents(opts.cimd.clone().unwrap_or_default())
+        .client_jwks_fetch(opts.client_jwks.clone().unwrap_or_default());
     if opts.demo_admin {
         b = b.user_scopes(&opts.demo_user, ["mcp", "admin"]);
     }
@@ -386,6 +422,9 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
     }
     if let Some(c) = &opts.clock {
         b = b.clock(c.clone());
+    }
+    if let Some(brand) = &opts.branding {
+        b = b.branding(brand.clone());
     }
     for c in &opts.clients {
         b = b.client(c.clone());
@@ -503,6 +542,11 @@ pub type McpService = StreamableHttpService<DemoTools, LocalSessionManager>;
 /// The MCP endpoint: rmcp streamable HTTP, stateless (every request carries
 /// and is checked with its own token), accepting the public URL's host.
 pub fn mcp_service(public_url: &str) -> Result<McpService, BoxError> {
+    mcp_service_with(public_url, DemoTools::default())
+}
+
+/// [`mcp_service`] serving `tools`.
+pub fn mcp_service_with(public_url: &str, tools: DemoTools) -> Result<McpService, BoxError> {
     let host = url::Url::parse(public_url)?
         .host_str()
         .unwrap_or("127.0.0.1")
@@ -517,7 +561,7 @@ pub fn mcp_service(public_url: &str) -> Result<McpService, BoxError> {
         .with_legacy_session_mode(false)
         .with_sse_keep_alive(Some(Duration::from_secs(15)));
     Ok(StreamableHttpService::new(
-        || Ok(DemoTools),
+        move || Ok(tools.clone()),
         Arc::new(LocalSessionManager::default()),
         config,
     ))

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use oauth_mcp_battery::{Harness, ServerSpec};
+use oauth_mcp_core::cimd::CimdConfig;
+use oauth_mcp_core::client_assertion::JwksFetchConfig;
 use oauth_mcp_core::clock::ManualClock;
 
 async fn start_actix(spec: ServerSpec) -> Harness {
@@ -15,6 +17,12 @@ async fn start_actix(spec: ServerSpec) -> Harness {
         demo_admin: spec.demo_admin,
         signing_key: spec.signing_key,
         public_path: spec.public_path.map(str::to_owned),
+        cimd: spec
+            .loopback_client_documents
+            .then(|| CimdConfig::default().dangerously_allow_loopback_http()),
+        client_jwks: spec
+            .loopback_client_documents
+            .then(|| JwksFetchConfig::default().dangerously_allow_loopback_http()),
         ..Default::default()
     })
     .await

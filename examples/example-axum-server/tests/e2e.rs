@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use example_axum_server::{Options, start};
 use oauth_mcp_battery::{Harness, ServerSpec};
+use oauth_mcp_core::cimd::CimdConfig;
+use oauth_mcp_core::client_assertion::JwksFetchConfig;
 use oauth_mcp_core::clock::ManualClock;
 
 /// Starts the example on `127.0.0.1:0` with a manual clock and `spec` applied.
@@ -17,6 +19,7 @@ async fn start_axum(spec: ServerSpec) -> Harness {
         demo_admin,
         signing_key,
         public_path,
+        loopback_client_documents,
     } = spec;
     let clock = ManualClock::new();
     let running = start(Options {
@@ -25,6 +28,10 @@ async fn start_axum(spec: ServerSpec) -> Harness {
         demo_admin,
         signing_key,
         public_path: public_path.map(str::to_owned),
+        cimd: loopback_client_documents
+            .then(|| CimdConfig::default().dangerously_allow_loopback_http()),
+        client_jwks: loopback_client_documents
+            .then(|| JwksFetchConfig::default().dangerously_allow_loopback_http()),
         ..Default::default()
     })
     .await

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use example_common::{BoxError, mcp_service};
+use example_common::{BoxError, DemoTools, mcp_service_with};
 use oauth_mcp_axum::mcp_router;
 use oauth_mcp_core::clock::{SharedClock, SystemClock};
 use oauth_mcp_core::resource::ResourceUri;
@@ -56,6 +56,14 @@ pub struct Options {
     /// The scopes every request needs (named in the 401 challenge).
     #[arg(long, env = "MCP_REQUIRED_SCOPES", default_value = "mcp")]
     pub required_scopes: String,
+    /// The scopes each tool needs beyond the required ones, as
+    /// `tool=scope scope;other_tool=scope` (named in its 403 challenge).
+    #[arg(long, env = "MCP_TOOL_SCOPES", default_value = "admin_echo=admin")]
+    pub tool_scopes: String,
+    /// Scopes that include others, as `broad=narrower narrower;…` (a token
+    /// with the broad scope satisfies the narrower ones). Empty for none.
+    #[arg(long, env = "MCP_SCOPE_IMPLIES", default_value = "admin=mcp")]
+    pub scope_implies: String,
     /// Clock override (tests).
     #[arg(skip)]
     pub clock: Option<SharedClock>,
@@ -74,6 +82,23 @@ pub struct Running {
 
 fn scope_list(s: &str) -> Vec<&str> {
     s.split([' ', ',']).filter(|t| !t.is_empty()).collect()
+}
+
+/// Parses `name=scope scope;name=scope` (`flag` names the option in errors).
+fn scope_map<'a>(flag: &str, s: &'a str) -> Result<Vec<(&'a str, Vec<&'a str>)>, BoxError> {
+    s.split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| match entry.split_once('=') {
+            Some((name, scopes)) if !name.trim().is_empty() && !scope_list(scopes).is_empty() => {
+                Ok((name.trim(), scope_list(scopes)))
+            }
+            _ => Err(format!(
+                "--{flag}: `{entry}` is not `name=scope [scope…]` (entries separated by `;`)"
+            )
+            .into()),
+        })
+        .collect()
 }
 
 /// Builds the router: PRM naming the issuer, and `/mcp` behind the Bearer layer.
@@ -109,16 +134,27 @@ pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
             Arc::new(b.build().await?)
         }
     };
-    let rs = ResourceServer::builder(resource.as_str())
+    let mut hierarchy = ScopeHierarchy::new();
+    for (broad, narrower) in scope_map("scope-implies", &opts.scope_implies)? {
+        hierarchy = hierarchy.with(broad, narrower);
+    }
+    let mut rs = ResourceServer::builder(resource.as_str())
         .authorization_server(&opts.issuer)
         .shared_validator(validator)
         .scopes_supported(scope_list(&opts.scopes))
         .required_scopes(scope_list(&opts.required_scopes))
-        .tool_scopes("admin_echo", ["admin"])
-        .scope_hierarchy(ScopeHierarchy::new().with("admin", ["mcp"]))
-        .resource_name("oauth-mcp example resource server")
-        .build()?;
-    Ok(mcp_router(rs, mcp_service(public_url)?))
+        .scope_hierarchy(hierarchy)
+        .resource_name("oauth-mcp example resource server");
+    let mut tools = DemoTools::default();
+    for (tool, scopes) in scope_map("tool-scopes", &opts.tool_scopes)? {
+        if tool == "admin_echo" {
+            tools = DemoTools::with_admin_echo_scopes(scopes.iter().copied());
+        }
+        rs = rs.tool_scopes(tool, scopes);
+    }
+    // Refuses to start if a required or per-tool scope is not supported.
+    let rs = rs.build()?;
+    Ok(mcp_router(rs, mcp_service_with(public_url, tools)?))
 }
 
 /// Serves on an already bound listener (tests bind first, so the

@@ -45,6 +45,8 @@ async fn setup(introspection: bool) -> Setup {
         jwks_max_age_secs: 600,
         scopes: "mcp admin".into(),
         required_scopes: "mcp".into(),
+        tool_scopes: "admin_echo=admin".into(),
+        scope_implies: "admin=mcp".into(),
         clock: Some(Arc::new(clock.clone())),
     };
     let rs = start_on(listener, &opts)

@@ -139,6 +139,8 @@ async fn a_scheduled_rotation_never_makes_the_resource_server_refuse_a_valid_tok
             jwks_max_age_secs: 24 * HOUR as u64,
             scopes: "mcp admin".into(),
             required_scopes: "mcp".into(),
+            tool_scopes: "admin_echo=admin".into(),
+            scope_implies: "admin=mcp".into(),
             clock: Some(Arc::new(clock.clone())),
         },
     )

@@ -27,6 +27,8 @@
 mod browser;
 mod diagnoses;
 mod flow;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod html;
 mod mermaid;
 mod options;

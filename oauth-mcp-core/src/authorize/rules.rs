@@ -9,7 +9,7 @@ use crate::client::{Client, RedirectUriPolicy};
 use crate::error::{ErrorCode, OAuthError};
 use crate::pkce::{self, CodeChallengeMethod};
 use crate::resource::{ResourcePolicy, ResourceUri};
-use crate::scope::{ScopeSet, UserPolicy};
+use crate::scope::{OFFLINE_ACCESS, ScopeSet, UserPolicy};
 
 /// The redirect URI a request will use, and whether it was sent explicitly
 /// (then `/token` must repeat it). Errors here are shown on a page, never
@@ -100,9 +100,13 @@ pub(crate) fn validate(
     }
     pkce::check_challenge_format(method, challenge)?;
     let resource = allowed.resources.resolve(req.resources())?;
-    let scope = match req.scope()? {
-        Some(s) => {
-            let requested = ScopeSet::parse(s)?;
+    // `offline_access` asks for a refresh token, which this server issues
+    // to every client registered for the refresh_token grant: it is
+    // honoured, never refused, and never becomes a scope of the grant (or
+    // of an access token). Asked alone, the default scopes are granted.
+    let scope = match req.scope()?.map(ScopeSet::parse).transpose()? {
+        Some(requested) if !requested.without(OFFLINE_ACCESS).is_empty() => {
+            let requested = requested.without(OFFLINE_ACCESS);
             let unknown: Vec<&str> = requested
                 .iter()
                 .filter(|s| !allowed.scopes_supported.contains(s))
@@ -116,7 +120,7 @@ pub(crate) fn validate(
             }
             requested
         }
-        None => allowed.default_scopes.clone(),
+        _ => allowed.default_scopes.clone(),
     };
     Ok(Validated {
         code_challenge: challenge.to_owned(),

@@ -149,7 +149,7 @@ impl CimdConfig {
 /// True if `client_id` has the shape of a client id metadata document URL
 /// (the caller then resolves it instead of looking it up in storage).
 pub fn is_document_client_id(client_id: &str) -> bool {
-    client_id.starts_with("https://") || client_id.starts_with("http://")
+    crate::client::is_url_client_id(client_id)
 }
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,17 @@ pub enum AssertionError {
         "the client assertion is signed with `{0}`; only RS256, PS256, ES256 and EdDSA are accepted"
     )]
     Algorithm(String),
+    /// The client registered `token_endpoint_auth_signing_alg`, and the
+    /// assertion is signed with another algorithm.
+    #[error(
+        "the client assertion is signed with {used}, but the client registered token_endpoint_auth_signing_alg {registered}"
+    )]
+    AlgorithmNotRegistered {
+        /// The assertion's algorithm.
+        used: &'static str,
+        /// The registered one.
+        registered: &'static str,
+    },
     /// The header carries `crit` extensions, which this server does not implement.
     #[error(
         "the client assertion has critical header extensions (`crit`), which are not supported"
@@ -100,6 +111,7 @@ impl AssertionError {
         match self {
             Self::Malformed(_) => "malformed",
             Self::Algorithm(_) => "algorithm",
+            Self::AlgorithmNotRegistered { .. } => "algorithm_not_registered",
             Self::Critical => "crit",
             Self::UnknownKey(_) => "unknown_kid",
             Self::NoKeyForAlgorithm(_) => "no_key_for_alg",

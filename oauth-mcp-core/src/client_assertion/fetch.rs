@@ -1,22 +1,15 @@
-//! Fetching a client's `jwks_uri` with the SSRF protections of client
-//! metadata documents: https only, no credentials or fragment in the URL,
-//! every resolved address checked against [`forbidden_address`] and the
-//! checked one pinned for the connection, no redirects, no proxy, a size cap
-//! and a total timeout.
-//!
-//! This is the one function the JWKS cache calls. It repeats the shape of
-//! `CimdResolver`'s fetch (whose rules [`forbidden_address`] shares) because
-//! that fetch is not yet reusable on its own; once it is, the body of
-//! [`fetch_jwks`] becomes a call to it.
+//! How a client's `jwks_uri` is fetched: through the one SSRF-hardened
+//! fetcher ([`crate::fetch::fetch_guarded`]), with limits validated once, at
+//! start-up.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use url::Url;
+use crate::error::ConfigError;
 
-use crate::cimd::forbidden_address;
-
-/// How `jwks_uri` documents are fetched.
+/// How `jwks_uri` documents are fetched and cached. Every value is checked
+/// when the server (or a [`super::ClientAssertionVerifier`]) is built; a bad
+/// one is a start-up error naming the value, never silently adjusted.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct JwksFetchConfig {
     pub(crate) allow_loopback_http: bool,
@@ -42,6 +35,12 @@ impl Default for JwksFetchConfig {
     }
 }
 
+/// The largest JWK Set size that may be configured.
+const MAX_BYTES_LIMIT: usize = 1024 * 1024;
+
+/// The longest fetch timeout that may be configured.
+const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl JwksFetchConfig {
     /// Development only: accept `http://` JWKS URLs on loopback and fetch
     /// from loopback addresses.
@@ -50,129 +49,138 @@ impl JwksFetchConfig {
         self
     }
 
-    /// The largest JWK Set accepted (default 64 KiB).
+    /// The largest JWK Set accepted (default 64 KiB; 1 KiB to 1 MiB).
     pub fn max_bytes(mut self, n: usize) -> Self {
         self.max_bytes = n;
         self
     }
 
-    /// The total time a fetch may take (default 5 s).
+    /// The total time a fetch may take (default 5 s; at most 30 s).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
     }
 
-    /// Cache lifetimes in seconds: keys are refetched after `max_age`
-    /// (default 1 h); an unknown `kid` refetches at most every
-    /// `min_refetch_interval` (10 s); a failed fetch is remembered for
-    /// `failure_ttl` (30 s), so a bad URL cannot be used to hammer a host.
-    pub fn cache(mut self, max_age: i64, min_refetch_interval: i64, failure_ttl: i64) -> Self {
-        self.max_age = max_age.max(1);
-        self.min_refetch_interval = min_refetch_interval.max(1);
-        self.failure_ttl = failure_ttl.max(1);
+    /// Cache lifetimes: keys are refetched after `max_age` (default 1 h);
+    /// an unknown `kid` refetches at most every `min_refetch_interval`
+    /// (10 s); a failed fetch is remembered for `failure_ttl` (30 s), so a
+    /// bad URL cannot be used to hammer a host. Each is at least one second,
+    /// and the refetch interval at most `max_age`.
+    pub fn cache(
+        mut self,
+        max_age: Duration,
+        min_refetch_interval: Duration,
+        failure_ttl: Duration,
+    ) -> Self {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        self.max_age = secs(max_age);
+        self.min_refetch_interval = secs(min_refetch_interval);
+        self.failure_ttl = secs(failure_ttl);
         self
     }
 
-    /// How many JWKS URLs are cached at most (default 1000).
+    /// How many JWKS URLs are cached at most (default 1000; at least 1).
     pub fn capacity(mut self, n: u64) -> Self {
-        self.capacity = n.max(1);
+        self.capacity = n;
         self
+    }
+
+    /// Checks every value; the error names it and says what is allowed.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        const FIELD: &str = "client_jwks_fetch";
+        let bad = |reason: String| Err(ConfigError::new(FIELD, reason));
+        if !(1024..=MAX_BYTES_LIMIT).contains(&self.max_bytes) {
+            return bad(format!(
+                "max_bytes is {}; use 1024 to {MAX_BYTES_LIMIT} (a JWK Set of a few keys is a few KiB)",
+                self.max_bytes
+            ));
+        }
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return bad(format!(
+                "timeout is {:?}; use more than zero and at most {MAX_TIMEOUT:?} (a slow key server holds a token request open)",
+                self.timeout
+            ));
+        }
+        for (name, secs) in [
+            ("max_age", self.max_age),
+            ("min_refetch_interval", self.min_refetch_interval),
+            ("failure_ttl", self.failure_ttl),
+        ] {
+            if secs < 1 {
+                return bad(format!("cache {name} is {secs} s; use at least 1 s"));
+            }
+        }
+        if self.min_refetch_interval > self.max_age {
+            return bad(format!(
+                "cache min_refetch_interval ({} s) is longer than max_age ({} s); it must not be",
+                self.min_refetch_interval, self.max_age
+            ));
+        }
+        if self.capacity == 0 {
+            return bad("capacity is 0; use at least 1".into());
+        }
+        Ok(())
     }
 }
 
-/// Fetches the JWK Set at `url`; `Err` says why not (for the audit log).
+/// Fetches the JWK Set at `url` through the SSRF-hardened fetcher; `Err`
+/// says why not (for the audit log).
+#[cfg(feature = "cimd")]
 pub(crate) async fn fetch_jwks(url: &str, cfg: &JwksFetchConfig) -> Result<Vec<u8>, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("jwks_uri `{url}` is not a URL: {e}"))?;
-    if parsed.fragment().is_some() || !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("a jwks_uri must not have a fragment or credentials".into());
-    }
-    let loopback_host = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let limits = crate::fetch::FetchLimits {
+        allow_loopback_http: cfg.allow_loopback_http,
+        max_bytes: cfg.max_bytes,
+        timeout: cfg.timeout,
     };
-    match parsed.scheme() {
-        "https" => {}
-        "http" if cfg.allow_loopback_http && loopback_host => {}
-        _ => return Err("a jwks_uri must use https".into()),
-    }
-    let host = parsed
-        .host_str()
-        .ok_or("a jwks_uri needs a host")?
-        .to_owned();
-    let port = parsed.port_or_known_default().ok_or("no port")?;
-    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> =
-        tokio::time::timeout(cfg.timeout, tokio::net::lookup_host((bare_host, port)))
-            .await
-            .map_err(|_| "DNS resolution timed out".to_owned())?
-            .map_err(|e| format!("DNS resolution failed: {e}"))?
-            .collect();
-    let mut refused = Vec::new();
-    let pinned = addrs
-        .iter()
-        .find(
-            |a| match forbidden_address(a.ip(), cfg.allow_loopback_http) {
-                Some(why) => {
-                    refused.push(format!("{} ({why})", a.ip()));
-                    false
-                }
-                None => true,
-            },
-        )
-        .copied()
-        .ok_or_else(|| {
-            format!(
-                "the jwks_uri host resolves only to refused addresses: {}",
-                refused.join(", ")
-            )
-        })?;
-    // Pin the checked address: a second DNS answer cannot redirect the connection.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(cfg.timeout)
-        .no_proxy()
-        .resolve(&host, pinned)
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let fetch = async {
-        let mut resp = http
-            .get(parsed.clone())
-            .header("accept", "application/jwk-set+json, application/json")
-            .send()
-            .await
-            .map_err(|e| format!("fetch failed: {e}"))?;
-        if resp.status().is_redirection() {
-            return Err(format!(
-                "the jwks_uri redirects ({}); redirects are not followed",
-                resp.status()
-            ));
-        }
-        if !resp.status().is_success() {
-            return Err(format!("the jwks_uri answered {}", resp.status()));
-        }
-        let too_big = || format!("the JWK Set is larger than {} bytes", cfg.max_bytes);
-        if resp
-            .content_length()
-            .is_some_and(|n| n > cfg.max_bytes as u64)
-        {
-            return Err(too_big());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| format!("fetch failed: {e}"))?
-        {
-            if body.len() + chunk.len() > cfg.max_bytes {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    };
-    tokio::time::timeout(cfg.timeout, fetch)
+    crate::fetch::fetch_guarded(&parsed, &limits)
         .await
-        .map_err(|_| format!("the fetch took longer than {:?}", cfg.timeout))?
+        .map(|f| f.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_limits_are_start_up_errors_not_clamped() {
+        assert!(JwksFetchConfig::default().validate().is_ok());
+        let cases = [
+            (JwksFetchConfig::default().max_bytes(10), "max_bytes is 10"),
+            (
+                JwksFetchConfig::default().max_bytes(2 * MAX_BYTES_LIMIT),
+                "max_bytes is 2097152",
+            ),
+            (
+                JwksFetchConfig::default().timeout(Duration::ZERO),
+                "timeout is 0ns",
+            ),
+            (
+                JwksFetchConfig::default().timeout(Duration::from_secs(60)),
+                "timeout is 60s",
+            ),
+            (
+                JwksFetchConfig::default().cache(
+                    Duration::ZERO,
+                    Duration::from_secs(1),
+                    Duration::from_secs(1),
+                ),
+                "cache max_age is 0 s",
+            ),
+            (
+                JwksFetchConfig::default().cache(
+                    Duration::from_secs(10),
+                    Duration::from_secs(60),
+                    Duration::from_secs(1),
+                ),
+                "min_refetch_interval (60 s) is longer than max_age (10 s)",
+            ),
+            (JwksFetchConfig::default().capacity(0), "capacity is 0"),
+        ];
+        for (cfg, says) in cases {
+            let e = cfg.validate().unwrap_err();
+            assert_eq!(e.field, "client_jwks_fetch");
+            assert!(e.reason.contains(says), "{says}: {}", e.reason);
+        }
+    }
 }

@@ -11,8 +11,7 @@ use moka::ops::compute::{CompResult, Op};
 use super::AssertionError;
 use super::fetch::{JwksFetchConfig, fetch_jwks};
 use super::keys::ClientKeys;
-
-const AUDIT: &str = "oauth_mcp::audit";
+use crate::events::AuditEvent;
 
 #[derive(Debug)]
 struct Fetched {
@@ -22,14 +21,14 @@ struct Fetched {
 
 /// Clients' JWK Sets, by URL.
 #[derive(Debug, Clone)]
-pub struct ClientJwksCache {
+pub(crate) struct ClientJwksCache {
     cfg: Arc<JwksFetchConfig>,
     cache: Cache<String, Arc<Fetched>>,
 }
 
 impl ClientJwksCache {
-    /// An empty cache fetching with `cfg`.
-    pub fn new(cfg: JwksFetchConfig) -> Self {
+    /// An empty cache fetching with `cfg` (validated by the caller).
+    pub(crate) fn new(cfg: JwksFetchConfig) -> Self {
         Self {
             cache: Cache::builder().max_capacity(cfg.capacity).build(),
             cfg: Arc::new(cfg),
@@ -40,7 +39,7 @@ impl ClientJwksCache {
     /// never fetched, older than the maximum age, a failure older than its
     /// TTL, or (when `kid` is named and missing) older than the minimum
     /// refetch interval.
-    pub async fn keys(
+    pub(crate) async fn keys(
         &self,
         url: &str,
         kid: Option<&str>,
@@ -75,10 +74,16 @@ impl ClientJwksCache {
                         .and_then(|body| ClientKeys::from_slice(&body))
                         .map(Arc::new);
                     match &keys {
-                        Ok(k) => tracing::info!(target: AUDIT, event = "client_jwks.fetched",
-                            jwks_uri = %url, keys = k.len()),
-                        Err(reason) => tracing::warn!(target: AUDIT, event = "client_jwks.refused",
-                            jwks_uri = %url, reason = %reason),
+                        Ok(k) => AuditEvent::ClientJwksFetched {
+                            jwks_uri: &url,
+                            keys: k.len(),
+                        }
+                        .emit(),
+                        Err(reason) => AuditEvent::ClientJwksRefused {
+                            jwks_uri: &url,
+                            reason,
+                        }
+                        .emit(),
                     }
                     Op::Put(Arc::new(Fetched {
                         keys,

@@ -18,11 +18,12 @@
 //! replay check.
 
 mod error;
-#[cfg(feature = "cimd")]
 mod fetch;
 #[cfg(feature = "cimd")]
 mod jwks_cache;
 mod keys;
+#[cfg(any(test, feature = "test-kit"))]
+mod test_key;
 #[cfg(test)]
 mod tests;
 
@@ -31,14 +32,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode};
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 pub use error::AssertionError;
-#[cfg(feature = "cimd")]
 pub use fetch::JwksFetchConfig;
 #[cfg(feature = "cimd")]
-pub use jwks_cache::ClientJwksCache;
+use jwks_cache::ClientJwksCache;
 pub use keys::{AssertionAlgorithm, ClientKeys};
+#[cfg(any(test, feature = "test-kit"))]
+pub use test_key::TestClientKey;
 
+use crate::error::ConfigError;
 use crate::secret::hash_secret;
 use crate::store::ReplayStore;
 
@@ -51,13 +55,21 @@ pub const MAX_ASSERTION_BYTES: usize = 8 * 1024;
 /// The longest `jti` accepted, in bytes.
 const MAX_JTI_BYTES: usize = 256;
 
-/// Which audiences, lifetimes and clock skew an assertion may have.
+/// Which audiences, lifetimes and clock skew an assertion may have. The
+/// limits are checked when a [`ClientAssertionVerifier`] (or the server
+/// configuration holding them) is built; a bad one is a start-up error.
 #[derive(Debug, Clone)]
 pub struct AssertionPolicy {
     audiences: Vec<String>,
     max_lifetime: i64,
     leeway: i64,
 }
+
+/// The longest assertion lifetime that may be configured, in seconds.
+const MAX_LIFETIME_LIMIT: i64 = 3600;
+
+/// The largest clock skew that may be configured, in seconds.
+const MAX_LEEWAY: i64 = 300;
 
 impl AssertionPolicy {
     /// Accepts `aud` = the token endpoint URL or the issuer (RFC 7523 §3),
@@ -76,23 +88,52 @@ impl AssertionPolicy {
         self
     }
 
-    /// The farthest `exp` accepted, in seconds from now (clamped to 1..=3600).
-    /// An assertion is meant for one request; a long-lived one is a bearer
-    /// credential in all but name.
-    pub fn max_lifetime(mut self, secs: i64) -> Self {
-        self.max_lifetime = secs.clamp(1, 3600);
+    /// The farthest `exp` accepted, from now (1 s to 1 h). An assertion is
+    /// meant for one request; a long-lived one is a bearer credential in all
+    /// but name.
+    pub fn max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
         self
     }
 
-    /// Clock skew tolerated on `exp`, `nbf` and `iat` (clamped to 0..=300 s).
-    pub fn leeway(mut self, secs: i64) -> Self {
-        self.leeway = secs.clamp(0, 300);
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (at most 5 minutes).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
         self
     }
 
     /// The accepted audiences.
     pub fn audiences(&self) -> &[String] {
         &self.audiences
+    }
+
+    /// Checks the limits; the error names the value and what is allowed.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_LIFETIME_LIMIT).contains(&self.max_lifetime) {
+            return Err(ConfigError::new(
+                "client_assertion_max_lifetime",
+                format!(
+                    "is {} s; use 1 s to {MAX_LIFETIME_LIMIT} s (clients sign a fresh, short-lived assertion per request)",
+                    self.max_lifetime
+                ),
+            ));
+        }
+        if self.leeway > MAX_LEEWAY {
+            return Err(ConfigError::new(
+                "client_assertion_leeway",
+                format!(
+                    "is {} s; use at most {MAX_LEEWAY} s (more would keep expired assertions usable)",
+                    self.leeway
+                ),
+            ));
+        }
+        if self.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::new(
+                "client_assertion_audiences",
+                "an accepted audience is empty; name the token endpoint URL or the issuer",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -161,6 +202,26 @@ pub fn parse_header(assertion: &str) -> Result<AssertionHeader, AssertionError> 
         }
     };
     Ok(AssertionHeader { algorithm, kid })
+}
+
+/// The `sub` (else `iss`) of `assertion`, read WITHOUT verifying anything:
+/// only to find which client to verify it for when the request names none
+/// (RFC 7523 §3 makes `client_id` optional). The verification that follows
+/// requires `iss` = `sub` = that client.
+pub fn unverified_subject(assertion: &str) -> Result<String, AssertionError> {
+    parse_header(assertion)?;
+    let payload = assertion.split('.').nth(1).unwrap_or_default();
+    let raw = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| AssertionError::Malformed("the payload is not base64url".into()))?;
+    let claims: Map<String, Value> = serde_json::from_slice(&raw)
+        .map_err(|_| AssertionError::Malformed("the payload is not a JSON object".into()))?;
+    ["sub", "iss"]
+        .iter()
+        .find_map(|c| claims.get(*c).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .ok_or(AssertionError::MissingClaim("sub"))
 }
 
 /// Verifies the signature of `assertion` with `keys` and its claims for
@@ -345,6 +406,53 @@ impl<'a> KeySource<'a> {
     }
 }
 
+/// Checks the key members of client metadata (a registration or a client
+/// metadata document) and returns where its keys are, if it names any:
+/// never both `jwks` and `jwks_uri` (RFC 7591 §2); `jwks` must hold a
+/// usable public signing key and no private key material; `jwks_uri` must be
+/// an absolute https URL (http only on loopback, for development) without
+/// credentials or fragment; `token_endpoint_auth_signing_alg`, if present,
+/// must be an algorithm this server accepts. `Err` says what is wrong.
+pub fn declared_keys(metadata: &Map<String, Value>) -> Result<Option<KeySource<'_>>, String> {
+    if let Some(alg) = metadata.get("token_endpoint_auth_signing_alg") {
+        let name = alg.as_str().unwrap_or("(not a string)");
+        if AssertionAlgorithm::parse(name).is_none() {
+            return Err(format!(
+                "token_endpoint_auth_signing_alg `{name}` is not accepted; use one of {}",
+                AssertionAlgorithm::ALL
+                    .map(AssertionAlgorithm::as_str)
+                    .join(", ")
+            ));
+        }
+    }
+    if !metadata.contains_key("jwks") && !metadata.contains_key("jwks_uri") {
+        return Ok(None);
+    }
+    let source = KeySource::from_metadata(metadata).map_err(|e| match e {
+        AssertionError::Keys(why) => why,
+        other => other.to_string(),
+    })?;
+    match source {
+        KeySource::Inline(set) => {
+            ClientKeys::from_jwks(set).map_err(|why| format!("`jwks`: {why}"))?;
+        }
+        KeySource::Uri(uri) => {
+            let url = url::Url::parse(uri)
+                .map_err(|e| format!("`jwks_uri` `{uri}` is not an absolute URL ({e})"))?;
+            let loopback_http = url.scheme() == "http" && crate::net::is_loopback(&url);
+            if url.scheme() != "https" && !loopback_http {
+                return Err(format!("`jwks_uri` `{uri}` must use https"));
+            }
+            if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+                return Err(format!(
+                    "`jwks_uri` `{uri}` must not carry credentials or a fragment"
+                ));
+            }
+        }
+    }
+    Ok(Some(source))
+}
+
 /// Verifies client assertions: keys (inline or fetched and cached),
 /// signature, claims, and single use of the `jti`.
 #[derive(Debug)]
@@ -355,21 +463,26 @@ pub struct ClientAssertionVerifier {
 }
 
 impl ClientAssertionVerifier {
-    /// A verifier with `policy` (and, with feature `cimd`, a JWKS cache with
-    /// the default `JwksFetchConfig`).
-    pub fn new(policy: AssertionPolicy) -> Self {
+    /// A verifier with `policy`, fetching `jwks_uri` documents with `jwks`
+    /// (feature `cimd`; without it only inline `jwks` can be used). Refuses
+    /// limits out of range, naming them.
+    pub fn new(policy: AssertionPolicy, jwks: JwksFetchConfig) -> Result<Self, ConfigError> {
+        policy.validate()?;
+        jwks.validate()?;
+        Ok(Self::from_validated(policy, jwks))
+    }
+
+    /// A verifier from limits already validated (the server configuration
+    /// checked them when it was built).
+    #[cfg_attr(not(feature = "cimd"), allow(clippy::needless_pass_by_value))]
+    pub(crate) fn from_validated(policy: AssertionPolicy, jwks: JwksFetchConfig) -> Self {
+        #[cfg(not(feature = "cimd"))]
+        let _ = jwks;
         Self {
             policy,
             #[cfg(feature = "cimd")]
-            jwks: ClientJwksCache::new(JwksFetchConfig::default()),
+            jwks: ClientJwksCache::new(jwks),
         }
-    }
-
-    /// Fetches `jwks_uri` documents with `cfg`.
-    #[cfg(feature = "cimd")]
-    pub fn with_jwks_fetch(mut self, cfg: JwksFetchConfig) -> Self {
-        self.jwks = ClientJwksCache::new(cfg);
-        self
     }
 
     /// The policy.

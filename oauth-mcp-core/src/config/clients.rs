@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use crate::client::{
     Client, SUPPORTED_GRANT_TYPES, TokenEndpointAuthMethod, validate_redirect_uri,
 };
+use serde_json::{Map, Value};
+
+use crate::client_assertion::declared_keys;
 use crate::error::ConfigError;
 use crate::secret::{Secret, hash_secret};
 
@@ -27,6 +30,10 @@ pub struct PreRegisteredClient {
     pub trusted: bool,
     /// Accept only this token endpoint auth method (otherwise basic and post).
     pub auth_method: Option<TokenEndpointAuthMethod>,
+    /// For `private_key_jwt`: the client's public keys, as a JWK Set.
+    pub jwks: Option<Value>,
+    /// For `private_key_jwt`: where the client publishes its JWK Set.
+    pub jwks_uri: Option<String>,
 }
 
 impl PreRegisteredClient {
@@ -39,6 +46,8 @@ impl PreRegisteredClient {
             client_name: None,
             trusted: false,
             auth_method: None,
+            jwks: None,
+            jwks_uri: None,
         }
     }
 
@@ -50,6 +59,36 @@ impl PreRegisteredClient {
     ) -> Self {
         Self {
             client_secret: Some(secret.into()),
+            ..Self::public(client_id, redirect_uris)
+        }
+    }
+
+    /// A confidential client that authenticates with `private_key_jwt`
+    /// (RFC 7523) against the public keys of `jwks` (a JWK Set,
+    /// `{"keys": [...]}`), checked at start-up.
+    pub fn private_key_jwt(
+        client_id: impl Into<String>,
+        jwks: Value,
+        redirect_uris: Vec<String>,
+    ) -> Self {
+        Self {
+            auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            jwks: Some(jwks),
+            ..Self::public(client_id, redirect_uris)
+        }
+    }
+
+    /// A confidential client that authenticates with `private_key_jwt`
+    /// against the JWK Set it publishes at `jwks_uri` (https; fetched with
+    /// the SSRF rules of metadata documents, feature `cimd`).
+    pub fn private_key_jwt_with_jwks_uri(
+        client_id: impl Into<String>,
+        jwks_uri: impl Into<String>,
+        redirect_uris: Vec<String>,
+    ) -> Self {
+        Self {
+            auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            jwks_uri: Some(jwks_uri.into()),
             ..Self::public(client_id, redirect_uris)
         }
     }
@@ -85,7 +124,25 @@ impl PreRegisteredClient {
             validate_redirect_uri(u)
                 .map_err(|e| err(format!("client `{id}`: {}", e.description)))?;
         }
+        let mut metadata = Map::new();
+        if let Some(jwks) = self.jwks {
+            metadata.insert("jwks".into(), jwks);
+        }
+        if let Some(uri) = self.jwks_uri {
+            metadata.insert("jwks_uri".into(), Value::String(uri));
+        }
+        let has_keys = declared_keys(&metadata)
+            .map_err(|why| err(format!("client `{id}`: {why}")))?
+            .is_some();
         let (auth_method, explicit) = match (&self.client_secret, self.auth_method) {
+            (None, Some(TokenEndpointAuthMethod::PrivateKeyJwt)) if has_keys => {
+                (TokenEndpointAuthMethod::PrivateKeyJwt, true)
+            }
+            (_, Some(TokenEndpointAuthMethod::PrivateKeyJwt)) => {
+                return Err(err(format!(
+                    "client `{id}` uses private_key_jwt: give it its public keys (jwks or jwks_uri) and no client_secret"
+                )));
+            }
             (None, None | Some(TokenEndpointAuthMethod::None)) => {
                 (TokenEndpointAuthMethod::None, true)
             }
@@ -128,7 +185,7 @@ impl PreRegisteredClient {
             active: true,
             created_at: now,
             expires_at: None,
-            metadata: serde_json::Map::new(),
+            metadata,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{Client, RedirectUriPolicy, SharedRedirectPolicy};
+use crate::client_assertion::{AssertionPolicy, JwksFetchConfig};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::ConfigError;
 use crate::login::{DefaultLoginUi, LoginUi};
@@ -68,6 +69,9 @@ pub struct ServerConfigBuilder {
     login_ui: Option<Arc<dyn LoginUi>>,
     check_revocation: bool,
     registration_token: Option<Secret>,
+    client_assertion_max_lifetime: Duration,
+    client_assertion_leeway: Duration,
+    client_jwks_fetch: JwksFetchConfig,
     #[cfg(feature = "cimd")]
     cimd: Option<crate::cimd::CimdConfig>,
 }
@@ -105,6 +109,8 @@ pub struct ServerConfig {
     pub(crate) check_revocation: bool,
     pub(crate) registered_client_ttl: Option<i64>,
     pub(crate) registration_token_hash: Option<String>,
+    pub(crate) client_assertion_policy: AssertionPolicy,
+    pub(crate) client_jwks_fetch: JwksFetchConfig,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<crate::cimd::CimdConfig>,
 }
@@ -139,6 +145,9 @@ impl ServerConfig {
             login_ui: None,
             check_revocation: true,
             registration_token: None,
+            client_assertion_max_lifetime: Duration::from_secs(600),
+            client_assertion_leeway: Duration::from_secs(30),
+            client_jwks_fetch: JwksFetchConfig::default(),
             #[cfg(feature = "cimd")]
             cimd: None,
         }
@@ -240,6 +249,12 @@ impl ServerConfig {
         {
             false
         }
+    }
+
+    /// How `private_key_jwt` client assertions are checked (accepted
+    /// audiences: the token endpoint URL and the issuer).
+    pub fn client_assertion_policy(&self) -> &AssertionPolicy {
+        &self.client_assertion_policy
     }
 
     /// A client configured by the operator.
@@ -398,6 +413,24 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// `private_key_jwt` client assertions (RFC 7523): the farthest `exp`
+    /// accepted (default 10 minutes; 1 s to 1 h) and the clock skew
+    /// tolerated on `exp`, `nbf` and `iat` (default 30 s; at most 5 min).
+    /// Out-of-range values fail [`ServerConfigBuilder::build`].
+    pub fn client_assertion_limits(mut self, max_lifetime: Duration, leeway: Duration) -> Self {
+        self.client_assertion_max_lifetime = max_lifetime;
+        self.client_assertion_leeway = leeway;
+        self
+    }
+
+    /// How the JWK Sets of `private_key_jwt` clients (`jwks_uri`) are
+    /// fetched and cached: the SSRF-hardened fetcher's limits, cache
+    /// lifetimes (feature `cimd`).
+    pub fn client_jwks_fetch(mut self, cfg: JwksFetchConfig) -> Self {
+        self.client_jwks_fetch = cfg;
+        self
+    }
+
     /// Restrict redirect URIs (at registration and at authorization).
     pub fn redirect_uri_policy(mut self, policy: impl RedirectUriPolicy + 'static) -> Self {
         self.redirect_policy = Some(Arc::new(policy));
@@ -536,6 +569,14 @@ impl ServerConfigBuilder {
             Some(t) => Some(hash_secret(t.secret())),
             None => None,
         };
+        let client_assertion_policy = AssertionPolicy::new(
+            format!("{}{}/token", urls.origin, urls.issuer_path),
+            urls.issuer.clone(),
+        )
+        .max_lifetime(self.client_assertion_max_lifetime)
+        .leeway(self.client_assertion_leeway);
+        client_assertion_policy.validate()?;
+        self.client_jwks_fetch.validate()?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let clients = clients::pre_registered(self.clients, clock.now())?;
         let (key_schedule, key_refresh_interval) =
@@ -578,6 +619,8 @@ impl ServerConfigBuilder {
             check_revocation: self.check_revocation,
             registered_client_ttl: lifetimes.registered_client,
             registration_token_hash,
+            client_assertion_policy,
+            client_jwks_fetch: self.client_jwks_fetch,
             #[cfg(feature = "cimd")]
             cimd: self.cimd,
         }))

@@ -141,3 +141,85 @@ fn pre_registered_clients_are_checked() {
         "clients"
     );
 }
+
+#[test]
+fn client_assertion_limits_fail_at_startup_not_clamped() {
+    let b = || ServerConfig::builder("https://h.example/tenant");
+    let c = b().build().unwrap();
+    assert_eq!(
+        c.client_assertion_policy().audiences(),
+        ["https://h.example/tenant/token", "https://h.example/tenant"],
+        "the token endpoint URL and the issuer"
+    );
+    let secs = Duration::from_secs;
+    for (lifetime, leeway, field_name) in [
+        (secs(0), secs(30), "client_assertion_max_lifetime"),
+        (secs(7200), secs(30), "client_assertion_max_lifetime"),
+        (secs(600), secs(301), "client_assertion_leeway"),
+    ] {
+        let e = b()
+            .client_assertion_limits(lifetime, leeway)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, field_name, "{lifetime:?} {leeway:?}");
+    }
+    assert!(
+        b().client_assertion_limits(secs(3600), secs(300))
+            .build()
+            .is_ok()
+    );
+    let e = b()
+        .client_jwks_fetch(crate::client_assertion::JwksFetchConfig::default().capacity(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field, "client_jwks_fetch");
+    assert_eq!(e.reason, "capacity is 0; use at least 1");
+}
+
+#[test]
+fn pre_registered_private_key_jwt_clients_are_checked_at_startup() {
+    let key = crate::client_assertion::TestClientKey::generate(
+        crate::client_assertion::AssertionAlgorithm::Es256,
+        "k1",
+    );
+    let jwks = crate::client_assertion::TestClientKey::jwks(&[&key]);
+    let cb = || vec!["https://rs.example/cb".to_owned()];
+    let c = ServerConfig::builder("https://h.example")
+        .client(PreRegisteredClient::private_key_jwt("rs", jwks, cb()))
+        .client(PreRegisteredClient::private_key_jwt_with_jwks_uri(
+            "rs2",
+            "https://rs.example/jwks.json",
+            cb(),
+        ))
+        .build()
+        .unwrap();
+    for id in ["rs", "rs2"] {
+        let client = c.pre_registered_client(id).unwrap();
+        assert_eq!(
+            client.accepted_auth_methods(),
+            [crate::client::TokenEndpointAuthMethod::PrivateKeyJwt]
+        );
+        assert!(client.secret_hash.is_none());
+    }
+    for (client, says) in [
+        (
+            PreRegisteredClient::private_key_jwt_with_jwks_uri("x", "http://rs.example/j", cb()),
+            "client `x`: `jwks_uri` `http://rs.example/j` must use https",
+        ),
+        (
+            PreRegisteredClient::private_key_jwt("x", serde_json::json!({"keys": []}), cb()),
+            "client `x`: `jwks`: the JWK Set has no usable signing key (RS256, PS256, ES256 or EdDSA)",
+        ),
+        (
+            PreRegisteredClient::confidential("x", "a-secret-of-16-chars", cb())
+                .auth_method(crate::client::TokenEndpointAuthMethod::PrivateKeyJwt),
+            "client `x` uses private_key_jwt: give it its public keys (jwks or jwks_uri) and no client_secret",
+        ),
+    ] {
+        let e = ServerConfig::builder("https://h.example")
+            .client(client)
+            .build()
+            .unwrap_err();
+        assert_eq!((e.field, e.reason.as_str()), ("clients", says));
+    }
+}

@@ -1,9 +1,11 @@
-//! Token introspection (RFC 7662) for confidential clients (resource servers).
+//! Token introspection (RFC 7662) for authenticated clients (resource servers).
 
 use serde_json::{Value, json};
 
+use crate::client::TokenEndpointAuthMethod;
 use crate::error::OAuthError;
 use crate::events::AuditEvent;
+use crate::grant::{AuthenticatedClient, ClientAuthEndpoint};
 use crate::params::Params;
 use crate::secret::hash_secret;
 use crate::server::AuthServer;
@@ -11,8 +13,8 @@ use crate::validate::LocalJwtValidator;
 
 impl AuthServer {
     /// POST /introspect (RFC 7662): whether a token is active, and its claims.
-    /// Only confidential clients (a resource server registered by the
-    /// operator) may introspect; unknown, expired or revoked tokens answer
+    /// Only clients that authenticate (a secret or `private_key_jwt`; a
+    /// resource server registered by the operator) may introspect; unknown, expired or revoked tokens answer
     /// `{"active": false}`.
     pub async fn introspect(
         &self,
@@ -20,10 +22,12 @@ impl AuthServer {
         authorization: Option<&str>,
     ) -> Result<Value, OAuthError> {
         let form = Params::parse(body);
-        let client = self.authenticate_client(&form, authorization).await?;
-        if !client.is_confidential() {
+        let AuthenticatedClient { client, method } = self
+            .authenticate_client(ClientAuthEndpoint::Introspect, &form, authorization)
+            .await?;
+        if method == TokenEndpointAuthMethod::None {
             return Err(OAuthError::invalid_client(format!(
-                "client `{}` is public; introspection needs a confidential client (a resource server with a secret)",
+                "client `{}` authenticated as a public client; introspection needs client authentication (a secret or private_key_jwt)",
                 client.client_id
             )));
         }

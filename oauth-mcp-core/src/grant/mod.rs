@@ -7,6 +7,8 @@ mod introspect;
 mod register;
 mod revoke;
 
+pub use client_auth::{AuthenticatedClient, ClientAuthEndpoint};
+
 use serde::Serialize;
 
 use crate::client::Client;
@@ -15,7 +17,7 @@ use crate::events::AuditEvent;
 use crate::params::Params;
 use crate::pkce;
 use crate::resource::ResourceUri;
-use crate::scope::ScopeSet;
+use crate::scope::{OFFLINE_ACCESS, ScopeSet};
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
 use crate::store::{CodeRedemption, Grant, RefreshToken, RotateOutcome};
@@ -109,7 +111,10 @@ impl AuthServer {
                 ),
             ));
         }
-        let client = self.authenticate_client(form, authorization).await?;
+        let client = self
+            .authenticate_client(ClientAuthEndpoint::Token, form, authorization)
+            .await?
+            .client;
         if !client.allows_grant(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -255,9 +260,15 @@ impl AuthServer {
                 "the refresh token was issued to another client",
             ));
         }
-        let scope = match form.single("scope")? {
-            Some(s) => {
-                let requested = ScopeSet::parse(s)?;
+        // `offline_access` only asks for the refresh token being used here.
+        let requested = form
+            .single("scope")?
+            .map(ScopeSet::parse)
+            .transpose()?
+            .map(|s| s.without(OFFLINE_ACCESS))
+            .filter(|s| !s.is_empty());
+        let scope = match requested {
+            Some(requested) => {
                 if !requested.is_subset(&grant.scope) {
                     return Err(OAuthError::invalid_scope(format!(
                         "a refresh may only narrow the grant's scopes ({}); `{requested}` asks for more",

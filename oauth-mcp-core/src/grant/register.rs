@@ -53,7 +53,7 @@ impl AuthServer {
         };
         client.client_id = random_token();
         client.expires_at = self.cfg.registered_client_ttl.map(|ttl| now + ttl);
-        let secret = client.is_confidential().then(random_token);
+        let secret = client.auth_method.uses_secret().then(random_token);
         client.secret_hash = secret.as_deref().map(hash_secret);
         self.store
             .insert_client(client.clone())

@@ -2,6 +2,7 @@
 
 use crate::error::OAuthError;
 use crate::events::AuditEvent;
+use crate::grant::ClientAuthEndpoint;
 use crate::params::Params;
 use crate::secret::hash_secret;
 use crate::server::AuthServer;
@@ -11,7 +12,10 @@ impl AuthServer {
     /// token of the authenticated client. Unknown tokens succeed silently.
     pub async fn revoke(&self, body: &[u8], authorization: Option<&str>) -> Result<(), OAuthError> {
         let form = Params::parse(body);
-        let client = self.authenticate_client(&form, authorization).await?;
+        let client = self
+            .authenticate_client(ClientAuthEndpoint::Revoke, &form, authorization)
+            .await?
+            .client;
         let token = form.required("token")?;
         let grant_id = match self.store.get_refresh(&hash_secret(token)).await? {
             Some(r) => Some(r.grant_id),

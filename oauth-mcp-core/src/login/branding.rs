@@ -1,11 +1,18 @@
-//! Branding of the default pages: product name, logo, accent colour and a
-//! support link, validated at start-up (a colour that is not `#rgb` or
-//! `#rrggbb`, or a link that is not https, fails the build naming the field).
+//! Branding of the default pages: product name, logo, colours and a support
+//! link, validated at start-up (a colour that is not `#rgb` or `#rrggbb`, or
+//! a link that is not https, fails the build naming the field). Colours are
+//! made readable whatever is configured: see [`super::colour`].
 
 use serde::Serialize;
 
+use super::colour::{Rgb, TEXT_CONTRAST};
 use crate::error::ConfigError;
 use crate::net::is_loopback;
+
+/// The default accent: buttons, links, focus outlines.
+const DEFAULT_ACCENT: Rgb = Rgb(0x1a, 0x5f, 0xb4);
+/// The default page background around the card.
+const DEFAULT_BACKGROUND: Rgb = Rgb(0xf6, 0xf8, 0xfa);
 
 /// How the default pages look. Every field is optional.
 #[non_exhaustive]
@@ -14,6 +21,7 @@ pub struct Branding {
     pub(crate) product_name: Option<String>,
     pub(crate) logo_url: Option<String>,
     pub(crate) accent_color: Option<String>,
+    pub(crate) background_color: Option<String>,
     pub(crate) support_url: Option<String>,
 }
 
@@ -35,9 +43,20 @@ impl Branding {
         self
     }
 
-    /// The accent colour of buttons and links, `#rgb` or `#rrggbb`.
+    /// The accent colour of the main button, links and focus outlines,
+    /// `#rgb` or `#rrggbb` (default `#1a5fb4`). Any colour works: the
+    /// button's text is black or white, whichever reads better, and links
+    /// and outlines use the colour darkened as far as needed for 4.5:1
+    /// contrast on white.
     pub fn accent_color(mut self, color: impl Into<String>) -> Self {
         self.accent_color = Some(color.into());
+        self
+    }
+
+    /// The page background around the sign-in card, `#rgb` or `#rrggbb`
+    /// (default `#f6f8fa`).
+    pub fn background_color(mut self, color: impl Into<String>) -> Self {
+        self.background_color = Some(color.into());
         self
     }
 
@@ -64,19 +83,24 @@ impl Branding {
                 ))
             }
         };
-        let accent = match &self.accent_color {
-            None => "#1a5fb4".to_owned(),
-            Some(c) => {
-                let hex = c.strip_prefix('#').unwrap_or("");
-                if !matches!(hex.len(), 3 | 6) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(ConfigError::new(
-                        "branding.accent_color",
-                        format!("`{c}` must be a hex colour: `#rgb` or `#rrggbb`"),
-                    ));
+        let colour =
+            |field: &'static str, v: &Option<String>, default: Rgb| -> Result<Rgb, ConfigError> {
+                match v {
+                    None => Ok(default),
+                    Some(c) => Rgb::parse_hex(c).ok_or_else(|| {
+                        ConfigError::new(
+                            field,
+                            format!("`{c}` must be a hex colour: `#rgb` or `#rrggbb`"),
+                        )
+                    }),
                 }
-                c.to_ascii_lowercase()
-            }
-        };
+            };
+        let accent = colour("branding.accent_color", &self.accent_color, DEFAULT_ACCENT)?;
+        let background = colour(
+            "branding.background_color",
+            &self.background_color,
+            DEFAULT_BACKGROUND,
+        )?;
         let logo_url = url("branding.logo_url", &self.logo_url)?;
         let logo_origin = logo_url
             .as_deref()
@@ -89,7 +113,12 @@ impl Branding {
                 .unwrap_or_else(|| server_name.to_owned()),
             logo_url,
             logo_origin,
-            accent,
+            colours: Colours {
+                accent: accent.hex(),
+                on_accent: accent.text_on().hex(),
+                link: accent.readable_on_white(TEXT_CONTRAST).hex(),
+                background: background.hex(),
+            },
             support_url: url("branding.support_url", &self.support_url)?,
         })
     }
@@ -102,8 +131,22 @@ pub(crate) struct BrandView {
     pub(crate) logo_url: Option<String>,
     #[serde(skip)]
     pub(crate) logo_origin: Option<String>,
-    pub(crate) accent: String,
+    #[serde(skip)]
+    pub(crate) colours: Colours,
     pub(crate) support_url: Option<String>,
+}
+
+/// The colours of the style sheet, each `#rrggbb`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Colours {
+    /// The main button's background.
+    pub(crate) accent: String,
+    /// The main button's text: black-ish or white, whichever contrasts more.
+    pub(crate) on_accent: String,
+    /// Links and focus outlines: the accent, darkened to 4.5:1 on white.
+    pub(crate) link: String,
+    /// The page around the card.
+    pub(crate) background: String,
 }
 
 #[cfg(test)]
@@ -117,12 +160,16 @@ mod tests {
             .logo_url("https://cdn.example/logo.svg")
             .resolve("S")
             .unwrap();
-        assert_eq!(b.accent, "#abc");
         assert_eq!(b.product_name, "S");
         assert_eq!(b.logo_origin.as_deref(), Some("https://cdn.example"));
         for bad in ["red", "#12", "#1234567", "#ggg", "#fff;background:url(x)"] {
             let e = Branding::new().accent_color(bad).resolve("S").unwrap_err();
             assert_eq!(e.field, "branding.accent_color", "{bad}");
+            let e = Branding::new()
+                .background_color(bad)
+                .resolve("S")
+                .unwrap_err();
+            assert_eq!(e.field, "branding.background_color", "{bad}");
         }
         let e = Branding::new()
             .support_url("http://help.example")
@@ -134,5 +181,31 @@ mod tests {
             .resolve("S")
             .unwrap_err();
         assert_eq!(e.field, "branding.logo_url");
+    }
+
+    #[test]
+    fn colours_stay_readable_whatever_is_configured() {
+        let default = Branding::new().resolve("S").unwrap().colours;
+        assert_eq!(default.accent, "#1a5fb4");
+        assert_eq!(default.on_accent, "#ffffff");
+        assert_eq!(default.link, "#1a5fb4", "dark enough already");
+        assert_eq!(default.background, "#f6f8fa");
+        // A light accent: dark button text, links darkened.
+        let light = Branding::new()
+            .accent_color("#AbC")
+            .background_color("#102030")
+            .resolve("S")
+            .unwrap()
+            .colours;
+        assert_eq!(light.accent, "#aabbcc");
+        assert_eq!(light.on_accent, "#1f2328");
+        assert_ne!(light.link, "#aabbcc");
+        let link = Rgb::parse_hex(&light.link).unwrap();
+        assert!(
+            link.contrast(Rgb(255, 255, 255)) >= TEXT_CONTRAST,
+            "{}",
+            light.link
+        );
+        assert_eq!(light.background, "#102030");
     }
 }

@@ -4,6 +4,7 @@
 //! pages and their branding in submodules.
 
 mod branding;
+mod colour;
 mod default_ui;
 mod ui;
 

@@ -21,7 +21,7 @@ use crate::bearer::{BearerRefusal, bearer_token, refusal};
 use crate::error::ErrorCode;
 use crate::metadata::ProtectedResourceMetadata;
 use crate::resource::ResourceUri;
-use crate::scope::{ScopeImplication, ScopeSet, missing_scopes};
+use crate::scope::{OFFLINE_ACCESS, ScopeImplication, ScopeSet, missing_scopes};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
 use operations::OperationScopes;
@@ -120,7 +120,7 @@ impl ResourceServer {
         };
         let token = bearer_token(headers, query, &i.metadata_url)
             .map_err(|(status, error, why)| refuse(status, error, why, &i.challenge_scopes))?;
-        let ctx = match i.validator.validate(token).await {
+        let mut ctx = match i.validator.validate(token).await {
             Ok(c) => c,
             Err(TokenRejection::Unavailable(why)) => {
                 return Err(refuse(
@@ -139,6 +139,9 @@ impl ResourceServer {
                 ));
             }
         };
+        // `offline_access` asks an authorization server for a refresh token;
+        // it grants nothing here (some providers put it in access tokens).
+        ctx.scopes = ctx.scopes.without(OFFLINE_ACCESS);
         let needed = ScopeSet::from_scopes(
             i.required
                 .iter()

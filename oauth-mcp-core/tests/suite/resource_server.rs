@@ -417,3 +417,19 @@ async fn an_mcp_path_that_collides_with_the_authorization_server_refuses_to_star
         .unwrap_err();
     assert_eq!(e.field, "resource");
 }
+
+#[tokio::test]
+async fn offline_access_in_an_external_token_grants_nothing_here() {
+    let rs = external().required_scopes(["mcp"]).build().unwrap();
+    let ctx = rs
+        .check(&headers(Some("scopes:mcp+offline_access"), &[]), None, None)
+        .await
+        .unwrap();
+    assert_eq!(ctx.scopes.to_string(), "mcp");
+    // It cannot stand in for a required scope either.
+    let refused = rs
+        .check(&headers(Some("scopes:offline_access"), &[]), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, 403);
+}

@@ -65,11 +65,11 @@ fn loopback() -> JwksFetchConfig {
 
 #[tokio::test]
 async fn keys_are_fetched_once_and_an_unknown_kid_refetches_at_most_once_per_interval() {
-    let k1 = TestKey::new(Algorithm::RS256, "k1");
-    let k2 = TestKey::new(Algorithm::RS256, "k2");
+    let k1 = test_key(Algorithm::RS256, "k1");
+    let k2 = test_key(Algorithm::RS256, "k2");
     let server = JwksServer::start(jwks(&[&k1]).to_string()).await;
     let store = MemoryStore::new();
-    let verifier = ClientAssertionVerifier::new(policy()).with_jwks_fetch(loopback());
+    let verifier = ClientAssertionVerifier::new(policy(), loopback()).unwrap();
     let src = KeySource::Uri(&server.url);
     for _ in 0..3 {
         verifier
@@ -112,7 +112,7 @@ async fn keys_are_fetched_once_and_an_unknown_kid_refetches_at_most_once_per_int
     }
     assert_eq!(server.hits(), 2, "one refetch for the unknown kid");
     // An unknown kid that is still unknown after its refetch is refused.
-    let stranger = TestKey::new(Algorithm::RS256, "k9");
+    let stranger = test_key(Algorithm::RS256, "k9");
     let e = verifier
         .verify(
             &stranger.sign(Some("k9"), &claims()),
@@ -144,7 +144,7 @@ async fn keys_are_fetched_once_and_an_unknown_kid_refetches_at_most_once_per_int
 
 #[tokio::test]
 async fn concurrent_lookups_share_one_fetch() {
-    let k1 = TestKey::new(Algorithm::ES256, "k1");
+    let k1 = test_key(Algorithm::ES256, "k1");
     let server = JwksServer::start(jwks(&[&k1]).to_string()).await;
     let cache = ClientJwksCache::new(loopback());
     let tasks: Vec<_> = (0..16)
@@ -174,34 +174,34 @@ async fn a_failed_fetch_is_remembered_briefly() {
 
 #[tokio::test]
 async fn fetches_refused_by_the_ssrf_rules() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let server = JwksServer::start(jwks(&[&key]).to_string()).await;
-    let strict = ClientAssertionVerifier::new(policy());
+    let strict = ClientAssertionVerifier::new(policy(), JwksFetchConfig::default()).unwrap();
     let store = MemoryStore::new();
     let https_loopback = server.url.replacen("http://", "https://", 1);
     let cases = [
-        (server.url.as_str(), "a jwks_uri must use https"),
+        (server.url.as_str(), "the URL must use https"),
         (
             https_loopback.as_str(),
-            "the jwks_uri host resolves only to refused addresses: 127.0.0.1 (loopback address)",
+            "the host resolves only to refused addresses: 127.0.0.1 (loopback address)",
         ),
         (
             "https://10.0.0.7/jwks.json",
-            "the jwks_uri host resolves only to refused addresses: 10.0.0.7 (private address)",
+            "the host resolves only to refused addresses: 10.0.0.7 (private address)",
         ),
         (
             "https://169.254.169.254/latest/meta-data",
-            "the jwks_uri host resolves only to refused addresses: 169.254.169.254 (cloud metadata service address)",
+            "the host resolves only to refused addresses: 169.254.169.254 (cloud metadata service address)",
         ),
         (
             "https://[::ffff:192.168.1.1]/jwks.json",
-            "the jwks_uri host resolves only to refused addresses: ::ffff:192.168.1.1 (private address)",
+            "the host resolves only to refused addresses: ::ffff:192.168.1.1 (private address)",
         ),
         (
             "https://user:pw@client.example/jwks.json",
-            "a jwks_uri must not have a fragment or credentials",
+            "the URL must not have a fragment or credentials",
         ),
-        ("file:///etc/passwd", "a jwks_uri must use https"),
+        ("file:///etc/passwd", "the URL needs a host"),
     ];
     for (uri, why) in cases {
         let e = strict

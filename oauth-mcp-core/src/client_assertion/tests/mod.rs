@@ -1,14 +1,8 @@
 //! Every acceptance and every refusal of a client assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::OnceLock;
-
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::jwk::Jwk;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
@@ -22,52 +16,14 @@ const ISSUER: &str = "https://as.example";
 const NOW: i64 = 1_800_000_000;
 
 /// A private key that signs and its public JWK (with `kid`).
-struct TestKey {
-    alg: Algorithm,
-    encoding: EncodingKey,
-    jwk: Value,
-}
-
-impl TestKey {
-    fn new(alg: Algorithm, kid: &str) -> Self {
-        let rng = SystemRandom::new();
-        let encoding = match alg {
-            Algorithm::ES256 => EncodingKey::from_ec_der(
-                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                    .unwrap()
-                    .as_ref(),
-            ),
-            Algorithm::EdDSA => {
-                let der = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-                let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.as_ref()).unwrap();
-                EncodingKey::from_ed_der(kp.to_pkcs8v1().unwrap().as_ref())
-            }
-            _ => rsa_encoding_key(),
-        };
-        let mut jwk =
-            serde_json::to_value(Jwk::from_encoding_key(&encoding, alg).unwrap()).unwrap();
-        jwk["kid"] = kid.into();
-        jwk.as_object_mut().unwrap().remove("alg");
-        Self { alg, encoding, jwk }
-    }
-
-    fn sign(&self, kid: Option<&str>, claims: &Value) -> String {
-        let mut header = Header::new(self.alg);
-        header.kid = kid.map(str::to_owned);
-        encode(&header, claims, &self.encoding).unwrap()
-    }
-}
-
-/// One RSA key for the whole test binary (generation is slow in debug builds).
-fn rsa_encoding_key() -> EncodingKey {
-    static PEM: OnceLock<String> = OnceLock::new();
-    let pem = PEM.get_or_init(|| {
-        let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = kp.as_der().unwrap();
-        let b64 = STANDARD.encode(der.as_ref());
-        format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
-    });
-    EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()
+fn test_key(alg: Algorithm, kid: &str) -> TestClientKey {
+    let alg = match alg {
+        Algorithm::ES256 => AssertionAlgorithm::Es256,
+        Algorithm::EdDSA => AssertionAlgorithm::EdDsa,
+        Algorithm::PS256 => AssertionAlgorithm::Ps256,
+        _ => AssertionAlgorithm::Rs256,
+    };
+    TestClientKey::generate(alg, kid)
 }
 
 fn claims() -> Value {
@@ -86,8 +42,8 @@ fn claims_at(now: i64) -> Value {
     })
 }
 
-fn jwks(keys: &[&TestKey]) -> Value {
-    json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+fn jwks(keys: &[&TestClientKey]) -> Value {
+    TestClientKey::jwks(keys)
 }
 
 fn policy() -> AssertionPolicy {
@@ -115,7 +71,7 @@ fn each_allowed_algorithm_verifies() {
         Algorithm::ES256,
         Algorithm::EdDSA,
     ] {
-        let key = TestKey::new(alg, "k1");
+        let key = test_key(alg, "k1");
         let c = claims();
         let v = check(&key.sign(Some("k1"), &c), &jwks(&[&key])).unwrap();
         assert_eq!(v.client_id, CLIENT);
@@ -130,7 +86,7 @@ fn each_allowed_algorithm_verifies() {
 
 #[test]
 fn the_issuer_is_an_accepted_audience_and_arrays_are_searched() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     for aud in [
         json!(ISSUER),
         json!(["https://other.example", TOKEN_ENDPOINT]),
@@ -143,8 +99,8 @@ fn the_issuer_is_an_accepted_audience_and_arrays_are_searched() {
 
 #[test]
 fn a_signature_by_another_key_is_refused() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
-    let other = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
+    let other = test_key(Algorithm::ES256, "k1");
     let e = check(&other.sign(Some("k1"), &claims()), &jwks(&[&key])).unwrap_err();
     assert!(matches!(e, AssertionError::BadSignature), "{e:?}");
     assert_eq!(
@@ -172,7 +128,7 @@ fn unsigned(alg: &str, claims: &Value) -> String {
 
 #[test]
 fn alg_none_is_refused() {
-    let key = TestKey::new(Algorithm::RS256, "k1");
+    let key = test_key(Algorithm::RS256, "k1");
     let e = check(&unsigned("none", &claims()), &jwks(&[&key])).unwrap_err();
     assert!(
         matches!(e, AssertionError::Algorithm(ref a) if a == "none"),
@@ -188,7 +144,7 @@ fn alg_none_is_refused() {
 #[test]
 fn hmac_signed_with_the_public_key_is_refused() {
     // The classic confusion attack: HS256 keyed with the client's public key.
-    let key = TestKey::new(Algorithm::RS256, "k1");
+    let key = test_key(Algorithm::RS256, "k1");
     let public = key.jwk["n"].as_str().unwrap().as_bytes().to_vec();
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("k1".into());
@@ -203,8 +159,8 @@ fn hmac_signed_with_the_public_key_is_refused() {
 #[test]
 fn an_algorithm_the_key_is_not_for_is_refused() {
     // An EC key cannot verify RS256; a key pinned to PS256 cannot verify RS256.
-    let ec = TestKey::new(Algorithm::ES256, "k1");
-    let rsa = TestKey::new(Algorithm::RS256, "k1");
+    let ec = test_key(Algorithm::ES256, "k1");
+    let rsa = test_key(Algorithm::RS256, "k1");
     let e = check(&rsa.sign(Some("k1"), &claims()), &jwks(&[&ec])).unwrap_err();
     assert!(
         matches!(e, AssertionError::NoKeyForAlgorithm("RS256")),
@@ -221,7 +177,7 @@ fn an_algorithm_the_key_is_not_for_is_refused() {
 
 #[test]
 fn an_unknown_kid_is_refused() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let e = check(&key.sign(Some("k2"), &claims()), &jwks(&[&key])).unwrap_err();
     assert!(
         matches!(e, AssertionError::UnknownKey(ref k) if k == "k2"),
@@ -235,7 +191,7 @@ fn an_unknown_kid_is_refused() {
 }
 
 fn claim_error(edit: impl FnOnce(&mut Value)) -> AssertionError {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let mut c = claims();
     edit(&mut c);
     check(&key.sign(Some("k1"), &c), &jwks(&[&key])).unwrap_err()
@@ -301,7 +257,7 @@ fn exp_is_required_and_must_be_near() {
         "the client assertion's `exp` is 86400 s away; at most 600 s is accepted (sign a short-lived assertion for each request)"
     );
     // Just inside the bound (600 s plus 30 s leeway) is accepted.
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let mut c = claims();
     c["exp"] = (NOW + 630).into();
     check(&key.sign(Some("k1"), &c), &jwks(&[&key])).unwrap();
@@ -355,7 +311,7 @@ fn jti_is_required_and_bounded() {
 
 #[test]
 fn malformed_assertions_and_crit_headers_are_refused() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let set = jwks(&[&key]);
     for bad in ["", "abc", "a.b", "a.b.c.d", "!!!.b.c"] {
         let e = check(bad, &set).unwrap_err();
@@ -378,7 +334,7 @@ fn malformed_assertions_and_crit_headers_are_refused() {
 
 #[test]
 fn key_sets_with_private_or_weak_or_no_usable_keys_are_refused() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let mut private = key.jwk.clone();
     private["d"] = "c2VjcmV0".into();
     assert_eq!(
@@ -425,10 +381,10 @@ fn key_sources_come_from_client_metadata() {
 
 #[tokio::test]
 async fn a_jti_is_single_use_until_it_expires() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let set = jwks(&[&key]);
     let store = MemoryStore::new();
-    let verifier = ClientAssertionVerifier::new(policy());
+    let verifier = ClientAssertionVerifier::new(policy(), JwksFetchConfig::default()).unwrap();
     let c = claims();
     let assertion = key.sign(Some("k1"), &c);
     verifier
@@ -484,10 +440,12 @@ async fn a_jti_is_single_use_until_it_expires() {
 
 #[tokio::test]
 async fn concurrent_replays_let_exactly_one_through() {
-    let key = TestKey::new(Algorithm::ES256, "k1");
+    let key = test_key(Algorithm::ES256, "k1");
     let set = std::sync::Arc::new(jwks(&[&key]));
     let store = std::sync::Arc::new(MemoryStore::new());
-    let verifier = std::sync::Arc::new(ClientAssertionVerifier::new(policy()));
+    let verifier = std::sync::Arc::new(
+        ClientAssertionVerifier::new(policy(), JwksFetchConfig::default()).unwrap(),
+    );
     let assertion = std::sync::Arc::new(key.sign(Some("k1"), &claims()));
     let tasks: Vec<_> = (0..16)
         .map(|_| {

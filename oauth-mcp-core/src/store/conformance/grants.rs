@@ -1,0 +1,319 @@
+//! Conformance checks of the authorization flow's records: pending
+//! requests, codes, grants and refresh-token rotation, alone and under
+//! [`RACERS`]-way races.
+
+use super::*;
+
+/// Pending requests: expiry honoured, take is single use, also under a race.
+pub async fn pending_requests(store: Arc<dyn Store>) {
+    let p = sample_pending(NOW);
+    store
+        .insert_pending(p.clone())
+        .await
+        .expect("insert_pending");
+    assert_eq!(
+        store
+            .get_pending(&p.id_hash, NOW)
+            .await
+            .expect("get_pending"),
+        Some(p.clone()),
+        "pending reads back"
+    );
+    assert_eq!(
+        store
+            .get_pending(&p.id_hash, p.expires_at)
+            .await
+            .expect("get_pending"),
+        None,
+        "an expired pending request is not returned"
+    );
+    assert_eq!(
+        store
+            .take_pending(&p.id_hash, p.expires_at + 1)
+            .await
+            .expect("take_pending"),
+        None,
+        "an expired pending request cannot be taken"
+    );
+
+    let p = sample_pending(NOW);
+    store
+        .insert_pending(p.clone())
+        .await
+        .expect("insert_pending");
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = store.clone();
+            let h = p.id_hash.clone();
+            tokio::spawn(async move { s.take_pending(&h, NOW).await.expect("take_pending") })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        if let Some(got) = t.await.expect("task") {
+            assert_eq!(got, p);
+            won += 1;
+        }
+    }
+    assert_eq!(
+        won, 1,
+        "exactly one of {RACERS} concurrent take_pending calls gets the request"
+    );
+    assert_eq!(
+        store
+            .get_pending(&p.id_hash, NOW)
+            .await
+            .expect("get_pending"),
+        None,
+        "a taken request is gone"
+    );
+}
+
+/// Codes: single use under a race, replay reports the grant, unknown codes.
+pub async fn codes(store: Arc<dyn Store>) {
+    let grant_id = id("grant");
+    let c = sample_code(NOW, &grant_id);
+    store.insert_code(c.clone()).await.expect("insert_code");
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = store.clone();
+            let h = c.code_hash.clone();
+            tokio::spawn(async move { s.redeem_code(&h).await.expect("redeem_code") })
+        })
+        .collect();
+    let mut redeemed = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            CodeRedemption::Redeemed(got) => {
+                assert_eq!(got, c, "a redeemed code reads back exactly as stored");
+                redeemed += 1;
+            }
+            CodeRedemption::Replayed { grant_id: g } => {
+                assert_eq!(g, grant_id, "a replay names the code's grant")
+            }
+            CodeRedemption::NotFound => {
+                panic!("a spent code must be remembered as Replayed, not NotFound")
+            }
+        }
+    }
+    assert_eq!(
+        redeemed, 1,
+        "exactly one of {RACERS} concurrent redemptions wins"
+    );
+    assert_eq!(
+        store.redeem_code(&c.code_hash).await.expect("redeem_code"),
+        CodeRedemption::Replayed { grant_id },
+        "a later redemption is a replay"
+    );
+    assert_eq!(
+        store.redeem_code(&id("nocode")).await.expect("redeem_code"),
+        CodeRedemption::NotFound,
+        "unknown code"
+    );
+    let expired = sample_code(NOW - 1000, &id("grant"));
+    store
+        .insert_code(expired.clone())
+        .await
+        .expect("insert_code");
+    assert!(
+        matches!(
+            store
+                .redeem_code(&expired.code_hash)
+                .await
+                .expect("redeem_code"),
+            CodeRedemption::Redeemed(_)
+        ),
+        "the store returns an expired code's record; the engine decides about expiry"
+    );
+}
+
+/// Grants and refresh rotation: advance, sibling, reuse revokes, expiry,
+/// revocation, and the tombstone of a grant revoked before it was stored.
+pub async fn refresh_rotation(store: Arc<dyn Store>) {
+    let g = sample_grant(NOW);
+    let r0 = refresh_for(&g, NOW);
+    store
+        .insert_grant(g.clone(), Some(r0.clone()))
+        .await
+        .expect("insert_grant");
+    assert_eq!(
+        store.get_grant(&g.grant_id).await.expect("get_grant"),
+        Some(g.clone()),
+        "grant reads back"
+    );
+    assert_eq!(
+        store
+            .get_refresh(&r0.token_hash)
+            .await
+            .expect("get_refresh"),
+        Some(r0.clone()),
+        "refresh reads back"
+    );
+
+    let rotate = |from: String, to: String, now: i64| {
+        let s = store.clone();
+        async move {
+            s.rotate_refresh(&from, &to, now, now + 3600)
+                .await
+                .expect("rotate_refresh")
+        }
+    };
+    let (t1, t1b, t2) = (id("rt"), id("rt"), id("rt"));
+    assert!(
+        matches!(rotate(r0.token_hash.clone(), t1.clone(), NOW + 1).await, RotateOutcome::Rotated(ref x) if x.refresh_generation == 1),
+        "the newest token advances the generation"
+    );
+    let stored = store
+        .get_refresh(&t1)
+        .await
+        .expect("get_refresh")
+        .expect("the new token is stored");
+    assert_eq!(
+        (
+            stored.generation,
+            stored.grant_id.as_str(),
+            stored.expires_at
+        ),
+        (1, g.grant_id.as_str(), NOW + 1 + 3600)
+    );
+    assert!(
+        matches!(rotate(r0.token_hash.clone(), t1b.clone(), NOW + 2).await, RotateOutcome::Rotated(ref x) if x.refresh_generation == 1),
+        "the previous token (successor unused) yields a sibling"
+    );
+    assert!(
+        matches!(rotate(t1.clone(), t2.clone(), NOW + 3).await, RotateOutcome::Rotated(ref x) if x.refresh_generation == 2),
+        "a sibling of the newest generation advances"
+    );
+    assert!(
+        matches!(
+            rotate(t1b.clone(), id("rt"), NOW + 4).await,
+            RotateOutcome::Rotated(_)
+        ),
+        "the other generation-1 sibling is still the previous one"
+    );
+    match rotate(r0.token_hash.clone(), id("rt"), NOW + 5).await {
+        RotateOutcome::Reused { grant_id } => {
+            assert_eq!(grant_id, g.grant_id, "reuse names the grant")
+        }
+        other => panic!("a token two generations old must be Reused, got {other:?}"),
+    }
+    assert!(
+        store
+            .get_grant(&g.grant_id)
+            .await
+            .expect("get_grant")
+            .expect("grant")
+            .revoked,
+        "reuse revokes the grant"
+    );
+    assert_eq!(
+        rotate(t2.clone(), id("rt"), NOW + 6).await,
+        RotateOutcome::Invalid,
+        "no token of a revoked grant rotates"
+    );
+
+    // Expiry.
+    let g2 = sample_grant(NOW);
+    let r = refresh_for(&g2, NOW);
+    store
+        .insert_grant(g2.clone(), Some(r.clone()))
+        .await
+        .expect("insert_grant");
+    assert_eq!(
+        rotate(r.token_hash.clone(), id("rt"), r.expires_at).await,
+        RotateOutcome::Invalid,
+        "an expired refresh token is Invalid"
+    );
+    assert_eq!(
+        rotate(id("unknown"), id("rt"), NOW).await,
+        RotateOutcome::Invalid,
+        "an unknown refresh token is Invalid"
+    );
+
+    // Explicit revocation.
+    let g3 = sample_grant(NOW);
+    let r = refresh_for(&g3, NOW);
+    store
+        .insert_grant(g3.clone(), Some(r.clone()))
+        .await
+        .expect("insert_grant");
+    assert!(
+        store
+            .revoke_grant(&g3.grant_id)
+            .await
+            .expect("revoke_grant"),
+        "revoking a known grant returns true"
+    );
+    assert_eq!(
+        rotate(r.token_hash.clone(), id("rt"), NOW + 1).await,
+        RotateOutcome::Invalid,
+        "a revoked grant's refresh token is Invalid"
+    );
+
+    // Tombstone.
+    let g4 = sample_grant(NOW);
+    assert!(
+        !store
+            .revoke_grant(&g4.grant_id)
+            .await
+            .expect("revoke_grant"),
+        "revoking an unknown grant returns false"
+    );
+    assert!(
+        matches!(
+            store.insert_grant(g4, None).await,
+            Err(StoreError::Duplicate(_))
+        ),
+        "a grant revoked before it was stored must not be stored afterwards (Duplicate)"
+    );
+}
+
+/// Concurrent refreshes with one token never leave the client without a
+/// valid token: every racer gets a token, and at least one still rotates.
+pub async fn concurrent_refresh(store: Arc<dyn Store>) {
+    let g = sample_grant(NOW);
+    let r0 = refresh_for(&g, NOW);
+    store
+        .insert_grant(g, Some(r0.clone()))
+        .await
+        .expect("insert_grant");
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = store.clone();
+            let from = r0.token_hash.clone();
+            tokio::spawn(async move {
+                let to = id("rt");
+                let out = s
+                    .rotate_refresh(&from, &to, NOW + 1, NOW + 3600)
+                    .await
+                    .expect("rotate_refresh");
+                (to, out)
+            })
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    for t in tasks {
+        let (to, out) = t.await.expect("task");
+        assert!(
+            matches!(out, RotateOutcome::Rotated(_)),
+            "a concurrent refresh with the current token must succeed, got {out:?}"
+        );
+        fresh.push(to);
+    }
+    let mut ok = 0;
+    for to in fresh {
+        if matches!(
+            store
+                .rotate_refresh(&to, &id("rt"), NOW + 2, NOW + 3600)
+                .await
+                .expect("rotate_refresh"),
+            RotateOutcome::Rotated(_)
+        ) {
+            ok += 1;
+        }
+    }
+    assert!(
+        ok >= 1,
+        "after concurrent refreshes at least one returned token must still rotate"
+    );
+}
