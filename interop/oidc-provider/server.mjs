@@ -17,6 +17,12 @@
 // JWKS_FILE       a private JWKS (JSON) file used instead of KEY_ID; its first
 //                 signing key signs.
 // ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
+// UPSTREAM_REDIRECT_URIS  comma-separated redirect URIs of the upstream-login
+//                 clients below (default http://127.0.0.1:5555/upstream/callback):
+//                 an oauth-mcp server's `<public-url>/upstream/callback`
+// INTERACTIONS    "headless" (default): every authorization request is approved
+//                 for the demo user without a page; "forms": real HTML login
+//                 and consent forms (users and passwords below)
 // EXIT_ON_STDIN_CLOSE  "1": exit when stdin closes (the parent died)
 // DEBUG           e.g. "oidc-provider:*" for the provider's own debug log
 //
@@ -29,6 +35,22 @@
 //                                           no grants: for introspection only
 // Scopes: `mcp`, `admin`. Without a `resource` parameter a token is opaque and
 // has no audience (usable at introspection only).
+//
+// Upstream identity provider (an oauth-mcp server logging its users in here;
+// OpenID scopes `openid email profile groups offline_access`, PKCE S256
+// required, redirect URIs from UPSTREAM_REDIRECT_URIS):
+//   mcp-upstream / mcp-upstream-secret        confidential (client_secret_basic)
+//   mcp-upstream-public                       public (PKCE only)
+//   mcp-upstream-other / mcp-upstream-other-secret
+//                                             a second confidential client (its
+//                                             ID tokens are for another audience)
+// Users (INTERACTIONS=forms; claims at UserInfo, `sub` in the ID token):
+//   alice / alice-password     sub u-alice-1001, alice@example.com (verified),
+//                              groups [mcp-users]
+//   bob / bob-password         sub u-bob-1002, bob@example.org (verified),
+//                              groups [admins, mcp-users]
+//   mallory / mallory-password sub u-mallory-1003, mallory@example.com (NOT
+//                              verified), no groups
 //
 // On stdout, once listening: `READY <issuer> <port>` (oidc-provider may print
 // NOTICE lines too). Only loopback: nothing is fetched from the network.
@@ -61,6 +83,36 @@ if (!Number.isSafeInteger(ACCESS_TOKEN_TTL) || ACCESS_TOKEN_TTL <= 0) {
 const SCOPES = ['mcp', 'admin'];
 // The demo user an authorization_code request is approved for, headlessly.
 const DEMO_USER = 'demo-user';
+const UPSTREAM_REDIRECT_URIS = env('UPSTREAM_REDIRECT_URIS', 'http://127.0.0.1:5555/upstream/callback')
+  .split(',').map((u) => u.trim()).filter(Boolean);
+const INTERACTIONS = env('INTERACTIONS', 'headless');
+if (!['headless', 'forms'].includes(INTERACTIONS)) fail(`bad INTERACTIONS ${INTERACTIONS}`);
+const OIDC_SCOPES = ['openid', 'email', 'profile', 'groups', 'offline_access'];
+// The users of the login form: password and claims.
+const USERS = {
+  alice: {
+    password: 'alice-password',
+    claims: {
+      sub: 'u-alice-1001', preferred_username: 'alice', name: 'Alice Example',
+      email: 'alice@example.com', email_verified: true, groups: ['mcp-users'],
+    },
+  },
+  bob: {
+    password: 'bob-password',
+    claims: {
+      sub: 'u-bob-1002', preferred_username: 'bob', name: 'Bob Example',
+      email: 'bob@example.org', email_verified: true, groups: ['admins', 'mcp-users'],
+    },
+  },
+  mallory: {
+    password: 'mallory-password',
+    claims: {
+      sub: 'u-mallory-1003', preferred_username: 'mallory', name: 'Mallory',
+      email: 'mallory@example.com', email_verified: false, groups: [],
+    },
+  },
+};
+const ACCOUNTS = new Map(Object.values(USERS).map((u) => [u.claims.sub, u.claims]));
 
 // ------------------------------------------------------------------ keys
 
@@ -143,7 +195,22 @@ const clients = [
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
   },
+  // Upstream identity provider for oauth-mcp servers.
+  ...[
+    ['mcp-upstream', 'mcp-upstream-secret'],
+    ['mcp-upstream-public', undefined],
+    ['mcp-upstream-other', 'mcp-upstream-other-secret'],
+  ].map(([client_id, client_secret]) => ({
+    client_id,
+    ...(client_secret ? { client_secret } : {}),
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: UPSTREAM_REDIRECT_URIS,
+    token_endpoint_auth_method: client_secret ? 'client_secret_basic' : 'none',
+    scope: OIDC_SCOPES.join(' '),
+  })),
 ];
+const UPSTREAM_CLIENTS = new Set(['mcp-upstream', 'mcp-upstream-public', 'mcp-upstream-other']);
 
 const RESOURCES = new Set([RESOURCE, RESOURCE_OTHER]);
 
@@ -151,8 +218,15 @@ const RESOURCES = new Set([RESOURCE, RESOURCE_OTHER]);
 const configuration = {
   clients,
   jwks,
-  // Resource scopes, advertised in scopes_supported; `openid` stays for OIDC.
-  scopes: ['openid', 'offline_access', ...SCOPES],
+  // Resource scopes, advertised in scopes_supported; the OpenID ones for
+  // the upstream-login clients.
+  scopes: [...OIDC_SCOPES, ...SCOPES],
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['preferred_username', 'name'],
+    groups: ['groups'],
+  },
   responseTypes: ['code'],
   clientDefaults: {
     grant_types: ['authorization_code'],
@@ -169,7 +243,7 @@ const configuration = {
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
-    userinfo: { enabled: false },
+    userinfo: { enabled: true },
     rpInitiatedLogout: { enabled: false },
     resourceIndicators: {
       enabled: true,
@@ -208,14 +282,14 @@ const configuration = {
   clientBasedCORS: () => true,
   findAccount: async (_ctx, sub) => ({
     accountId: sub,
-    claims: async () => ({ sub }),
+    claims: async () => ACCOUNTS.get(sub) ?? { sub },
   }),
   // Where the provider sends the user agent to log in / consent (handled below).
   interactions: {
     url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
   },
-  // Plain OAuth 2.0 clients: PKCE for public clients only (none here).
-  pkce: { required: () => false },
+  // PKCE required of the upstream-login clients; optional for the others.
+  pkce: { required: (_ctx, client) => UPSTREAM_CLIENTS.has(client.clientId) },
 };
 
 // Listen first (PORT 0 resolves the port), then build the provider, whose
@@ -238,26 +312,32 @@ server.listen(PORT, '127.0.0.1', () => {
   provider.on('server_error', (_ctx, e) => console.error('oidc-provider server_error:', e));
   const callback = provider.callback();
 
+  // Consent: grant everything the pending request asks for.
+  async function grantWhatWasAsked(req, res, details) {
+    const { prompt, params } = details;
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: details.session.accountId, clientId: params.client_id });
+    const missing = prompt.details;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+
   // Headless interactions: log the demo user in and grant what was asked.
   async function interaction(req, res) {
     try {
       const details = await provider.interactionDetails(req, res);
-      const { prompt, params } = details;
+      const { prompt } = details;
       if (prompt.name === 'login') {
         await provider.interactionFinished(req, res, { login: { accountId: DEMO_USER } }, { mergeWithLastSubmission: false });
         return;
       }
-      const grant = details.grantId
-        ? await provider.Grant.find(details.grantId)
-        : new provider.Grant({ accountId: details.session.accountId, clientId: params.client_id });
-      const missing = prompt.details;
-      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-        grant.addResourceScope(indicator, scopes.join(' '));
-      }
-      const grantId = await grant.save();
-      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      await grantWhatWasAsked(req, res, details);
     } catch (e) {
       console.error('interaction failed:', e);
       res.statusCode = 400;
@@ -267,12 +347,104 @@ server.listen(PORT, '127.0.0.1', () => {
   }
 
   handler = (req, res) => {
-    if (req.method === 'GET' && req.url.startsWith('/interaction/')) {
-      interaction(req, res);
+    if (req.url.startsWith('/interaction/')) {
+      if (INTERACTIONS === 'forms') {
+        formInteraction(req, res);
+      } else if (req.method === 'GET') {
+        interaction(req, res);
+      } else {
+        res.statusCode = 405;
+        res.end();
+      }
     } else {
       callback(req, res);
     }
   };
+
+  // ---------------------------------------------------------- login forms
+
+  function page(res, status, title, body) {
+    res.statusCode = status;
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.setHeader('cache-control', 'no-store');
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>`);
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  }
+
+  async function readForm(req) {
+    const chunks = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += chunk.length;
+      if (size > 16 * 1024) throw new Error('form too large');
+      chunks.push(chunk);
+    }
+    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  }
+
+  function loginForm(uid, error) {
+    return `${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${uid}/login">
+<label>Username <input name="login" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button>
+</form>
+<form method="post" action="/interaction/${uid}/abort"><button type="submit">Cancel</button></form>`;
+  }
+
+  // GET /interaction/:uid shows the login or consent form; POST
+  // /interaction/:uid/login, /confirm and /abort complete it.
+  async function formInteraction(req, res) {
+    try {
+      const path = new URL(req.url, 'http://x').pathname.split('/').filter(Boolean);
+      const [, uid, action] = path;
+      const details = await provider.interactionDetails(req, res);
+      if (details.uid !== uid) throw new Error('interaction mismatch');
+      const { prompt, params } = details;
+      if (req.method === 'GET' && action === undefined) {
+        if (prompt.name === 'login') {
+          page(res, 200, 'Sign in', loginForm(uid));
+        } else {
+          const client = await provider.Client.find(params.client_id);
+          const scopes = String(params.scope ?? '').split(' ').filter(Boolean);
+          page(res, 200, 'Authorize', `<p><b>${escapeHtml(client?.clientId ?? params.client_id)}</b> asks for: ${scopes.map(escapeHtml).join(', ')}</p>
+<form method="post" action="/interaction/${uid}/confirm"><button type="submit">Allow</button></form>
+<form method="post" action="/interaction/${uid}/abort"><button type="submit">Deny</button></form>`);
+        }
+        return;
+      }
+      if (req.method !== 'POST') {
+        res.statusCode = 405;
+        res.end();
+        return;
+      }
+      const form = await readForm(req);
+      if (action === 'login') {
+        const user = USERS[form.get('login') ?? ''];
+        if (!user || user.password !== form.get('password')) {
+          page(res, 401, 'Sign in', loginForm(uid, 'Wrong username or password.'));
+          return;
+        }
+        await provider.interactionFinished(req, res, { login: { accountId: user.claims.sub } }, { mergeWithLastSubmission: false });
+      } else if (action === 'confirm') {
+        await grantWhatWasAsked(req, res, details);
+      } else if (action === 'abort') {
+        await provider.interactionFinished(req, res, {
+          error: 'access_denied',
+          error_description: 'the user cancelled the sign-in',
+        }, { mergeWithLastSubmission: false });
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    } catch (e) {
+      console.error('interaction failed:', e);
+      page(res, 400, 'Sign-in failed', `<p>${escapeHtml(e.message)}</p>`);
+    }
+  }
   console.log(`READY ${issuer} ${port}`);
 });
 

@@ -29,6 +29,13 @@
 // Demo credentials can be overridden with MCP_DEMO_USER / MCP_DEMO_PASSWORD;
 // INTEROP_TIMEOUT_MS sets the overall deadline (default 30000);
 // INTEROP_VERBOSE=1 prints the HTTP trace as it happens.
+//
+// Upstream login (the server signs people in at an identity provider): with
+// UPSTREAM_USER / UPSTREAM_PASSWORD set, step 1-2 become a small browser with
+// a cookie jar that approves the server's consent page, signs in on the
+// provider's login form, approves the provider's consent form and follows the
+// callback back to the server, until the 303 to the redirect_uri;
+// EXPECT_SUBJECT is then the subject `whoami` must report.
 
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +46,10 @@ import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.j
 
 const USERNAME = process.env.MCP_DEMO_USER || 'demo-user';
 const PASSWORD = process.env.MCP_DEMO_PASSWORD || 'demo-password';
+const UPSTREAM_USER = process.env.UPSTREAM_USER || '';
+const UPSTREAM_PASSWORD = process.env.UPSTREAM_PASSWORD || '';
+const EXPECT_SUBJECT = process.env.EXPECT_SUBJECT || (UPSTREAM_USER ? '' : USERNAME);
+const MAX_HOPS = 20;
 const TIMEOUT_MS = Number(process.env.INTEROP_TIMEOUT_MS || 30_000);
 const VERBOSE = !!process.env.INTEROP_VERBOSE;
 // Nothing listens here: the redirect is read from the 303's Location header
@@ -62,8 +73,8 @@ function note(line) {
     if (VERBOSE) process.stderr.write(`[trace] ${line}\n`);
 }
 
-function redactUrl(u) {
-    const url = new URL(String(u));
+function redactUrl(u, base) {
+    const url = new URL(String(u), base);
     for (const k of ['code', 'code_challenge', 'state']) {
         if (url.searchParams.has(k)) url.searchParams.set(k, '…');
     }
@@ -80,13 +91,13 @@ async function tracingFetch(input, init) {
         const www = res.headers.get('www-authenticate');
         if (www) extra.push(`www-authenticate: ${www}`);
         const loc = res.headers.get('location');
-        if (loc) extra.push(`location: ${redactUrl(loc)}`);
+        if (loc) extra.push(`location: ${redactUrl(loc, url)}`);
         const ct = res.headers.get('content-type');
         if (ct) extra.push(`content-type: ${ct}`);
         note(`${method} ${redactUrl(url)} -> ${res.status}${extra.length ? ` (${extra.join('; ')})` : ''}`);
         return res;
     } catch (e) {
-        note(`${method} ${redactUrl(url)} -> network error: ${e?.message ?? e}`);
+        note(`${method} ${redactUrl(url)} -> network error: ${e?.message ?? e}${e?.cause ? ` (cause: ${e.cause?.message ?? e.cause})` : ""}`);
         throw e;
     }
 }
@@ -142,6 +153,102 @@ function parseLoginPage(html) {
         method: (attr(formTag, 'method') ?? 'get').toLowerCase(),
         requestId
     };
+}
+
+// ---------------------------------------------------------------- browser
+
+/** A cookie jar per host (not per port, as in browsers); paths ignored. */
+class CookieJar {
+    constructor() {
+        this.hosts = new Map();
+    }
+    store(url, res) {
+        const host = new URL(url).hostname;
+        const jar = this.hosts.get(host) ?? new Map();
+        for (const line of res.headers.getSetCookie?.() ?? []) {
+            const [pair, ...attrs] = line.split(';');
+            const eq = pair.indexOf('=');
+            if (eq < 1) continue;
+            const name = pair.slice(0, eq).trim();
+            const value = pair.slice(eq + 1).trim();
+            const gone = attrs.some(a => /^\s*max-age\s*=\s*0\s*$/i.test(a));
+            if (gone) jar.delete(name);
+            else jar.set(name, value);
+        }
+        this.hosts.set(host, jar);
+    }
+    header(url) {
+        const jar = this.hosts.get(new URL(url).hostname);
+        return jar ? [...jar].map(([n, v]) => `${n}=${v}`).join('; ') : '';
+    }
+}
+
+/** Every `<form method=post>` of a page: action and inputs. */
+function forms(html, base) {
+    const out = [];
+    for (const m of html.matchAll(/<form\b[^>]*>([\s\S]*?)<\/form>/gi)) {
+        const tag = m[0].match(/<form\b[^>]*>/i)[0];
+        if ((attr(tag, 'method') ?? 'get').toLowerCase() !== 'post') continue;
+        const inputs = {};
+        for (const t of m[1].match(/<input\b[^>]*>/gi) ?? []) {
+            const n = attr(t, 'name');
+            if (n) inputs[n] = attr(t, 'value') ?? '';
+        }
+        out.push({ action: new URL(attr(tag, 'action') || base, base), inputs, html: m[1] });
+    }
+    return out;
+}
+
+/**
+ * Plays a person in a browser from the authorization URL to the redirect to
+ * `redirectUrl`: approves this server's consent page, signs in upstream,
+ * approves the provider's consent. Returns the final Location.
+ */
+async function browserSignIn(authUrl, redirectUrl) {
+    const jar = new CookieJar();
+    const go = async (url, init = {}) => {
+        const headers = { ...(init.headers ?? {}) };
+        const cookie = jar.header(url);
+        if (cookie) headers.cookie = cookie;
+        const res = await tracingFetch(url, { ...init, headers, redirect: 'manual' });
+        jar.store(url, res);
+        return res;
+    };
+    let url = new URL(authUrl);
+    let res = await go(url);
+    for (let hop = 0; hop < MAX_HOPS; hop++) {
+        const location = res.headers.get('location');
+        if (res.status >= 300 && res.status < 400 && location) {
+            const next = new URL(location, url);
+            if (next.href.startsWith(redirectUrl)) return next;
+            url = next;
+            res = await go(url);
+            continue;
+        }
+        const html = await res.text();
+        check(res.status === 200, `GET ${url.origin}${url.pathname} answered ${res.status}: ${pageSummary(html)}`);
+        const all = forms(html, url);
+        let form;
+        let body;
+        if ((form = all.find(f => 'request_id' in f.inputs))) {
+            // This server's consent page (upstream login: no password field).
+            check(!('password' in form.inputs), 'the server showed a password form, expected its upstream consent page');
+            body = { request_id: form.inputs.request_id, action: 'approve' };
+        } else if ((form = all.find(f => f.action.pathname.endsWith('/login')))) {
+            body = { login: UPSTREAM_USER, password: UPSTREAM_PASSWORD };
+        } else if ((form = all.find(f => f.action.pathname.endsWith('/confirm')))) {
+            body = {};
+        } else {
+            throw new InteropFailure(`no form to fill at ${url.href}: ${pageSummary(html)}`);
+        }
+        url = form.action;
+        res = await go(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams(body)
+        });
+    }
+    throw new InteropFailure(`no redirect to ${redirectUrl} after ${MAX_HOPS} hops`);
 }
 
 // ---------------------------------------------------------------- provider
@@ -251,6 +358,13 @@ class HeadlessOAuthProvider {
             code_challenge_method: authUrl.searchParams.get('code_challenge_method')
         };
 
+        if (UPSTREAM_USER) {
+            this.login = 'upstream';
+            this.acceptAuthorizationResponse(await browserSignIn(authUrl, this._redirectUrl));
+            return;
+        }
+        this.login = 'password';
+
         // 1. The login page.
         const page = await tracingFetch(authUrl, { redirect: 'manual', headers: { accept: 'text/html' } });
         const html = await page.text();
@@ -280,8 +394,11 @@ class HeadlessOAuthProvider {
         const location = res.headers.get('location');
         check(location, 'the 303 after login has no Location header');
 
-        // 3. The authorization response (RFC 6749 §4.1.2, RFC 9207).
-        const back = new URL(location, actionUrl);
+        this.acceptAuthorizationResponse(new URL(location, actionUrl));
+    }
+
+    /** 3. The authorization response (RFC 6749 §4.1.2, RFC 9207). */
+    acceptAuthorizationResponse(back) {
         const expected = new URL(this._redirectUrl);
         check(
             back.origin === expected.origin && back.pathname === expected.pathname,
@@ -358,7 +475,9 @@ async function run(mcpUrl) {
     } catch {
         throw new InteropFailure(`whoami text is not JSON: ${text}`);
     }
-    check(who.subject === USERNAME, `whoami subject is ${JSON.stringify(who.subject)}, expected ${USERNAME}`);
+    if (EXPECT_SUBJECT) {
+        check(who.subject === EXPECT_SUBJECT, `whoami subject is ${JSON.stringify(who.subject)}, expected ${EXPECT_SUBJECT}`);
+    }
     check(who.audience === serverUrl.href, `whoami audience is ${JSON.stringify(who.audience)}, expected ${serverUrl.href}`);
     check(who.client_id === client.client_id, `whoami client_id ${who.client_id} != registered ${client.client_id}`);
     check(Array.isArray(who.scopes) && who.scopes.includes('mcp'), `whoami scopes lack mcp: ${JSON.stringify(who.scopes)}`);
@@ -379,7 +498,7 @@ async function run(mcpUrl) {
     check(refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token, 'the refresh token was not rotated');
     const again = await client2.callTool({ name: 'whoami', arguments: {} });
     const who2 = JSON.parse(again.content?.find(c => c.type === 'text')?.text ?? 'null');
-    check(!again.isError && who2?.subject === USERNAME, `whoami after refresh: ${JSON.stringify(again.content)}`);
+    check(!again.isError && who2?.subject === who.subject, `whoami after refresh: ${JSON.stringify(again.content)}`);
 
     const summary = {
         ok: true,
@@ -392,6 +511,7 @@ async function run(mcpUrl) {
         session_id: transport2.sessionId ?? null,
         client_id: client.client_id,
         authorization_request: provider.authorizationRequest,
+        login: provider.login,
         token: { token_type: tokens.token_type, expires_in: tokens.expires_in, scope: tokens.scope, refresh_token: !!tokens.refresh_token },
         refreshed: true,
         tools: names,

@@ -244,6 +244,72 @@ pub enum AuditEvent<'a> {
         /// Why.
         reason: &'a str,
     },
+    /// `upstream.started` (INFO): a browser was sent to the upstream
+    /// identity provider.
+    UpstreamStarted {
+        /// The provider's id.
+        provider: &'a str,
+        /// The client the sign-in is for.
+        client_id: &'a str,
+        /// True if consent was given on the page just now; false if a
+        /// remembered consent skipped the page.
+        consented: bool,
+        /// The `state` sent (logged as a hash prefix).
+        state: &'a str,
+    },
+    /// `upstream.callback_refused` (WARN): a callback matched no sign-in in
+    /// progress (forged, replayed or expired `state`, another browser).
+    UpstreamCallbackRefused {
+        /// The provider's id.
+        provider: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `upstream.failed` (WARN): the provider declined, could not be
+    /// reached, or sent something unusable.
+    UpstreamFailed {
+        /// The provider's id.
+        provider: &'a str,
+        /// The client the sign-in was for, if known.
+        client_id: Option<&'a str>,
+        /// Why.
+        reason: &'a str,
+    },
+    /// `upstream.login` (INFO): the provider signed a user in.
+    UpstreamLogin {
+        /// The provider's id.
+        provider: &'a str,
+        /// The provider's user id.
+        upstream_subject: &'a str,
+        /// The provider's user name, if any.
+        login: Option<&'a str>,
+        /// The local subject it maps to.
+        subject: &'a str,
+    },
+    /// `upstream.refused` (WARN): the login policy (or a consent given by
+    /// another account) refused a user the provider signed in.
+    UpstreamRefused {
+        /// The provider's id.
+        provider: &'a str,
+        /// The client.
+        client_id: &'a str,
+        /// The local subject.
+        subject: &'a str,
+        /// Why, as told to the user.
+        reason: &'a str,
+    },
+    /// `upstream.tokens` (INFO/WARN): stored upstream tokens were saved,
+    /// refreshed, or could not be (WARN).
+    UpstreamTokens {
+        /// The provider's id.
+        provider: &'a str,
+        /// The local subject.
+        subject: &'a str,
+        /// `saved`, `refreshed`, `refresh_failed` or `save_failed`.
+        outcome: &'a str,
+        /// Details of a failure.
+        reason: Option<&'a str>,
+    },
     /// `key.created` (INFO): a signing key was generated and stored.
     KeyCreated {
         /// The key.
@@ -342,6 +408,12 @@ impl AuditEvent<'_> {
             Self::BearerRefused { .. } => "bearer.refused",
             Self::JwksFetched { .. } => "jwks.fetched",
             Self::JwksRefreshFailed { .. } => "jwks.refresh_failed",
+            Self::UpstreamStarted { .. } => "upstream.started",
+            Self::UpstreamCallbackRefused { .. } => "upstream.callback_refused",
+            Self::UpstreamFailed { .. } => "upstream.failed",
+            Self::UpstreamLogin { .. } => "upstream.login",
+            Self::UpstreamRefused { .. } => "upstream.refused",
+            Self::UpstreamTokens { .. } => "upstream.tokens",
             Self::KeyCreated { .. } => "key.created",
             Self::KeyPublished { .. } => "key.published",
             Self::KeyActivated { .. } => "key.activated",
@@ -501,6 +573,45 @@ impl AuditEvent<'_> {
             }
             Self::JwksRefreshFailed { reason } | Self::KeysRefreshFailed { reason } => {
                 tracing::warn!(target: TARGET, event, reason)
+            }
+            Self::UpstreamStarted {
+                provider,
+                client_id,
+                consented,
+                state,
+            } => tracing::info!(target: TARGET, event, provider, client_id, consented,
+                state = %log_tag(state)),
+            Self::UpstreamCallbackRefused { provider, reason } => {
+                tracing::warn!(target: TARGET, event, provider, reason)
+            }
+            Self::UpstreamFailed {
+                provider,
+                client_id,
+                reason,
+            } => tracing::warn!(target: TARGET, event, provider, client_id, reason),
+            Self::UpstreamLogin {
+                provider,
+                upstream_subject,
+                login,
+                subject,
+            } => tracing::info!(target: TARGET, event, provider, upstream_subject, login, subject),
+            Self::UpstreamRefused {
+                provider,
+                client_id,
+                subject,
+                reason,
+            } => tracing::warn!(target: TARGET, event, provider, client_id, subject, reason),
+            Self::UpstreamTokens {
+                provider,
+                subject,
+                outcome,
+                reason,
+            } => {
+                if reason.is_some() {
+                    tracing::warn!(target: TARGET, event, provider, subject, outcome, reason)
+                } else {
+                    tracing::info!(target: TARGET, event, provider, subject, outcome)
+                }
             }
             Self::KeyCreated { kid, at, cause }
             | Self::KeyPublished { kid, at, cause }

@@ -85,6 +85,8 @@ pub mod server;
 pub mod store;
 pub mod token;
 pub mod token_cache;
+#[cfg(feature = "upstream")]
+pub mod upstream;
 pub mod validate;
 
 // The types most servers name, at the root; everything else in its module.

@@ -28,6 +28,26 @@ pub struct AuthServer {
     pub(crate) assertions: Arc<ClientAssertionVerifier>,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
+    /// Set when people sign in at an upstream identity provider.
+    #[cfg(feature = "upstream")]
+    pub(crate) upstream: Option<Arc<crate::upstream::UpstreamRuntime>>,
+}
+
+/// The authenticator of a server whose users sign in upstream: the password
+/// form is never shown, and a posted password never signs anyone in.
+#[cfg(feature = "upstream")]
+struct NoPasswords;
+
+#[cfg(feature = "upstream")]
+#[async_trait::async_trait]
+impl Authenticator for NoPasswords {
+    async fn authenticate(
+        &self,
+        _username: &str,
+        _password: &crate::secret::Secret,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 impl std::fmt::Debug for AuthServer {
@@ -171,7 +191,58 @@ impl AuthServer {
             assertions,
             #[cfg(feature = "cimd")]
             cimd,
+            #[cfg(feature = "upstream")]
+            upstream: None,
         }
+    }
+
+    /// An authorization server whose users sign in at an upstream identity
+    /// provider (GitHub, Google, any OpenID provider) instead of with a
+    /// password, signing as [`AuthServer::new`] does: see
+    /// [`crate::upstream`] and [`AuthServer::upstream_login`]. Fails if the
+    /// login policy does not fit the configuration (a scope it names is not
+    /// supported, …).
+    #[cfg(feature = "upstream")]
+    pub fn with_upstream<S: Store + 'static>(
+        cfg: Arc<ServerConfig>,
+        store: Arc<S>,
+        login: crate::upstream::UpstreamLogin,
+    ) -> Result<Self, crate::error::ConfigError> {
+        Self::with_authenticator(cfg, store, Arc::new(NoPasswords)).upstream_login(login)
+    }
+
+    /// Signs people in at an upstream identity provider from now on,
+    /// instead of with a password (which then never signs anyone in), e.g.
+    /// `AuthServer::start(cfg, store).await?.upstream_login(login)?` to keep
+    /// the signing keys in the store. Fails if the login policy does not fit
+    /// the configuration.
+    #[cfg(feature = "upstream")]
+    pub fn upstream_login(
+        mut self,
+        login: crate::upstream::UpstreamLogin,
+    ) -> Result<Self, crate::error::ConfigError> {
+        let runtime = login.runtime(&self.cfg, self.store.clone())?;
+        self.authenticator = Arc::new(NoPasswords);
+        self.upstream = Some(Arc::new(runtime));
+        Ok(self)
+    }
+
+    /// The upstream callback URL to register at the identity provider
+    /// (`<public-url>/upstream/callback`), if people sign in upstream.
+    #[cfg(feature = "upstream")]
+    pub fn upstream_callback_url(&self) -> Option<String> {
+        self.upstream
+            .as_ref()
+            .map(|u| u.sign_in.callback_url().to_owned())
+    }
+
+    /// The users' upstream tokens, if the upstream login keeps them
+    /// ([`UpstreamLogin::keep_upstream_tokens`](crate::upstream::UpstreamLogin::keep_upstream_tokens)):
+    /// tools get the caller's upstream access token from here, by the
+    /// subject of the request's own validated token.
+    #[cfg(feature = "upstream")]
+    pub fn upstream_tokens(&self) -> Option<&crate::upstream::UpstreamTokenVault> {
+        self.upstream.as_ref().and_then(|u| u.vault.as_ref())
     }
 
     /// The configuration.

@@ -3,8 +3,9 @@
 //! Persistent storage for [`oauth_mcp_core`] on **SQLite** or **PostgreSQL**
 //! through [sqlx](https://docs.rs/sqlx): [`SqlStore`] implements every storage
 //! trait of the core ([`ClientStore`], [`AuthorizationStore`], [`TokenStore`],
-//! [`UserStore`], [`ReplayStore`], [`Cleanup`], [`KeyStore`], and so [`Store`]), on both
-//! databases.
+//! [`UserStore`], [`ReplayStore`], [`Cleanup`], [`KeyStore`], and so [`Store`]), and the
+//! records of logins through an upstream identity provider ([`UpstreamStore`],
+//! migration `0005_upstream`), on both databases.
 //!
 //! - **Hashes only.** Client secrets, authorization codes, refresh tokens and
 //!   login-request ids are stored as the hashes the core hands over.
@@ -72,6 +73,7 @@
 //! [`KeyStore`]: oauth_mcp_core::store::KeyStore
 //! [`ReplayStore`]: oauth_mcp_core::store::ReplayStore
 //! [`Store`]: oauth_mcp_core::store::Store
+//! [`UpstreamStore`]: oauth_mcp_core::store::UpstreamStore
 //! [`decide_rotation`]: oauth_mcp_core::store::decide_rotation
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -89,6 +91,7 @@ mod replay;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod upstream;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -199,6 +199,9 @@ impl Cleanup for SqlStore {
             + run(self, IDLE, idle_before, None).await?;
         r.clients = run(self, CLIENTS, now, None).await?;
         r.rate_limits = run(self, BUCKETS, now.saturating_mul(1000), None).await?;
+        for sql in crate::upstream::UPSTREAM_PURGE {
+            r.upstream += run(self, sql, now, None).await?;
+        }
         Ok(r)
     }
 }

@@ -10,6 +10,7 @@
 //! - `keys`: signing keys raced by two pools on SQLite and PostgreSQL;
 //!   sealed keys across a reconnect; a server on an SQL store needs a
 //!   key-encryption key (or the opt-out named as dangerous).
+//! - `upstream`: the core's upstream-login conformance kit on both databases.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -26,3 +27,5 @@ mod postgres;
 mod race;
 #[path = "suite/sqlite.rs"]
 mod sqlite;
+#[path = "suite/upstream.rs"]
+mod upstream;

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::node::{ensure_node_deps, interop_dir, run};
+use crate::node::{ensure_node_deps, interop_dir, run_with_env};
 use serde_json::Value;
 
 /// The client gives up after 30 s by itself; this is the backstop.
@@ -21,32 +21,7 @@ const SDK: &str = "@modelcontextprotocol/sdk";
 /// running server whose MCP endpoint is `mcp_url` (`{issuer}/mcp`) and checks
 /// its summary; panics (failing the test) on any failure.
 pub async fn typescript_client(mcp_url: &str) {
-    let issuer = mcp_url
-        .strip_suffix("/mcp")
-        .unwrap_or_else(|| panic!("the MCP URL `{mcp_url}` is not `{{issuer}}/mcp`"));
-    let dir = interop_dir("ts");
-    ensure_node_deps(&dir, SDK).await;
-
-    let started = Instant::now();
-    let out = run(&dir, "node", &["client.mjs", mcp_url], CLIENT_TIMEOUT).await;
-    let elapsed = started.elapsed();
-
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the TypeScript SDK client failed ({}) against {mcp_url}:\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
-        out.status
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON summary on stdout:\n{stdout}\n{stderr}"));
-    let summary: Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("summary is not JSON ({e}): {line}"));
-    eprintln!("ts_interop: client finished in {elapsed:?}: {summary}");
-
+    let (summary, issuer) = client_summary(mcp_url, &[]).await;
     assert_eq!(summary["ok"], true, "{summary}");
     assert!(
         summary["sdk"]
@@ -85,4 +60,68 @@ pub async fn typescript_client(mcp_url: &str) {
     );
     assert_eq!(summary["token"]["refresh_token"], true, "{summary}");
     assert_eq!(summary["refreshed"], true, "{summary}");
+}
+
+/// Runs `node client.mjs <mcp_url>` with `env`; returns its JSON summary
+/// (panicking, with the client's output, unless it succeeded) and the
+/// issuer the MCP URL implies.
+async fn client_summary(mcp_url: &str, env: &[(&str, &str)]) -> (Value, String) {
+    let issuer = mcp_url
+        .strip_suffix("/mcp")
+        .unwrap_or_else(|| panic!("the MCP URL `{mcp_url}` is not `{{issuer}}/mcp`"))
+        .to_owned();
+    let dir = interop_dir("ts");
+    ensure_node_deps(&dir, SDK).await;
+
+    let started = Instant::now();
+    let out = run_with_env(&dir, "node", &["client.mjs", mcp_url], env, CLIENT_TIMEOUT).await;
+    let elapsed = started.elapsed();
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the TypeScript SDK client failed ({}) against {mcp_url}:\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON summary on stdout:\n{stdout}\n{stderr}"));
+    let summary: Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("summary is not JSON ({e}): {line}"));
+    eprintln!("ts_interop: client finished in {elapsed:?}: {summary}");
+    (summary, issuer)
+}
+
+/// The TypeScript SDK client against a server whose users sign in at an
+/// upstream identity provider with login forms: the client's "browser"
+/// approves this server's consent page, signs `user` in with `password` on
+/// the provider's login form, approves the provider's consent form, and
+/// follows the callback to the code. `whoami` must name `subject` (the
+/// upstream user's local subject). Returns the summary.
+pub async fn typescript_client_upstream(
+    mcp_url: &str,
+    user: &str,
+    password: &str,
+    subject: &str,
+) -> Value {
+    let (summary, issuer) = client_summary(
+        mcp_url,
+        &[
+            ("UPSTREAM_USER", user),
+            ("UPSTREAM_PASSWORD", password),
+            ("EXPECT_SUBJECT", subject),
+        ],
+    )
+    .await;
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_eq!(summary["issuer"], issuer, "{summary}");
+    assert_eq!(summary["login"], "upstream", "{summary}");
+    let who = &summary["whoami"];
+    assert_eq!(who["subject"], subject, "{summary}");
+    assert_eq!(who["audience"], mcp_url, "{summary}");
+    assert_eq!(summary["refreshed"], true, "{summary}");
+    summary
 }

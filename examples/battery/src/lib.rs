@@ -34,6 +34,8 @@
 pub mod browser;
 pub mod client;
 pub mod client_host;
+pub mod cookie_browser;
+pub mod github;
 pub mod interop;
 mod macros;
 mod node;
@@ -41,6 +43,8 @@ pub mod oidc;
 pub mod process;
 mod profile_flow;
 pub mod profiles;
+pub mod upstream_e2e;
+pub mod upstream_idp;
 
 pub use profile_flow::*;
 

@@ -33,8 +33,20 @@ pub(crate) async fn run(
     args: &[&str],
     timeout: Duration,
 ) -> std::process::Output {
+    run_with_env(dir, program, args, &[], timeout).await
+}
+
+/// [`run`] with extra environment variables.
+pub(crate) async fn run_with_env(
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> std::process::Output {
     let child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

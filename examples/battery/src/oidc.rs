@@ -115,6 +115,12 @@ pub struct OidcOptions {
     pub jwks_file: Option<PathBuf>,
     /// Access token lifetime in seconds.
     pub access_token_ttl: u64,
+    /// The redirect URIs of the upstream-login clients (see
+    /// [`crate::upstream_idp`]); empty: the server's default.
+    pub upstream_redirect_uris: Vec<String>,
+    /// Real HTML login and consent forms instead of headless approval of
+    /// every request for [`DEMO_USER`] (see [`crate::upstream_idp`]).
+    pub forms: bool,
 }
 
 impl Default for OidcOptions {
@@ -127,6 +133,8 @@ impl Default for OidcOptions {
             extra_key_ids: Vec::new(),
             jwks_file: None,
             access_token_ttl: 3600,
+            upstream_redirect_uris: Vec::new(),
+            forms: false,
         }
     }
 }
@@ -200,6 +208,14 @@ async fn spawn(dir: &Path, opts: &OidcOptions) -> Result<(Process, String, u16),
         .env("RESOURCE_OTHER", &opts.resource_other)
         .env("KEY_ID", keys.join(","))
         .env("ACCESS_TOKEN_TTL", opts.access_token_ttl.to_string())
+        .env(
+            "UPSTREAM_REDIRECT_URIS",
+            opts.upstream_redirect_uris.join(","),
+        )
+        .env(
+            "INTERACTIONS",
+            if opts.forms { "forms" } else { "headless" },
+        )
         .env("EXIT_ON_STDIN_CLOSE", "1")
         .env_remove("ISSUER")
         .env_remove("JWKS_FILE")

@@ -3,6 +3,8 @@
 //! MCP tools (`whoami`, `admin_echo`), the OAuth configuration and the rmcp
 //! streamable-HTTP service.
 
+pub mod upstream;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData as McpError, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 
+pub use upstream::{UpstreamChoice, UpstreamOptions};
+
 /// A boxed error for start-up failures.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -63,6 +67,25 @@ pub struct Cli {
     /// (a memory store's die with the process), rotated on a schedule.
     #[arg(long, env = "MCP_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Sign people in at this OpenID provider (issuer URL) instead of the demo user.
+    #[arg(long, env = "MCP_UPSTREAM_ISSUER", conflicts_with = "upstream")]
+    pub upstream_issuer: Option<String>,
+    /// Sign people in with `github` or `google` instead of the demo user.
+    #[arg(long, env = "MCP_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// The client id this server is registered with at the upstream provider.
+    #[arg(long, env = "MCP_UPSTREAM_CLIENT_ID")]
+    pub upstream_client_id: Option<String>,
+    /// Its client secret (omit for a public client: PKCE only).
+    #[arg(long, env = "MCP_UPSTREAM_CLIENT_SECRET", hide_env_values = true)]
+    pub upstream_client_secret: Option<String>,
+    /// Who may sign in upstream: user names, user ids or email addresses,
+    /// comma-separated; `*` for anyone. Default: nobody.
+    #[arg(long, env = "MCP_ALLOWED_USERS")]
+    pub allowed_users: Option<String>,
+    /// Who gets the `admin` scope (and may sign in), same format.
+    #[arg(long, env = "MCP_ADMIN_USERS")]
+    pub admin_users: Option<String>,
     /// Key-encryption key sealing the signing keys kept in an SQL store:
     /// base64 of 32 random bytes (`openssl rand -base64 32`). Secret; the
     /// same for every server on the store.
@@ -80,7 +103,18 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The options these flags describe.
+    /// The options these flags describe; an error names a flag that is
+    /// wrong or missing.
+    pub fn try_options(self) -> Result<Options, BoxError> {
+        let upstream = UpstreamOptions::from_cli(&self)?;
+        Ok(Options {
+            upstream,
+            ..self.options()
+        })
+    }
+
+    /// The options these flags describe, without the upstream login (see
+    /// [`Cli::try_options`]).
     pub fn options(self) -> Options {
         Options {
             bind: self.bind,
@@ -134,6 +168,8 @@ pub struct Options {
     pub public_path: Option<String>,
     /// The look of the login pages (tests of branded pages; default: none).
     pub branding: Option<Branding>,
+    /// Sign people in at an upstream identity provider instead of the demo user.
+    pub upstream: Option<UpstreamOptions>,
 }
 
 impl Default for Options {
@@ -155,6 +191,7 @@ impl Default for Options {
             client_jwks: None,
             public_path: None,
             branding: None,
+            upstream: None,
         }
     }
 }
@@ -190,10 +227,29 @@ impl Endpoints {
         println!("Listening on:                 {}", self.addr);
         println!("MCP server (OAuth-protected): {}", self.mcp_url);
         println!("Authorization server:         {}", self.public_url);
-        println!(
-            "Demo login:                   {} / {}",
-            opts.demo_user, opts.demo_password
-        );
+        match &opts.upstream {
+            None => println!(
+                "Demo login:                   {} / {}",
+                opts.demo_user, opts.demo_password
+            ),
+            Some(u) => {
+                let provider = match &u.provider {
+                    UpstreamChoice::Issuer(url) => url.as_str(),
+                    UpstreamChoice::GitHub => "GitHub",
+                    UpstreamChoice::Google => "Google",
+                };
+                println!("Sign-in:                      {provider}");
+                println!(
+                    "Callback URL to register:     {}/upstream/callback",
+                    self.public_url
+                );
+                if u.allowed_users.is_empty() && u.admin_users.is_empty() {
+                    println!(
+                        "Warning: no --allowed-users or --admin-users: nobody can sign in yet."
+                    );
+                }
+            }
+        }
         println!("Signing keys:                 {}", signing_keys(opts));
     }
 }
@@ -425,9 +481,11 @@ async fn with_store<S: Store + 'static>(
     cfg: Arc<ServerConfig>,
     store: Arc<S>,
 ) -> Result<Roles, BoxError> {
-    store
-        .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
-        .await?;
+    if opts.upstream.is_none() {
+        store
+            .put_user(new_user(&opts.demo_user, &opts.demo_password)?)
+            .await?;
+    }
     let store_name = redact(&opts.store);
     let server = AuthServer::start(cfg, store).await.map_err(|e| match e {
         StartError::MissingKeyEncryptionKey => format!(
@@ -440,6 +498,10 @@ async fn with_store<S: Store + 'static>(
         .into(),
         other => BoxError::from(other),
     })?;
+    let server = match &opts.upstream {
+        Some(u) => server.upstream_login(u.login().await?)?,
+        None => server,
+    };
     Ok(Roles {
         resource: resource_server(&server)?,
         oauth: OAuthHttp::new(server),

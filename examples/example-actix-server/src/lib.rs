@@ -61,6 +61,13 @@ pub async fn mcp_bridge(
 /// a 10 s request-head timeout, 30 s idle keep-alive).
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
     let listener = example_common::bind(opts.bind)?;
+    start_on(listener, opts).await
+}
+
+/// Builds and serves on an already bound `listener` (`opts.bind` is not
+/// used): for tests that must know the port before the server is built,
+/// e.g. to register its upstream callback URL at an identity provider.
+pub async fn start_on(listener: std::net::TcpListener, opts: Options) -> Result<Running, BoxError> {
     let ep = Endpoints::new(&opts, listener.local_addr()?);
     let roles = oauth(&opts, &ep.public_url).await?;
     let mcp = web::Data::new(mcp_service(&ep.public_url)?);

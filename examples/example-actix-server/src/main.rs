@@ -6,7 +6,7 @@ use example_common::{BoxError, Cli, Endpoints, init_tracing};
 #[actix_web::main]
 async fn main() -> Result<(), BoxError> {
     init_tracing();
-    let opts = Cli::parse().options();
+    let opts = Cli::parse().try_options()?;
     let running = example_actix_server::start(opts.clone()).await?;
     Endpoints::new(&opts, running.addr).print_banner(&opts);
     tokio::select! {

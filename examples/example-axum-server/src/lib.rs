@@ -31,6 +31,16 @@ pub async fn app(opts: &Options, public_url: &str) -> Result<Router, BoxError> {
 /// Binds, builds and serves in the background.
 pub async fn start(opts: Options) -> Result<Running, BoxError> {
     let listener = tokio::net::TcpListener::from_std(example_common::bind(opts.bind)?)?;
+    start_on(listener, opts).await
+}
+
+/// Builds and serves on an already bound `listener` (`opts.bind` is not
+/// used): for tests that must know the port before the server is built,
+/// e.g. to register its upstream callback URL at an identity provider.
+pub async fn start_on(
+    listener: tokio::net::TcpListener,
+    opts: Options,
+) -> Result<Running, BoxError> {
     let ep = Endpoints::new(&opts, listener.local_addr()?);
     let router = app(&opts, &ep.public_url).await?;
     let task = tokio::spawn(serve(listener, router));

@@ -8,3 +8,4 @@ mod store;
 mod support;
 mod ts_sdk;
 mod unreachable;
+mod upstream;

@@ -8,6 +8,8 @@
 
 mod request;
 mod rules;
+#[cfg(feature = "upstream")]
+mod upstream;
 
 use crate::client::{Client, all_loopback};
 use crate::error::{ErrorCode, OAuthError};
@@ -20,6 +22,8 @@ use crate::server::AuthServer;
 use crate::store::{AuthorizationCode, PendingAuthorization};
 
 pub use request::{AuthorizeRequest, LoginAction, LoginForm};
+#[cfg(feature = "upstream")]
+pub use upstream::{UpstreamAnswer, UpstreamCookie};
 
 /// What the authorization endpoint answers.
 #[non_exhaustive]
@@ -41,6 +45,9 @@ pub enum AuthorizeOutcome {
     /// Show an error page: redirecting would be unsafe (unknown client or
     /// redirect URI) or there is nowhere to go.
     ShowError(ErrorView),
+    /// Send the browser to the upstream identity provider to sign in
+    /// (303 See Other; see `crate::upstream`).
+    RedirectToProvider(String),
 }
 
 impl AuthorizeOutcome {
@@ -49,7 +56,9 @@ impl AuthorizeOutcome {
         match self {
             Self::ShowLogin(v) => v.status(),
             Self::ShowConsent(_) => 200,
-            Self::RedirectWithCode(_) | Self::RedirectWithError { .. } => 303,
+            Self::RedirectWithCode(_)
+            | Self::RedirectWithError { .. }
+            | Self::RedirectToProvider(_) => 303,
             Self::ShowError(v) => v.status,
         }
     }
@@ -147,6 +156,16 @@ impl AuthServer {
             location: rules::redirect_with(redirect_uri, &p),
             error: e.code,
         }
+    }
+
+    /// Sends the client of `pending` the error `e` (see [`Self::error_redirect`]).
+    fn refuse_pending(&self, pending: &PendingAuthorization, e: &OAuthError) -> AuthorizeOutcome {
+        self.error_redirect(
+            &pending.client_id,
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            e,
+        )
     }
 
     fn client_view(&self, client: &Client, redirect_uri: &str) -> ClientView {
@@ -418,15 +437,6 @@ impl AuthServer {
         user: &str,
         subject: &str,
     ) -> AuthorizeOutcome {
-        let now = self.now();
-        let fail = |e: &OAuthError| {
-            self.error_redirect(
-                &pending.client_id,
-                &pending.redirect_uri,
-                pending.state.as_deref(),
-                e,
-            )
-        };
         let scope = match rules::grant_scope(
             user,
             &pending.scope,
@@ -435,14 +445,27 @@ impl AuthServer {
         ) {
             Ok(s) => s,
             Err(e) => {
-                let _ = self.store.take_pending(id_hash, now).await;
-                return fail(&e);
+                let _ = self.store.take_pending(id_hash, self.now()).await;
+                return self.refuse_pending(&pending, &e);
             }
         };
+        self.issue_code(id_hash, pending, scope, subject).await
+    }
+
+    /// Spends the pending request (atomically: a double-submitted form
+    /// yields one code) and issues a code for `scope` to `subject`.
+    pub(crate) async fn issue_code(
+        &self,
+        id_hash: &str,
+        pending: PendingAuthorization,
+        scope: ScopeSet,
+        subject: &str,
+    ) -> AuthorizeOutcome {
+        let now = self.now();
         let pending = match self.store.take_pending(id_hash, now).await {
             Ok(Some(p)) => p,
             Ok(None) => return gone(),
-            Err(e) => return fail(&e.into()),
+            Err(e) => return self.refuse_pending(&pending, &e.into()),
         };
         let code = random_token();
         let record = AuthorizationCode {
@@ -460,7 +483,7 @@ impl AuthServer {
             expires_at: now + self.cfg.code_ttl,
         };
         if let Err(e) = self.store.insert_code(record).await {
-            return fail(&e.into());
+            return self.refuse_pending(&pending, &e.into());
         }
         AuditEvent::CodeIssued {
             client_id: &pending.client_id,

@@ -9,6 +9,8 @@ mod oauth;
 mod pages;
 mod protect;
 mod resource;
+#[cfg(feature = "upstream")]
+mod upstream;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};

@@ -26,6 +26,9 @@ enum Endpoint {
     Revoke,
     Introspect,
     Jwks,
+    /// The upstream identity provider's return (`/upstream/callback`).
+    #[cfg(feature = "upstream")]
+    UpstreamCallback,
 }
 
 impl Endpoint {
@@ -37,9 +40,15 @@ impl Endpoint {
         }
     }
 
-    /// Browser clients call everything but /authorize cross-origin.
+    /// Browser clients call everything but the browser's own pages
+    /// (/authorize, the upstream callback) cross-origin.
     fn cors(self) -> bool {
-        self != Self::Authorize
+        match self {
+            Self::Authorize => false,
+            #[cfg(feature = "upstream")]
+            Self::UpstreamCallback => false,
+            _ => true,
+        }
     }
 }
 
@@ -83,6 +92,13 @@ impl OAuthHttp {
         ];
         if cfg.registration_enabled() {
             routes.push((cfg.endpoint_path("/register"), Endpoint::Register));
+        }
+        #[cfg(feature = "upstream")]
+        if server.signs_in_upstream() {
+            routes.push((
+                cfg.endpoint_path(crate::upstream::CALLBACK_PATH),
+                Endpoint::UpstreamCallback,
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         routes.retain(|(p, _)| seen.insert(p.clone()));
@@ -152,6 +168,26 @@ impl OAuthHttp {
                     r.headers_mut().insert(header::CACHE_CONTROL, v);
                 }
                 r
+            }
+            #[cfg(feature = "upstream")]
+            Endpoint::UpstreamCallback => super::upstream::callback(&self.server, req).await,
+            #[cfg(feature = "upstream")]
+            Endpoint::Authorize if self.server.signs_in_upstream() => {
+                if req.method() == Method::GET {
+                    super::upstream::authorize_get(&self.server, req).await
+                } else if !content_type_is(req, "application/x-www-form-urlencoded") {
+                    authorize_response(
+                        error_page(
+                            415,
+                            &OAuthError::invalid_request(
+                                "the consent form must be posted as application/x-www-form-urlencoded",
+                            ),
+                        ),
+                        cfg.login_ui().as_ref(),
+                    )
+                } else {
+                    super::upstream::authorize_post(&self.server, req).await
+                }
             }
             Endpoint::Authorize => {
                 let outcome = if req.method() == Method::GET {

@@ -38,6 +38,7 @@ fn render(outcome: AuthorizeOutcome, ui: &dyn LoginUi) -> Response<Bytes> {
         AuthorizeOutcome::ShowConsent(v) => html_response(status, ui.consent_page(&v), &csp),
         AuthorizeOutcome::ShowError(v) => html_response(status, ui.error_page(&v), &csp),
         AuthorizeOutcome::RedirectWithCode(to)
+        | AuthorizeOutcome::RedirectToProvider(to)
         | AuthorizeOutcome::RedirectWithError { location: to, .. } => {
             match HeaderValue::from_str(&to) {
                 Ok(v) => {

@@ -44,6 +44,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// The signing keys (their own lock; see `store::keys`).
     pub(super) keys: super::keys::MemoryKeys,
+    /// The upstream-login records (see [`super::upstream`]).
+    pub(super) upstream: super::upstream::MemoryUpstream,
 }
 
 impl MemoryStore {
@@ -385,6 +387,7 @@ impl Cleanup for MemoryStore {
         let now_ms = now.saturating_mul(1000);
         g.rate_cells.retain(|_, tat| *tat > now_ms);
         report.rate_limits = count(n, g.rate_cells.len());
+        report.upstream = self.upstream.purge_expired(now)?;
         Ok(report)
     }
 }

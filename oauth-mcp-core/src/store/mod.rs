@@ -11,12 +11,16 @@ mod memory;
 mod purge;
 mod ratelimit;
 mod replay;
+pub mod upstream;
 
 pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
 pub use purge::{LoginAttempt, PurgeReport, Retention};
 pub use ratelimit::{GcraRule, RateDecision, RateLimitStore, gcra_peek, gcra_step};
 pub use replay::ReplayStore;
+pub use upstream::{
+    BrowserSession, RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord,
+};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -278,10 +282,11 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait Cleanup: Send + Sync {
     /// Deletes, as of `now` (Unix seconds): expired pending requests, codes,
-    /// refresh tokens, single-use markers and registered clients; rate-limit
-    /// buckets that are full again; revoked grants and tombstones, retired
-    /// refresh tokens and grants without refresh tokens past their
-    /// [`Retention`].
+    /// refresh tokens, single-use markers, registered clients and
+    /// upstream-login records (flows, consents, browser sessions, token
+    /// records); rate-limit buckets that are full again; revoked grants and
+    /// tombstones, retired refresh tokens and grants without refresh tokens
+    /// past their [`Retention`].
     async fn purge(&self, now: i64, retention: &Retention) -> Result<PurgeReport, StoreError>;
 
     /// [`Cleanup::purge`] with the default [`Retention`]; returns how many
@@ -301,6 +306,7 @@ pub trait Store:
     + Cleanup
     + KeyStore
     + RateLimitStore
+    + UpstreamStore
 {
 }
 impl<
@@ -311,7 +317,8 @@ impl<
         + ReplayStore
         + Cleanup
         + KeyStore
-        + RateLimitStore,
+        + RateLimitStore
+        + UpstreamStore,
 > Store for T
 {
 }

@@ -74,6 +74,9 @@ pub struct PurgeReport {
     pub clients: u64,
     /// Rate-limit buckets that are full again.
     pub rate_limits: u64,
+    /// Expired upstream-login records (flows, consents, browser sessions,
+    /// token records).
+    pub upstream: u64,
 }
 
 impl PurgeReport {
@@ -81,10 +84,12 @@ impl PurgeReport {
     pub fn total(&self) -> u64 {
         self.pending
             + self.codes
+            + self.replay_markers
             + self.refresh_tokens
             + self.grants
             + self.clients
             + self.rate_limits
+            + self.upstream
     }
 }
 

@@ -52,5 +52,6 @@ pub(crate) async fn run_all_but_cleanup(store: std::sync::Arc<dyn oauth_mcp_core
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
     replay_markers(store.clone()).await;
+    upstream::run_all_but_cleanup(store.clone()).await;
     limits::run_all_but_purge(store).await;
 }

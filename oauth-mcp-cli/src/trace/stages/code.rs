@@ -249,8 +249,11 @@ async fn login<F: FnMut(&Step, &[Exchange])>(
     if let Some(p) = &password {
         t.rec.secret(p);
     }
-    // A login form, perhaps a consent form after it: at most four pages.
-    for round in 0..4 {
+    // A login form, perhaps a consent form after it; with upstream login,
+    // the server's consent page, then the identity provider's login and
+    // consent forms: at most six pages.
+    let mut sent_password = false;
+    for _ in 0..6 {
         let forms = parse_forms(&html);
         let Some(form) = forms
             .iter()
@@ -265,10 +268,12 @@ async fn login<F: FnMut(&Step, &[Exchange])>(
             s.push(diag::credentials_needed());
             return Err(t.stop(s));
         }
-        if form.has_password() && round > 0 {
+        // The password form right after the password was sent: refused.
+        if form.has_password() && sent_password {
             s.push(diag::login_refused(error_text(&html).as_deref()));
             return Err(t.stop(s));
         }
+        sent_password = form.has_password();
         let pairs = form.fill(username.as_deref(), password.as_deref());
         let base = Url::parse(&page_url).map_err(|_| Stop)?;
         let Ok(mut action) = base.join(form.action.as_deref().unwrap_or("")) else {
@@ -306,8 +311,9 @@ async fn login<F: FnMut(&Step, &[Exchange])>(
             r.status
         );
         let mut at = action.to_string();
-        // Redirects inside the authorization server, then to the client.
-        for _ in 0..5 {
+        // Redirects inside the authorization server (and, with upstream
+        // login, to the identity provider and back), then to the client.
+        for _ in 0..8 {
             if !is_redirect_status(r.status) {
                 break;
             }
@@ -332,9 +338,21 @@ async fn login<F: FnMut(&Step, &[Exchange])>(
         }
         page_url = at;
         html = body;
-        if !parse_forms(&html).iter().any(|f| f.has_password()) {
+        let host = Url::parse(&page_url)
+            .ok()
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+            })
+            .unwrap_or_default();
+        if parse_forms(&html).iter().any(|f| f.has_password()) {
             s.note(format!(
-                "a second form followed (consent?), submitting it ({})",
+                "a login form followed at {host}, perhaps an upstream identity provider: filling it in ({})",
+                r.status
+            ));
+        } else {
+            s.note(format!(
+                "another form followed at {host} (consent?), submitting it ({})",
                 r.status
             ));
         }

@@ -30,6 +30,7 @@ mod keys;
 pub mod limits;
 pub mod race;
 mod replay;
+pub mod upstream;
 pub use grants::{codes, concurrent_refresh, pending_requests, refresh_rotation};
 pub use keys::{clear_keys, key_races, key_set_contract, keys};
 pub use replay::{replay_markers, replay_race};
@@ -294,6 +295,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     users(store.clone()).await;
     replay_markers(store.clone()).await;
     limits::run_all_but_purge(store.clone()).await;
+    upstream::run_all_but_cleanup(store.clone()).await;
+    upstream::cleanup(store.clone()).await;
     cleanup(store.clone()).await;
     limits::purge(store).await;
 }
