@@ -23,6 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use oauth_mcp_cli::fuzzing::challenges;
+use oauth_mcp_core::grant::ClientAuthEndpoint;
 use oauth_mcp_core::params::Params;
 use oauth_mcp_fuzz::{
     CLIENT_SECRET, CONFIDENTIAL_CLIENT, PUBLIC_CLIENT, TOKENS, block_on, fields, resource_server,
@@ -170,9 +171,15 @@ fuzz_target!(|data: &[u8]| {
         .first()
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let result =
-        with_oauth(|oauth| block_on(oauth.server().authenticate_client(&form, first.as_deref())));
+    let result = with_oauth(|oauth| {
+        block_on(oauth.server().authenticate_client(
+            ClientAuthEndpoint::Token,
+            &form,
+            first.as_deref(),
+        ))
+    });
     if let Ok(c) = &result {
+        let c = &c.client;
         assert!(c.client_id == CONFIDENTIAL_CLIENT || c.client_id == PUBLIC_CLIENT);
         if c.is_confidential() {
             let by_header = first
@@ -189,14 +196,14 @@ fuzz_target!(|data: &[u8]| {
     if sel & 1 == 1 {
         let header = well_formed_basic(f[0]);
         let r = with_oauth(|oauth| {
-            block_on(
-                oauth
-                    .server()
-                    .authenticate_client(&Params::parse(b""), Some(&header)),
-            )
+            block_on(oauth.server().authenticate_client(
+                ClientAuthEndpoint::Token,
+                &Params::parse(b""),
+                Some(header.as_str()),
+            ))
         });
         assert!(
-            r.is_ok_and(|c| c.client_id == CONFIDENTIAL_CLIENT),
+            r.is_ok_and(|c| c.client.client_id == CONFIDENTIAL_CLIENT),
             "{header}"
         );
     }

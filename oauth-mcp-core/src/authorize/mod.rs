@@ -132,6 +132,34 @@ impl AuthServer {
         state: Option<&str>,
         e: &OAuthError,
     ) -> AuthorizeOutcome {
+        // Our own failure (storage down, say) is not the client's to handle:
+        // a page with 503 (and `Retry-After`) or 500, not a redirect.
+        if let Some(status) = server_side_status(e) {
+            AuditEvent::AuthorizeRefused {
+                client_id: Some(client_id),
+                redirect_uri: Some(redirect_uri),
+                error: e.code,
+                reason: &e.description,
+            }
+            .emit();
+            return error_page(status, e);
+        }
+        AuthorizeOutcome::RedirectWithError {
+            location: self.error_location(client_id, redirect_uri, state, e),
+            error: e.code,
+        }
+    }
+
+    /// The client's redirect URI carrying the error `e` (with `state` and
+    /// `iss`), logged as a refusal. [`Self::error_redirect`] sends the
+    /// browser there; an error page may offer it as a link instead.
+    pub(crate) fn error_location(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        state: Option<&str>,
+        e: &OAuthError,
+    ) -> String {
         AuditEvent::AuthorizeRefused {
             client_id: Some(client_id),
             redirect_uri: Some(redirect_uri),
@@ -139,11 +167,6 @@ impl AuthServer {
             reason: &e.description,
         }
         .emit();
-        // Our own failure (storage down, say) is not the client's to handle:
-        // a page with 503 (and `Retry-After`) or 500, not a redirect.
-        if let Some(status) = server_side_status(e) {
-            return error_page(status, e);
-        }
         let mut p = vec![
             ("error", e.code.as_str()),
             ("error_description", e.description.as_str()),
@@ -152,10 +175,7 @@ impl AuthServer {
             p.push(("state", s));
         }
         p.push(("iss", self.cfg.issuer()));
-        AuthorizeOutcome::RedirectWithError {
-            location: rules::redirect_with(redirect_uri, &p),
-            error: e.code,
-        }
+        rules::redirect_with(redirect_uri, &p)
     }
 
     /// Sends the client of `pending` the error `e` (see [`Self::error_redirect`]).

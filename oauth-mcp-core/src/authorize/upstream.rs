@@ -127,10 +127,14 @@ impl AuthServer {
         e: &OAuthError,
         message: String,
     ) -> AuthorizeOutcome {
-        let continue_to = match self.refuse_pending(pending, e) {
-            AuthorizeOutcome::RedirectWithError { location, .. } => Some(location),
-            _ => None,
-        };
+        // The page is ours to show even for our own (upstream) outage: the
+        // link hands the client `e`, so the person can go back to it.
+        let continue_to = Some(self.error_location(
+            &pending.client_id,
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            e,
+        ));
         AuthorizeOutcome::ShowError(ErrorView {
             continue_to,
             ..failure_page(status, message, e.description.clone(), e.code)
