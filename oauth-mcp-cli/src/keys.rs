@@ -12,19 +12,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use oauth_mcp_core::Secret;
 use oauth_mcp_core::crypto::{KeyEncryptionKey, sealed_with};
 use oauth_mcp_core::store::keys::{KeyPhase, KeySetSnapshot, StoredPrivateKey};
 use oauth_mcp_core::token::managed::{KeyOutcome, KeyProtection, ManagedKeys};
 use oauth_mcp_core::token::rotation::KeySchedule;
 
-use crate::store::connect;
+use crate::store::{connect, redact_url};
 use crate::timefmt::{now_unix, rfc3339};
 
-/// `oauth-mcp keys` options.
-#[derive(Debug, Args)]
+/// `oauth-mcp keys` options (`Debug` shows the store URL without its
+/// password, and no key-encryption key).
+#[derive(Args)]
 pub struct KeysArgs {
     /// Store URL: sqlite://path.db or postgres://user:pass@host/db (the servers' --store).
-    #[arg(long, env = "MCP_STORE")]
+    #[arg(long, env = "MCP_STORE", hide_env_values = true)]
     pub store: String,
     /// The servers' key-encryption key: base64 of 32 bytes. Needed to
     /// rotate and retire (new keys are sealed with it).
@@ -35,7 +37,7 @@ pub struct KeysArgs {
         value_name = "BASE64",
         conflicts_with = "key_encryption_key_file"
     )]
-    pub key_encryption_key: Option<String>,
+    pub key_encryption_key: Option<Secret>,
     /// A file holding the key-encryption key (base64 of 32 bytes, or 32 raw bytes).
     #[arg(long, env = "MCP_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
     pub key_encryption_key_file: Option<PathBuf>,
@@ -57,6 +59,24 @@ pub struct KeysArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: KeysSub,
+}
+
+impl std::fmt::Debug for KeysArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysArgs")
+            .field("store", &redact_url(&self.store))
+            .field("key_encryption_key", &self.key_encryption_key)
+            .field("key_encryption_key_file", &self.key_encryption_key_file)
+            .field(
+                "dangerously_unencrypted_keys",
+                &self.dangerously_unencrypted_keys,
+            )
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("publish_lead", &self.publish_lead)
+            .field("leeway", &self.leeway)
+            .field("command", &self.command)
+            .finish()
+    }
 }
 
 /// `oauth-mcp keys` subcommands.
@@ -125,7 +145,7 @@ impl KeysArgs {
     /// The protection the flags describe; `None` if none was given.
     pub fn protection(&self) -> Result<Option<KeyProtection>, KeysFailure> {
         let kek = match (&self.key_encryption_key, &self.key_encryption_key_file) {
-            (Some(b64), _) => KeyEncryptionKey::from_base64(b64).map_err(|e| {
+            (Some(b64), _) => KeyEncryptionKey::from_base64(b64.secret()).map_err(|e| {
                 KeysFailure::usage(format!(
                     "--key-encryption-key (MCP_KEY_ENCRYPTION_KEY): {e}"
                 ))

@@ -134,10 +134,13 @@ pub(crate) async fn fetch_guarded(url: &Url, limits: &FetchLimits) -> Result<Fet
         _ => return Err("the URL must use https".into()),
     }
     let port = url.port_or_known_default().ok_or("no port")?;
+    // One deadline for the whole fetch, DNS included: `timeout` is the
+    // total time a stranger's URL may hold the request that triggered it.
+    let deadline = tokio::time::Instant::now() + limits.timeout;
     // An IPv6 literal is bracketed in the URL, not in a lookup.
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> =
-        tokio::time::timeout(limits.timeout, tokio::net::lookup_host((bare_host, port)))
+        tokio::time::timeout_at(deadline, tokio::net::lookup_host((bare_host, port)))
             .await
             .map_err(|_| "DNS resolution timed out".to_owned())?
             .map_err(|e| format!("DNS resolution failed: {e}"))?
@@ -213,7 +216,7 @@ pub(crate) async fn fetch_guarded(url: &Url, limits: &FetchLimits) -> Result<Fet
         }
         Ok(Fetched { body, max_age })
     };
-    tokio::time::timeout(limits.timeout, fetch)
+    tokio::time::timeout_at(deadline, fetch)
         .await
         .map_err(|_| format!("the fetch took longer than {:?}", limits.timeout))?
 }

@@ -44,6 +44,12 @@ pub enum ResourceUriError {
     /// Not http(s).
     #[error("`{0}` must use https (or http)")]
     Scheme(String),
+    /// Has user information (`user@` or `user:password@`) before the host,
+    /// which would otherwise be dropped silently. The URI is shown without it.
+    #[error(
+        "`{0}` has user information (`user@` before the host), which a resource URI must not have; remove it"
+    )]
+    Userinfo(String),
 }
 
 impl ResourceUri {
@@ -58,6 +64,9 @@ impl ResourceUri {
         }
         if !matches!(url.scheme(), "https" | "http") {
             return Err(ResourceUriError::Scheme(input.to_owned()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ResourceUriError::Userinfo(canonical_string(&url)));
         }
         Ok(Self(canonical_string(&url)))
     }
@@ -182,6 +191,24 @@ impl ResourcePolicy {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn user_information_is_refused_without_echoing_it() {
+        for input in [
+            "https://evil@mcp.example.com/mcp",
+            "https://user:hunter2@mcp.example.com/mcp",
+            "https://:hunter2@mcp.example.com/mcp",
+        ] {
+            let e = super::ResourceUri::parse(input).unwrap_err();
+            assert_eq!(
+                e,
+                super::ResourceUriError::Userinfo("https://mcp.example.com/mcp".into()),
+                "{input}"
+            );
+            assert!(!e.to_string().contains("hunter2"));
+            assert!(!e.to_string().contains("evil"));
+        }
+    }
+
     use super::*;
     use crate::error::ErrorCode;
 

@@ -62,7 +62,7 @@ async fn oidc_server(
         UpstreamOptions {
             provider: UpstreamChoice::Issuer(op.issuer().to_owned()),
             client_id: UPSTREAM_CLIENT.id.to_owned(),
-            client_secret: Some(UPSTREAM_CLIENT.secret.to_owned()),
+            client_secret: Some(UPSTREAM_CLIENT.secret.into()),
             allowed_users: allowed.iter().map(|s| (*s).to_owned()).collect(),
             admin_users: admins.iter().map(|s| (*s).to_owned()).collect(),
             scopes: Some(vec![
@@ -479,7 +479,7 @@ pub async fn github_login(start: impl StartUpstream) {
         UpstreamOptions {
             provider: UpstreamChoice::GitHub,
             client_id: github::CLIENT_ID.to_owned(),
-            client_secret: Some(github::CLIENT_SECRET.to_owned()),
+            client_secret: Some(github::CLIENT_SECRET.into()),
             allowed_users: vec![],
             admin_users: vec!["octocat".into()],
             scopes: None,

@@ -41,8 +41,10 @@ pub use upstream::{UpstreamChoice, UpstreamOptions};
 /// A boxed error for start-up failures.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The flags every example server takes; each also reads an environment variable.
-#[derive(Debug, Clone, clap::Parser)]
+/// The flags every example server takes; each also reads an environment
+/// variable. `Debug` shows no password, secret or store password, and
+/// `--help` shows no secret environment value.
+#[derive(Clone, clap::Parser)]
 #[command(version)]
 pub struct Cli {
     /// Address to listen on.
@@ -52,13 +54,23 @@ pub struct Cli {
     #[arg(long, env = "MCP_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Store: `memory`, `sqlite://<path>` (created if missing: add `?mode=rwc`) or `postgres://…`.
-    #[arg(long, env = "MCP_STORE", default_value = "memory")]
+    #[arg(
+        long,
+        env = "MCP_STORE",
+        default_value = "memory",
+        hide_env_values = true
+    )]
     pub store: String,
     /// Demo user name.
     #[arg(long, env = "MCP_DEMO_USER", default_value = "demo-user")]
     pub demo_user: String,
     /// Demo user password.
-    #[arg(long, env = "MCP_DEMO_PASSWORD", default_value = "demo-password")]
+    #[arg(
+        long,
+        env = "MCP_DEMO_PASSWORD",
+        default_value = "demo-password",
+        hide_env_values = true
+    )]
     pub demo_password: String,
     /// Give the demo user the `admin` scope (needed by `admin_echo`).
     #[arg(long, env = "MCP_DEMO_ADMIN")]
@@ -131,8 +143,9 @@ impl Cli {
     }
 }
 
-/// Options shared by the CLI flags and the tests.
-#[derive(Debug, Clone)]
+/// Options shared by the CLI flags and the tests. `Debug` shows no
+/// password, secret or store password.
+#[derive(Clone)]
 pub struct Options {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub bind: SocketAddr,
@@ -195,6 +208,61 @@ impl Default for Options {
         }
     }
 }
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("store", &redact(&self.store))
+            .field("demo_user", &self.demo_user)
+            .field("demo_password", &REDACTED)
+            .field("demo_admin", &self.demo_admin)
+            .field("signing_key", &self.signing_key)
+            .field("upstream_issuer", &self.upstream_issuer)
+            .field("upstream", &self.upstream)
+            .field("upstream_client_id", &self.upstream_client_id)
+            .field(
+                "upstream_client_secret",
+                &self.upstream_client_secret.as_ref().map(|_| REDACTED),
+            )
+            .field("allowed_users", &self.allowed_users)
+            .field("admin_users", &self.admin_users)
+            .field(
+                "key_encryption_key",
+                &self.key_encryption_key.as_ref().map(|_| REDACTED),
+            )
+            .field("key_encryption_key_file", &self.key_encryption_key_file)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("store", &redact(&self.store))
+            .field("demo_user", &self.demo_user)
+            .field("demo_password", &REDACTED)
+            .field("demo_admin", &self.demo_admin)
+            .field("signing_key", &self.signing_key)
+            .field("key_encryption_key", &self.key_encryption_key)
+            .field("key_encryption_key_file", &self.key_encryption_key_file)
+            .field("key_rotation", &self.key_rotation)
+            .field("clients", &self.clients)
+            .field("clock", &self.clock)
+            .field("cimd", &self.cimd)
+            .field("client_jwks", &self.client_jwks)
+            .field("public_path", &self.public_path)
+            .field("branding", &self.branding)
+            .field("upstream", &self.upstream)
+            .finish()
+    }
+}
+
+/// What `Debug` shows instead of a secret.
+const REDACTED: &str = "[redacted]";
 
 /// A running example server.
 #[derive(Debug, Clone)]

@@ -9,6 +9,8 @@ use oauth_mcp_core::upstream::{
     parse_list,
 };
 
+use oauth_mcp_core::Secret;
+
 use crate::{BoxError, Cli};
 
 /// Which upstream identity provider.
@@ -30,7 +32,7 @@ pub struct UpstreamOptions {
     /// The client id registered at the provider.
     pub client_id: String,
     /// Its secret (none: a public client, PKCE only).
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// Who may sign in: user names or ids, and email addresses (with `@`);
     /// `*` for anyone. Empty: nobody.
     pub allowed_users: Vec<String>,
@@ -78,7 +80,10 @@ impl UpstreamOptions {
         Ok(Some(Self {
             provider,
             client_id,
-            client_secret: client_secret.clone().filter(|s| !s.is_empty()),
+            client_secret: client_secret
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
             allowed_users: allowed_users.as_deref().map(parse_list).unwrap_or_default(),
             admin_users: admin_users.as_deref().map(parse_list).unwrap_or_default(),
             github_web_url: None,
@@ -113,7 +118,7 @@ impl UpstreamOptions {
                 let mut b = GitHubUpstream::builder(&self.client_id)
                     .check_orgs(self.policy().github_orgs());
                 if let Some(s) = &self.client_secret {
-                    b = b.client_secret(s.as_str());
+                    b = b.client_secret(s.secret());
                 }
                 if let Some(u) = &self.github_web_url {
                     b = b.web_base_url(u);
@@ -129,7 +134,7 @@ impl UpstreamOptions {
                     _ => OidcUpstream::google(&self.client_id),
                 };
                 if let Some(s) = &self.client_secret {
-                    b = b.client_secret(s.as_str());
+                    b = b.client_secret(s.secret());
                 }
                 if let Some(scopes) = &self.scopes {
                     b = b.scopes(scopes.clone());
@@ -182,7 +187,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(o.provider, UpstreamChoice::GitHub);
-        assert_eq!(o.client_secret, None);
+        assert!(o.client_secret.is_none());
         assert_eq!(o.allowed_users, ["alice", "bob@example.com"]);
         let p = o.policy();
         let supported = oauth_mcp_core::scope::ScopeSet::parse("mcp admin").unwrap();

@@ -58,6 +58,10 @@ async fn serve_doc(State(d): State<Docs>, Path(name): Path<String>) -> Response 
             v["logo_uri"] = json!(format!("https://x.example/{}", "a".repeat(8 * 1024)));
             json_resp(v, "max-age=600")
         }
+        "slowgood.json" => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            json_resp(good, "max-age=600")
+        }
         "slow.json" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             json_resp(good, "max-age=600")
@@ -322,4 +326,30 @@ async fn each_refusal_names_its_reason() {
     assert!(e.reason.contains("loopback address"), "{}", e.reason);
     let e = strict.resolve("https://app.example/", 0).await.unwrap_err();
     assert!(e.reason.contains("path"), "{}", e.reason);
+}
+
+/// Concurrent lookups of one client id share one fetch: a burst of
+/// authorization requests naming the same document cannot make the server
+/// fetch it once per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_lookups_share_one_fetch() {
+    use oauth_mcp_core::cimd::CimdResolver;
+    let docs = doc_server(&callback_uri()).await;
+    let resolver = Arc::new(CimdResolver::new(
+        CimdConfig::default().dangerously_allow_loopback_http(),
+    ));
+    let id = format!("{}/slowgood.json", docs.base);
+    let lookups: Vec<_> = (0..20)
+        .map(|_| {
+            let (resolver, id) = (resolver.clone(), id.clone());
+            tokio::spawn(async move { resolver.resolve(&id, 0).await })
+        })
+        .collect();
+    for l in lookups {
+        assert_eq!(
+            l.await.unwrap().unwrap().client_name.as_deref(),
+            Some("Doc Client")
+        );
+    }
+    assert_eq!(hits(&docs, "slowgood.json"), 1);
 }

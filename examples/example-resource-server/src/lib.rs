@@ -11,13 +11,15 @@ use std::time::Duration;
 use axum::Router;
 use example_common::{BoxError, DemoTools, mcp_service_with};
 use oauth_mcp_axum::mcp_router;
+use oauth_mcp_core::Secret;
 use oauth_mcp_core::clock::{SharedClock, SystemClock};
 use oauth_mcp_core::resource::ResourceUri;
 use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::validate::remote::{IntrospectionValidator, RemoteJwksValidator, ScopeClaim};
 use oauth_mcp_core::{ResourceServer, TokenValidator};
 
-/// The flags; each also reads an environment variable.
+/// The flags; each also reads an environment variable. `Debug` shows no
+/// secret, and `--help` no secret environment value.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(version)]
 pub struct Options {
@@ -38,8 +40,8 @@ pub struct Options {
     )]
     pub introspection_client_id: Option<String>,
     /// The introspection client's secret.
-    #[arg(long, env = "MCP_INTROSPECTION_CLIENT_SECRET")]
-    pub introspection_client_secret: Option<String>,
+    #[arg(long, env = "MCP_INTROSPECTION_CLIENT_SECRET", hide_env_values = true)]
+    pub introspection_client_secret: Option<Secret>,
     /// Accept JWT access tokens whose `typ` is `JWT` (not only RFC 9068's `at+jwt`).
     #[arg(long, env = "MCP_ACCEPT_JWT_TYP")]
     pub accept_jwt_typ: bool,

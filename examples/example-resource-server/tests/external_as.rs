@@ -39,7 +39,7 @@ async fn setup(introspection: bool) -> Setup {
         public_url: None,
         issuer: provider.issuer().to_owned(),
         introspection_client_id: introspection.then(|| INTROSPECTION_CLIENT.id.to_owned()),
-        introspection_client_secret: introspection.then(|| INTROSPECTION_CLIENT.secret.to_owned()),
+        introspection_client_secret: introspection.then(|| INTROSPECTION_CLIENT.secret.into()),
         accept_jwt_typ: false,
         jwks_min_refetch_secs: 0,
         jwks_max_age_secs: 600,

@@ -56,6 +56,7 @@ async fn a_flood_of_unknown_key_ids_does_not_hammer_the_jwks_endpoint() {
 
     let v = RemoteJwksValidator::builder(ISSUER, ResourceUri::parse(AUD).unwrap())
         .jwks_uri(&url)
+        .max_key_age(Duration::from_secs(7200))
         .min_refetch_interval(Duration::from_secs(3600))
         .build()
         .await
@@ -75,13 +76,15 @@ async fn a_flood_of_unknown_key_ids_does_not_hammer_the_jwks_endpoint() {
         "unknown kids within the interval cause no refetch"
     );
 
-    // With the interval elapsed (0 here), one unknown kid causes exactly one refetch.
+    // With the interval elapsed (the shortest allowed, 1 s), one unknown
+    // kid causes exactly one refetch.
     let v = RemoteJwksValidator::builder(ISSUER, ResourceUri::parse(AUD).unwrap())
         .jwks_uri(&url)
-        .min_refetch_interval(Duration::ZERO)
+        .min_refetch_interval(Duration::from_secs(1))
         .build()
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let before = fetches.load(Ordering::SeqCst);
     let bogus = mint(SigningKey::generate(SigningAlgorithm::Es256).unwrap());
     assert!(v.validate(&bogus).await.is_err());
@@ -90,7 +93,9 @@ async fn a_flood_of_unknown_key_ids_does_not_hammer_the_jwks_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_against_our_own_authorization_server() {
-    let secret = "resource-server-secret-0123";
+    // Characters that HTTP Basic credentials must form-encode (RFC 6749
+    // §2.3.1): a validator that sent them raw would be refused.
+    let secret = "rs-secret:with%2Bspecial+chars &0123";
     let running = example_axum_server::start(example_axum_server::Options {
         bind: ([127, 0, 0, 1], 0).into(),
         clients: vec![PreRegisteredClient::confidential(

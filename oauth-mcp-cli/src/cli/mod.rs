@@ -166,7 +166,7 @@ impl TraceArgs {
 #[derive(Args)]
 pub struct StoreArgs {
     /// Store URL: sqlite://path.db (add ?mode=rwc to create it) or postgres://user:pass@host/db.
-    #[arg(long, env = "MCP_STORE")]
+    #[arg(long, env = "MCP_STORE", hide_env_values = true)]
     pub store: String,
     /// What to do.
     #[command(subcommand)]

@@ -187,3 +187,47 @@ fn debug_output_redacts_secrets() {
         assert!(shown.contains("bob"), "{shown}");
     }
 }
+
+/// `oauth-mcp keys` shows neither the store password nor the
+/// key-encryption key in `Debug`.
+#[test]
+fn keys_debug_redacts_the_store_password_and_the_kek() {
+    let cli = parse(&[
+        "keys",
+        "--store",
+        "postgres://u:db-pa55@h/db",
+        "--key-encryption-key",
+        "a2VrLXNlY3JldC1rZWstc2VjcmV0LWtlay1zZWNyZXQ=",
+        "list",
+    ])
+    .unwrap();
+    let shown = format!("{cli:?}");
+    assert!(!shown.contains("db-pa55"), "{shown}");
+    assert!(
+        !shown.contains("a2VrLXNlY3JldC1rZWstc2VjcmV0LWtlay1zZWNyZXQ="),
+        "{shown}"
+    );
+    assert!(shown.contains("postgres://u:***@h/db"), "{shown}");
+}
+
+/// `--help` never prints a secret taken from the environment (clap shows
+/// `[env: NAME=value]` unless the value is hidden).
+#[test]
+fn help_hides_secret_environment_values() {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    for (sub, var) in [
+        ("trace", "OAUTH_MCP_PASSWORD"),
+        ("trace", "OAUTH_MCP_CLIENT_SECRET"),
+        ("store", "MCP_STORE"),
+        ("keys", "MCP_STORE"),
+        ("keys", "MCP_KEY_ENCRYPTION_KEY"),
+    ] {
+        let sub = cmd.find_subcommand_mut(sub).unwrap();
+        let arg = sub
+            .get_arguments()
+            .find(|a| a.get_env().is_some_and(|e| e == var))
+            .unwrap_or_else(|| panic!("{var}"));
+        assert!(arg.is_hide_env_values_set(), "{var}");
+    }
+}

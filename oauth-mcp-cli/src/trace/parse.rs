@@ -124,29 +124,67 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 
 /// Splits off the complete events of an SSE buffer: returns each event's
 /// `data` (lines joined with `\n`) and leaves the incomplete rest in `buf`.
+/// Lines end with CRLF, LF or CR, mixed freely (the SSE grammar); an empty
+/// line ends an event. A CR at the very end of the buffer may be the first
+/// half of a CRLF, so its line waits for the next chunk.
 pub(crate) fn drain_sse_events(buf: &mut String) -> Vec<String> {
     let mut events = Vec::new();
-    loop {
-        let normalized_end = [("\r\n\r\n", 4), ("\n\n", 2), ("\r\r", 2)]
-            .iter()
-            .filter_map(|(sep, len)| buf.find(sep).map(|i| (i, *len)))
-            .min_by_key(|(i, _)| *i);
-        let Some((end, len)) = normalized_end else {
-            break;
+    let mut data: Vec<&str> = Vec::new();
+    let bytes = buf.as_bytes();
+    let (mut pos, mut consumed) = (0, 0);
+    while let Some(rel) = bytes[pos..].iter().position(|&b| b == b'\n' || b == b'\r') {
+        let end = pos + rel;
+        let next = match (bytes[end], bytes.get(end + 1)) {
+            (b'\r', None) => break,
+            (b'\r', Some(b'\n')) => end + 2,
+            _ => end + 1,
         };
-        let event: String = buf[..end].to_owned();
-        buf.replace_range(..end + len, "");
-        let mut data: Vec<&str> = Vec::new();
-        for line in event.lines() {
-            if let Some(d) = line.strip_prefix("data:") {
-                data.push(d.strip_prefix(' ').unwrap_or(d));
+        let line = &buf[pos..end];
+        if line.is_empty() {
+            if !data.is_empty() {
+                events.push(data.join("\n"));
+                data.clear();
+            }
+            consumed = next;
+        } else if line == "data" {
+            data.push("");
+        } else if let Some(d) = line.strip_prefix("data:") {
+            data.push(d.strip_prefix(' ').unwrap_or(d));
+        }
+        pos = next;
+    }
+    buf.replace_range(..consumed, "");
+    events
+}
+
+/// Moves the decodable part of `pending` (bytes of a UTF-8 stream read in
+/// chunks) to `out`: complete characters as they are, an invalid sequence
+/// as U+FFFD (so one bad byte cannot stall the stream), and an incomplete
+/// character at the end left in `pending` for the next chunk.
+pub(crate) fn decode_utf8_chunk(pending: &mut Vec<u8>, out: &mut String) {
+    loop {
+        match std::str::from_utf8(pending) {
+            Ok(s) => {
+                out.push_str(s);
+                pending.clear();
+                return;
+            }
+            Err(e) => {
+                let valid = e.valid_up_to();
+                out.push_str(&String::from_utf8_lossy(&pending[..valid]));
+                match e.error_len() {
+                    Some(bad) => {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                        pending.drain(..valid + bad);
+                    }
+                    None => {
+                        pending.drain(..valid);
+                        return;
+                    }
+                }
             }
         }
-        if !data.is_empty() {
-            events.push(data.join("\n"));
-        }
     }
-    events
 }
 
 // ------------------------------------------------------------ JWT
@@ -282,6 +320,27 @@ mod tests {
         // EventSource client ignores them.
         let mut buf = "noise\nevent: a\nevent: b\nunknown: x\ndata: z\n\n".to_owned();
         assert_eq!(drain_sse_events(&mut buf), vec!["z"]);
+        // Mixed line endings end events too: CR, CRLF then LF, LF then CRLF.
+        let mut buf = "data: a\r\rdata: b\r\n\ndata: c\n\r\ndata\ndata: d\r".to_owned();
+        assert_eq!(drain_sse_events(&mut buf), vec!["a", "b", "c"]);
+        // A trailing CR may be half of a CRLF: its line waits.
+        assert_eq!(buf, "data\ndata: d\r");
+        buf.push_str("\n\n");
+        assert_eq!(drain_sse_events(&mut buf), vec!["\nd"]);
+        assert_eq!(buf, "");
+    }
+
+    #[test]
+    fn utf8_chunks() {
+        let mut out = String::new();
+        let mut pending = "dé".as_bytes()[..2].to_vec();
+        decode_utf8_chunk(&mut pending, &mut out);
+        assert_eq!((out.as_str(), pending.len()), ("d", 1));
+        pending.extend_from_slice(&"é".as_bytes()[1..]);
+        pending.extend_from_slice(b"x\xffy");
+        decode_utf8_chunk(&mut pending, &mut out);
+        assert_eq!(out, "déx\u{fffd}y");
+        assert!(pending.is_empty());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::options::{Progress, Waiting};
-use super::parse::drain_sse_events;
+use super::parse::{decode_utf8_chunk, drain_sse_events};
 use super::redact::{redact_exchange, redact_text};
 
 /// The largest response body kept (bigger ones are cut, the rest is not read).
@@ -459,15 +459,7 @@ impl Recorder {
             }
             if let (true, BodyMode::Mcp(id)) = (is_sse, mode) {
                 pending_utf8.extend_from_slice(&chunk);
-                // Decode only up to the last complete UTF-8 sequence.
-                let valid = match std::str::from_utf8(&pending_utf8) {
-                    Ok(s) => s.len(),
-                    Err(e) => e.valid_up_to(),
-                };
-                if let Ok(s) = std::str::from_utf8(&pending_utf8[..valid]) {
-                    sse_buf.push_str(s);
-                }
-                pending_utf8.drain(..valid);
+                decode_utf8_chunk(&mut pending_utf8, &mut sse_buf);
                 let mut done = false;
                 for data in drain_sse_events(&mut sse_buf) {
                     if let Ok(v) = serde_json::from_str::<Value>(&data) {

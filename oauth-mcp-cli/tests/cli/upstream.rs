@@ -25,7 +25,7 @@ async fn upstream_server(allowed: &[&str]) -> (OidcProvider, example_axum_server
             upstream: Some(UpstreamOptions {
                 provider: UpstreamChoice::Issuer(op.issuer().to_owned()),
                 client_id: UPSTREAM_CLIENT.id.to_owned(),
-                client_secret: Some(UPSTREAM_CLIENT.secret.to_owned()),
+                client_secret: Some(UPSTREAM_CLIENT.secret.into()),
                 allowed_users: allowed.iter().map(|s| (*s).to_owned()).collect(),
                 admin_users: Vec::new(),
                 github_web_url: None,

@@ -7,16 +7,17 @@
 
 mod document;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use moka::future::Cache;
+use moka::ops::compute::{CompResult, Op};
 use serde_json::Value;
-use tokio::sync::Mutex;
 use url::Url;
 
 use crate::client::Client;
+use crate::error::ConfigError;
 use crate::fetch::{FetchLimits, fetch_guarded};
 
 pub use crate::fetch::forbidden_address;
@@ -86,6 +87,7 @@ pub struct CimdConfig {
     pub(crate) min_cache: i64,
     pub(crate) max_cache: i64,
     pub(crate) failure_cache: i64,
+    pub(crate) capacity: u64,
 }
 
 impl Default for CimdConfig {
@@ -98,9 +100,16 @@ impl Default for CimdConfig {
             min_cache: 60,
             max_cache: 24 * 3600,
             failure_cache: 30,
+            capacity: 10_000,
         }
     }
 }
+
+/// The largest document size that may be configured.
+const MAX_BYTES_LIMIT: usize = 256 * 1024;
+
+/// The longest fetch timeout that may be configured.
+const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl CimdConfig {
     fn limits(&self) -> FetchLimits {
@@ -124,13 +133,13 @@ impl CimdConfig {
         self
     }
 
-    /// The largest document accepted (default 5 KiB).
+    /// The largest document accepted (default 5 KiB; 1 KiB to 256 KiB).
     pub fn max_bytes(mut self, n: usize) -> Self {
         self.max_bytes = n;
         self
     }
 
-    /// The total time a fetch may take (default 5 s).
+    /// The total time a fetch may take, DNS included (default 5 s; at most 30 s).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
@@ -138,11 +147,57 @@ impl CimdConfig {
 
     /// Cache bounds in seconds: a document is kept for its `max-age` clamped
     /// to `[min, max]` (defaults 60 s and 24 h); a failure for `failure` (30 s).
+    /// Each is at least 1 s, and `min` at most `max`.
     pub fn cache_bounds(mut self, min: i64, max: i64, failure: i64) -> Self {
         self.min_cache = min;
         self.max_cache = max;
         self.failure_cache = failure;
         self
+    }
+
+    /// How many client ids (documents and remembered failures) are cached
+    /// at most (default 10,000; at least 1). The least useful go first.
+    pub fn capacity(mut self, n: u64) -> Self {
+        self.capacity = n;
+        self
+    }
+
+    /// Checks every value; the error names it and says what is allowed.
+    /// [`crate::ServerConfigBuilder::build`] calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        const FIELD: &str = "client_id_metadata_documents";
+        let bad = |reason: String| Err(ConfigError::new(FIELD, reason));
+        if !(1024..=MAX_BYTES_LIMIT).contains(&self.max_bytes) {
+            return bad(format!(
+                "max_bytes is {}; use 1024 to {MAX_BYTES_LIMIT} (a client metadata document is a few hundred bytes)",
+                self.max_bytes
+            ));
+        }
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return bad(format!(
+                "timeout is {:?}; use more than zero and at most {MAX_TIMEOUT:?} (a slow document host holds an authorization request open)",
+                self.timeout
+            ));
+        }
+        for (name, secs) in [
+            ("min", self.min_cache),
+            ("max", self.max_cache),
+            ("failure", self.failure_cache),
+        ] {
+            if secs < 1 {
+                return bad(format!("cache_bounds {name} is {secs} s; use at least 1 s"));
+            }
+        }
+        if self.min_cache > self.max_cache {
+            return bad(format!(
+                "cache_bounds min ({} s) is longer than max ({} s); it must not be",
+                self.min_cache, self.max_cache
+            ));
+        }
+        if self.capacity == 0 {
+            return bad("capacity is 0; use at least 1".into());
+        }
+        Ok(())
     }
 }
 
@@ -152,17 +207,19 @@ pub fn is_document_client_id(client_id: &str) -> bool {
     crate::client::is_url_client_id(client_id)
 }
 
-#[derive(Debug, Clone)]
-enum Cached {
-    Ok(Box<Client>),
-    Failed(String),
+/// A resolved client id (or why not), and until when it may be used.
+#[derive(Debug)]
+struct Cached {
+    result: Result<Client, String>,
+    until: i64,
 }
 
-/// Resolves document client ids, with a cache.
+/// Resolves document client ids, with a cache (moka) bounded in entries;
+/// concurrent lookups of one client id share one fetch.
 #[derive(Debug)]
 pub struct CimdResolver {
-    cfg: CimdConfig,
-    cache: Mutex<HashMap<String, (Cached, i64)>>,
+    cfg: Arc<CimdConfig>,
+    cache: Cache<String, Arc<Cached>>,
 }
 
 /// A refused client id document: the reason goes to the audit log; the user
@@ -178,42 +235,52 @@ pub struct CimdError {
 }
 
 impl CimdResolver {
-    /// A resolver with `cfg`.
+    /// A resolver with `cfg` (validated by [`CimdConfig::validate`] when
+    /// the server is built).
     pub fn new(cfg: CimdConfig) -> Self {
         Self {
-            cfg,
-            cache: Mutex::new(HashMap::new()),
+            cache: Cache::builder().max_capacity(cfg.capacity).build(),
+            cfg: Arc::new(cfg),
         }
     }
 
     /// The client a document client id describes (cached), or why not.
+    /// Of concurrent calls for one client id, one fetches and the others
+    /// wait for its answer.
     pub async fn resolve(&self, client_id: &str, now: i64) -> Result<Client, CimdError> {
         let err = |reason: String| CimdError {
             url: client_id.to_owned(),
             reason,
         };
-        if let Some((entry, until)) = self.cache.lock().await.get(client_id)
-            && *until > now
-        {
-            return match entry {
-                Cached::Ok(c) => Ok((**c).clone()),
-                Cached::Failed(r) => Err(err(format!("{r} (cached failure)"))),
-            };
-        }
-        let (result, ttl) = match self.fetch(client_id, now).await {
-            Ok((client, ttl)) => (Ok(client), ttl),
-            Err(reason) => (Err(reason), self.cfg.failure_cache),
+        let outcome = self
+            .cache
+            .entry(client_id.to_owned())
+            .and_compute_with(|cached| async move {
+                if cached.is_some_and(|e| e.value().until > now) {
+                    return Op::Nop;
+                }
+                let (result, ttl) = match self.fetch(client_id, now).await {
+                    Ok((client, ttl)) => (Ok(client), ttl),
+                    Err(reason) => (Err(reason), self.cfg.failure_cache),
+                };
+                Op::Put(Arc::new(Cached {
+                    result,
+                    until: now.saturating_add(ttl),
+                }))
+            })
+            .await;
+        let (entry, fresh) = match outcome {
+            CompResult::Inserted(e) | CompResult::ReplacedWith(e) => (e.into_value(), true),
+            CompResult::Unchanged(e) => (e.into_value(), false),
+            CompResult::StillNone(_) | CompResult::Removed(_) => {
+                return Err(err("no document cached".into()));
+            }
         };
-        let mut cache = self.cache.lock().await;
-        if cache.len() > 10_000 {
-            cache.retain(|_, (_, until)| *until > now);
+        match &entry.result {
+            Ok(c) => Ok(c.clone()),
+            Err(r) if fresh => Err(err(r.clone())),
+            Err(r) => Err(err(format!("{r} (cached failure)"))),
         }
-        let entry = match &result {
-            Ok(c) => Cached::Ok(Box::new(c.clone())),
-            Err(r) => Cached::Failed(r.clone()),
-        };
-        cache.insert(client_id.to_owned(), (entry, now + ttl));
-        result.map_err(err)
     }
 
     async fn fetch(&self, client_id: &str, now: i64) -> Result<(Client, i64), String> {

@@ -138,25 +138,39 @@ impl RedirectUriAllowlist {
     }
 }
 
+/// Whether `s` matches `pattern` (see [`RedirectUriAllowlist`]), in
+/// O(len(pattern) × len(s)) time whatever the number of `*`: a row of the
+/// classic wildcard table per character of `s`, so that a long redirect URI
+/// sent by a stranger cannot make a many-star pattern backtrack
+/// exponentially.
 fn glob_match(pattern: &str, s: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == s,
-        Some((head, tail)) => {
-            let Some(rest) = s.strip_prefix(head) else {
-                return false;
-            };
-            // `*` consumes 0..n characters that are not path/query/fragment delimiters.
-            for (i, c) in rest.char_indices() {
-                if glob_match(tail, &rest[i..]) {
-                    return true;
-                }
-                if matches!(c, '/' | '?' | '#') {
-                    return false;
-                }
-            }
-            glob_match(tail, "")
-        }
+    if !pattern.contains('*') {
+        return pattern == s;
     }
+    let p: Vec<char> = pattern.chars().collect();
+    // row[j]: the first j pattern characters match what has been read of `s`.
+    let mut row = vec![false; p.len() + 1];
+    row[0] = true;
+    for j in 1..=p.len() {
+        row[j] = row[j - 1] && p[j - 1] == '*';
+    }
+    for c in s.chars() {
+        let delimiter = matches!(c, '/' | '?' | '#');
+        let mut next = vec![false; p.len() + 1];
+        for j in 1..=p.len() {
+            next[j] = if p[j - 1] == '*' {
+                // `*` matches nothing more, or also this character.
+                next[j - 1] || (row[j] && !delimiter)
+            } else {
+                row[j - 1] && p[j - 1] == c
+            };
+        }
+        if !next.contains(&true) {
+            return false;
+        }
+        row = next;
+    }
+    row[p.len()]
 }
 
 impl RedirectUriPolicy for RedirectUriAllowlist {
@@ -261,6 +275,24 @@ mod tests {
                 .check("https://claude.ai.evil.com/api/mcp/auth_callback")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn allowlist_globs_with_several_stars() {
+        let p = RedirectUriAllowlist::new(["https://*.*.example.com/cb/*", "app*://x*"]);
+        assert!(p.check("https://a.b.example.com/cb/1").is_ok());
+        assert!(p.check("https://..example.com/cb/").is_ok());
+        assert!(p.check("https://a.example.com/cb/1").is_err());
+        assert!(p.check("https://a.b.example.com/cb/1/2").is_err());
+        assert!(p.check("app.test://x").is_ok());
+        assert!(p.check("app/test://x").is_err());
+        // A many-star pattern against a long URI that almost matches: a
+        // backtracking matcher would try ~10^20 splits here and never end.
+        let many = RedirectUriAllowlist::new(["https://*a*a*a*a*a*a*a*a*b.example.com/cb"]);
+        let long = format!("https://{}.example.com/cb", "a".repeat(3000));
+        assert!(many.check(&long).is_err());
+        let ok = format!("https://{}b.example.com/cb", "a".repeat(3000));
+        assert!(many.check(&ok).is_ok());
     }
 
     #[test]

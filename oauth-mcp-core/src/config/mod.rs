@@ -486,9 +486,11 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// Skip the per-request check that a token's grant is not revoked (the
-    /// resource server then trusts the token until `exp`).
-    pub fn skip_revocation_check(mut self) -> Self {
+    /// Skip the check that a token's grant is not revoked: the resource
+    /// server then trusts a token until its `exp` even after the grant was
+    /// revoked (code replay, refresh-token reuse, `/revoke`, an operator).
+    /// Insecure unless access tokens are very short-lived.
+    pub fn dangerously_skip_revocation_check(mut self) -> Self {
         self.check_revocation = false;
         self
     }
@@ -583,6 +585,10 @@ impl ServerConfigBuilder {
         .leeway(self.client_assertion_leeway);
         client_assertion_policy.validate()?;
         self.client_jwks_fetch.validate()?;
+        #[cfg(feature = "cimd")]
+        if let Some(cimd) = &self.cimd {
+            cimd.validate()?;
+        }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let clients = clients::pre_registered(self.clients, clock.now())?;
         let (key_schedule, key_refresh_interval) =

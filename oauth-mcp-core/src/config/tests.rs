@@ -223,3 +223,38 @@ fn pre_registered_private_key_jwt_clients_are_checked_at_startup() {
         assert_eq!((e.field, e.reason.as_str()), ("clients", says));
     }
 }
+
+/// Out-of-range Client ID Metadata Document settings fail at start-up,
+/// naming the setting.
+#[cfg(feature = "cimd")]
+#[test]
+fn cimd_settings_are_validated() {
+    use crate::cimd::CimdConfig;
+    let build = |c: CimdConfig| {
+        ServerConfig::builder("https://as.example.com")
+            .client_id_metadata_documents(c)
+            .build()
+    };
+    assert!(build(CimdConfig::default()).is_ok());
+    for (cfg, words) in [
+        (CimdConfig::default().max_bytes(0), "max_bytes is 0"),
+        (
+            CimdConfig::default().timeout(std::time::Duration::ZERO),
+            "timeout is 0ns",
+        ),
+        (CimdConfig::default().cache_bounds(0, 60, 30), "min is 0 s"),
+        (
+            CimdConfig::default().cache_bounds(600, 60, 30),
+            "longer than max",
+        ),
+        (
+            CimdConfig::default().cache_bounds(60, 600, -1),
+            "failure is -1 s",
+        ),
+        (CimdConfig::default().capacity(0), "capacity is 0"),
+    ] {
+        let e = build(cfg).unwrap_err();
+        assert_eq!(e.field, "client_id_metadata_documents");
+        assert!(e.to_string().contains(words), "{e}");
+    }
+}

@@ -1,4 +1,14 @@
-//! Token introspection (RFC 7662) for authenticated clients (resource servers).
+//! Token introspection (RFC 7662) for authenticated clients.
+//!
+//! Who may learn what (RFC 7662 §4: the server decides which tokens a
+//! caller may introspect): a client the operator set up — configured with
+//! [`crate::ServerConfigBuilder::client`], or marked trusted in the store —
+//! is a resource server and may introspect every token; any other
+//! authenticated client (registered through `/register` or a Client ID
+//! Metadata Document) only tokens issued to itself. Anything else answers
+//! `{"active": false}`, as for an unknown token, so that a stranger who
+//! registers a confidential client learns nothing about other people's
+//! tokens.
 
 use serde_json::{Value, json};
 
@@ -13,8 +23,10 @@ use crate::validate::LocalJwtValidator;
 
 impl AuthServer {
     /// POST /introspect (RFC 7662): whether a token is active, and its claims.
-    /// Only clients that authenticate (a secret or `private_key_jwt`; a
-    /// resource server registered by the operator) may introspect; unknown, expired or revoked tokens answer
+    /// Only clients that authenticate (a secret or `private_key_jwt`) may
+    /// introspect; a client the operator set up may introspect any token,
+    /// other clients only their own (see the module docs). Unknown, expired
+    /// or revoked tokens, and other clients' tokens, answer
     /// `{"active": false}`.
     pub async fn introspect(
         &self,
@@ -34,11 +46,14 @@ impl AuthServer {
         let token = form.required("token")?;
         let now = self.now();
         let inactive = json!({"active": false});
+        let operator =
+            client.trusted || self.cfg.pre_registered_client(&client.client_id).is_some();
+        let may_see = |owner: &str| operator || owner == client.client_id;
         if let Some(r) = self.store.get_refresh(&hash_secret(token)).await? {
             let Some(g) = self.store.get_grant(&r.grant_id).await? else {
                 return Ok(inactive);
             };
-            if g.revoked || r.expires_at <= now {
+            if g.revoked || r.expires_at <= now || !may_see(&g.client_id) {
                 return Ok(inactive);
             }
             return Ok(json!({
@@ -56,6 +71,9 @@ impl AuthServer {
             )
             .with_leeway(0);
             if let Ok((ctx, gid)) = v.validate_signed(token).await {
+                if !may_see(&ctx.client_id) {
+                    return Ok(inactive);
+                }
                 if let Some(gid) = gid
                     && self.store.get_grant(&gid).await?.is_some_and(|g| g.revoked)
                 {

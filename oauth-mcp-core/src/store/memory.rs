@@ -301,6 +301,9 @@ impl UserStore for MemoryStore {
     }
 }
 
+/// The most single-use markers ([`ReplayStore`]) the memory store keeps.
+const MAX_REPLAY_MARKERS: usize = 100_000;
+
 #[async_trait]
 impl ReplayStore for MemoryStore {
     async fn consume_once(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
@@ -308,9 +311,18 @@ impl ReplayStore for MemoryStore {
         if g.replay.get(key).is_some_and(|until| *until > now) {
             return Ok(false);
         }
-        // Bounded without waiting for the periodic purge.
-        if g.replay.len() >= 100_000 {
+        // Bounded without waiting for the periodic purge: expired markers
+        // go first; if the table is still full of live ones (someone is
+        // minting valid assertions with fresh `jti`s as fast as they can),
+        // new ones are refused until markers expire (at most the assertion
+        // lifetime, 10 minutes by default) rather than growing memory.
+        if g.replay.len() >= MAX_REPLAY_MARKERS {
             g.replay.retain(|_, until| *until > now);
+            if g.replay.len() >= MAX_REPLAY_MARKERS {
+                return Err(StoreError::Unavailable(format!(
+                    "the in-memory store holds {MAX_REPLAY_MARKERS} unexpired client-assertion markers; new ones are refused until some expire"
+                )));
+            }
         }
         g.replay.insert(key.to_owned(), expires_at);
         Ok(true)
@@ -427,5 +439,30 @@ impl RateLimitStore for MemoryStore {
     ) -> Result<RateDecision, StoreError> {
         let tat = self.lock()?.rate_cells.get(bucket).copied();
         Ok(gcra_peek(tat, now_ms, rule))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Live single-use markers are bounded: when the table is full of
+    /// unexpired ones, a new one is refused as "unavailable" (503 at the
+    /// endpoints) instead of growing memory; expired ones make room again.
+    #[tokio::test]
+    async fn replay_markers_are_bounded() {
+        let store = MemoryStore::new();
+        for i in 0..MAX_REPLAY_MARKERS {
+            assert!(store.consume_once(&format!("k{i}"), 100, 0).await.unwrap());
+        }
+        assert!(matches!(
+            store.consume_once("one-more", 100, 0).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        // A replay of a remembered marker is still told apart.
+        assert!(!store.consume_once("k7", 100, 0).await.unwrap());
+        // Once they expire, new markers fit again.
+        assert!(store.consume_once("one-more", 200, 100).await.unwrap());
+        assert_eq!(store.lock().unwrap().replay.len(), 1);
     }
 }

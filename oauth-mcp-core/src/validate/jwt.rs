@@ -90,11 +90,11 @@ pub(crate) fn check_claims(
         });
     }
     let exp = c.exp.ok_or(TokenRejection::MissingClaim("exp"))?;
-    if exp + leeway <= now {
-        return Err(TokenRejection::Expired(now - exp));
+    if exp.saturating_add(leeway) <= now {
+        return Err(TokenRejection::Expired(now.saturating_sub(exp)));
     }
     if let Some(nbf) = c.nbf
-        && nbf > now + leeway
+        && nbf > now.saturating_add(leeway)
     {
         return Err(TokenRejection::NotYetValid);
     }

@@ -390,6 +390,84 @@ async fn introspection_answers_confidential_clients_only() {
     assert_eq!(introspect(refresh.into(), rs).await.1["active"], false);
 }
 
+/// A client that registered itself (RFC 7591) may introspect only the
+/// tokens issued to it: someone else's token is `{"active": false}`, as
+/// for an unknown token, while the operator's resource server sees both.
+#[tokio::test]
+async fn registered_clients_introspect_only_their_own_tokens() {
+    let secret = "resource-server-secret-123";
+    let oauth = server(ServerConfig::builder("http://127.0.0.1:8080").client(
+        PreRegisteredClient::confidential("rs", secret, vec!["https://rs.example/unused".into()]),
+    ))
+    .await;
+    // A stranger registers a confidential client of its own.
+    let body = format!(
+        r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"client_secret_post"}}"#
+    );
+    let r = oauth
+        .handle(req("POST", "/register", Some("application/json"), body))
+        .await;
+    assert_eq!(r.status(), 201);
+    let reg: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    let stranger = reg["client_id"].as_str().unwrap().to_owned();
+    let stranger_auth = format!(
+        "client_id={stranger}&client_secret={}",
+        reg["client_secret"].as_str().unwrap()
+    );
+    let tokens_of = |client: String, auth: String| {
+        let oauth = &oauth;
+        async move {
+            let (_, loc, _) = login(oauth, &authorize_uri(&client, ""), "alice", "pw-alice").await;
+            let code = query_param(&loc.unwrap(), "code").unwrap();
+            let form = format!(
+                "grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}&{auth}"
+            );
+            token_ok(oauth, form).await
+        }
+    };
+    let victim = register(&oauth, "").await;
+    let theirs = tokens_of(victim.clone(), format!("client_id={victim}")).await;
+    let own = tokens_of(stranger.clone(), stranger_auth.clone()).await;
+    let introspect = |token: String, auth: String| {
+        let oauth = &oauth;
+        async move {
+            let r = oauth
+                .handle(req(
+                    "POST",
+                    "/introspect",
+                    Some("application/x-www-form-urlencoded"),
+                    format!("token={token}&{auth}"),
+                ))
+                .await;
+            assert_eq!(r.status(), 200);
+            serde_json::from_slice::<serde_json::Value>(r.body()).unwrap()
+        }
+    };
+    let access = |t: &serde_json::Value| t["access_token"].as_str().unwrap().to_owned();
+    let refresh = |t: &serde_json::Value| t["refresh_token"].as_str().unwrap().to_owned();
+    let inactive = serde_json::json!({"active": false});
+    assert_eq!(
+        introspect(access(&theirs), stranger_auth.clone()).await,
+        inactive
+    );
+    assert_eq!(
+        introspect(refresh(&theirs), stranger_auth.clone()).await,
+        inactive
+    );
+    let v = introspect(access(&own), stranger_auth.clone()).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["client_id"], stranger.as_str());
+    assert_eq!(
+        introspect(refresh(&own), stranger_auth).await["active"],
+        true
+    );
+    let rs = format!("client_id=rs&client_secret={secret}");
+    let v = introspect(access(&theirs), rs.clone()).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["client_id"], victim.as_str());
+    assert_eq!(introspect(refresh(&theirs), rs).await["active"], true);
+}
+
 #[tokio::test]
 async fn registration_token_and_client_lifetime() {
     use oauth_mcp_core::clock::ManualClock;

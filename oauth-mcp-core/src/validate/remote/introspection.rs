@@ -133,7 +133,11 @@ impl TokenValidator for IntrospectionValidator {
         let resp = self
             .http
             .post(&self.endpoint)
-            .basic_auth(&self.client_id, Some(self.client_secret.secret()))
+            // RFC 6749 §2.3.1: each part form-encoded before Basic.
+            .basic_auth(
+                form_encoded(&self.client_id),
+                Some(form_encoded(self.client_secret.secret())),
+            )
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
@@ -204,4 +208,10 @@ impl TokenValidator for IntrospectionValidator {
     fn audience(&self) -> Option<&ResourceUri> {
         Some(&self.audience)
     }
+}
+
+/// `s` in `application/x-www-form-urlencoded` form, as HTTP Basic client
+/// credentials need it (RFC 6749 §2.3.1).
+fn form_encoded(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -82,13 +82,13 @@ impl RemoteJwksBuilder {
         self
     }
 
-    /// HTTP timeout for metadata and JWKS requests (default 5 s).
+    /// HTTP timeout for metadata and JWKS requests (default 5 s; at most 30 s).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
     }
 
-    /// Clock-skew allowance for `exp`/`nbf` in seconds (default 30).
+    /// Clock-skew allowance for `exp`/`nbf` in seconds (default 30; 0 to 300).
     pub fn leeway(mut self, secs: i64) -> Self {
         self.leeway = secs;
         self
@@ -103,11 +103,7 @@ impl RemoteJwksBuilder {
     /// Discovers the JWKS URL (unless given), fetches the keys once, and
     /// fails now, at start-up, if any of it does not work.
     pub async fn build(self) -> Result<RemoteJwksValidator, RemoteError> {
-        if self.algorithms.is_empty() {
-            return Err(RemoteError(
-                "at least one algorithm must be accepted".into(),
-            ));
-        }
+        self.validate()?;
         let http = http_client(self.timeout)?;
         let jwks_uri = match self.jwks_uri.clone() {
             Some(u) => u,
@@ -137,6 +133,49 @@ impl RemoteJwksBuilder {
             .await
             .map_err(|e| RemoteError(format!("cannot load the JWKS: {e}")))?;
         Ok(v)
+    }
+}
+
+impl RemoteJwksBuilder {
+    /// Checks every setting before anything is fetched; the error names the
+    /// setting and what is allowed.
+    fn validate(&self) -> Result<(), RemoteError> {
+        let bad = |m: String| Err(RemoteError(m));
+        if self.algorithms.is_empty() {
+            return bad("algorithms: at least one algorithm must be accepted".into());
+        }
+        if self.scope_claims.is_empty() {
+            return bad(
+                "scope_claims: name at least one claim scopes come from (usually `scope`)".into(),
+            );
+        }
+        if !(0..=300).contains(&self.leeway) {
+            return bad(format!(
+                "leeway is {} s; use 0 to 300 s (clock skew between servers is seconds, not minutes)",
+                self.leeway
+            ));
+        }
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(30) {
+            return bad(format!(
+                "timeout is {:?}; use more than zero and at most 30 s (a slow authorization server holds MCP requests open)",
+                self.timeout
+            ));
+        }
+        if self.max_key_age < Duration::from_secs(1) {
+            return bad(format!(
+                "max_key_age is {:?}; use at least 1 s",
+                self.max_key_age
+            ));
+        }
+        if self.min_refetch_interval < Duration::from_secs(1)
+            || self.min_refetch_interval > self.max_key_age
+        {
+            return bad(format!(
+                "min_refetch_interval is {:?}; use at least 1 s and at most max_key_age ({:?}), so that bogus key ids cannot make this server hammer the JWKS",
+                self.min_refetch_interval, self.max_key_age
+            ));
+        }
+        Ok(())
     }
 }
 

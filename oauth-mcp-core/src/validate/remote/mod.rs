@@ -139,4 +139,29 @@ mod tests {
         assert_eq!(scopes_from(&c, &all).to_string(), "a b c d e");
         assert_eq!(scopes_from(&c, &all[..1]).to_string(), "a b");
     }
+
+    /// Out-of-range settings fail at `build`, before any network call
+    /// (the issuer here does not exist), naming the setting.
+    #[tokio::test]
+    async fn jwks_builder_settings_are_validated() {
+        use std::time::Duration;
+        let aud = ResourceUri::parse("https://mcp.example.com/mcp").unwrap();
+        let b = || RemoteJwksValidator::builder("https://as.invalid", aud.clone());
+        for (builder, words) in [
+            (b().algorithms(vec![]), "algorithms:"),
+            (b().scope_claims(vec![]), "scope_claims:"),
+            (b().leeway(-1), "leeway is -1 s"),
+            (b().leeway(i64::MAX), "use 0 to 300 s"),
+            (b().timeout(Duration::ZERO), "timeout is 0ns"),
+            (b().timeout(Duration::from_secs(31)), "at most 30 s"),
+            (b().max_key_age(Duration::ZERO), "max_key_age is 0ns"),
+            (
+                b().min_refetch_interval(Duration::from_secs(3600)),
+                "at most max_key_age",
+            ),
+        ] {
+            let e = builder.build().await.unwrap_err();
+            assert!(e.to_string().contains(words), "{words}: {e}");
+        }
+    }
 }
