@@ -8,7 +8,6 @@
 //! no proxy; a size cap and a total timeout.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 use url::Url;
 
@@ -101,16 +100,7 @@ fn forbidden_v4(ip: Ipv4Addr, allow_loopback: bool) -> Option<&'static str> {
     None
 }
 
-/// The limits of one guarded fetch.
-#[derive(Debug, Clone)]
-pub(crate) struct FetchLimits {
-    /// Development only: allow `http://` on loopback and loopback addresses.
-    pub(crate) allow_loopback_http: bool,
-    /// The largest body accepted.
-    pub(crate) max_bytes: usize,
-    /// The total time the fetch may take (DNS included).
-    pub(crate) timeout: Duration,
-}
+pub(crate) use crate::fetch_limits::FetchLimits;
 
 /// A fetched document.
 #[derive(Debug, Clone)]

@@ -66,6 +66,7 @@ pub mod events;
 // metadata documents and clients' `jwks_uri` (both feature `cimd`).
 #[cfg(feature = "cimd")]
 mod fetch;
+mod fetch_limits;
 pub mod grant;
 pub mod http;
 pub mod login;

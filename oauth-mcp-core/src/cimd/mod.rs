@@ -19,6 +19,7 @@ use url::Url;
 use crate::client::Client;
 use crate::error::ConfigError;
 use crate::fetch::{FetchLimits, fetch_guarded};
+use crate::fetch_limits::at_least_one_second;
 
 pub use crate::fetch::forbidden_address;
 pub use document::client_from_document;
@@ -81,9 +82,7 @@ impl CimdTrustPolicy for CimdPolicy {
 #[derive(Debug, Clone)]
 pub struct CimdConfig {
     pub(crate) policy: Arc<dyn CimdTrustPolicy>,
-    pub(crate) allow_loopback_http: bool,
-    pub(crate) max_bytes: usize,
-    pub(crate) timeout: Duration,
+    pub(crate) fetch: FetchLimits,
     pub(crate) min_cache: i64,
     pub(crate) max_cache: i64,
     pub(crate) failure_cache: i64,
@@ -94,9 +93,7 @@ impl Default for CimdConfig {
     fn default() -> Self {
         Self {
             policy: Arc::new(CimdPolicy::AnyHttps),
-            allow_loopback_http: false,
-            max_bytes: 5 * 1024,
-            timeout: Duration::from_secs(5),
+            fetch: FetchLimits::new(5 * 1024),
             min_cache: 60,
             max_cache: 24 * 3600,
             failure_cache: 30,
@@ -108,18 +105,7 @@ impl Default for CimdConfig {
 /// The largest document size that may be configured.
 const MAX_BYTES_LIMIT: usize = 256 * 1024;
 
-/// The longest fetch timeout that may be configured.
-const MAX_TIMEOUT: Duration = Duration::from_secs(30);
-
 impl CimdConfig {
-    fn limits(&self) -> FetchLimits {
-        FetchLimits {
-            allow_loopback_http: self.allow_loopback_http,
-            max_bytes: self.max_bytes,
-            timeout: self.timeout,
-        }
-    }
-
     /// Which client ids to trust (default: any https URL).
     pub fn policy(mut self, policy: impl CimdTrustPolicy + 'static) -> Self {
         self.policy = Arc::new(policy);
@@ -129,19 +115,19 @@ impl CimdConfig {
     /// Development only: accept `http://` client ids on loopback and fetch
     /// from loopback addresses.
     pub fn dangerously_allow_loopback_http(mut self) -> Self {
-        self.allow_loopback_http = true;
+        self.fetch.allow_loopback_http = true;
         self
     }
 
     /// The largest document accepted (default 5 KiB; 1 KiB to 256 KiB).
     pub fn max_bytes(mut self, n: usize) -> Self {
-        self.max_bytes = n;
+        self.fetch.max_bytes = n;
         self
     }
 
     /// The total time a fetch may take, DNS included (default 5 s; at most 30 s).
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = d;
+        self.fetch.timeout = d;
         self
     }
 
@@ -167,27 +153,19 @@ impl CimdConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         const FIELD: &str = "client_id_metadata_documents";
         let bad = |reason: String| Err(ConfigError::new(FIELD, reason));
-        if !(1024..=MAX_BYTES_LIMIT).contains(&self.max_bytes) {
-            return bad(format!(
-                "max_bytes is {}; use 1024 to {MAX_BYTES_LIMIT} (a client metadata document is a few hundred bytes)",
-                self.max_bytes
-            ));
-        }
-        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
-            return bad(format!(
-                "timeout is {:?}; use more than zero and at most {MAX_TIMEOUT:?} (a slow document host holds an authorization request open)",
-                self.timeout
-            ));
-        }
-        for (name, secs) in [
-            ("min", self.min_cache),
-            ("max", self.max_cache),
-            ("failure", self.failure_cache),
-        ] {
-            if secs < 1 {
-                return bad(format!("cache_bounds {name} is {secs} s; use at least 1 s"));
-            }
-        }
+        self.fetch.validate(
+            FIELD,
+            1024..=MAX_BYTES_LIMIT,
+            "a client metadata document is a few hundred bytes",
+        )?;
+        at_least_one_second(
+            FIELD,
+            &[
+                ("cache_bounds min", self.min_cache),
+                ("cache_bounds max", self.max_cache),
+                ("cache_bounds failure", self.failure_cache),
+            ],
+        )?;
         if self.min_cache > self.max_cache {
             return bad(format!(
                 "cache_bounds min ({} s) is longer than max ({} s); it must not be",
@@ -292,7 +270,7 @@ impl CimdResolver {
             return Err("client id URLs must use https".into());
         }
         self.cfg.policy.check(&url, None)?;
-        let fetched = fetch_guarded(&url, &self.cfg.limits()).await?;
+        let fetched = fetch_guarded(&url, &self.cfg.fetch).await?;
         let doc: Value = serde_json::from_slice(&fetched.body)
             .map_err(|e| format!("the document is not JSON: {e}"))?;
         let client = client_from_document(client_id, &doc, now)?;

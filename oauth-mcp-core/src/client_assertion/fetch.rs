@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::error::ConfigError;
+use crate::fetch_limits::{FetchLimits, at_least_one_second};
 
 /// How `jwks_uri` documents are fetched and cached. Every value is checked
 /// when the server (or a [`super::ClientAssertionVerifier`]) is built; a bad
@@ -12,9 +13,7 @@ use crate::error::ConfigError;
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct JwksFetchConfig {
-    pub(crate) allow_loopback_http: bool,
-    pub(crate) max_bytes: usize,
-    pub(crate) timeout: Duration,
+    pub(crate) fetch: FetchLimits,
     pub(crate) max_age: i64,
     pub(crate) min_refetch_interval: i64,
     pub(crate) failure_ttl: i64,
@@ -24,9 +23,7 @@ pub struct JwksFetchConfig {
 impl Default for JwksFetchConfig {
     fn default() -> Self {
         Self {
-            allow_loopback_http: false,
-            max_bytes: 64 * 1024,
-            timeout: Duration::from_secs(5),
+            fetch: FetchLimits::new(64 * 1024),
             max_age: 3600,
             min_refetch_interval: 10,
             failure_ttl: 30,
@@ -38,26 +35,23 @@ impl Default for JwksFetchConfig {
 /// The largest JWK Set size that may be configured.
 const MAX_BYTES_LIMIT: usize = 1024 * 1024;
 
-/// The longest fetch timeout that may be configured.
-const MAX_TIMEOUT: Duration = Duration::from_secs(30);
-
 impl JwksFetchConfig {
     /// Development only: accept `http://` JWKS URLs on loopback and fetch
     /// from loopback addresses.
     pub fn dangerously_allow_loopback_http(mut self) -> Self {
-        self.allow_loopback_http = true;
+        self.fetch.allow_loopback_http = true;
         self
     }
 
     /// The largest JWK Set accepted (default 64 KiB; 1 KiB to 1 MiB).
     pub fn max_bytes(mut self, n: usize) -> Self {
-        self.max_bytes = n;
+        self.fetch.max_bytes = n;
         self
     }
 
     /// The total time a fetch may take (default 5 s; at most 30 s).
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = d;
+        self.fetch.timeout = d;
         self
     }
 
@@ -89,27 +83,19 @@ impl JwksFetchConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         const FIELD: &str = "client_jwks_fetch";
         let bad = |reason: String| Err(ConfigError::new(FIELD, reason));
-        if !(1024..=MAX_BYTES_LIMIT).contains(&self.max_bytes) {
-            return bad(format!(
-                "max_bytes is {}; use 1024 to {MAX_BYTES_LIMIT} (a JWK Set of a few keys is a few KiB)",
-                self.max_bytes
-            ));
-        }
-        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
-            return bad(format!(
-                "timeout is {:?}; use more than zero and at most {MAX_TIMEOUT:?} (a slow key server holds a token request open)",
-                self.timeout
-            ));
-        }
-        for (name, secs) in [
-            ("max_age", self.max_age),
-            ("min_refetch_interval", self.min_refetch_interval),
-            ("failure_ttl", self.failure_ttl),
-        ] {
-            if secs < 1 {
-                return bad(format!("cache {name} is {secs} s; use at least 1 s"));
-            }
-        }
+        self.fetch.validate(
+            FIELD,
+            1024..=MAX_BYTES_LIMIT,
+            "a JWK Set of a few keys is a few KiB",
+        )?;
+        at_least_one_second(
+            FIELD,
+            &[
+                ("cache max_age", self.max_age),
+                ("cache min_refetch_interval", self.min_refetch_interval),
+                ("cache failure_ttl", self.failure_ttl),
+            ],
+        )?;
         if self.min_refetch_interval > self.max_age {
             return bad(format!(
                 "cache min_refetch_interval ({} s) is longer than max_age ({} s); it must not be",
@@ -128,12 +114,7 @@ impl JwksFetchConfig {
 #[cfg(feature = "cimd")]
 pub(crate) async fn fetch_jwks(url: &str, cfg: &JwksFetchConfig) -> Result<Vec<u8>, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    let limits = crate::fetch::FetchLimits {
-        allow_loopback_http: cfg.allow_loopback_http,
-        max_bytes: cfg.max_bytes,
-        timeout: cfg.timeout,
-    };
-    crate::fetch::fetch_guarded(&parsed, &limits)
+    crate::fetch::fetch_guarded(&parsed, &cfg.fetch)
         .await
         .map(|f| f.body)
 }
