@@ -254,15 +254,7 @@ pub(crate) fn origin(u: &Url) -> String {
     u.origin().ascii_serialization()
 }
 
-/// True for `http` URLs on a loopback host (`localhost`, 127/8, ::1).
-pub(crate) fn is_loopback(u: &Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
+pub(crate) use oauth_mcp_core::net::is_loopback;
 
 /// True if `location` is `redirect_uri` plus query parameters (same scheme,
 /// host, port and path).

@@ -5,47 +5,33 @@
 //! The tracer asks for these lists and nothing else, so that each is one
 //! call to swap for the core's builder of the same URLs.
 
+use oauth_mcp_core::discovery::{
+    authorization_server_metadata_urls, protected_resource_metadata_url,
+};
 use url::Url;
 
 use super::parse::origin;
 
-/// The path of a URL without its trailing slash ("" for the root).
-fn trimmed_path(u: &Url) -> String {
-    u.path().trim_end_matches('/').to_owned()
-}
-
 /// Where RFC 9728 metadata for the resource at `resource` may live: the
-/// well-known URI with the resource's path inserted, then at the root.
+/// well-known URI with the resource's path inserted (core's
+/// [`protected_resource_metadata_url`], as servers name it), then at the
+/// root, where clients of the 2025-03-26 revision look.
 pub(crate) fn protected_resource(resource: &Url) -> Vec<String> {
-    let o = origin(resource);
-    let p = trimmed_path(resource);
-    let mut v = Vec::new();
-    if !p.is_empty() {
-        v.push(format!("{o}/.well-known/oauth-protected-resource{p}"));
-    }
-    v.push(format!("{o}/.well-known/oauth-protected-resource"));
+    let mut v: Vec<String> = [resource.as_str().to_owned(), origin(resource)]
+        .iter()
+        .filter_map(|u| protected_resource_metadata_url(u).ok())
+        .collect();
+    v.dedup();
     v
 }
 
 /// Where the metadata of the authorization server `issuer` may live, in the
-/// order MCP clients try: RFC 8414 with path insertion, OpenID Connect
-/// discovery with path insertion, then OpenID appended to the issuer path.
-/// Without an issuer path: RFC 8414, then OpenID.
+/// order MCP clients try (core's [`authorization_server_metadata_urls`]):
+/// RFC 8414 with path insertion, OpenID Connect discovery with path
+/// insertion, then OpenID appended to the issuer path. Without an issuer
+/// path: RFC 8414, then OpenID. Nothing for a URL that is not http(s).
 pub(crate) fn authorization_server(issuer: &Url) -> Vec<String> {
-    let o = origin(issuer);
-    let p = trimmed_path(issuer);
-    if p.is_empty() {
-        vec![
-            format!("{o}/.well-known/oauth-authorization-server"),
-            format!("{o}/.well-known/openid-configuration"),
-        ]
-    } else {
-        vec![
-            format!("{o}/.well-known/oauth-authorization-server{p}"),
-            format!("{o}/.well-known/openid-configuration{p}"),
-            format!("{o}{p}/.well-known/openid-configuration"),
-        ]
-    }
+    authorization_server_metadata_urls(issuer.as_str()).unwrap_or_default()
 }
 
 #[cfg(test)]

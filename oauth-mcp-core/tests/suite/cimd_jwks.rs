@@ -156,7 +156,7 @@ async fn a_document_client_authenticates_with_the_keys_at_its_jwks_uri() {
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", "x")];
     let a = es.sign("cimd-test", &claims(&id, s.now()));
     form.extend(assertion_form(&a, Some(&id)));
-    let reply = s.post("/token", &form).await;
+    let reply = s.post_reply("/token", &form).await;
     assert_refused(
         &audit,
         &reply,
@@ -185,7 +185,7 @@ async fn a_jwks_uri_refused_by_the_ssrf_rules_is_never_fetched() {
     let a = key.sign("cimd-test", &claims(&id, s.now()));
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", "x")];
     form.extend(assertion_form(&a, Some(&id)));
-    let reply = s.post("/token", &form).await;
+    let reply = s.post_reply("/token", &form).await;
     let jwks_uri = format!("{}/oauth/jwks.json", docs.base);
     assert_refused(
         &audit,

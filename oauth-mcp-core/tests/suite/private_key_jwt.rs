@@ -77,6 +77,16 @@ impl Server {
 
     /// POSTs `form` to `path`; returns the status and the JSON body.
     pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let (status, body, _) = self.post_reply(path, form).await;
+        (status, body)
+    }
+
+    /// [`Self::post`] with the response headers (for refusals).
+    pub(crate) async fn post_reply(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Value, http::HeaderMap) {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -92,6 +102,7 @@ impl Server {
         (
             r.status().as_u16(),
             serde_json::from_slice(r.body()).unwrap(),
+            r.headers().clone(),
         )
     }
 
@@ -146,7 +157,7 @@ pub(crate) fn assertion_form<'a>(
 /// `client_auth.refused` audit event at `endpoint` with `reason_code`.
 pub(crate) fn assert_refused(
     audit: &AuditLog,
-    (status, body): &(u16, Value),
+    (status, body, headers): &(u16, Value, http::HeaderMap),
     expected: (u16, &str, &str),
     endpoint: &str,
     reason_code: &str,
@@ -155,6 +166,17 @@ pub(crate) fn assert_refused(
     assert_eq!(*status, want_status, "{body}");
     assert_eq!(body["error"], error, "{body}");
     assert_eq!(body["error_description"], description);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "no-store");
+    // RFC 6749 §5.2: a 401 invalid_client names the scheme to use.
+    if *status == 401 {
+        assert_eq!(
+            headers["www-authenticate"],
+            "Basic realm=\"oauth-mcp\", charset=\"UTF-8\""
+        );
+    } else {
+        assert!(headers.get("www-authenticate").is_none(), "{headers:?}");
+    }
     let events = audit.named("client_auth.refused");
     let e = events.last().expect("a client_auth.refused event");
     assert_eq!(e["reason_code"], reason_code, "{e:?}");
@@ -304,7 +326,7 @@ async fn every_refused_assertion_is_answered_and_logged_with_its_reason() {
     for (assertion, description, reason_code) in cases {
         let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", "x")];
         form.extend(assertion_form(&assertion, Some(&id)));
-        let reply = s.post("/token", &form).await;
+        let reply = s.post_reply("/token", &form).await;
         assert_refused(
             &audit,
             &reply,
@@ -333,7 +355,7 @@ async fn every_refused_assertion_is_answered_and_logged_with_its_reason() {
             ("token", "x"),
         ];
         form.extend(assertion_form(&a, Some(&id)));
-        let reply = s.post(path, &form).await;
+        let reply = s.post_reply(path, &form).await;
         assert_refused(
             &audit,
             &reply,
@@ -449,7 +471,7 @@ async fn requests_that_mix_or_misname_methods_are_refused() {
     for (auth, (status, error, description), reason_code) in cases {
         let mut form = grant.to_vec();
         form.extend(auth);
-        let reply = s.post("/token", &form).await;
+        let reply = s.post_reply("/token", &form).await;
         assert_refused(
             &audit,
             &reply,
@@ -462,7 +484,7 @@ async fn requests_that_mix_or_misname_methods_are_refused() {
     let signed_ed = ed.sign("ed", &claims(&jwt_client, now));
     let mut form = grant.to_vec();
     form.extend(assertion_form(&signed_ed, Some(&jwt_client)));
-    let reply = s.post("/token", &form).await;
+    let reply = s.post_reply("/token", &form).await;
     assert_refused(
         &audit,
         &reply,
@@ -478,7 +500,7 @@ async fn requests_that_mix_or_misname_methods_are_refused() {
     let mut form = vec![("token", "x")];
     let bad = Key::new(AssertionAlgorithm::Es256, "k1").sign("k1", &claims(&jwt_client, now));
     form.extend(assertion_form(&bad, Some(&jwt_client)));
-    let reply = s.post("/introspect", &form).await;
+    let reply = s.post_reply("/introspect", &form).await;
     assert_refused(
         &audit,
         &reply,
