@@ -10,6 +10,7 @@ use super::{ServerConfig, ServerConfigBuilder};
 
 /// Limits on what strangers can make the server do. Every one is on by
 /// default.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AbuseLimits {
     /// Requests per client address (and per authenticated client) on the

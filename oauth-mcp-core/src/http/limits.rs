@@ -89,23 +89,23 @@ pub(crate) async fn check(
         .await
         .err()?;
     log_rate_limited(&e, Some(address), None);
-    Some(refusal(server, endpoint, e.into()))
+    Some(refusal(server, endpoint, &e.into()))
 }
 
 /// The response for a refused request: JSON for clients, the login UI's
 /// error page for the browser's endpoint; `Retry-After` on both.
-fn refusal(server: &AuthServer, endpoint: Endpoint, e: OAuthError) -> Response<Bytes> {
+fn refusal(server: &AuthServer, endpoint: Endpoint, e: &OAuthError) -> Response<Bytes> {
     match endpoint {
         Endpoint::AuthorizeGet | Endpoint::AuthorizePost => {
             let status = e.code.http_status();
             let mut r =
-                authorize_response(error_page(status, &e), server.config().login_ui().as_ref());
+                authorize_response(error_page(status, e), server.config().login_ui().as_ref());
             if let Some(secs) = e.retry_after_secs {
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             r
         }
-        _ => error_response(&e),
+        _ => error_response(e),
     }
 }

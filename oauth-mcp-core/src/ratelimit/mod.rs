@@ -159,6 +159,7 @@ impl Limit {
 }
 
 /// Who a limit counts requests of.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LimitScope {
     /// The client's network address (an IPv6 address counts with its /64).
@@ -334,6 +335,7 @@ impl<'a> RateKey<'a> {
 }
 
 /// A refused request: which limit, and when to retry.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimited {
     /// The endpoint.
