@@ -37,6 +37,7 @@ fn client(uris: Vec<String>) -> Client {
         active: true,
         created_at: 0,
         expires_at: None,
+        awaiting_first_token: false,
         metadata: Default::default(),
     }
 }

@@ -4,6 +4,7 @@
 use actix_web::body::BoxBody;
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
+use oauth_mcp_core::http::PeerAddr;
 
 /// The request line and headers of an actix request as core `http` 1 parts.
 pub fn to_core_parts(req: &HttpRequest) -> http::request::Parts {
@@ -28,9 +29,15 @@ pub fn to_core_parts(req: &HttpRequest) -> http::request::Parts {
         .unwrap_or_else(|_| http::Request::new(()).into_parts().0)
 }
 
-/// An actix request and its body as a core request.
+/// An actix request and its body as a core request, with the connection's
+/// peer address as a [`PeerAddr`] extension (the core's rate limits count
+/// requests by it).
 pub fn to_core_request(req: &HttpRequest, body: Bytes) -> http::Request<Bytes> {
-    http::Request::from_parts(to_core_parts(req), body)
+    let mut parts = to_core_parts(req);
+    if let Some(peer) = req.peer_addr() {
+        parts.extensions.insert(PeerAddr(peer));
+    }
+    http::Request::from_parts(parts, body)
 }
 
 /// Copies core (`http` 1) headers into an actix response's headers. A name

@@ -16,6 +16,13 @@ use crate::{BearerLayer, into_axum};
 /// A router serving every endpoint of `endpoints` at the paths it names: an
 /// [`oauth_mcp_core::http::OAuthHttp`] (the embedded authorization server's
 /// endpoints) or a [`ResourceServer`] (its protected-resource metadata only).
+///
+/// The authorization server limits requests per client address, which it
+/// reads from axum's `ConnectInfo<SocketAddr>`: serve the app with
+/// `axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())`.
+/// Without it, requests are limited only per authenticated client (and a
+/// warning says so once). Reading `ConnectInfo` needs the crate feature
+/// `connect-info` (on by default).
 pub fn oauth_router<E: Endpoints>(endpoints: E) -> Router {
     let paths = endpoints.paths();
     let state: Arc<dyn Endpoints> = Arc::new(endpoints);
@@ -28,13 +35,35 @@ pub fn oauth_router<E: Endpoints>(endpoints: E) -> Router {
 
 async fn handle(State(oauth): State<Arc<dyn Endpoints>>, req: Request) -> Response {
     let limit = oauth.max_body_bytes();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    peer_addr(&mut parts);
     match within_body_timeout(axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => into_axum(oauth.handle(http::Request::from_parts(parts, bytes)).await),
         Ok(Err(_)) => into_axum(body_too_large(limit)),
         Err(timed_out) => into_axum(timed_out),
     }
 }
+
+/// The core limits requests by the connection's address: hand it over from
+/// axum's `ConnectInfo<SocketAddr>` (feature `connect-info`, on by default).
+#[cfg(feature = "connect-info")]
+fn peer_addr(parts: &mut http::request::Parts) {
+    use axum::extract::ConnectInfo;
+    use oauth_mcp_core::http::PeerAddr;
+    if let Some(ConnectInfo(peer)) = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .copied()
+    {
+        parts.extensions.insert(PeerAddr(peer));
+    }
+}
+
+/// Without `connect-info`, the application inserts
+/// [`oauth_mcp_core::http::PeerAddr`] itself (or requests are limited per
+/// authenticated client only).
+#[cfg(not(feature = "connect-info"))]
+fn peer_addr(_parts: &mut http::request::Parts) {}
 
 /// The protected MCP endpoint in one call: `service` (e.g. rmcp's
 /// `StreamableHttpService`, or any `MethodRouter`) nested at

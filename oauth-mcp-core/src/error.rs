@@ -37,6 +37,11 @@ pub enum ErrorCode {
     ServerError,
     /// `temporarily_unavailable`: storage is down; try again.
     TemporarilyUnavailable,
+    /// `too_many_requests` (HTTP 429, with `Retry-After`): a rate limit
+    /// refused the request. Not an RFC 6749 code (none fits; `slow_down` is
+    /// the device flow's polling signal); the name and status follow HTTP
+    /// (RFC 6585) and common practice.
+    TooManyRequests,
 }
 
 impl ErrorCode {
@@ -58,6 +63,7 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TooManyRequests => "too_many_requests",
         }
     }
 
@@ -68,6 +74,7 @@ impl ErrorCode {
             Self::InsufficientScope | Self::AccessDenied => 403,
             Self::ServerError => 500,
             Self::TemporarilyUnavailable => 503,
+            Self::TooManyRequests => 429,
             _ => 400,
         }
     }
@@ -89,6 +96,8 @@ pub struct OAuthError {
     pub code: ErrorCode,
     /// A human-readable `error_description`.
     pub description: String,
+    /// When to try again, in seconds (`Retry-After`), if the server knows.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl OAuthError {
@@ -97,7 +106,14 @@ impl OAuthError {
         Self {
             code,
             description: description.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// Says when to try again (sent as `Retry-After`).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     /// `invalid_request`.

@@ -106,6 +106,7 @@ impl LoginThrottleConfig {
 }
 
 /// Why a login attempt may not go ahead.
+#[non_exhaustive]
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoginRefusal {
     /// The pending request is unknown, expired or already completed.
@@ -152,6 +153,7 @@ pub struct AttemptPermit {
 }
 
 /// What a reported failure did.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailedLogin {
     /// Attempts the request has left.

@@ -30,7 +30,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use crate::error::{ConfigError, StoreError};
 use crate::secret::Secret;
 
-/// argon2id cost parameters.
+/// argon2id cost parameters ([`Argon2Params::new`]; at least OWASP's minimum).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Params {
     /// Memory per hash, in KiB.
@@ -59,6 +60,16 @@ impl Argon2Params {
         iterations: 2,
         parallelism: 1,
     };
+
+    /// `memory_kib` of memory, `iterations` passes, `parallelism` lanes
+    /// (checked when the configuration is built: [`Argon2Params::validate`]).
+    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Self {
+        Self {
+            memory_kib,
+            iterations,
+            parallelism,
+        }
+    }
 
     /// Accepts parameters at least as strong as one of OWASP's five
     /// equivalent minimums (46 MiB × 1, 19 MiB × 2, 12 MiB × 3, 9 MiB × 4,
@@ -105,6 +116,7 @@ impl Default for Argon2Params {
 }
 
 /// Why a hash or a check did not run.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashingError {
     /// Every hashing thread is busy and the queue is full: try again shortly.

@@ -25,6 +25,7 @@ pub struct AuthServer {
     pub(crate) keys: KeyRing,
     pub(crate) signer: TokenSigner,
     pub(crate) login_throttle: crate::login_throttle::LoginThrottle,
+    pub(crate) rate_limiter: Arc<crate::ratelimit::RateLimiter>,
     pub(crate) assertions: Arc<ClientAssertionVerifier>,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
@@ -181,6 +182,12 @@ impl AuthServer {
             cfg.abuse_limits().login_throttle,
             crate::ratelimit::RateClock::system(),
         );
+        // Trait upcasting: a Store is a RateLimitStore.
+        let limit_store: Arc<dyn crate::store::RateLimitStore> = store.clone();
+        let rate_limiter = Arc::new(crate::ratelimit::RateLimiter::for_server(
+            cfg.abuse_limits().rate_limits.clone(),
+            limit_store,
+        ));
         Self {
             cfg,
             store,
@@ -188,6 +195,7 @@ impl AuthServer {
             keys,
             signer,
             login_throttle,
+            rate_limiter,
             assertions,
             #[cfg(feature = "cimd")]
             cimd,
@@ -253,6 +261,12 @@ impl AuthServer {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The rate limiter of the public endpoints (configured with
+    /// [`crate::ServerConfigBuilder::rate_limits`]).
+    pub fn rate_limiter(&self) -> &crate::ratelimit::RateLimiter {
+        &self.rate_limiter
     }
 
     /// The signing keys in use (fixed, or following the store's key set).

@@ -23,6 +23,8 @@ mod policy;
 #[cfg(feature = "test-kit")]
 #[path = "suite/private_key_jwt.rs"]
 mod private_key_jwt;
+#[path = "suite/ratelimit.rs"]
+mod ratelimit;
 #[path = "suite/registration.rs"]
 mod registration;
 #[path = "suite/resource_server.rs"]

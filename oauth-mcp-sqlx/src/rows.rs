@@ -61,6 +61,7 @@ pub(crate) struct ClientRow {
     pub(crate) created_at: i64,
     pub(crate) expires_at: Option<i64>,
     pub(crate) metadata: String,
+    pub(crate) awaiting_first_token: bool,
 }
 
 impl ClientRow {
@@ -79,6 +80,7 @@ impl ClientRow {
             created_at: c.created_at,
             expires_at: c.expires_at,
             metadata: to_json(&c.metadata)?,
+            awaiting_first_token: c.awaiting_first_token,
         })
     }
 
@@ -95,6 +97,7 @@ impl ClientRow {
             active: self.active,
             created_at: self.created_at,
             expires_at: self.expires_at,
+            awaiting_first_token: self.awaiting_first_token,
             metadata: from_json("metadata", &self.metadata)?,
             secret_hash: self.secret_hash,
             client_id: self.client_id,

@@ -13,8 +13,8 @@ use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
     AuthorizationCode, AuthorizationStore, ClientStore, CodeRedemption, Grant, LoginAttempt,
-    PendingAuthorization, RefreshToken, RotateOutcome, RotationDecision, TokenStore, User,
-    UserStore, decide_rotation,
+    PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RotateOutcome,
+    RotationDecision, TokenStore, User, UserStore, decide_rotation,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -38,7 +38,7 @@ pub(crate) use on_pool;
 macro_rules! client_cols {
     () => {
         "client_id, secret_hash, redirect_uris, auth_method, auth_method_explicit, client_name, \
-         scope, grant_types, trusted, active, created_at, expires_at, metadata"
+         scope, grant_types, trusted, active, created_at, expires_at, metadata, awaiting_first_token"
     };
 }
 macro_rules! pending_cols {
@@ -141,7 +141,7 @@ impl ClientStore for SqlStore {
         const SQL: &str = concat!(
             "INSERT INTO oauth_clients (",
             client_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
         on_pool!(self, |pool| sqlx::query(SQL)
             .bind(&r.client_id)
@@ -157,6 +157,7 @@ impl ClientStore for SqlStore {
             .bind(r.created_at)
             .bind(r.expires_at)
             .bind(&r.metadata)
+            .bind(r.awaiting_first_token)
             .execute(pool)
             .await
             .map(|_| ()))
@@ -186,7 +187,7 @@ impl ClientStore for SqlStore {
         const SQL: &str = "UPDATE oauth_clients SET secret_hash = $2, redirect_uris = $3, \
             auth_method = $4, auth_method_explicit = $5, client_name = $6, scope = $7, \
             grant_types = $8, trusted = $9, active = $10, created_at = $11, expires_at = $12, \
-            metadata = $13 WHERE client_id = $1";
+            metadata = $13, awaiting_first_token = $14 WHERE client_id = $1";
         let done = on_pool!(self, |pool| sqlx::query(SQL)
             .bind(&r.client_id)
             .bind(&r.secret_hash)
@@ -201,6 +202,7 @@ impl ClientStore for SqlStore {
             .bind(r.created_at)
             .bind(r.expires_at)
             .bind(&r.metadata)
+            .bind(r.awaiting_first_token)
             .execute(pool)
             .await
             .map(|d| d.rows_affected()))
@@ -246,6 +248,58 @@ impl AuthorizationStore for SqlStore {
             .map(|_| ()))
         .map_err(map)?;
         Ok(())
+    }
+
+    async fn insert_pending_within(
+        &self,
+        p: PendingAuthorization,
+        caps: PendingCaps,
+        now: i64,
+    ) -> Result<PendingInsert, StoreError> {
+        // One statement: the counts and the insert see the same snapshot.
+        const SQL: &str = concat!(
+            "INSERT INTO oauth_pending (",
+            pending_cols!(),
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ",
+            "(SELECT COUNT(*) FROM oauth_pending WHERE client_id = $2 AND expires_at > $12) < $13 ",
+            "AND (SELECT COUNT(*) FROM oauth_pending WHERE expires_at > $12) < $14"
+        );
+        const OF_CLIENT: &str =
+            "SELECT COUNT(*) FROM oauth_pending WHERE client_id = $1 AND expires_at > $2";
+        let scope = p.scope.to_string();
+        let stored = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&p.id_hash)
+            .bind(&p.client_id)
+            .bind(&p.redirect_uri)
+            .bind(p.redirect_uri_explicit)
+            .bind(&p.state)
+            .bind(&p.code_challenge)
+            .bind(p.code_challenge_method.as_str())
+            .bind(&scope)
+            .bind(p.resource.as_str())
+            .bind(p.created_at)
+            .bind(p.expires_at)
+            .bind(now)
+            .bind(i64::from(caps.per_client))
+            .bind(i64::from(caps.total))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1))
+        .map_err(map)?;
+        if stored {
+            return Ok(PendingInsert::Stored);
+        }
+        let of_client: i64 = on_pool!(self, |pool| sqlx::query_scalar(OF_CLIENT)
+            .bind(&p.client_id)
+            .bind(now)
+            .fetch_one(pool)
+            .await)
+        .map_err(map)?;
+        Ok(if of_client >= i64::from(caps.per_client) {
+            PendingInsert::ClientFull
+        } else {
+            PendingInsert::TotalFull
+        })
     }
 
     async fn get_pending(

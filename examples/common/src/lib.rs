@@ -18,6 +18,7 @@ use oauth_mcp_core::crypto::KeyEncryptionKey;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::Branding;
 use oauth_mcp_core::login::new_user;
+use oauth_mcp_core::ratelimit::{ForwardedHeader, RateLimitConfig, TrustedProxies};
 use oauth_mcp_core::scope::ScopeHierarchy;
 use oauth_mcp_core::server::StartError;
 use oauth_mcp_core::store::{MemoryStore, Store};
@@ -112,6 +113,14 @@ pub struct Cli {
     /// A file holding the key-encryption key (base64 of 32 bytes, or the 32 bytes).
     #[arg(long, env = "MCP_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
     pub key_encryption_key_file: Option<PathBuf>,
+    /// Reverse proxies (CIDR ranges or addresses, comma-separated) whose
+    /// `X-Forwarded-For` names the client address the rate limits count by.
+    /// Default: none (the connection's peer is the client).
+    #[arg(long, env = "MCP_TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+    /// Turn every rate limit off (load tests only: an open server needs them).
+    #[arg(long, env = "MCP_DANGEROUSLY_DISABLE_RATE_LIMITS")]
+    pub dangerously_disable_rate_limits: bool,
 }
 
 impl Cli {
@@ -119,8 +128,21 @@ impl Cli {
     /// wrong or missing.
     pub fn try_options(self) -> Result<Options, BoxError> {
         let upstream = UpstreamOptions::from_cli(&self)?;
+        let mut limits = RateLimitConfig::default();
+        if let Some(list) = &self.trusted_proxies {
+            let ranges = list.split(',').map(str::trim).filter(|r| !r.is_empty());
+            limits = limits.trusted_proxies(
+                TrustedProxies::new(ForwardedHeader::XForwardedFor, ranges).map_err(|e| {
+                    format!("--trusted-proxies (MCP_TRUSTED_PROXIES): {}", e.reason)
+                })?,
+            );
+        }
+        if self.dangerously_disable_rate_limits {
+            limits = limits.dangerously_disable_all();
+        }
         Ok(Options {
             upstream,
+            rate_limits: Some(limits),
             ..self.options()
         })
     }
@@ -183,6 +205,9 @@ pub struct Options {
     pub branding: Option<Branding>,
     /// Sign people in at an upstream identity provider instead of the demo user.
     pub upstream: Option<UpstreamOptions>,
+    /// Rate limits (default [`RateLimitConfig::default`]); on a PostgreSQL
+    /// store they are kept in the store, so they hold across replicas.
+    pub rate_limits: Option<RateLimitConfig>,
 }
 
 impl Default for Options {
@@ -205,6 +230,7 @@ impl Default for Options {
             public_path: None,
             branding: None,
             upstream: None,
+            rate_limits: None,
         }
     }
 }
@@ -497,7 +523,12 @@ pub fn config(opts: &Options, public_url: &str) -> Result<Arc<ServerConfig>, Box
     for c in &opts.clients {
         b = b.client(c.clone());
     }
-    Ok(b.build()?)
+    let mut limits = opts.rate_limits.clone().unwrap_or_default();
+    if is_postgres(&opts.store) {
+        // Replicas share the store: so do the rate limits.
+        limits = limits.in_store();
+    }
+    Ok(b.rate_limits(limits).build()?)
 }
 
 /// The example's two roles: the embedded authorization server's endpoints
@@ -529,10 +560,7 @@ pub async fn oauth(opts: &Options, public_url: &str) -> Result<Roles, BoxError> 
     if opts.store == "memory" {
         return with_store(opts, cfg, Arc::new(MemoryStore::new())).await;
     }
-    if opts.store.starts_with("sqlite:")
-        || opts.store.starts_with("postgres:")
-        || opts.store.starts_with("postgresql:")
-    {
+    if opts.store.starts_with("sqlite:") || is_postgres(&opts.store) {
         let store = Arc::new(
             SqlStore::connect(&opts.store)
                 .await
@@ -542,6 +570,10 @@ pub async fn oauth(opts: &Options, public_url: &str) -> Result<Roles, BoxError> 
         return with_store(opts, cfg, store).await;
     }
     Err(format!("--store `{}` is not supported; use `memory`, `sqlite://<path>` or `postgres://<user>@<host>/<db>`", redact(&opts.store)).into())
+}
+
+fn is_postgres(store: &str) -> bool {
+    store.starts_with("postgres:") || store.starts_with("postgresql:")
 }
 
 async fn with_store<S: Store + 'static>(

@@ -56,15 +56,19 @@ pub async fn start_on(
 /// connection, the next one): slow or idle clients are let go after this.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Serves `router` on `listener` like `axum::serve`, plus what an open
-/// port needs: `TCP_NODELAY` (no Nagle delay on MCP responses) and a
+/// Serves `router` on `listener` like `axum::serve` with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (the peer address
+/// reaches the handlers), plus what an open port needs: `TCP_NODELAY` (no Nagle delay on MCP responses) and a
 /// request-head timeout (stalled or idle connections are closed). Request
 /// bodies have their own timeout in the oauth-mcp adapter.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    use axum::Extension;
+    use axum::extract::ConnectInfo;
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
+    use tower_layer::Layer as _;
     loop {
-        let (tcp, _) = match listener.accept().await {
+        let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
             // Out of file descriptors and the like: keep serving the rest.
             Err(_) => {
@@ -73,7 +77,10 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
             }
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer address, as `into_make_service_with_connect_info` would
+        // give it: the authorization server's rate limits count by it.
+        let with_peer = Extension(ConnectInfo(peer)).layer(router.clone());
+        let service = TowerToHyperService::new(with_peer);
         tokio::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

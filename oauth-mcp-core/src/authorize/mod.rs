@@ -19,7 +19,7 @@ use crate::login_throttle::LoginRefusal;
 use crate::scope::ScopeSet;
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
-use crate::store::{AuthorizationCode, PendingAuthorization};
+use crate::store::{AuthorizationCode, PendingAuthorization, PendingCaps, PendingInsert};
 
 pub use request::{AuthorizeRequest, LoginAction, LoginForm};
 #[cfg(feature = "upstream")]
@@ -70,6 +70,9 @@ pub(crate) fn error_page(status: u16, e: &OAuthError) -> AuthorizeOutcome {
     let message = match e.code {
         ErrorCode::InvalidClient => {
             "The application that sent you here is not known to this server, or cannot be used."
+        }
+        ErrorCode::TooManyRequests => {
+            "Too many sign-in requests came from your network in a short time. Wait a moment, then try again."
         }
         ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError => {
             "Something went wrong on this server. Try again in a moment."
@@ -285,8 +288,29 @@ impl AuthServer {
             created_at: now,
             expires_at: now + self.cfg.login_ttl,
         };
-        if let Err(e) = self.store.insert_pending(pending.clone()).await {
-            return self.error_redirect(&client.client_id, &redirect_uri, state, &e.into());
+        let limits = self.cfg.abuse_limits();
+        let caps = PendingCaps::new(limits.max_pending_per_client, limits.max_pending_total);
+        let full = match self
+            .store
+            .insert_pending_within(pending.clone(), caps, now)
+            .await
+        {
+            Ok(PendingInsert::Stored) => None,
+            Ok(PendingInsert::ClientFull) => Some(format!(
+                "too many sign-in requests of this client are waiting (limit {}); try again in a few minutes",
+                caps.per_client
+            )),
+            Ok(PendingInsert::TotalFull) => Some(format!(
+                "too many sign-in requests are waiting on this server (limit {}); try again in a few minutes",
+                caps.total
+            )),
+            Err(e) => {
+                return self.error_redirect(&client.client_id, &redirect_uri, state, &e.into());
+            }
+        };
+        if let Some(why) = full {
+            let e = OAuthError::new(ErrorCode::TemporarilyUnavailable, why);
+            return self.error_redirect(&client.client_id, &redirect_uri, state, &e);
         }
         AuditEvent::LoginShown {
             client_id: &client.client_id,

@@ -100,6 +100,7 @@ pub fn client_from_document(client_id: &str, doc: &Value, now: i64) -> Result<Cl
         active: true,
         created_at: now,
         expires_at: None,
+        awaiting_first_token: false,
         metadata: obj.clone(),
     };
     // What the document declares (its list, else its single method, else

@@ -102,6 +102,12 @@ pub struct Client {
     pub created_at: i64,
     /// Unix time after which the client registration expires, if any.
     pub expires_at: Option<i64>,
+    /// True for a dynamically registered client that has not completed a
+    /// token request yet: its `expires_at` is then the unused-registration
+    /// expiry ([`crate::config::AbuseLimits::unused_registration_ttl`]),
+    /// and its first token gives it the registration lifetime.
+    #[serde(default)]
+    pub awaiting_first_token: bool,
     /// The registration metadata as sent (or the whole client metadata
     /// document), for the registration response and the client's keys
     /// (`jwks`, `jwks_uri`).

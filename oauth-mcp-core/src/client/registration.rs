@@ -179,6 +179,7 @@ pub fn validate_registration(
         active: true,
         created_at: now,
         expires_at: None,
+        awaiting_first_token: false,
         metadata,
     })
 }

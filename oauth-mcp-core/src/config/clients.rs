@@ -185,6 +185,7 @@ impl PreRegisteredClient {
             active: true,
             created_at: now,
             expires_at: None,
+            awaiting_first_token: false,
             metadata,
         })
     }

@@ -239,7 +239,10 @@ impl AuthServer {
         authorization: Option<&str>,
     ) -> Result<AuthenticatedClient, OAuthError> {
         match self.authenticate(form, authorization).await {
-            Ok(c) => Ok(c),
+            Ok(c) => {
+                self.limit_client(endpoint, &c).await?;
+                Ok(c)
+            }
             Err(r) => {
                 AuditEvent::ClientAuthRefused {
                     endpoint: endpoint.as_str(),
@@ -253,6 +256,32 @@ impl AuthServer {
                 Err(r.error)
             }
         }
+    }
+
+    /// Counts the request against the client's own limit, once it has
+    /// proven who it is. Public clients are limited by address only: their
+    /// id is a claim anyone can make (and may be shared by every user of an
+    /// application), so a stranger must not be able to spend its allowance.
+    async fn limit_client(
+        &self,
+        endpoint: ClientAuthEndpoint,
+        c: &AuthenticatedClient,
+    ) -> Result<(), OAuthError> {
+        if c.method == TokenEndpointAuthMethod::None {
+            return Ok(());
+        }
+        let limited = match endpoint {
+            ClientAuthEndpoint::Token => crate::ratelimit::Endpoint::Token,
+            ClientAuthEndpoint::Revoke => crate::ratelimit::Endpoint::Revoke,
+            ClientAuthEndpoint::Introspect => crate::ratelimit::Endpoint::Introspect,
+        };
+        self.rate_limiter
+            .check_client(limited, &c.client.client_id)
+            .await
+            .map_err(|e| {
+                crate::http::log_rate_limited(&e, None, Some(&c.client.client_id));
+                e.into()
+            })
     }
 
     async fn authenticate(

@@ -125,8 +125,29 @@ impl AuthServer {
             ));
         }
         match grant_type {
-            "authorization_code" => self.code_grant(form, &client).await,
+            "authorization_code" => {
+                let tokens = self.code_grant(form, &client).await?;
+                self.first_token(client).await;
+                Ok(tokens)
+            }
             _ => self.refresh_grant(form, &client).await,
+        }
+    }
+
+    /// A registration's first token: from now on it has the registration
+    /// lifetime, not the unused-registration expiry. Failing to record it
+    /// only leaves the early expiry, so the tokens are sent regardless.
+    async fn first_token(&self, mut client: crate::client::Client) {
+        if !client.awaiting_first_token {
+            return;
+        }
+        client.awaiting_first_token = false;
+        client.expires_at = self
+            .cfg
+            .registered_client_ttl
+            .map(|ttl| client.created_at.saturating_add(ttl));
+        if let Err(e) = self.store.update_client(client).await {
+            tracing::warn!(target: "oauth_mcp::store", error = %e, "could not record a registration's first token; it keeps the unused-registration expiry");
         }
     }
 

@@ -52,7 +52,15 @@ impl AuthServer {
             }
         };
         client.client_id = random_token();
-        client.expires_at = self.cfg.registered_client_ttl.map(|ttl| now + ttl);
+        let lifetime = self.cfg.registered_client_ttl.map(|ttl| now + ttl);
+        client.expires_at = lifetime;
+        // Until its first token, an unused registration expires early.
+        if let Some(unused) = self.cfg.abuse_limits().unused_registration_ttl {
+            let unused_until =
+                now.saturating_add(i64::try_from(unused.as_secs()).unwrap_or(i64::MAX));
+            client.expires_at = Some(lifetime.map_or(unused_until, |l| l.min(unused_until)));
+            client.awaiting_first_token = true;
+        }
         let secret = client.auth_method.uses_secret().then(random_token);
         client.secret_hash = secret.as_deref().map(hash_secret);
         self.store
@@ -74,7 +82,8 @@ impl AuthServer {
         out["client_id_issued_at"] = json!(now);
         if let Some(s) = secret {
             out["client_secret"] = json!(s);
-            out["client_secret_expires_at"] = json!(client.expires_at.unwrap_or(0));
+            // The lifetime a client that is used gets.
+            out["client_secret_expires_at"] = json!(lifetime.unwrap_or(0));
         }
         out["redirect_uris"] = json!(client.redirect_uris);
         out["token_endpoint_auth_method"] = json!(client.auth_method.as_str());

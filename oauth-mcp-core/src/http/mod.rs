@@ -5,6 +5,7 @@
 //! trait adapters mount; [`OAuthHttp`] (the authorization server's endpoints)
 //! and the protected-route decision ([`protect`]) live in submodules.
 
+mod limits;
 mod oauth;
 mod pages;
 mod protect;
@@ -19,10 +20,12 @@ use serde_json::json;
 
 use crate::error::{ErrorCode, OAuthError};
 
+pub use limits::PeerAddr;
+pub(crate) use limits::log_rate_limited;
 pub use oauth::OAuthHttp;
 pub use protect::{
-    BODY_READ_TIMEOUT, Protection, body_timeout, body_too_large, decorate_protected, protect,
-    refusal_response, unguarded_route, within_body_timeout,
+    BODY_READ_TIMEOUT, Protection, body_timeout, body_too_large, decorate_protected,
+    jsonrpc_parse_error, protect, refusal_response, unguarded_route, within_body_timeout,
 };
 
 /// Request headers a browser-based MCP client may send cross-origin.
@@ -77,7 +80,10 @@ pub fn error_response(e: &OAuthError) -> Response<Bytes> {
             HeaderValue::from_static("Bearer error=\"invalid_token\""),
         );
     }
-    if e.code == ErrorCode::TemporarilyUnavailable {
+    if let Some(secs) = e.retry_after_secs {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    } else if e.code == ErrorCode::TemporarilyUnavailable {
         r.headers_mut().insert(
             header::RETRY_AFTER,
             HeaderValue::from_static(RETRY_AFTER_SECS),

@@ -42,6 +42,20 @@ impl Endpoint {
 
     /// Browser clients call everything but the browser's own pages
     /// (/authorize, the upstream callback) cross-origin.
+    /// The rate limit counting requests with `method`, if any.
+    fn limit(self, method: &Method) -> Option<crate::ratelimit::Endpoint> {
+        use crate::ratelimit::Endpoint as L;
+        match self {
+            Self::Authorize if method == Method::GET => Some(L::AuthorizeGet),
+            Self::Authorize => Some(L::AuthorizePost),
+            Self::Token => Some(L::Token),
+            Self::Register => Some(L::Register),
+            Self::Revoke => Some(L::Revoke),
+            Self::Introspect => Some(L::Introspect),
+            _ => None,
+        }
+    }
+
     fn cors(self) -> bool {
         match self {
             Self::Authorize => false,
@@ -141,6 +155,11 @@ impl OAuthHttp {
             )));
             *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
             r
+        } else if let Some(refused) = match endpoint.limit(req.method()) {
+            Some(limit) => super::limits::check(&self.server, limit, &req).await,
+            None => None,
+        } {
+            refused
         } else {
             self.dispatch(endpoint, &req).await
         };

@@ -55,9 +55,29 @@ pub async fn protect(
         return Protection::Respond(preflight("GET, POST, DELETE, OPTIONS"));
     }
     match rs.check(&parts.headers, parts.uri.query(), body).await {
+        Ok(_) if body.is_some_and(|b| !is_json(b)) => Protection::Respond(jsonrpc_parse_error()),
         Ok(ctx) => Protection::Allow(ctx),
         Err(r) => Protection::Respond(refusal_response(&r)),
     }
+}
+
+/// True if `body` is one JSON value (whatever its shape: JSON-RPC rules on
+/// that are the MCP server's).
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// The JSON-RPC 2.0 answer to a body that is not JSON (§5.1: code -32700,
+/// `id` null), status 400, so that an MCP client reads the error as it reads
+/// any other, the same on every framework. Sent only to a caller whose token
+/// was accepted.
+pub fn jsonrpc_parse_error() -> Response<Bytes> {
+    let mut r = json_response(
+        400,
+        &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
+    );
+    add_cors(&mut r);
+    r
 }
 
 /// Adds the CORS headers a protected response needs (the MCP endpoint's

@@ -16,6 +16,7 @@ use crate::error::ConfigError;
 
 /// The forwarding header your proxies set. Name exactly the one they write:
 /// a header they merely pass through would let clients choose their address.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ForwardedHeader {
     /// `Forwarded: for=…` (RFC 7239).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
-use governor::state::keyed::DashMapStateStore;
+use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::store::GcraRule;
@@ -88,7 +88,9 @@ pub(crate) enum BucketKey {
     Overflow,
 }
 
-type Keyed = RateLimiter<BucketKey, DashMapStateStore<BucketKey>, RateClock, NoOpMiddleware<Nanos>>;
+// One short lock per request on a limited endpoint: a plain map is enough
+// (no `dashmap` in the tree).
+type Keyed = RateLimiter<BucketKey, HashMapStateStore<BucketKey>, RateClock, NoOpMiddleware<Nanos>>;
 
 /// One rule's buckets.
 pub(crate) struct LocalBuckets {
@@ -121,7 +123,7 @@ impl LocalBuckets {
             .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))
             .allow_burst(burst);
         Self {
-            limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()),
+            limiter: RateLimiter::hashmap_with_clock(quota, clock.clone()),
             clock,
             max_keys: max_keys.max(1),
             last_sweep_ms: AtomicI64::new(i64::MIN),

@@ -159,6 +159,7 @@ impl Limit {
 }
 
 /// Who a limit counts requests of.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LimitScope {
     /// The client's network address (an IPv6 address counts with its /64).
@@ -179,20 +180,23 @@ impl LimitScope {
 /// Per-endpoint limits, by address and by client id; see
 /// [`RateLimitConfig::default`] for the defaults.
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitConfig {
     limits: HashMap<(Endpoint, LimitScope), Option<Limit>>,
     proxies: TrustedProxies,
     max_tracked_keys: usize,
+    in_store: bool,
 }
 
 impl Default for RateLimitConfig {
     /// Per client address: `/register` 30 per 10 minutes, `/token` 300 per
     /// minute, `GET /authorize` 60 per minute, `POST /authorize` 30 per
     /// minute, `/revoke` 60 per minute, `/introspect` 600 per minute. Per
-    /// client id: `/token` 120 per minute, `/revoke` 60 per minute,
-    /// `/introspect` 600 per minute. No proxy trusted; at most 100,000
-    /// addresses (or clients) tracked per limit in process.
+    /// client id (confidential clients, counted once they authenticated):
+    /// `/token` 120 per minute, `/revoke` 60 per minute, `/introspect` 600
+    /// per minute. Each allows its whole count at once, then refills evenly
+    /// over the period. No proxy trusted; buckets kept in process, at most
+    /// 100,000 addresses (or clients) tracked per limit.
     fn default() -> Self {
         use Endpoint::*;
         use LimitScope::*;
@@ -214,6 +218,7 @@ impl Default for RateLimitConfig {
             limits: limits.into_iter().map(|(k, l)| (k, Some(l))).collect(),
             proxies: TrustedProxies::none(),
             max_tracked_keys: 100_000,
+            in_store: false,
         }
     }
 }
@@ -264,6 +269,20 @@ impl RateLimitConfig {
         self
     }
 
+    /// Keeps the buckets in the authorization server's store (one atomic
+    /// store operation per limited request) instead of in this process, so
+    /// that the limits hold across every replica sharing the store: use it
+    /// with a PostgreSQL store behind a load balancer.
+    pub fn in_store(mut self) -> Self {
+        self.in_store = true;
+        self
+    }
+
+    /// True if the buckets are kept in the store ([`RateLimitConfig::in_store`]).
+    pub fn is_in_store(&self) -> bool {
+        self.in_store
+    }
+
     /// The proxies trusted for the client address.
     pub fn proxies(&self) -> &TrustedProxies {
         &self.proxies
@@ -274,7 +293,7 @@ impl RateLimitConfig {
         self.limits.get(&(endpoint, scope)).copied().flatten()
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for ((endpoint, scope), limit) in &self.limits {
             if let Some(l) = limit {
                 l.validate(&format!("{} per-{:?}", endpoint.describe(), scope).to_lowercase())?;
@@ -316,6 +335,7 @@ impl<'a> RateKey<'a> {
 }
 
 /// A refused request: which limit, and when to retry.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimited {
     /// The endpoint.
@@ -352,6 +372,7 @@ impl RateLimited {
 }
 
 /// Why [`RateLimiter::check`] refused.
+#[non_exhaustive]
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RateLimitError {
     /// Over a limit.
@@ -368,6 +389,22 @@ impl RateLimitError {
         match self {
             Self::Limited(l) => Some(l),
             Self::Store(_) => None,
+        }
+    }
+}
+
+/// The one mapping of a refusal to the protocol's error: over a limit is
+/// `too_many_requests` (429) with its `Retry-After`; a store failure is
+/// answered as any store failure (503 or 500).
+impl From<RateLimitError> for crate::error::OAuthError {
+    fn from(e: RateLimitError) -> Self {
+        match e {
+            RateLimitError::Limited(l) => crate::error::OAuthError::new(
+                crate::error::ErrorCode::TooManyRequests,
+                l.description(),
+            )
+            .with_retry_after(l.retry_after_secs()),
+            RateLimitError::Store(s) => s.into(),
         }
     }
 }
@@ -422,6 +459,22 @@ impl RateLimiter {
         clock: RateClock,
     ) -> Result<Self, ConfigError> {
         cfg.validate()?;
+        Ok(Self::validated(cfg, store, clock))
+    }
+
+    /// The limiter of an authorization server whose configuration was
+    /// validated when it was built: in `store` if the configuration says
+    /// [`RateLimitConfig::in_store`], else in process.
+    pub(crate) fn for_server(cfg: RateLimitConfig, store: Arc<dyn RateLimitStore>) -> Self {
+        let store = cfg.in_store.then_some(store);
+        Self::validated(cfg, store, RateClock::system())
+    }
+
+    fn validated(
+        cfg: RateLimitConfig,
+        store: Option<Arc<dyn RateLimitStore>>,
+        clock: RateClock,
+    ) -> Self {
         let backend = match store {
             Some(s) => Backend::Shared(s),
             None => Backend::Local(
@@ -438,11 +491,11 @@ impl RateLimiter {
                     .collect(),
             ),
         };
-        Ok(Self {
+        Self {
             cfg,
             clock,
             backend,
-        })
+        }
     }
 
     /// The configuration.
@@ -459,6 +512,20 @@ impl RateLimiter {
             self.check_scope(endpoint, LimitScope::Client, key).await?;
         }
         Ok(())
+    }
+
+    /// Counts a request to `endpoint` by `client_id` against the client
+    /// limit only (the address was counted before, or is unknown).
+    pub async fn check_client(
+        &self,
+        endpoint: Endpoint,
+        client_id: &str,
+    ) -> Result<(), RateLimitError> {
+        let key = RateKey {
+            address: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            client_id: Some(client_id),
+        };
+        self.check_scope(endpoint, LimitScope::Client, &key).await
     }
 
     async fn check_scope(

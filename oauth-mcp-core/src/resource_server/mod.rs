@@ -91,18 +91,18 @@ impl ResourceServer {
         &self.inner.metadata_paths
     }
 
-    /// The request body limit for the MCP endpoint's scope check.
+    /// The request body limit of the MCP endpoint (default 64 KiB).
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body
     }
 
-    /// `Some(limit)` when the decision on this request needs its body (a POST
-    /// while per-operation scopes are configured): the adapter reads at most
-    /// `limit` bytes (answering [`crate::http::body_too_large`] beyond) and
-    /// passes them to [`ResourceServer::check`]. `None`: decide without it.
+    /// `Some(limit)` when the decision on this request needs its body: every
+    /// POST (a JSON-RPC message, whose per-operation scopes are checked and
+    /// which must parse as JSON). The adapter reads at most `limit` bytes
+    /// (answering [`crate::http::body_too_large`] beyond) and passes them to
+    /// [`crate::http::protect`]. `None`: decide without it.
     pub fn body_limit(&self, parts: &Parts) -> Option<usize> {
-        (parts.method == http::Method::POST && !self.inner.operations.is_empty())
-            .then_some(self.inner.max_body)
+        (parts.method == http::Method::POST).then_some(self.inner.max_body)
     }
 
     /// Checks a request to the MCP endpoint: the Bearer token, then the

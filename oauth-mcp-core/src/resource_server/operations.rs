@@ -76,14 +76,6 @@ pub(crate) struct OperationScopes {
 }
 
 impl OperationScopes {
-    /// True if no operation needs scopes of its own (then no body is read).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.tools.is_empty()
-            && self.resources.is_empty()
-            && self.templates.is_empty()
-            && self.prompts.is_empty()
-    }
-
     /// Every scope set configured, for start-up checks and the PRM.
     pub(crate) fn all(&self) -> impl Iterator<Item = &ScopeSet> {
         self.tools

@@ -116,6 +116,30 @@ impl AuthorizationStore for MemoryStore {
         Ok(())
     }
 
+    async fn insert_pending_within(
+        &self,
+        pending: PendingAuthorization,
+        caps: PendingCaps,
+        now: i64,
+    ) -> Result<PendingInsert, StoreError> {
+        let mut g = self.lock()?;
+        let (mut total, mut of_client) = (0u64, 0u64);
+        for p in g.pending.values().filter(|p| p.expires_at > now) {
+            total += 1;
+            if p.client_id == pending.client_id {
+                of_client += 1;
+            }
+        }
+        if of_client >= u64::from(caps.per_client) {
+            return Ok(PendingInsert::ClientFull);
+        }
+        if total >= u64::from(caps.total) {
+            return Ok(PendingInsert::TotalFull);
+        }
+        g.pending.insert(pending.id_hash.clone(), pending);
+        Ok(PendingInsert::Stored)
+    }
+
     async fn get_pending(
         &self,
         id_hash: &str,

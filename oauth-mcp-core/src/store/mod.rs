@@ -58,6 +58,35 @@ pub struct PendingAuthorization {
     pub expires_at: i64,
 }
 
+/// How many pending authorization requests may wait at once (see
+/// [`AuthorizationStore::insert_pending_within`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingCaps {
+    /// Live pending requests of one client.
+    pub per_client: u32,
+    /// Live pending requests in the store.
+    pub total: u32,
+}
+
+impl PendingCaps {
+    /// At most `per_client` per client and `total` in all.
+    pub fn new(per_client: u32, total: u32) -> Self {
+        Self { per_client, total }
+    }
+}
+
+/// What [`AuthorizationStore::insert_pending_within`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingInsert {
+    /// Stored.
+    Stored,
+    /// Refused: the client already has [`PendingCaps::per_client`] live requests.
+    ClientFull,
+    /// Refused: the store already holds [`PendingCaps::total`] live requests.
+    TotalFull,
+}
+
 /// An issued authorization code, stored by hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationCode {
@@ -196,6 +225,17 @@ pub trait ClientStore: Send + Sync {
 pub trait AuthorizationStore: Send + Sync {
     /// Stores a pending request.
     async fn insert_pending(&self, pending: PendingAuthorization) -> Result<(), StoreError>;
+    /// Stores a pending request unless, at `now`, its client already has
+    /// `caps.per_client` live (unexpired) ones or the store `caps.total`:
+    /// then the new request is refused and the waiting ones keep their
+    /// place (a flood cannot push out people in the middle of a login).
+    /// Concurrent calls may overshoot a cap by at most their number.
+    async fn insert_pending_within(
+        &self,
+        pending: PendingAuthorization,
+        caps: PendingCaps,
+        now: i64,
+    ) -> Result<PendingInsert, StoreError>;
     /// Reads a pending request that has not expired at `now`.
     async fn get_pending(
         &self,

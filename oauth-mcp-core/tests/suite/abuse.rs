@@ -227,3 +227,87 @@ async fn the_library_purges_on_its_own() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn pending_requests_are_capped_per_client_and_in_total() {
+    let (oauth, _) = oauth_with(|b| b.max_pending(2, 3)).await;
+    let (a, b) = (register(&oauth, "").await, register(&oauth, "").await);
+    let get = |client: &str| req("GET", &authorize_uri(client, ""), None, "");
+    for _ in 0..2 {
+        assert_eq!(oauth.handle(get(&a)).await.status(), 200);
+    }
+    let r = oauth.handle(get(&a)).await;
+    assert_eq!(r.status(), 503, "the client's third waiting request");
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert!(r.headers().get("location").is_none());
+    let page = String::from_utf8_lossy(r.body()).into_owned();
+    assert!(
+        page.contains("too many sign-in requests of this client are waiting (limit 2)"),
+        "{page}"
+    );
+    assert_eq!(
+        oauth.handle(get(&b)).await.status(),
+        200,
+        "another client has room"
+    );
+    let r = oauth.handle(get(&b)).await;
+    assert_eq!(r.status(), 503, "the server's fourth waiting request");
+    let page = String::from_utf8_lossy(r.body()).into_owned();
+    assert!(
+        page.contains("too many sign-in requests are waiting on this server (limit 3)"),
+        "{page}"
+    );
+    assert!(
+        ServerConfig::builder("http://127.0.0.1:8080")
+            .max_pending(5, 4)
+            .build()
+            .is_err(),
+        "a total below the per-client cap fails at build"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_registrations_expire_used_ones_stay() {
+    use oauth_mcp_core::store::ClientStore;
+    let clock = ManualClock::new();
+    let (oauth, store) = oauth_with(|b| {
+        b.clock(Arc::new(clock.clone()))
+            .unused_registration_ttl(Some(Duration::from_secs(3600)))
+    })
+    .await;
+    let (used, unused) = (register(&oauth, "").await, register(&oauth, "").await);
+    let waiting = store.get_client(&unused).await.unwrap().unwrap();
+    let now = oauth_mcp_core::clock::Clock::now(&clock);
+    assert!(waiting.awaiting_first_token);
+    assert_eq!(waiting.expires_at, Some(now + 3600));
+    let (status, location, _) = login(&oauth, &authorize_uri(&used, ""), "alice", "pw-alice").await;
+    assert_eq!(status, 303);
+    let code = query_param(&location.unwrap(), "code").unwrap();
+    crate::support::token_ok(&oauth, crate::support::code_exchange_form(&used, &code)).await;
+    let confirmed = store.get_client(&used).await.unwrap().unwrap();
+    assert!(!confirmed.awaiting_first_token);
+    assert_eq!(
+        confirmed.expires_at, None,
+        "the registration lifetime (none by default)"
+    );
+    clock.advance(3601);
+    oauth.server().purge_now().await.unwrap();
+    assert!(
+        store.get_client(&unused).await.unwrap().is_none(),
+        "the unused registration is gone"
+    );
+    assert!(
+        store.get_client(&used).await.unwrap().is_some(),
+        "the used one stays"
+    );
+    let r = oauth
+        .handle(req("GET", &authorize_uri(&unused, ""), None, ""))
+        .await;
+    assert_eq!(r.status(), 400, "its id is unknown now");
+    assert!(
+        ServerConfig::builder("http://127.0.0.1:8080")
+            .unused_registration_ttl(Some(Duration::from_secs(60)))
+            .build()
+            .is_err()
+    );
+}

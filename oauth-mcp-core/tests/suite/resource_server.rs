@@ -433,3 +433,50 @@ async fn offline_access_in_an_external_token_grants_nothing_here() {
         .unwrap_err();
     assert_eq!(refused.status, 403);
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_json_gets_a_jsonrpc_parse_error_after_the_token_check() {
+    let rs = external().required_scopes(["mcp"]).build().unwrap();
+    let post = |token: Option<&str>| {
+        let mut r = http::Request::post("/api/mcp").body(()).unwrap();
+        *r.headers_mut() = headers(token, &[("content-type", "application/json")]);
+        r.into_parts().0
+    };
+    assert_eq!(
+        rs.body_limit(&post(None)),
+        Some(64 * 1024),
+        "every POST body is read"
+    );
+    let malformed: &[u8] = b"{\"jsonrpc\": \"2.0\", \"method\": ";
+    // Without a token: the 401, not a word about the body.
+    let Protection::Respond(resp) = protect(&rs, &post(None), Some(malformed)).await else {
+        panic!("no token must be refused");
+    };
+    assert_eq!(resp.status(), 401);
+    let Protection::Respond(resp) = protect(&rs, &post(Some("scopes:mcp")), Some(malformed)).await
+    else {
+        panic!("a malformed body is answered by the core");
+    };
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}})
+    );
+    for ok in [
+        &b"{}"[..],
+        b"[]",
+        b" {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} ",
+    ] {
+        assert!(
+            matches!(
+                protect(&rs, &post(Some("scopes:mcp")), Some(ok)).await,
+                Protection::Allow(_)
+            ),
+            "{}",
+            String::from_utf8_lossy(ok)
+        );
+    }
+}

@@ -13,6 +13,7 @@ use axum::serve::ListenerExt;
 use oauth_mcp_benches::FixedUser;
 use oauth_mcp_benches::glue::{BoxError, readme_guard};
 use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::ratelimit::RateLimitConfig;
 use oauth_mcp_core::store::{MemoryStore, Store};
 use oauth_mcp_core::token::SigningKey;
 use oauth_mcp_core::{AuthServer, ServerConfig};
@@ -93,8 +94,11 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), BoxError> {
 async fn serve_example() -> Result<(), BoxError> {
     // What examples/example-axum-server/src/main.rs does, on a free port.
     example_common::init_tracing();
+    // Every request comes from 127.0.0.1: rate limits would measure
+    // themselves (429s), not the server.
     let opts = example_axum_server::Options {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        rate_limits: Some(RateLimitConfig::default().dangerously_disable_all()),
         ..Default::default()
     };
     let running = example_axum_server::start(opts).await?;
@@ -145,7 +149,8 @@ async fn serve_axum(args: &ServeArgs) -> Result<(), BoxError> {
 async fn authorization_server(args: &ServeArgs) -> Result<AuthServer, BoxError> {
     let mut b = ServerConfig::builder(&args.public_url)
         .scopes_supported(["mcp", "admin"])
-        .default_scopes(["mcp"]);
+        .default_scopes(["mcp"])
+        .rate_limits(RateLimitConfig::default().dangerously_disable_all());
     if args.key.is_some() {
         b = b.signing_keys(oauth_mcp_core::token::KeySet::new(key(args)?));
     }

@@ -25,6 +25,7 @@ use crate::secret::random_token;
 
 use super::*;
 
+pub mod bounds;
 mod grants;
 mod keys;
 pub mod limits;
@@ -60,6 +61,7 @@ pub fn sample_client() -> Client {
         active: true,
         created_at: 1_700_000_000,
         expires_at: Some(1_900_000_000),
+        awaiting_first_token: true,
         metadata: serde_json::Map::from_iter([(
             "application_type".to_owned(),
             serde_json::json!("native"),
@@ -295,6 +297,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     users(store.clone()).await;
     replay_markers(store.clone()).await;
     limits::run_all_but_purge(store.clone()).await;
+    bounds::pending_caps(store.clone()).await;
+    bounds::unused_registration_flag(store.clone()).await;
     upstream::run_all_but_cleanup(store.clone()).await;
     upstream::cleanup(store.clone()).await;
     cleanup(store.clone()).await;
