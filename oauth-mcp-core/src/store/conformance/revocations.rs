@@ -10,7 +10,11 @@ use super::*;
 /// database, as replicas have). A store without a feed (`Ok(None)`) passes.
 pub async fn revocation_feed(stores: Vec<Arc<dyn Store>>) {
     let writer = stores[0].clone();
-    let Some(start) = writer.revocations_since(None).await.expect("revocations_since") else {
+    let Some(start) = writer
+        .revocations_since(None)
+        .await
+        .expect("revocations_since")
+    else {
         return;
     };
     assert!(
@@ -73,7 +77,8 @@ pub async fn revocation_feed(stores: Vec<Arc<dyn Store>>) {
             );
         }
         assert!(
-            mine.iter().all(|(seq, _)| *seq > start.seq && *seq <= feed.next.seq),
+            mine.iter()
+                .all(|(seq, _)| *seq > start.seq && *seq <= feed.next.seq),
             "reader {i}: sequence numbers lie between the cursors ({start:?} .. {:?}): {mine:?}",
             feed.next
         );
