@@ -53,7 +53,8 @@ pub enum AuditEvent<'a> {
         /// The refresh token (logged as a hash prefix).
         refresh_token: &'a str,
     },
-    /// `token.minted` (INFO): an access token was signed.
+    /// `token.minted` (DEBUG): an access token was signed (`token.issued`,
+    /// at INFO, already records each successful token request).
     TokenMinted {
         /// The client.
         client_id: &'a str,
@@ -464,7 +465,7 @@ impl AuditEvent<'_> {
                 scopes,
                 jti,
                 expires_at,
-            } => tracing::info!(target: TARGET, event, client_id, subject, audience, scopes,
+            } => tracing::debug!(target: TARGET, event, client_id, subject, audience, scopes,
                 jti = %log_tag(jti), expires_at),
             Self::TokenIntrospected {
                 client_id,

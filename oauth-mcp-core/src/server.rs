@@ -13,7 +13,8 @@ use crate::login::{Authenticator, StoreAuthenticator};
 use crate::store::{KeyStore, Store};
 use crate::token::managed::{KeyOpsError, KeyProtection, KeyRecordError, ManagedKeys};
 use crate::token::{KeyRing, TokenSigner};
-use crate::validate::LocalJwtValidator;
+use crate::token_cache::TokenCacheConfig;
+use crate::validate::{LocalJwtValidator, RevocationHub};
 
 /// The authorization server: configuration, storage, user authentication
 /// and token signing.
@@ -27,6 +28,8 @@ pub struct AuthServer {
     pub(crate) login_throttle: crate::login_throttle::LoginThrottle,
     pub(crate) rate_limiter: Arc<crate::ratelimit::RateLimiter>,
     pub(crate) assertions: Arc<ClientAssertionVerifier>,
+    /// The caches of this server's local validators, told of its revocations.
+    pub(crate) revocations: Arc<RevocationHub>,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
     /// Set when people sign in at an upstream identity provider.
@@ -197,6 +200,7 @@ impl AuthServer {
             login_throttle,
             rate_limiter,
             assertions,
+            revocations: Arc::default(),
             #[cfg(feature = "cimd")]
             cimd,
             #[cfg(feature = "upstream")]
@@ -276,14 +280,31 @@ impl AuthServer {
     }
 
     /// A validator for the tokens this server issues, bound to its default
-    /// resource (and checking grant revocation unless configured otherwise).
+    /// resource (and checking grant revocation unless configured otherwise),
+    /// with the default validated-token cache, which this server's
+    /// revocations reach at once.
     pub fn local_validator(&self) -> LocalJwtValidator {
+        self.local_validator_with_cache(Some(TokenCacheConfig::default()))
+    }
+
+    /// [`AuthServer::local_validator`] with these cache limits, or no cache.
+    pub fn local_validator_with_cache(&self, cache: Option<TokenCacheConfig>) -> LocalJwtValidator {
+        let v = self.uncached_validator();
+        match cache {
+            Some(c) => v.with_token_cache(c).notified_by(&self.revocations),
+            None => v,
+        }
+    }
+
+    /// The local validator without a cache (for one-off checks).
+    pub(crate) fn uncached_validator(&self) -> LocalJwtValidator {
         let v = LocalJwtValidator::new(
             self.keys.clone(),
             self.cfg.issuer(),
             self.cfg.resource().clone(),
             self.cfg.clock().clone(),
-        );
+        )
+        .without_token_cache();
         if self.cfg.check_revocation {
             // Trait upcasting: a Store is a TokenStore.
             let store: Arc<dyn crate::store::TokenStore> = self.store.clone();
@@ -291,6 +312,18 @@ impl AuthServer {
         } else {
             v
         }
+    }
+
+    /// Revokes a grant and every token in it (an operator's action, say):
+    /// the store refuses its refresh tokens from now on, this server's
+    /// resource servers drop its cached access tokens at once, and every
+    /// other instance sharing the store within
+    /// [`MAX_STALENESS`](crate::validate::MAX_STALENESS). False if the
+    /// store did not know the grant.
+    pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
+        let found = self.store.revoke_grant(grant_id).await?;
+        self.revocations.revoked(grant_id);
+        Ok(found)
     }
 
     pub(crate) fn now(&self) -> i64 {

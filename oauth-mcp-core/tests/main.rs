@@ -33,3 +33,5 @@ mod resource_server;
 mod store;
 #[path = "suite/support.rs"]
 mod support;
+#[path = "suite/token_cache.rs"]
+mod token_cache;

@@ -88,6 +88,7 @@ mod rows;
 #[macro_use]
 mod store;
 mod replay;
+mod revocations;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -259,7 +260,18 @@ impl SqlStoreOptions {
             .min_connections(self.min_connections.min(self.max_connections))
             .acquire_timeout(self.acquire_timeout)
             .idle_timeout(self.idle_timeout)
-            .test_before_acquire(true)
+            // A ping before every use was one extra round trip per store
+            // operation. A connection idle for a while may have been cut
+            // (a database restart, a proxy's timeout): ping only those.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     async fn sqlite_pool(&self, url: &str) -> Result<SqlitePool, StoreError> {
@@ -286,6 +298,9 @@ impl SqlStoreOptions {
         pool.connect_with(opts).await.map_err(error::map)
     }
 }
+
+/// A pooled connection idle this long is pinged before use.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl SqlStore {
     /// Connects with the default [`SqlStoreOptions`] and applies the

@@ -199,6 +199,14 @@ impl Cleanup for SqlStore {
             + run(self, IDLE, idle_before, None).await?;
         r.clients = run(self, CLIENTS, now, None).await?;
         r.rate_limits = run(self, BUCKETS, now.saturating_mul(1000), None).await?;
+        run(
+            self,
+            crate::revocations::PURGE,
+            now.saturating_mul(1000)
+                .saturating_sub(crate::revocations::RETENTION_MS),
+            None,
+        )
+        .await?;
         for sql in crate::upstream::UPSTREAM_PURGE {
             r.upstream += run(self, sql, now, None).await?;
         }

@@ -13,12 +13,14 @@ use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
     AuthorizationCode, AuthorizationStore, ClientStore, CodeRedemption, Grant, LoginAttempt,
-    PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RotateOutcome,
+    PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RevocationCursor,
+    RevocationFeed, RotateOutcome,
     RotationDecision, TokenStore, User, UserStore, decide_rotation,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::map;
+use crate::revocations;
 use crate::rows::{
     ClientRow, CodeRow, GrantRow, PendingRow, RefreshRow, UserRow, generation_to_db,
 };
@@ -505,6 +507,10 @@ impl TokenStore for SqlStore {
                 .bind(grant_id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(revocations::LOG)
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(found)
         }
@@ -578,6 +584,11 @@ impl TokenStore for SqlStore {
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(map)?;
+                            sqlx::query(revocations::LOG)
+                                .bind(&grant.grant_id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map)?;
                             return Ok(RotateOutcome::Reused {
                                 grant_id: grant.grant_id,
                             });
@@ -613,6 +624,13 @@ impl TokenStore for SqlStore {
             Ok(outcome)
         }
         .await)
+    }
+
+    async fn revocations_since(
+        &self,
+        after: Option<RevocationCursor>,
+    ) -> Result<Option<RevocationFeed>, StoreError> {
+        self.read_revocations(after).await.map(Some)
     }
 }
 

@@ -359,15 +359,18 @@ fn signing_keys(opts: &Options) -> String {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info`. Colours only
-/// when stderr is a terminal, so redirected logs carry no ANSI codes.
+/// Logs to stderr; `RUST_LOG` overrides the default `info,rmcp=warn`
+/// (rmcp logs the start and end of its per-request session at INFO, which
+/// in stateless mode is every MCP call). Colours only when stderr is a
+/// terminal, so redirected logs carry no ANSI codes.
 pub fn init_tracing() {
     use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rmcp=warn".into()),
         )
         .init();
 }

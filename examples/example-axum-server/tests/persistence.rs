@@ -10,12 +10,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use example_axum_server::{Options, Running, start};
 use oauth_mcp_battery::client::*;
 use oauth_mcp_battery::process::{ServerProcess, free_loopback_port, temp_dir};
 use oauth_mcp_core::token::{SigningAlgorithm, SigningKey};
+use oauth_mcp_core::validate::MAX_STALENESS;
 use oauth_mcp_sqlx::testing::postgres_for_tests;
+use serde_json::json;
 
 fn write_key(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("signing-key.pem");
@@ -84,6 +87,27 @@ async fn postgres_store_survives_a_restart() {
     let dir = temp_dir("pg");
     survives_restart(db.url(), &dir).await;
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Polls `token` at `base` until it is refused (401 `invalid_token`),
+/// failing if that takes longer than the bound after `since`.
+async fn refused_within(base: &str, token: &str, since: Instant) -> Duration {
+    // The bound, plus one request's time on a loaded test machine.
+    let bound = MAX_STALENESS + Duration::from_millis(250);
+    loop {
+        let r = mcp_post(base, Some(token), &tool_call(9, "whoami", &json!({}))).await;
+        if r.status() == 401 {
+            assert_token_refused(base, token).await;
+            return since.elapsed();
+        }
+        assert_eq!(r.status(), 200, "{}", r.reply.text);
+        assert!(
+            since.elapsed() <= bound,
+            "{base} still accepts a revoked token after {:?}",
+            since.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A server process (killed on drop) and its base URL.
@@ -173,12 +197,25 @@ async fn two_processes_share_one_postgres() {
     // Rotated twice at A, the first refresh token is reused at B: refused, and the grant is revoked.
     let t1 = tokens_of(&refresh(&a.base, &client.client_id, &t.refresh, None).await);
     let t2 = tokens_of(&refresh(&a.base, &client.client_id, &t1.refresh, None).await);
+    // Both instances have validated (and cached) an access token of the grant.
+    whoami(&a.base, &t1.access).await;
+    whoami(&b.base, &t1.access).await;
     let reuse = refresh(&b.base, &client.client_id, &t.refresh, None).await;
+    let revoked_at = Instant::now();
     assert_eq!(
         (reuse.status, reuse.error()),
         (400, "invalid_grant".to_owned())
     );
     assert!(reuse.error_description().contains("reus"), "{}", reuse.text);
+    // B revoked it: its cached token is refused at once. A shares only the
+    // database: within the documented bound (MAX_STALENESS, 1 s).
+    let at_b = mcp_post(&b.base, Some(&t1.access), &tool_call(9, "whoami", &json!({}))).await;
+    assert_eq!(at_b.status(), 401, "{}", at_b.reply.text);
+    assert_eq!(at_b.reply.error(), "invalid_token");
+    // (B's challenge names the shared public URL, A's.)
+    at_b.reply.challenge().assert_bearer(&a.base, Some("invalid_token"));
+    let took = refused_within(&a.base, &t1.access, revoked_at).await;
+    eprintln!("the revocation reached the other process's cache after {took:?}");
     let after = refresh(&a.base, &client.client_id, &t2.refresh, None).await;
     assert_eq!(
         (after.status, after.error()),

@@ -182,7 +182,7 @@ impl AuthServer {
                 ));
             }
             CodeRedemption::Replayed { grant_id } => {
-                let revoked = self.store.revoke_grant(&grant_id).await?;
+                let revoked = self.revoke_grant(&grant_id).await?;
                 AuditEvent::CodeReplayed {
                     client_id: &client.client_id,
                     code,
@@ -314,6 +314,8 @@ impl AuthServer {
         match outcome {
             RotateOutcome::Rotated(grant) => self.issue(&grant, &scope, Some(new_refresh)),
             RotateOutcome::Reused { grant_id } => {
+                // The store revoked the grant; drop its cached tokens here now.
+                self.revocations.revoked(&grant_id);
                 AuditEvent::RefreshReused {
                     client_id: &client.client_id,
                     grant_id: &grant_id,

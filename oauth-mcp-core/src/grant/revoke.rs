@@ -20,7 +20,7 @@ impl AuthServer {
         let grant_id = match self.store.get_refresh(&hash_secret(token)).await? {
             Some(r) => Some(r.grant_id),
             None => self
-                .local_validator()
+                .uncached_validator()
                 .validate_signed(token)
                 .await
                 .ok()
@@ -30,7 +30,7 @@ impl AuthServer {
             && let Some(g) = self.store.get_grant(&gid).await?
             && g.client_id == client.client_id
         {
-            self.store.revoke_grant(&gid).await?;
+            self.revoke_grant(&gid).await?;
             AuditEvent::TokenRevoked {
                 client_id: &client.client_id,
                 grant_id: &gid,

@@ -15,6 +15,7 @@ use crate::net::is_loopback;
 use crate::resource::ResourceUri;
 use crate::scope::{OFFLINE_ACCESS, ScopeHierarchy, ScopeImplication, ScopeSet};
 use crate::server::AuthServer;
+use crate::token_cache::TokenCacheConfig;
 use crate::validate::TokenValidator;
 
 /// What an embedded authorization server contributes to its resource server.
@@ -24,6 +25,9 @@ struct Embedded {
     known_resources: Vec<ResourceUri>,
     endpoint_paths: Vec<String>,
     default_scopes: ScopeSet,
+    server: AuthServer,
+    /// True while the validator is still the server's local validator.
+    own_validator: bool,
 }
 
 /// Builds a [`ResourceServer`]; [`ResourceServerBuilder::build`] validates
@@ -45,6 +49,8 @@ pub struct ResourceServerBuilder {
     max_body_bytes: usize,
     allow_insecure_http: bool,
     embedded: Option<Embedded>,
+    /// `Some(None)`: no cache; `None`: the validator's own choice.
+    token_cache: Option<Option<TokenCacheConfig>>,
 }
 
 impl std::fmt::Debug for ResourceServerBuilder {
@@ -77,6 +83,7 @@ impl ResourceServer {
             max_body_bytes: 64 * 1024,
             allow_insecure_http: false,
             embedded: None,
+            token_cache: None,
         }
     }
 
@@ -97,6 +104,8 @@ impl ResourceServer {
             known_resources: cfg.resources().known().to_vec(),
             endpoint_paths: crate::http::OAuthHttp::new(server.clone()).paths(),
             default_scopes: cfg.default_scopes.clone(),
+            server: server.clone(),
+            own_validator: true,
         });
         b
     }
@@ -118,12 +127,38 @@ impl ResourceServerBuilder {
     /// reports them, must agree with this configuration.
     pub fn validator(mut self, validator: impl TokenValidator + 'static) -> Self {
         self.validator = Some(Arc::new(validator));
+        self.set_own_validator(false);
         self
     }
 
     /// [`ResourceServerBuilder::validator`] for a shared validator.
     pub fn shared_validator(mut self, validator: Arc<dyn TokenValidator>) -> Self {
         self.validator = Some(validator);
+        self.set_own_validator(false);
+        self
+    }
+
+    fn set_own_validator(&mut self, own: bool) {
+        if let Some(e) = &mut self.embedded {
+            e.own_validator = own;
+        }
+    }
+
+    /// The limits of the validated-token cache of an embedded authorization
+    /// server's validator (on by default with [`TokenCacheConfig::default`]).
+    /// A validator given with [`ResourceServerBuilder::validator`] has its
+    /// own cache settings (e.g. [`crate::validate::LocalJwtValidator::with_token_cache`],
+    /// `RemoteJwksBuilder::token_cache`).
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.token_cache = Some(Some(config));
+        self
+    }
+
+    /// No validated-token cache for the embedded authorization server's
+    /// validator: every request is validated in full (signature, claims,
+    /// and a store lookup for revocation).
+    pub fn without_token_cache(mut self) -> Self {
+        self.token_cache = Some(None);
         self
     }
 
@@ -326,9 +361,22 @@ impl ResourceServerBuilder {
     /// Validates everything and builds the resource server. Refuses to
     /// start, naming the value and the fix, when the resource, the
     /// authorization servers, the validator and the scopes disagree.
-    pub fn build(self) -> Result<ResourceServer, ConfigError> {
+    pub fn build(mut self) -> Result<ResourceServer, ConfigError> {
         let resource = self.parse_resource()?;
         self.check_authorization_servers()?;
+        if let Some(cache) = self.token_cache.clone() {
+            match &self.embedded {
+                Some(e) if e.own_validator => {
+                    self.validator = Some(Arc::new(e.server.local_validator_with_cache(cache)));
+                }
+                _ => {
+                    return Err(err(
+                        "token_cache",
+                        "the validated-token cache is set on the validator you gave (e.g. LocalJwtValidator::with_token_cache, RemoteJwksBuilder::token_cache, IntrospectionValidator::with_token_cache); token_cache(..) and without_token_cache() apply only to the embedded authorization server's own validator",
+                    ));
+                }
+            }
+        }
         let validator = self.validator.clone().ok_or_else(|| {
             err(
                 "validator",

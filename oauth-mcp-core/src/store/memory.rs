@@ -35,6 +35,26 @@ struct Inner {
     users: HashMap<String, User>,
     /// single-use marker -> expires_at
     replay: HashMap<String, i64>,
+    /// The last revocations, `(sequence, grant id)`, oldest first (at most
+    /// `REVOCATION_LOG`), for [`TokenStore::revocations_since`].
+    revocation_log: std::collections::VecDeque<(i64, String)>,
+    /// The sequence number of the last revocation.
+    revocation_seq: i64,
+}
+
+/// Revocations the memory store remembers for its feed; a reader further
+/// behind is told to drop its whole cache.
+const REVOCATION_LOG: usize = 4096;
+
+impl Inner {
+    fn log_revocation(&mut self, grant_id: &str) {
+        self.revocation_seq += 1;
+        if self.revocation_log.len() >= REVOCATION_LOG {
+            self.revocation_log.pop_front();
+        }
+        self.revocation_log
+            .push_back((self.revocation_seq, grant_id.to_owned()));
+    }
 }
 
 /// An in-memory implementation of every storage trait, for a single process.
@@ -257,6 +277,7 @@ impl TokenStore for MemoryStore {
             .entry(grant_id.to_owned())
             .or_insert_with(|| SystemClock.now());
         g.refresh.retain(|_, r| r.grant_id != grant_id);
+        g.log_revocation(grant_id);
         Ok(found)
     }
 
@@ -292,6 +313,7 @@ impl TokenStore for MemoryStore {
                 let grant_id = grant.grant_id.clone();
                 g.revoked_at.entry(grant_id.clone()).or_insert(now);
                 g.refresh.retain(|_, r| r.grant_id != grant_id);
+                g.log_revocation(&grant_id);
                 return Ok(RotateOutcome::Reused { grant_id });
             }
         };
@@ -310,6 +332,36 @@ impl TokenStore for MemoryStore {
             },
         );
         Ok(RotateOutcome::Rotated(grant))
+    }
+
+    async fn revocations_since(
+        &self,
+        after: Option<RevocationCursor>,
+    ) -> Result<Option<RevocationFeed>, StoreError> {
+        let g = self.lock()?;
+        let next = RevocationCursor {
+            seq: g.revocation_seq,
+            at_ms: 0,
+        };
+        let Some(after) = after else {
+            return Ok(Some(RevocationFeed {
+                revoked: Vec::new(),
+                next,
+                complete: true,
+            }));
+        };
+        let oldest = g.revocation_log.front().map_or(next.seq + 1, |(s, _)| *s);
+        Ok(Some(RevocationFeed {
+            revoked: g
+                .revocation_log
+                .iter()
+                .filter(|(s, _)| *s > after.seq)
+                .cloned()
+                .collect(),
+            next,
+            // Everything after `after.seq` is still in the log.
+            complete: after.seq + 1 >= oldest,
+        }))
     }
 }
 

@@ -11,6 +11,7 @@ mod memory;
 mod purge;
 mod ratelimit;
 mod replay;
+mod revocations;
 pub mod upstream;
 
 pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
@@ -18,6 +19,7 @@ pub use memory::MemoryStore;
 pub use purge::{LoginAttempt, PurgeReport, Retention};
 pub use ratelimit::{GcraRule, RateDecision, RateLimitStore, gcra_peek, gcra_step};
 pub use replay::ReplayStore;
+pub use revocations::{RevocationCursor, RevocationFeed};
 pub use upstream::{
     BrowserSession, RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord,
 };
@@ -296,6 +298,19 @@ pub trait TokenStore: Send + Sync {
         now: i64,
         new_expires_at: i64,
     ) -> Result<RotateOutcome, StoreError>;
+    /// The grants revoked since `after` (every revocation: [`TokenStore::revoke_grant`]
+    /// and a refresh token's reuse in [`TokenStore::rotate_refresh`]), for the
+    /// validated-token caches of resource servers sharing this store; with
+    /// `after = None`, only where the feed stands now. `Ok(None)` (the
+    /// default) means this store keeps no feed: resource servers then ask
+    /// [`TokenStore::get_grant`] on every request, cached or not.
+    async fn revocations_since(
+        &self,
+        after: Option<RevocationCursor>,
+    ) -> Result<Option<RevocationFeed>, StoreError> {
+        let _ = after;
+        Ok(None)
+    }
 }
 
 /// A user of the built-in password login.

@@ -3,6 +3,7 @@
 //! share a key agree on it), published as a JWKS.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
@@ -59,11 +60,20 @@ impl std::str::FromStr for SigningAlgorithm {
 #[error("signing key: {0}")]
 pub struct KeyError(String);
 
+/// The private key parsed once, ready to sign: jsonwebtoken's `encode`
+/// re-parses the PKCS#8 document and re-derives the public key on every
+/// call, which was most of the cost of minting a token.
+enum Prepared {
+    Es256(EcdsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+}
+
 /// A private signing key with its public JWK and `kid`.
 #[derive(Clone)]
 pub struct SigningKey {
     alg: SigningAlgorithm,
     kid: String,
+    prepared: Arc<Prepared>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     public_jwk: Jwk,
@@ -96,11 +106,11 @@ impl SigningKey {
 
     /// Loads a PKCS#8 DER private key.
     pub fn from_pkcs8_der(alg: SigningAlgorithm, der: &[u8]) -> Result<Self, KeyError> {
-        let encoding = match alg {
+        let (encoding, prepared) = match alg {
             SigningAlgorithm::Es256 => {
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
                     .map_err(|e| KeyError(format!("not a P-256 PKCS#8 key: {e}")))?;
-                EncodingKey::from_ec_der(der)
+                (EncodingKey::from_ec_der(der), Prepared::Es256(kp))
             }
             SigningAlgorithm::EdDsa => {
                 // jsonwebtoken wants the 48-byte PKCS#8 v1 form; normalise v2 documents.
@@ -109,7 +119,7 @@ impl SigningKey {
                 let v1 = kp
                     .to_pkcs8v1()
                     .map_err(|_| KeyError("cannot encode the Ed25519 key".into()))?;
-                EncodingKey::from_ed_der(v1.as_ref())
+                (EncodingKey::from_ed_der(v1.as_ref()), Prepared::EdDsa(kp))
             }
         };
         let mut jwk = Jwk::from_encoding_key(&encoding, alg.jwt_alg())
@@ -125,6 +135,7 @@ impl SigningKey {
         Ok(Self {
             alg,
             kid,
+            prepared: Arc::new(prepared),
             encoding,
             decoding,
             public_jwk: jwk,
@@ -241,6 +252,33 @@ impl SigningKey {
         &self.encoding
     }
 
+    /// A compact JWS of `claims` under `header`, signed with the prepared
+    /// key (what `jsonwebtoken::encode` produces, without re-parsing the key).
+    pub(crate) fn sign_jwt<T: serde::Serialize>(
+        &self,
+        header: &jsonwebtoken::Header,
+        claims: &T,
+    ) -> Result<String, KeyError> {
+        let part = |v: Result<Vec<u8>, serde_json::Error>| {
+            v.map(|b| URL_SAFE_NO_PAD.encode(b))
+                .map_err(|e| KeyError(format!("cannot serialise the token: {e}")))
+        };
+        let mut jwt = part(serde_json::to_vec(header))?;
+        jwt.push('.');
+        jwt.push_str(&part(serde_json::to_vec(claims))?);
+        let signature = match self.prepared.as_ref() {
+            Prepared::Es256(kp) => kp
+                .sign(&SystemRandom::new(), jwt.as_bytes())
+                .map_err(|_| KeyError("ECDSA signing failed".into()))?
+                .as_ref()
+                .to_vec(),
+            Prepared::EdDsa(kp) => kp.sign(jwt.as_bytes()).as_ref().to_vec(),
+        };
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jwt);
+        Ok(jwt)
+    }
+
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
     }
@@ -298,6 +336,30 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prepared_key_signs_what_jsonwebtoken_would() {
+        let claims = serde_json::json!({"sub": "alice", "exp": 4_000_000_000_i64});
+        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+            let k = SigningKey::generate(alg).unwrap();
+            let mut header = jsonwebtoken::Header::new(alg.jwt_alg());
+            header.typ = Some("at+jwt".into());
+            header.kid = Some(k.kid().to_owned());
+            let ours = k.sign_jwt(&header, &claims).unwrap();
+            let theirs = jsonwebtoken::encode(&header, &claims, k.encoding()).unwrap();
+            // Header and claims byte for byte; Ed25519 is deterministic, so all of it.
+            let signed = |t: &str| t.rsplit_once('.').unwrap().0.to_owned();
+            assert_eq!(signed(&ours), signed(&theirs));
+            if alg == SigningAlgorithm::EdDsa {
+                assert_eq!(ours, theirs);
+            }
+            let mut v = jsonwebtoken::Validation::new(alg.jwt_alg());
+            v.required_spec_claims.clear();
+            v.validate_aud = false;
+            let got = jsonwebtoken::decode::<serde_json::Value>(&ours, k.decoding(), &v).unwrap();
+            assert_eq!(got.claims, claims);
+        }
+    }
 
     #[test]
     fn generate_roundtrip_pem_and_kid_is_stable() {

@@ -5,7 +5,7 @@ pub mod managed;
 pub mod ring;
 pub mod rotation;
 
-use jsonwebtoken::{Header, encode};
+use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
 
 use crate::error::OAuthError;
@@ -106,7 +106,7 @@ impl TokenSigner {
             scope: req.scope.to_string(),
             gid: req.grant_id.map(str::to_owned),
         };
-        let jwt = encode(&header, &claims, key.encoding()).map_err(|e| {
+        let jwt = key.sign_jwt(&header, &claims).map_err(|e| {
             OAuthError::server_error(format!("could not sign the access token: {e}"))
         })?;
         Ok((jwt, claims))

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::cached::{self, ContextCache, HitPolicy, RevocationHub, RevocationSync};
 use super::{AuthContext, TokenRejection, TokenValidator, jwt};
 use crate::clock::SharedClock;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 use crate::store::TokenStore;
 use crate::token::KeyRing;
+use crate::token_cache::TokenCacheConfig;
 
 #[derive(Deserialize)]
 struct RawClaims {
@@ -29,6 +31,14 @@ struct RawClaims {
 /// Validates JWT access tokens signed by keys this process holds: signature,
 /// `typ`, `iss`, `aud` (this resource, after canonicalisation), `exp`/`nbf`
 /// with a small leeway, and optionally that the grant was not revoked.
+///
+/// Validated tokens are cached (on by default, see [`TokenCacheConfig`];
+/// [`LocalJwtValidator::without_token_cache`] turns it off): the same token
+/// again costs no signature check and no store lookup, until its `exp`, the
+/// cache's TTL, or a revocation — at once when the [`crate::AuthServer`]
+/// of this validator revokes it, and within 1 s when another instance
+/// sharing the store does (see [`crate::validate::MAX_STALENESS`]). Clones
+/// share the cache.
 #[derive(Clone)]
 pub struct LocalJwtValidator {
     keys: KeyRing,
@@ -37,6 +47,15 @@ pub struct LocalJwtValidator {
     leeway: i64,
     clock: SharedClock,
     revocations: Option<Arc<dyn TokenStore>>,
+    cache_config: Option<TokenCacheConfig>,
+    cache: Option<Arc<Cache>>,
+}
+
+/// The cache of a validator and, with a revocation check, its link to the
+/// store's revocation feed.
+struct Cache {
+    tokens: Arc<ContextCache>,
+    sync: Option<RevocationSync>,
 }
 
 impl std::fmt::Debug for LocalJwtValidator {
@@ -59,14 +78,56 @@ impl LocalJwtValidator {
         audience: ResourceUri,
         clock: SharedClock,
     ) -> Self {
-        Self {
+        let mut v = Self {
             keys: keys.into(),
             issuer: issuer.into(),
             audience,
             leeway: 30,
             clock,
             revocations: None,
+            cache_config: Some(TokenCacheConfig::default()),
+            cache: None,
+        };
+        v.rebuild_cache();
+        v
+    }
+
+    fn rebuild_cache(&mut self) {
+        self.cache = self.cache_config.as_ref().map(|cfg| {
+            Arc::new(Cache {
+                tokens: cached::new_cache(cfg),
+                sync: self.revocations.clone().map(RevocationSync::new),
+            })
+        });
+    }
+
+    /// Caches validated tokens within `config`'s limits (the default is
+    /// [`TokenCacheConfig::default`]).
+    pub fn with_token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.cache_config = Some(config);
+        self.rebuild_cache();
+        self
+    }
+
+    /// Validates every token in full, every time (signature, claims and,
+    /// with a revocation check, a store lookup).
+    pub fn without_token_cache(mut self) -> Self {
+        self.cache_config = None;
+        self.rebuild_cache();
+        self
+    }
+
+    /// Tokens held in the cache now (0 without one).
+    pub fn cached_tokens(&self) -> u64 {
+        self.cache.as_ref().map_or(0, |c| c.tokens.entry_count())
+    }
+
+    /// Lets `hub` drop this validator's cached tokens of a grant at once.
+    pub(crate) fn notified_by(self, hub: &RevocationHub) -> Self {
+        if let Some(c) = &self.cache {
+            hub.register(&c.tokens);
         }
+        self
     }
 
     /// Clock-skew allowance for `exp` and `nbf`, in seconds (default 30).
@@ -76,9 +137,12 @@ impl LocalJwtValidator {
     }
 
     /// Also refuse tokens whose grant this store knows to be revoked (code
-    /// replay, refresh-token reuse, revocation). Costs one store lookup per request.
+    /// replay, refresh-token reuse, revocation). Costs one store lookup per
+    /// token not in the cache; cached tokens follow the store's revocation
+    /// feed (see the type's documentation).
     pub fn with_revocation_check(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.revocations = Some(store);
+        self.rebuild_cache();
         self
     }
 
@@ -148,12 +212,11 @@ impl LocalJwtValidator {
     }
 }
 
-#[async_trait]
-impl TokenValidator for LocalJwtValidator {
-    async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
-        let (ctx, gid) = self.validate_signed(token).await?;
-        if let (Some(store), Some(gid)) = (&self.revocations, gid) {
-            match store.get_grant(&gid).await {
+impl LocalJwtValidator {
+    /// Refuses a token whose grant the store knows to be revoked.
+    async fn check_grant(&self, grant_id: Option<&str>) -> Result<(), TokenRejection> {
+        if let (Some(store), Some(gid)) = (&self.revocations, grant_id) {
+            match store.get_grant(gid).await {
                 Ok(Some(g)) if g.revoked => return Err(TokenRejection::Revoked),
                 // A grant this store never saw (another instance with its own
                 // store, or before a restart of a memory store) is not revoked
@@ -162,6 +225,35 @@ impl TokenValidator for LocalJwtValidator {
                 Err(e) => return Err(TokenRejection::Unavailable(e.to_string())),
             }
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenValidator for LocalJwtValidator {
+    async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
+        let Some(cache) = &self.cache else {
+            let (ctx, gid) = self.validate_signed(token).await?;
+            self.check_grant(gid.as_deref()).await?;
+            return Ok(ctx);
+        };
+        let policy = match &cache.sync {
+            Some(sync) => sync.hit_policy(&cache.tokens).await,
+            None => HitPolicy::Serve,
+        };
+        let now = self.clock.now();
+        if policy != HitPolicy::Bypass
+            && let Some(hit) = cache.tokens.get(token, now)
+        {
+            if policy == HitPolicy::AskStore {
+                self.check_grant(hit.grant_id.as_deref()).await?;
+            }
+            return Ok(hit.ctx.clone());
+        }
+        let ticket = cache.tokens.ticket();
+        let (ctx, gid) = self.validate_signed(token).await?;
+        self.check_grant(gid.as_deref()).await?;
+        cached::remember(&cache.tokens, token, &ctx, gid.as_deref(), now, ticket);
         Ok(ctx)
     }
 

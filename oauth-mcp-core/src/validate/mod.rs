@@ -2,6 +2,7 @@
 //! JWT validator for tokens this library issued and, with the `remote`
 //! feature, validators for an external authorization server.
 
+mod cached;
 mod jwt;
 mod local;
 #[cfg(feature = "remote")]
@@ -13,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 
+pub(crate) use cached::RevocationHub;
+pub use cached::{MAX_STALENESS, POLL_INTERVAL};
 pub use jwt::AsymmetricAlgorithm;
 pub use local::LocalJwtValidator;
 

@@ -32,6 +32,8 @@ async fn conformance_postgres_two_pools_in_parallel() {
     rb.unwrap();
     // One client assertion replayed to both replicas at once.
     conformance::replay_race(vec![Arc::new(a.clone()), Arc::new(b.clone())]).await;
+    // Revocations through one pool reach the readers of both.
+    conformance::revocation_feed(vec![Arc::new(a.clone()), Arc::new(b.clone())]).await;
     conformance::cleanup(Arc::new(a.clone())).await;
     a.close().await;
     b.close().await;

@@ -31,10 +31,12 @@ mod keys;
 pub mod limits;
 pub mod race;
 mod replay;
+mod revocations;
 pub mod upstream;
 pub use grants::{codes, concurrent_refresh, pending_requests, refresh_rotation};
 pub use keys::{clear_keys, key_races, key_set_contract, keys};
 pub use replay::{replay_markers, replay_race};
+pub use revocations::revocation_feed;
 
 /// How many tasks race in the concurrency checks.
 pub const RACERS: usize = 16;
@@ -296,6 +298,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
     replay_markers(store.clone()).await;
+    revocation_feed(vec![store.clone()]).await;
     limits::run_all_but_purge(store.clone()).await;
     bounds::pending_caps(store.clone()).await;
     bounds::unused_registration_flag(store.clone()).await;

@@ -1,24 +1,26 @@
 //! [`IntrospectionValidator`]: opaque (or any) tokens checked through RFC
 //! 7662 introspection at the authorization server, with a bounded cache.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use tokio::sync::Mutex;
 
 use super::{RemoteError, ScopeClaim, context_from, discover, http_client};
 use crate::clock::{SharedClock, SystemClock};
 use crate::resource::ResourceUri;
-use crate::secret::{Secret, hash_secret};
+use crate::secret::Secret;
+use crate::token_cache::TokenCacheConfig;
+use crate::validate::cached::{self, ContextCache};
 use crate::validate::jwt::{ClaimView, check_claims};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
 /// Validates opaque (or any) tokens through RFC 7662 introspection at the
-/// authorization server, authenticating with client credentials. Results are
-/// cached for at most `max_cache` and never beyond the token's `exp`.
+/// authorization server, authenticating with client credentials. Answers
+/// are kept in a validated-token cache for at most `max_cache` (60 s by
+/// default) and never beyond the token's `exp`: a revocation at the
+/// authorization server takes effect here within that time.
 pub struct IntrospectionValidator {
     http: reqwest::Client,
     endpoint: String,
@@ -28,9 +30,9 @@ pub struct IntrospectionValidator {
     audience: ResourceUri,
     scope_claims: Vec<ScopeClaim>,
     max_cache: i64,
-    max_entries: usize,
+    cache_config: Option<TokenCacheConfig>,
     clock: SharedClock,
-    cache: Mutex<HashMap<String, (AuthContext, i64)>>,
+    cache: Option<Arc<ContextCache>>,
 }
 
 impl std::fmt::Debug for IntrospectionValidator {
@@ -57,7 +59,7 @@ impl IntrospectionValidator {
         client_secret: impl Into<Secret>,
         audience: ResourceUri,
     ) -> Result<Self, RemoteError> {
-        Ok(Self {
+        Ok(Self::with_cache_settings(Self {
             http: http_client(Duration::from_secs(5))?,
             endpoint: endpoint.into(),
             client_id: client_id.into(),
@@ -66,10 +68,38 @@ impl IntrospectionValidator {
             audience,
             scope_claims: vec![ScopeClaim::SpaceSeparated("scope".into())],
             max_cache: 60,
-            max_entries: 10_000,
+            cache_config: Some(TokenCacheConfig::default()),
             clock: Arc::new(SystemClock),
-            cache: Mutex::new(HashMap::new()),
-        })
+            cache: None,
+        }))
+    }
+
+    /// Rebuilds the cache after a change of its settings: entries live at
+    /// most `max_cache` seconds.
+    fn with_cache_settings(mut self) -> Self {
+        let max_cache = u64::try_from(self.max_cache).unwrap_or(0);
+        self.cache = self
+            .cache_config
+            .as_ref()
+            .filter(|_| max_cache > 0)
+            .map(|c| {
+                let ttl = c.ttl.min(Duration::from_secs(max_cache));
+                cached::new_cache(&c.clone().with_ttl(ttl))
+            });
+        self
+    }
+
+    /// The limits of the validated-token cache (on by default; its TTL is
+    /// capped by [`IntrospectionValidator::with_max_cache`]).
+    pub fn with_token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.cache_config = Some(config);
+        self.with_cache_settings()
+    }
+
+    /// Asks the introspection endpoint about every request's token.
+    pub fn without_token_cache(mut self) -> Self {
+        self.cache_config = None;
+        self.with_cache_settings()
     }
 
     /// Discovers the introspection endpoint from the issuer's metadata, and
@@ -104,7 +134,7 @@ impl IntrospectionValidator {
     /// Longest time an answer is reused, in seconds (default 60; 0 disables the cache).
     pub fn with_max_cache(mut self, secs: i64) -> Self {
         self.max_cache = secs;
-        self
+        self.with_cache_settings()
     }
 
     /// Where scopes come from (default: `scope`).
@@ -123,13 +153,13 @@ impl IntrospectionValidator {
 #[async_trait]
 impl TokenValidator for IntrospectionValidator {
     async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
-        let key = hash_secret(token);
         let now = self.clock.now();
-        if let Some((ctx, until)) = self.cache.lock().await.get(&key)
-            && *until > now
+        if let Some(cache) = &self.cache
+            && let Some(hit) = cache.get(token, now)
         {
-            return Ok(ctx.clone());
+            return Ok(hit.ctx.clone());
         }
+        let ticket = self.cache.as_ref().map(|c| c.ticket());
         let resp = self
             .http
             .post(&self.endpoint)
@@ -187,16 +217,8 @@ impl TokenValidator for IntrospectionValidator {
             30,
         )?;
         let ctx = context_from(c, &self.scope_claims, &self.audience, &issuer);
-        if self.max_cache > 0 {
-            let until = (now + self.max_cache).min(ctx.expires_at);
-            let mut cache = self.cache.lock().await;
-            if cache.len() >= self.max_entries {
-                cache.retain(|_, (_, u)| *u > now);
-                if cache.len() >= self.max_entries {
-                    cache.clear();
-                }
-            }
-            cache.insert(key, (ctx.clone(), until));
+        if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+            cached::remember(cache, token, &ctx, None, now, ticket);
         }
         Ok(ctx)
     }

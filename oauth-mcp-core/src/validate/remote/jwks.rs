@@ -19,6 +19,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::events::AuditEvent;
 use crate::fetch::cache_max_age;
 use crate::resource::ResourceUri;
+use crate::token_cache::TokenCacheConfig;
+use crate::validate::cached::{self, ContextCache};
 use crate::validate::jwt::{self, AsymmetricAlgorithm};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
@@ -37,9 +39,24 @@ pub struct RemoteJwksBuilder {
     timeout: Duration,
     leeway: i64,
     clock: SharedClock,
+    token_cache: Option<TokenCacheConfig>,
 }
 
 impl RemoteJwksBuilder {
+    /// The limits of the validated-token cache (on by default with
+    /// [`TokenCacheConfig::default`]: a token seen again within its TTL and
+    /// before its `exp` costs no signature check).
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.token_cache = Some(config);
+        self
+    }
+
+    /// Verifies every token's signature every time.
+    pub fn without_token_cache(mut self) -> Self {
+        self.token_cache = None;
+        self
+    }
+
     /// Use this JWKS URL instead of discovering it from the issuer's metadata.
     pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
         self.jwks_uri = Some(url.into());
@@ -125,6 +142,7 @@ impl RemoteJwksBuilder {
                     fresh_until: i64::MIN,
                 }),
                 last_attempt: Mutex::new(None),
+                cache: self.token_cache.as_ref().map(cached::new_cache),
                 cfg: self,
             }),
         };
@@ -212,6 +230,7 @@ struct Inner {
     jwks_uri: String,
     keys: RwLock<Keys>,
     last_attempt: Mutex<Option<Instant>>,
+    cache: Option<Arc<ContextCache>>,
 }
 
 /// Validates JWT access tokens from an external authorization server against
@@ -343,6 +362,30 @@ impl Inner {
 #[async_trait]
 impl TokenValidator for RemoteJwksValidator {
     async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
+        let Some(cache) = &self.inner.cache else {
+            return self.validate_uncached(token).await;
+        };
+        let now = self.inner.cfg.clock.now();
+        if let Some(hit) = cache.get(token, now) {
+            return Ok(hit.ctx.clone());
+        }
+        let ticket = cache.ticket();
+        let ctx = self.validate_uncached(token).await?;
+        cached::remember(cache, token, &ctx, None, now, ticket);
+        Ok(ctx)
+    }
+
+    fn issuer(&self) -> Option<&str> {
+        Some(&self.inner.cfg.issuer)
+    }
+
+    fn audience(&self) -> Option<&ResourceUri> {
+        Some(&self.inner.cfg.audience)
+    }
+}
+
+impl RemoteJwksValidator {
+    async fn validate_uncached(&self, token: &str) -> Result<AuthContext, TokenRejection> {
         let cfg = &self.inner.cfg;
         let header = jwt::header(token)?;
         if !cfg.algorithms.iter().any(|a| a.jwt_alg() == header.alg) {
@@ -385,14 +428,6 @@ impl TokenValidator for RemoteJwksValidator {
             &cfg.issuer,
         ))
     }
-
-    fn issuer(&self) -> Option<&str> {
-        Some(&self.inner.cfg.issuer)
-    }
-
-    fn audience(&self) -> Option<&ResourceUri> {
-        Some(&self.inner.cfg.audience)
-    }
 }
 
 impl RemoteJwksValidator {
@@ -415,6 +450,7 @@ impl RemoteJwksValidator {
             timeout: Duration::from_secs(5),
             leeway: 30,
             clock: Arc::new(SystemClock),
+            token_cache: Some(TokenCacheConfig::default()),
         }
     }
 
