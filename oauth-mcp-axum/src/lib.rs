@@ -36,7 +36,7 @@
 //! use oauth_mcp_core::store::{MemoryStore, UserStore};
 //! use oauth_mcp_core::{AuthContext, AuthServer, OAuthHttp, ResourceServer, ServerConfig};
 //! use rmcp::handler::server::tool::Extension;
-//! use rmcp::model::{CallToolResult, ContentBlock, ServerCapabilities, ServerInfo};
+//! use rmcp::model::{CallToolResult, ContentBlock, ServerCapabilities, ServerConfig as McpConfig};
 //! use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 //! use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 //! use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
@@ -70,8 +70,8 @@
 //!
 //! #[tool_handler]
 //! impl ServerHandler for Tools {
-//!     fn get_info(&self) -> ServerInfo {
-//!         ServerInfo::new(ServerCapabilities::builder().enable_tools().build())
+//!     fn get_info(&self) -> McpConfig {
+//!         McpConfig::new(ServerCapabilities::builder().enable_tools().build())
 //!     }
 //! }
 //!
