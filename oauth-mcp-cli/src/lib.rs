@@ -2,6 +2,46 @@
 //!
 //! The `oauth-mcp` command-line tool, and the library behind it.
 //!
+//! ## Install
+//!
+//! ```bash
+//! cargo install --path oauth-mcp-cli   # from a clone of the repository
+//! cargo install oauth-mcp-cli          # once it is published on crates.io
+//! oauth-mcp trace http://127.0.0.1:8080/mcp --username demo-user --password demo-password
+//! ```
+//!
+//! ## As a library: check a server in your tests
+//!
+//! [`trace`] runs the same flow as `oauth-mcp trace` and returns a
+//! [`TraceReport`]: each step, every diagnosis, and the exchanges (secrets
+//! redacted). Here it traces the repository's example server, started on a
+//! free port; point it at any MCP server URL:
+//!
+//! ```
+//! use oauth_mcp_cli::{Outcome, TraceOptions, trace};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//!     let opts = example_axum_server::Options {
+//!         bind: "127.0.0.1:0".parse()?,
+//!         ..Default::default()
+//!     };
+//!     let server = example_axum_server::start(opts).await?;
+//!
+//!     let options = TraceOptions::new(&server.mcp_url).with_credentials("demo-user", "demo-password");
+//!     let report = trace(&options).await;
+//!     for diagnosis in report.diagnoses() {
+//!         println!("{} [{}]: {}", diagnosis.problem, diagnosis.id, diagnosis.fix);
+//!     }
+//!     println!("{}", report.result_line());
+//!     assert_eq!(report.outcome(), Outcome::Ok);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! It has no public Cargo features (`fuzzing` only exposes entry points to
+//! the fuzz targets in `fuzz/`).
+//!
 //! ## `oauth-mcp trace <MCP server URL>`
 //!
 //! Does what an MCP client does to connect to an OAuth-protected MCP server,

@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use url::Url;
 
 use crate::net::is_loopback;
+use crate::validate::remote::cache_max_age;
 
 /// Why an address may not be fetched, or `None` if it may.
 pub fn forbidden_address(ip: IpAddr, allow_loopback: bool) -> Option<&'static str> {
@@ -209,21 +210,6 @@ pub(crate) async fn fetch_guarded(url: &Url, limits: &FetchLimits) -> Result<Fet
     tokio::time::timeout_at(deadline, fetch)
         .await
         .map_err(|_| format!("the fetch took longer than {:?}", limits.timeout))?
-}
-
-/// `Some(Some(secs))` for `max-age`, `Some(None)` for `no-store`/`no-cache`.
-pub(crate) fn cache_max_age(header: &str) -> Option<i64> {
-    let mut age = None;
-    for part in header.split(',').map(str::trim) {
-        let lower = part.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return None;
-        }
-        if let Some(v) = lower.strip_prefix("max-age=") {
-            age = v.trim_matches('"').parse::<i64>().ok();
-        }
-    }
-    age.or(Some(300))
 }
 
 #[cfg(test)]

@@ -5,7 +5,95 @@
 //! trait of the core ([`ClientStore`], [`AuthorizationStore`], [`TokenStore`],
 //! [`UserStore`], [`ReplayStore`], [`Cleanup`], [`KeyStore`], and so [`Store`]), and the
 //! records of logins through an upstream identity provider ([`UpstreamStore`],
-//! migration `0005_upstream`), on both databases.
+//! migration `0005_upstream`), on both databases. Use it instead of the
+//! core's `MemoryStore` when clients, grants and signing keys must survive a
+//! restart, or be shared by several replicas behind a load balancer.
+//!
+//! # Example: an authorization server on SQLite
+//!
+//! Connect, hand the store to [`AuthServer::start`], which keeps the
+//! signing keys in the store sealed with your key-encryption key, and purge
+//! expired records in the background. This runs as it is, on an in-memory
+//! database; for a file, write `sqlite://oauth.db?mode=rwc` (`mode=rwc`
+//! creates it).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use oauth_mcp_core::crypto::KeyEncryptionKey;
+//! use oauth_mcp_core::login::new_user;
+//! use oauth_mcp_core::store::UserStore;
+//! use oauth_mcp_core::{AuthServer, ResourceServer, ServerConfig};
+//! use oauth_mcp_sqlx::{DatabaseKind, SqlStore};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//!     // Connects and applies the embedded migrations.
+//!     let store = Arc::new(SqlStore::connect("sqlite::memory:").await?);
+//!     assert_eq!(store.kind(), DatabaseKind::Sqlite);
+//!     store.clone().spawn_cleanup(Duration::from_secs(600)); // expired codes, tokens, …
+//!     store.put_user(new_user("alice", "correct horse battery staple")?).await?;
+//!
+//!     // The key-encryption key seals the signing keys in the store. A real
+//!     // server reads the same one at every start, from a secret (see the
+//!     // PostgreSQL example); this example makes a fresh one.
+//!     let kek = KeyEncryptionKey::from_base64(KeyEncryptionKey::generate_base64().secret())?;
+//!     let config = ServerConfig::builder("http://127.0.0.1:8080")
+//!         .key_encryption_key(kek)
+//!         .build()?;
+//!     // Creates the first signing key on the first start, opens it later.
+//!     let server = AuthServer::start(config, store.clone()).await?;
+//!     let resource = ResourceServer::for_auth_server(&server).required_scopes(["mcp"]).build()?;
+//!     assert_eq!(server.keys().jwks()["keys"].as_array().map(Vec::len), Some(1));
+//!     // Mount `server` and `resource` with oauth-mcp-axum or oauth-mcp-actix.
+//!     println!("MCP endpoint: {}", resource.resource());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Example: PostgreSQL, shared by replicas
+//!
+//! Every replica connects to the same database with the same key-encryption
+//! key; they agree on the signing keys through the store. The URL and the
+//! key come from the environment here (`openssl rand -base64 32` makes a
+//! key; keep it secret, apart from the database, and keep it: without it
+//! the stored keys cannot be opened):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use oauth_mcp_core::crypto::KeyEncryptionKey;
+//! use oauth_mcp_core::{AuthServer, ServerConfig};
+//! use oauth_mcp_sqlx::SqlStore;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//!     let url = std::env::var("DATABASE_URL")?; // postgres://user:password@db.internal/oauth
+//!     let kek = KeyEncryptionKey::from_base64(&std::env::var("MCP_KEY_ENCRYPTION_KEY")?)?;
+//!     let store = Arc::new(
+//!         SqlStore::options()
+//!             .max_connections(20)
+//!             .acquire_timeout(Duration::from_secs(2)) // how long a request waits while the database is down
+//!             .connect(&url)
+//!             .await?,
+//!     );
+//!     store.clone().spawn_cleanup(Duration::from_secs(600));
+//!     let config = ServerConfig::builder("https://mcp.example.com")
+//!         .key_encryption_key(kek)
+//!         .build()?;
+//!     let server = AuthServer::start(config, store).await?; // a wrong key fails here
+//!     println!("issuer {}", server.config().issuer());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Already have a pool? [`SqlStore::from_pg_pool`] and
+//! [`SqlStore::from_sqlite_pool`] take it (build it with the re-exported
+//! [`sqlx`], the version this crate uses) and apply the migrations.
+//!
+//! # How it stores
 //!
 //! - **Hashes only.** Client secrets, authorization codes, refresh tokens and
 //!   login-request ids are stored as the hashes the core hands over.
@@ -32,39 +120,27 @@
 //! `sqlite::memory:` (one connection, for tests), `postgres://user:pass@host/db`
 //! or `postgresql://…`.
 //!
-//! ```
-//! use std::sync::Arc;
-//! use oauth_mcp_core::store::{Cleanup, ClientStore, UserStore, User};
-//! use oauth_mcp_sqlx::SqlStore;
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = SqlStore::connect("sqlite::memory:").await?;
-//! store
-//!     .put_user(User {
-//!         username: "alice".into(),
-//!         subject: "user-1".into(),
-//!         password_hash: "$argon2id$…".into(),
-//!     })
-//!     .await?;
-//! assert_eq!(store.get_user("alice").await?.map(|u| u.subject).as_deref(), Some("user-1"));
-//! assert!(store.list_clients().await?.is_empty());
-//! assert_eq!(store.purge_expired(0).await?, 0);
-//!
-//! // Hand it to the authorization server:
-//! let config = oauth_mcp_core::ServerConfig::builder("http://127.0.0.1:8080").build()?;
-//! let server = oauth_mcp_core::AuthServer::new(config, Arc::new(store))?;
-//! # let _ = server;
-//! # Ok(()) }
-//! ```
-//!
-//! Expired pending logins, codes and refresh tokens are removed by
-//! [`Cleanup::purge_expired`]; [`SqlStore::spawn_cleanup`] runs it
+//! Expired pending logins, codes, refresh tokens and replay markers are
+//! removed by [`Cleanup::purge_expired`]; [`SqlStore::spawn_cleanup`] runs it
 //! periodically.
 //!
-//! With the cargo feature `testing`, the module `testing` starts a private,
-//! throw-away PostgreSQL server for tests (or uses the database named by
-//! `OAUTH_MCP_TEST_POSTGRES_URL`).
+//! # Examples in the repository
+//!
+//! The example servers take `--store sqlite://oauth.db?mode=rwc` or
+//! `--store postgres://…` and the key-encryption key as
+//! `MCP_KEY_ENCRYPTION_KEY`:
+//! [`examples/common`](https://github.com/oauth-mcp/oauth-mcp/blob/main/examples/common/src/lib.rs)
+//! (`oauth()`) opens the store, and `oauth-mcp store …` / `oauth-mcp keys …`
+//! (crate `oauth-mcp-cli`) inspect and manage it while the servers run.
+//!
+//! # Feature flags
+//!
+//! | feature | enables | default |
+//! |---|---|---|
+//! | `testing` | the module `testing`: a private, throw-away PostgreSQL server for tests, started from the system's PostgreSQL binaries, or the database named by `OAUTH_MCP_TEST_POSTGRES_URL` | no |
+//!
+//! sqlx is built with SQLite (bundled: no system library needed) and
+//! PostgreSQL, the tokio runtime and rustls (never OpenSSL).
 //!
 //! [`ClientStore`]: oauth_mcp_core::store::ClientStore
 //! [`AuthorizationStore`]: oauth_mcp_core::store::AuthorizationStore
@@ -75,6 +151,7 @@
 //! [`Store`]: oauth_mcp_core::store::Store
 //! [`UpstreamStore`]: oauth_mcp_core::store::UpstreamStore
 //! [`decide_rotation`]: oauth_mcp_core::store::decide_rotation
+//! [`AuthServer::start`]: oauth_mcp_core::AuthServer::start
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

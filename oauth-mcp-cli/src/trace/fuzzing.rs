@@ -10,7 +10,7 @@ use super::{html, parse, wellknown};
 /// A `WWW-Authenticate` challenge: scheme and (lower-cased name, value) params.
 pub type Challenge = (String, Vec<(String, String)>);
 
-/// [`parse::parse_challenges`], plus each challenge's `is_bearer` and
+/// `parse::parse_challenges`, plus each challenge's `is_bearer` and
 /// `resource_metadata` as the tracer reads them.
 pub fn challenges(value: &str) -> Vec<(Challenge, bool, Option<String>)> {
     parse::parse_challenges(value)
@@ -23,34 +23,34 @@ pub fn challenges(value: &str) -> Vec<(Challenge, bool, Option<String>)> {
         .collect()
 }
 
-/// [`parse::drain_sse_events`].
+/// `parse::drain_sse_events`.
 pub fn drain_sse_events(buf: &mut String) -> Vec<String> {
     parse::drain_sse_events(buf)
 }
 
-/// [`parse::decode_jwt`] as (header, claims), with [`parse::audiences`].
+/// `parse::decode_jwt` as (header, claims), with `parse::audiences`.
 pub fn decode_jwt(token: &str) -> Option<(Value, Value, Option<Vec<String>>)> {
     let j = parse::decode_jwt(token)?;
     let aud = parse::audiences(&j.claims);
     Some((j.header, j.claims, aud))
 }
 
-/// [`parse::same_resource`].
+/// `parse::same_resource`.
 pub fn same_resource(a: &str, b: &str) -> bool {
     parse::same_resource(a, b)
 }
 
-/// [`parse::canonical`].
+/// `parse::canonical`.
 pub fn canonical(s: &str) -> String {
     parse::canonical(s)
 }
 
-/// [`parse::is_loopback`].
+/// `parse::is_loopback`.
 pub fn is_loopback(u: &Url) -> bool {
     parse::is_loopback(u)
 }
 
-/// [`parse::is_redirect_to`] and [`parse::query_param`] of `code`/`state`.
+/// `parse::is_redirect_to` and `parse::query_param` of `code`/`state`.
 pub fn redirect(location: &Url, redirect_uri: &Url) -> (bool, Option<String>, Option<String>) {
     (
         parse::is_redirect_to(location, redirect_uri),
@@ -59,7 +59,7 @@ pub fn redirect(location: &Url, redirect_uri: &Url) -> (bool, Option<String>, Op
     )
 }
 
-/// [`wellknown::protected_resource`] and [`wellknown::authorization_server`].
+/// `wellknown::protected_resource` and `wellknown::authorization_server`.
 pub fn well_known(u: &Url) -> (Vec<String>, Vec<String>) {
     (
         wellknown::protected_resource(u),
@@ -88,7 +88,7 @@ pub struct Form {
     pub filled: Vec<(String, String)>,
 }
 
-/// [`html::parse_forms`] and what the tracer does with each form.
+/// `html::parse_forms` and what the tracer does with each form.
 pub fn forms(page: &str, username: &str, password: &str) -> Vec<Form> {
     html::parse_forms(page)
         .into_iter()
@@ -108,12 +108,12 @@ pub fn forms(page: &str, username: &str, password: &str) -> Vec<Form> {
         .collect()
 }
 
-/// [`html::visible_text`].
+/// `html::visible_text`.
 pub fn visible_text(page: &str, max: usize) -> String {
     html::visible_text(page, max)
 }
 
-/// [`html::error_text`].
+/// `html::error_text`.
 pub fn error_text(page: &str) -> Option<String> {
     html::error_text(page)
 }

@@ -14,10 +14,9 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::sync::{Mutex, RwLock};
 
-use super::{RemoteError, ScopeClaim, context_from, discover, http_client};
+use super::{RemoteError, ScopeClaim, cache_max_age, context_from, discover, http_client};
 use crate::clock::{SharedClock, SystemClock};
 use crate::events::AuditEvent;
-use crate::fetch::cache_max_age;
 use crate::resource::ResourceUri;
 use crate::token_cache::TokenCacheConfig;
 use crate::validate::cached::{self, ContextCache};

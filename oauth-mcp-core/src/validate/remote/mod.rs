@@ -34,6 +34,23 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client, RemoteError> {
         .map_err(|e| RemoteError(format!("cannot build the HTTP client: {e}")))
 }
 
+/// The `max-age` of a `Cache-Control` value (300 s when it names none),
+/// or `None` for `no-store`/`no-cache`: how long a fetched JWKS or metadata
+/// document may be kept (here and, with feature `cimd`, in the guarded fetcher).
+pub(crate) fn cache_max_age(header: &str) -> Option<i64> {
+    let mut age = None;
+    for part in header.split(',').map(str::trim) {
+        let lower = part.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return None;
+        }
+        if let Some(v) = lower.strip_prefix("max-age=") {
+            age = v.trim_matches('"').parse::<i64>().ok();
+        }
+    }
+    age.or(Some(300))
+}
+
 /// Fetches the issuer's metadata (the first discovery URL that answers 200)
 /// and checks that its `issuer` is the one configured, byte for byte.
 pub(crate) async fn discover(
