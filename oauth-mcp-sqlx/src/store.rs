@@ -14,8 +14,7 @@ use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
     AuthorizationCode, AuthorizationStore, ClientStore, CodeRedemption, Grant, LoginAttempt,
     PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RevocationCursor,
-    RevocationFeed, RotateOutcome,
-    RotationDecision, TokenStore, User, UserStore, decide_rotation,
+    RevocationFeed, RotateOutcome, RotationDecision, TokenStore, User, UserStore, decide_rotation,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 

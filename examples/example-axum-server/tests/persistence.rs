@@ -209,11 +209,18 @@ async fn two_processes_share_one_postgres() {
     assert!(reuse.error_description().contains("reus"), "{}", reuse.text);
     // B revoked it: its cached token is refused at once. A shares only the
     // database: within the documented bound (MAX_STALENESS, 1 s).
-    let at_b = mcp_post(&b.base, Some(&t1.access), &tool_call(9, "whoami", &json!({}))).await;
+    let at_b = mcp_post(
+        &b.base,
+        Some(&t1.access),
+        &tool_call(9, "whoami", &json!({})),
+    )
+    .await;
     assert_eq!(at_b.status(), 401, "{}", at_b.reply.text);
     assert_eq!(at_b.reply.error(), "invalid_token");
     // (B's challenge names the shared public URL, A's.)
-    at_b.reply.challenge().assert_bearer(&a.base, Some("invalid_token"));
+    at_b.reply
+        .challenge()
+        .assert_bearer(&a.base, Some("invalid_token"));
     let took = refused_within(&a.base, &t1.access, revoked_at).await;
     eprintln!("the revocation reached the other process's cache after {took:?}");
     let after = refresh(&a.base, &client.client_id, &t2.refresh, None).await;
