@@ -2,6 +2,8 @@
 //! server, verified against its JWKS (discovered; cached as long as its
 //! `Cache-Control: max-age` allows, at most the configured maximum age, on
 //! the validator's clock; refetched on an unknown `kid` at a bounded rate).
+//! Validated tokens are cached; a refetch that drops a key drops the cache,
+//! so tokens of a withdrawn key are refused at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -335,7 +337,15 @@ impl Inner {
             fresh_for,
         }
         .emit();
-        *self.keys.write().await = Keys {
+        let mut keys = self.keys.write().await;
+        // A key the authorization server no longer publishes: the tokens it
+        // signed are refused from now on, cached or not.
+        if let Some(cache) = &self.cache
+            && keys.by_kid.keys().any(|kid| !by_kid.contains_key(kid))
+        {
+            cache.invalidate_all();
+        }
+        *keys = Keys {
             by_kid,
             fresh_until: self.cfg.clock.now().saturating_add(fresh_for),
         };
