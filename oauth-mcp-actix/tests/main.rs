@@ -108,6 +108,8 @@ async fn resource_only_mode_serves_metadata_and_guards_the_endpoint() {
         test::TestRequest::post()
             .uri("/mcp")
             .insert_header(("authorization", "Bearer good"))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
             .to_request(),
     )
     .await;

@@ -186,11 +186,11 @@ impl RemoteJwksBuilder {
                 self.max_key_age
             ));
         }
-        if self.min_refetch_interval < Duration::from_secs(1)
-            || self.min_refetch_interval > self.max_key_age
-        {
+        // Zero (refetch on every unknown key id) is allowed for tests and
+        // trusted networks; longer than the keys' own lifetime makes no sense.
+        if self.min_refetch_interval > self.max_key_age {
             return bad(format!(
-                "min_refetch_interval is {:?}; use at least 1 s and at most max_key_age ({:?}), so that bogus key ids cannot make this server hammer the JWKS",
+                "min_refetch_interval is {:?}; use at most max_key_age ({:?}) (the default, 10 s, keeps bogus key ids from making this server hammer the JWKS)",
                 self.min_refetch_interval, self.max_key_age
             ));
         }

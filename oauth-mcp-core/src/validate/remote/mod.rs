@@ -174,7 +174,7 @@ mod tests {
             (b().max_key_age(Duration::ZERO), "max_key_age is 0ns"),
             (
                 b().min_refetch_interval(Duration::from_secs(3600)),
-                "at most max_key_age",
+                "use at most max_key_age",
             ),
         ] {
             let e = builder.build().await.unwrap_err();
