@@ -194,9 +194,42 @@ async fn wrong_missing_and_planted_keys_are_refused() {
     assert!(wrong.key_set(&out.snapshot).unwrap().is_some());
 }
 
-/// Collects the audit events (target `oauth_mcp::audit`) of the current thread.
+/// Collects the audit events (target `oauth_mcp::audit`) with the thread
+/// that emitted them.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+struct Capture(Arc<Mutex<Vec<(std::thread::ThreadId, BTreeMap<String, String>)>>>);
+
+impl Capture {
+    /// The process-wide capture, installed as the global default once. A
+    /// subscriber scoped to the test's thread (`set_default`) loses events
+    /// now and then: a callsite another test thread registers while the
+    /// scoped subscriber is installed may cache "never" (tracing's callsite
+    /// interest race). A global subscriber that is always interested cannot
+    /// be left out; tests that scope their own subscriber still see theirs.
+    fn global() -> Capture {
+        static GLOBAL: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                let capture = Capture::default();
+                let _ = tracing::subscriber::set_global_default(capture.clone());
+                tracing::callsite::rebuild_interest_cache();
+                capture
+            })
+            .clone()
+    }
+
+    /// The captured events of the current thread.
+    fn mine(&self) -> Vec<BTreeMap<String, String>> {
+        let me = std::thread::current().id();
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| *t == me)
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+}
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -222,7 +255,10 @@ impl tracing::Subscriber for Capture {
         if event.metadata().target() == "oauth_mcp::audit" {
             let mut fields = BTreeMap::new();
             event.record(&mut Fields(&mut fields));
-            self.0.lock().unwrap().push(fields);
+            self.0
+                .lock()
+                .unwrap()
+                .push((std::thread::current().id(), fields));
         }
     }
     fn enter(&self, _: &tracing::span::Id) {}
@@ -231,8 +267,7 @@ impl tracing::Subscriber for Capture {
 
 #[tokio::test]
 async fn scheduled_rotation_under_a_manual_clock_is_audited_step_by_step() {
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let capture = Capture::global();
     let clock = ManualClock::new();
     let schedule = KeySchedule::new(Duration::from_secs(60))
         .rotation_period(Duration::from_secs(600))
@@ -263,7 +298,7 @@ async fn scheduled_rotation_under_a_manual_clock_is_audited_step_by_step() {
         tokens.push((sign(&set), now + 60));
         clock.advance(30);
     }
-    let log = capture.0.lock().unwrap().clone();
+    let log = capture.mine();
     let named: Vec<(String, String)> = log
         .iter()
         .map(|f| (f["event"].clone(), f["kid"].clone()))
