@@ -197,7 +197,10 @@ async fn wrong_missing_and_planted_keys_are_refused() {
 /// Collects the audit events (target `oauth_mcp::audit`) with the thread
 /// that emitted them.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(std::thread::ThreadId, BTreeMap<String, String>)>>>);
+struct Capture(Arc<Mutex<Vec<(std::thread::ThreadId, Fieldset)>>>);
+
+/// One event's fields, by name.
+type Fieldset = BTreeMap<String, String>;
 
 impl Capture {
     /// The process-wide capture, installed as the global default once. A
@@ -219,7 +222,7 @@ impl Capture {
     }
 
     /// The captured events of the current thread.
-    fn mine(&self) -> Vec<BTreeMap<String, String>> {
+    fn mine(&self) -> Vec<Fieldset> {
         let me = std::thread::current().id();
         self.0
             .lock()
