@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::ratelimit::RateLimitConfig;
 use oauth_mcp_core::token::SigningAlgorithm;
 use oauth_mcp_core::validate::remote::RemoteJwksValidator;
 use oauth_mcp_core::validate::{LocalJwtValidator, TokenRejection};
@@ -160,7 +161,15 @@ fn auth_server() -> OAuthHttp {
             CLIENT_SECRET,
             REDIRECT_URIS.iter().map(|s| (*s).to_owned()).collect(),
         ));
-    b = b.max_body_bytes(64 * 1024);
+    // The fuzzer is one client sending thousands of requests a second:
+    // rate limits and the pending-request cap would turn later inputs into
+    // 429s and 503s and hide the parsers behind them (and make a run depend
+    // on its history).
+    b = b
+        .max_body_bytes(64 * 1024)
+        .rate_limits(RateLimitConfig::default().dangerously_disable_all())
+        // A server lives for 4,096 inputs: room for every pending request.
+        .max_pending(8192, 8192);
     let cfg = b.build().expect("config");
     OAuthHttp::new(AuthServer::new(cfg, Arc::new(MemoryStore::new())).expect("server"))
 }
