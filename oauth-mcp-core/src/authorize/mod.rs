@@ -127,6 +127,18 @@ fn gone() -> AuthorizeOutcome {
     )
 }
 
+/// The audit event of an authorization request refused with `e`, whether
+/// the browser is redirected to the client or shown a page.
+fn log_refused(client_id: &str, redirect_uri: &str, e: &OAuthError) {
+    AuditEvent::AuthorizeRefused {
+        client_id: Some(client_id),
+        redirect_uri: Some(redirect_uri),
+        error: e.code,
+        reason: &e.description,
+    }
+    .emit();
+}
+
 impl AuthServer {
     fn error_redirect(
         &self,
@@ -138,13 +150,7 @@ impl AuthServer {
         // Our own failure (storage down, say) is not the client's to handle:
         // a page with 503 (and `Retry-After`) or 500, not a redirect.
         if let Some(status) = server_side_status(e) {
-            AuditEvent::AuthorizeRefused {
-                client_id: Some(client_id),
-                redirect_uri: Some(redirect_uri),
-                error: e.code,
-                reason: &e.description,
-            }
-            .emit();
+            log_refused(client_id, redirect_uri, e);
             return error_page(status, e);
         }
         AuthorizeOutcome::RedirectWithError {
@@ -163,13 +169,7 @@ impl AuthServer {
         state: Option<&str>,
         e: &OAuthError,
     ) -> String {
-        AuditEvent::AuthorizeRefused {
-            client_id: Some(client_id),
-            redirect_uri: Some(redirect_uri),
-            error: e.code,
-            reason: &e.description,
-        }
-        .emit();
+        log_refused(client_id, redirect_uri, e);
         let mut p = vec![
             ("error", e.code.as_str()),
             ("error_description", e.description.as_str()),
