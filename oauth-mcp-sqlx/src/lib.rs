@@ -156,10 +156,10 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod codes;
 mod error;
 mod keys;
 mod limits;
-mod redemption;
 mod rows;
 // Declared before `replay`, which uses its `on_pool!` macro.
 #[macro_use]

@@ -152,6 +152,7 @@ pub(crate) struct CodeRow {
     pub(crate) subject: String,
     pub(crate) issued_at: i64,
     pub(crate) expires_at: i64,
+    pub(crate) spent: bool,
 }
 
 impl CodeRow {

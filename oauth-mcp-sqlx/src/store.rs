@@ -14,15 +14,15 @@ use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
     AuthorizationCode, AuthorizationStore, ClientStore, CodeRedemption, Grant, LoginAttempt,
     PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RevocationCursor,
-    RevocationFeed, RotateOutcome, RotationDecision, TokenStore, User, UserStore, decide_rotation,
+    RevocationFeed, RotateOutcome, RotationDecision, StoredCode, TokenStore, User, UserStore,
+    decide_rotation,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+use crate::codes::{GrantBinds, store_grant};
 use crate::error::map;
 use crate::revocations;
-use crate::rows::{
-    ClientRow, CodeRow, GrantRow, PendingRow, RefreshRow, UserRow, generation_to_db,
-};
+use crate::rows::{ClientRow, GrantRow, PendingRow, RefreshRow, UserRow, generation_to_db};
 use crate::{Backend, SqlStore};
 
 /// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
@@ -54,6 +54,7 @@ macro_rules! code_cols {
          code_challenge_method, scope, resource, subject, issued_at, expires_at"
     };
 }
+pub(crate) use code_cols;
 macro_rules! grant_cols {
     () => {
         "grant_id, client_id, subject, scope, resource, created_at, refresh_generation, revoked"
@@ -65,12 +66,20 @@ macro_rules! refresh_cols {
     };
 }
 
-const INSERT_GRANT: &str = concat!(
+pub(crate) const INSERT_GRANT: &str = concat!(
     "INSERT INTO oauth_grants (",
     grant_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ",
+    // A tombstone (revoked before it was stored, see `revoke_grant`) takes
+    // the grant's values and stays revoked; any other existing id is a
+    // duplicate (no row returned).
+    "ON CONFLICT (grant_id) DO UPDATE SET client_id = excluded.client_id, \
+     subject = excluded.subject, scope = excluded.scope, resource = excluded.resource, \
+     created_at = excluded.created_at, refresh_generation = excluded.refresh_generation \
+     WHERE oauth_grants.client_id = '' AND oauth_grants.revoked \
+     RETURNING revoked"
 );
-const INSERT_REFRESH: &str = concat!(
+pub(crate) const INSERT_REFRESH: &str = concat!(
     "INSERT INTO oauth_refresh_tokens (",
     refresh_cols!(),
     ") VALUES ($1, $2, $3, $4, $5)"
@@ -374,34 +383,18 @@ impl AuthorizationStore for SqlStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StoreError> {
-        // The conditional UPDATE is the whole decision: of concurrent
-        // callers exactly one flips `spent` and gets the row back (on
-        // PostgreSQL the others wait for its row lock, then re-check
-        // `NOT spent`; on SQLite writes are serialised).
-        const SPEND: &str = concat!(
-            "UPDATE oauth_codes SET spent = TRUE WHERE code_hash = $1 AND NOT spent RETURNING ",
-            code_cols!()
-        );
-        const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
-        let row: Option<CodeRow> = on_pool!(self, |pool| sqlx::query_as(SPEND)
-            .bind(code_hash)
-            .fetch_optional(pool)
-            .await)
-        .map_err(map)?;
-        if let Some(row) = row {
-            return Ok(CodeRedemption::Redeemed(row.into_code()?));
-        }
-        // Not spendable: either spent (remembered until purged) or unknown.
-        let grant: Option<(String,)> = on_pool!(self, |pool| sqlx::query_as(LOOKUP)
-            .bind(code_hash)
-            .fetch_optional(pool)
-            .await)
-        .map_err(map)?;
-        Ok(match grant {
-            Some((grant_id,)) => CodeRedemption::Replayed { grant_id },
-            None => CodeRedemption::NotFound,
-        })
+    async fn get_code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
+        self.get_code_sql(code_hash).await
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<CodeRedemption, StoreError> {
+        self.redeem_code_sql(code_hash, &grant, refresh.as_ref())
+            .await
     }
 
     async fn consume_login_attempt(
@@ -422,42 +415,20 @@ impl TokenStore for SqlStore {
         grant: Grant,
         refresh: Option<RefreshToken>,
     ) -> Result<(), StoreError> {
-        let scope = grant.scope.to_string();
-        let generation = generation_to_db(grant.refresh_generation)?;
-        let refresh_generation = refresh
-            .as_ref()
-            .map(|r| generation_to_db(r.generation))
-            .transpose()?;
-        let result: Result<(), sqlx::Error> = on_pool!(self, |pool| async {
+        let binds = GrantBinds::new(&grant, refresh.as_ref())?;
+        let result: Result<bool, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(INSERT_GRANT)
-                .bind(&grant.grant_id)
-                .bind(&grant.client_id)
-                .bind(&grant.subject)
-                .bind(&scope)
-                .bind(grant.resource.as_str())
-                .bind(grant.created_at)
-                .bind(generation)
-                .bind(grant.revoked)
-                .execute(&mut *tx)
-                .await?;
-            if let (Some(r), Some(g)) = (&refresh, refresh_generation) {
-                sqlx::query(INSERT_REFRESH)
-                    .bind(&r.token_hash)
-                    .bind(&r.grant_id)
-                    .bind(g)
-                    .bind(r.issued_at)
-                    .bind(r.expires_at)
-                    .execute(&mut *tx)
-                    .await?;
+            if !store_grant!(tx, &binds).await? {
+                return Ok(false);
             }
-            tx.commit().await
+            tx.commit().await.map(|()| true)
         }
         .await);
-        result.map_err(|e| match map(e) {
-            StoreError::Duplicate(_) => StoreError::Duplicate(format!("grant {}", grant.grant_id)),
-            other => other,
-        })
+        match result.map_err(map) {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(StoreError::Duplicate(_)) => Err(binds.duplicate()),
+            Err(other) => Err(other),
+        }
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError> {
@@ -481,9 +452,6 @@ impl TokenStore for SqlStore {
             VALUES ($1, '', '', '', '', 0, 0, TRUE, $2) \
             ON CONFLICT (grant_id) DO UPDATE SET revoked = TRUE, \
             revoked_at = COALESCE(oauth_grants.revoked_at, $2)";
-        // A replay racing the code's first redemption: let the winner store
-        // its grant first (see `redemption`).
-        self.wait_for_redeemed_grant(grant_id).await?;
         // The revocation time starts the record's retention (see `purge`).
         let now = SystemClock.now();
         on_pool!(self, |pool| async {

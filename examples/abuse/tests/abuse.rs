@@ -739,10 +739,18 @@ async fn code_race(flavor: Flavor, store: &str) {
         .await
         .into_iter()
         .collect();
+        // Exactly one winner. The others are refused (400), or, on a
+        // database whose pool is saturated by the 199 losers on a loaded
+        // machine, told to come back (503 with Retry-After): that is
+        // back-pressure, not a lost login, as long as the winner got through.
         assert_eq!(
-            (statuses.count(200), statuses.count(400)),
+            (
+                statuses.count(200),
+                statuses.count(400) + statuses.count(503)
+            ),
             (1, 199),
-            "{flavor:?} on {store}, run {run}: {statuses:?}"
+            "{flavor:?} on {store}, run {run}: {statuses:?}\n{}",
+            server.log_tail()
         );
     }
 }

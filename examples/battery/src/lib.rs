@@ -424,14 +424,16 @@ pub async fn token_for_authorization_server_refused(h: &Harness, key: &SigningKe
 
 // ============================================================ 3. refusals
 
-/// A wrong PKCE verifier: 400 invalid_grant.
+/// A wrong PKCE verifier: 400 invalid_grant, and the code is not spent:
+/// whoever intercepted it cannot burn it for the client that holds the
+/// verifier.
 pub async fn wrong_pkce_verifier(h: &Harness) {
     let base = h.base.as_str();
     let client = register_public(base).await;
     let pkce = Pkce::new();
     let code = authorize(base, &AuthRequest::new(&client, &pkce)).await;
     let other = Pkce::new();
-    exchange(
+    let refused = exchange(
         base,
         &client.client_id,
         &code,
@@ -439,8 +441,26 @@ pub async fn wrong_pkce_verifier(h: &Harness) {
         Some(&client.redirect_uri),
         None,
     )
-    .await
-    .assert_oauth_error(400, "invalid_grant");
+    .await;
+    refused.assert_oauth_error(400, "invalid_grant");
+    assert!(
+        refused.error_description().contains("code_verifier"),
+        "the description names the verifier: {}",
+        refused.error_description()
+    );
+    let ok = exchange(
+        base,
+        &client.client_id,
+        &code,
+        &pkce.verifier,
+        Some(&client.redirect_uri),
+        None,
+    )
+    .await;
+    assert_eq!(
+        ok.status, 200,
+        "the rightful client still redeems the code: {ok:?}"
+    );
 }
 
 /// A replayed code is refused, and the tokens of its first exchange are revoked.

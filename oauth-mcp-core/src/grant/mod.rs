@@ -12,7 +12,7 @@ pub use client_auth::{AuthenticatedClient, ClientAuthEndpoint};
 use serde::Serialize;
 
 use crate::client::Client;
-use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::error::{ErrorCode, OAuthError};
 use crate::events::AuditEvent;
 use crate::params::Params;
 use crate::pkce;
@@ -175,25 +175,16 @@ impl AuthServer {
             OAuthError::invalid_request("missing code_verifier: PKCE is required")
         })?;
         let now = self.now();
-        let c = match self.store.redeem_code(&hash_secret(code)).await? {
-            CodeRedemption::NotFound => {
-                return Err(OAuthError::invalid_grant(
-                    "the authorization code is unknown to this server",
-                ));
+        let code_hash = hash_secret(code);
+        // Read, check, then spend together with storing the grant: a request
+        // that fails a check leaves the code to its rightful client, and the
+        // one that spends it needs no second store operation afterwards.
+        let c = match self.store.get_code(&code_hash).await? {
+            None => return Err(code_unknown()),
+            Some(s) if s.spent => {
+                return Err(self.code_replayed(client, code, &s.code.grant_id).await?);
             }
-            CodeRedemption::Replayed { grant_id } => {
-                let revoked = self.revoke_grant(&grant_id).await?;
-                AuditEvent::CodeReplayed {
-                    client_id: &client.client_id,
-                    code,
-                    grant_revoked: revoked,
-                }
-                .emit();
-                return Err(OAuthError::invalid_grant(
-                    "the authorization code was already used; every token it issued has been revoked",
-                ));
-            }
-            CodeRedemption::Redeemed(c) => c,
+            Some(s) => s.code,
         };
         if c.expires_at <= now {
             return Err(OAuthError::invalid_grant(format!(
@@ -244,13 +235,38 @@ impl AuthServer {
             issued_at: now,
             expires_at: now + self.cfg.refresh_token_ttl,
         });
-        self.store.insert_grant(grant.clone(), refresh_record).await.map_err(|e| match e {
-            StoreError::Duplicate(_) => OAuthError::invalid_grant(
-                "the authorization code was replayed while it was being redeemed; the grant is revoked",
-            ),
-            other => other.into(),
-        })?;
+        match self
+            .store
+            .redeem_code(&code_hash, grant.clone(), refresh_record)
+            .await?
+        {
+            CodeRedemption::Redeemed(_) => {}
+            CodeRedemption::Replayed { grant_id } => {
+                return Err(self.code_replayed(client, code, &grant_id).await?);
+            }
+            CodeRedemption::NotFound => return Err(code_unknown()),
+        }
         self.issue(&grant, &grant.scope, issue_refresh.then_some(refresh))
+    }
+
+    /// A spent code presented again: revokes every token of its grant
+    /// (RFC 6749 §4.1.2) and says so.
+    async fn code_replayed(
+        &self,
+        client: &Client,
+        code: &str,
+        grant_id: &str,
+    ) -> Result<OAuthError, OAuthError> {
+        let revoked = self.revoke_grant(grant_id).await?;
+        AuditEvent::CodeReplayed {
+            client_id: &client.client_id,
+            code,
+            grant_revoked: revoked,
+        }
+        .emit();
+        Ok(OAuthError::invalid_grant(
+            "the authorization code was already used; every token it issued has been revoked",
+        ))
     }
 
     async fn refresh_grant(
@@ -362,4 +378,8 @@ impl AuthServer {
             scope: scope.to_string(),
         })
     }
+}
+
+fn code_unknown() -> OAuthError {
+    OAuthError::invalid_grant("the authorization code is unknown to this server")
 }

@@ -12,10 +12,6 @@ use crate::clock::{Clock, SystemClock};
 /// are dropped first and, if all are live, new buckets are refused.
 const MAX_RATE_BUCKETS: usize = 200_000;
 
-/// How long revoking a not-yet-stored grant waits for the redemption that is
-/// storing it (see `revoke_grant`).
-const REPLAY_WAITS_FOR_WINNER: std::time::Duration = std::time::Duration::from_secs(2);
-
 #[derive(Debug, Default)]
 struct Inner {
     clients: HashMap<String, Client>,
@@ -40,6 +36,28 @@ struct Inner {
     revocation_log: std::collections::VecDeque<(i64, String)>,
     /// The sequence number of the last revocation.
     revocation_seq: i64,
+}
+
+impl Inner {
+    /// Stores a grant and its refresh token, as [`TokenStore::insert_grant`] says.
+    fn store_grant(
+        &mut self,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<(), StoreError> {
+        if self.grants.contains_key(&grant.grant_id) {
+            return Err(StoreError::Duplicate("grant".into()));
+        }
+        let mut grant = grant;
+        if self.tombstones.remove(&grant.grant_id) {
+            // Revoked before it was stored: stored revoked, without tokens.
+            grant.revoked = true;
+        } else if let Some(r) = refresh {
+            self.refresh.insert(r.token_hash.clone(), r);
+        }
+        self.grants.insert(grant.grant_id.clone(), grant);
+        Ok(())
+    }
 }
 
 /// Revocations the memory store remembers for its feed; a reader further
@@ -72,15 +90,6 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// True if a spent code names `grant_id` but the grant is not stored.
-    fn spent_code_without_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
-        let g = self.lock()?;
-        Ok(!g.grants.contains_key(grant_id)
-            && g.codes
-                .values()
-                .any(|(c, spent)| *spent && c.grant_id == grant_id))
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
@@ -192,18 +201,38 @@ impl AuthorizationStore for MemoryStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StoreError> {
+    async fn get_code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
+        Ok(self
+            .lock()?
+            .codes
+            .get(code_hash)
+            .map(|(code, spent)| StoredCode {
+                code: code.clone(),
+                spent: *spent,
+            }))
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<CodeRedemption, StoreError> {
         let mut g = self.lock()?;
-        Ok(match g.codes.get_mut(code_hash) {
-            None => CodeRedemption::NotFound,
-            Some((code, spent)) if *spent => CodeRedemption::Replayed {
-                grant_id: code.grant_id.clone(),
-            },
-            Some((code, spent)) => {
-                *spent = true;
-                CodeRedemption::Redeemed(code.clone())
+        let code = match g.codes.get(code_hash) {
+            None => return Ok(CodeRedemption::NotFound),
+            Some((code, true)) => {
+                return Ok(CodeRedemption::Replayed {
+                    grant_id: code.grant_id.clone(),
+                });
             }
-        })
+            Some((code, false)) => code.clone(),
+        };
+        g.store_grant(grant, refresh)?;
+        if let Some((_, spent)) = g.codes.get_mut(code_hash) {
+            *spent = true;
+        }
+        Ok(CodeRedemption::Redeemed(code))
     }
 
     async fn consume_login_attempt(
@@ -236,15 +265,7 @@ impl TokenStore for MemoryStore {
         grant: Grant,
         refresh: Option<RefreshToken>,
     ) -> Result<(), StoreError> {
-        let mut g = self.lock()?;
-        if g.grants.contains_key(&grant.grant_id) || g.tombstones.contains(&grant.grant_id) {
-            return Err(StoreError::Duplicate("grant".into()));
-        }
-        if let Some(r) = refresh {
-            g.refresh.insert(r.token_hash.clone(), r);
-        }
-        g.grants.insert(grant.grant_id.clone(), grant);
-        Ok(())
+        self.lock()?.store_grant(grant, refresh)
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError> {
@@ -252,14 +273,6 @@ impl TokenStore for MemoryStore {
     }
 
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError> {
-        // A code replayed while its first redemption is still storing the
-        // grant: give the winner a moment, so that the replay revokes the
-        // real grant instead of leaving a tombstone that refuses the winner
-        // too (then every contender would lose).
-        let deadline = std::time::Instant::now() + REPLAY_WAITS_FOR_WINNER;
-        while self.spent_code_without_grant(grant_id)? && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
         let mut g = self.lock()?;
         let found = match g.grants.get_mut(grant_id) {
             Some(grant) => {
@@ -268,7 +281,8 @@ impl TokenStore for MemoryStore {
             }
             None => {
                 // A code replayed while its first redemption is still storing
-                // the grant: leave a tombstone so that insert fails.
+                // the grant: leave a tombstone, so that the grant is stored
+                // revoked (see `insert_grant`).
                 g.tombstones.insert(grant_id.to_owned());
                 false
             }

@@ -118,10 +118,19 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
 }
 
+/// A stored code, as [`AuthorizationStore::get_code`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    /// The code's record.
+    pub code: AuthorizationCode,
+    /// True once it was redeemed.
+    pub spent: bool,
+}
+
 /// What redeeming a code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
-    /// First use: the code is now spent. The caller still checks expiry and bindings.
+    /// First use: the code is now spent and the grant is stored.
     Redeemed(AuthorizationCode),
     /// The code was already spent: the caller revokes `grant_id`.
     Replayed {
@@ -253,10 +262,27 @@ pub trait AuthorizationStore: Send + Sync {
     ) -> Result<Option<PendingAuthorization>, StoreError>;
     /// Stores a new code.
     async fn insert_code(&self, code: AuthorizationCode) -> Result<(), StoreError>;
-    /// Spends a code atomically: of many concurrent calls with one code,
-    /// exactly one gets [`CodeRedemption::Redeemed`]; the rest get
-    /// [`CodeRedemption::Replayed`]. A spent code is remembered until it expires.
-    async fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StoreError>;
+    /// Reads a code without spending it (expired codes included: the engine
+    /// decides about expiry); `None` if unknown or purged.
+    async fn get_code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError>;
+    /// Spends a code and stores the grant it starts, as one step: of many
+    /// concurrent calls with one code, exactly one gets
+    /// [`CodeRedemption::Redeemed`], and its `grant` (with `refresh`, as
+    /// [`TokenStore::insert_grant`] stores them) is stored before any other
+    /// call learns that the code is spent ([`CodeRedemption::Replayed`]), so
+    /// that revoking the replayed grant revokes the winner's. The winner
+    /// needs no second store operation after spending: under load, a code
+    /// is either spent with its grant stored, or not spent at all. A spent
+    /// code is remembered until it expires.
+    ///
+    /// A `grant` whose id is already stored fails the whole step with
+    /// [`StoreError::Duplicate`] and leaves the code unspent.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<CodeRedemption, StoreError>;
     /// Counts one login attempt on a pending request, atomically: of
     /// concurrent calls on a request with one attempt left, exactly one is
     /// [`LoginAttempt::Granted`]. A request whose `max_attempts` are used up
@@ -274,6 +300,11 @@ pub trait AuthorizationStore: Send + Sync {
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     /// Stores a grant and its first refresh token (generation 0), if any.
+    ///
+    /// An id that is already stored fails with [`StoreError::Duplicate`].
+    /// An id that was revoked before it was stored (see
+    /// [`TokenStore::revoke_grant`]) is stored *revoked*, and `refresh` is
+    /// dropped: the call succeeds, but no token of the grant is ever valid.
     async fn insert_grant(
         &self,
         grant: Grant,
@@ -282,10 +313,12 @@ pub trait TokenStore: Send + Sync {
     /// Looks a grant up.
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError>;
     /// Revokes a grant and every token in it; false if unknown. Revoking an
-    /// unknown id must still be remembered, so that a later
-    /// [`TokenStore::insert_grant`] of that id fails with
-    /// [`StoreError::Duplicate`] (a code replayed while its first redemption
-    /// was still in flight).
+    /// unknown id must still be remembered (a tombstone, purged like a
+    /// revoked grant), so that a later [`TokenStore::insert_grant`] of that
+    /// id stores it revoked: a code replayed while its first redemption was
+    /// still storing the grant revokes that grant too, and the first
+    /// redemption still gets its answer (whose tokens are then revoked).
+    /// Neither call waits for the other.
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError>;
     /// Looks a refresh token up by hash (expired ones included).
     async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;

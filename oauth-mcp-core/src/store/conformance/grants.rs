@@ -69,27 +69,56 @@ pub async fn pending_requests(store: Arc<dyn Store>) {
     );
 }
 
-/// Codes: single use under a race, replay reports the grant, unknown codes.
+/// Codes: read without spending; spent together with their grant, once,
+/// under a race (the losers see the code spent only once the winner's grant
+/// is stored); replay reports the grant; unknown codes; a grant id already
+/// stored leaves the code unspent.
 pub async fn codes(store: Arc<dyn Store>) {
     let grant_id = id("grant");
     let c = sample_code(NOW, &grant_id);
     store.insert_code(c.clone()).await.expect("insert_code");
+    assert_eq!(
+        store.get_code(&c.code_hash).await.expect("get_code"),
+        Some(StoredCode {
+            code: c.clone(),
+            spent: false
+        }),
+        "a code reads back exactly as stored, unspent"
+    );
     let tasks: Vec<_> = (0..RACERS)
         .map(|_| {
             let s = store.clone();
-            let h = c.code_hash.clone();
-            tokio::spawn(async move { s.redeem_code(&h).await.expect("redeem_code") })
+            let (h, g) = (c.code_hash.clone(), sample_grant_with_id(&grant_id, NOW));
+            let r = refresh_for(&g, NOW);
+            tokio::spawn(async move {
+                let out = s
+                    .redeem_code(&h, g.clone(), Some(r.clone()))
+                    .await
+                    .expect("redeem_code");
+                let stored = s.get_grant(&g.grant_id).await.expect("get_grant");
+                (out, r, stored)
+            })
         })
         .collect();
-    let mut redeemed = 0;
+    let mut winners = Vec::new();
     for t in tasks {
-        match t.await.expect("task") {
+        let (out, r, stored) = t.await.expect("task");
+        assert!(
+            stored.is_some(),
+            "once a redemption returns, the winner's grant is stored ({out:?})"
+        );
+        match out {
             CodeRedemption::Redeemed(got) => {
                 assert_eq!(got, c, "a redeemed code reads back exactly as stored");
-                redeemed += 1;
+                winners.push(r);
             }
             CodeRedemption::Replayed { grant_id: g } => {
-                assert_eq!(g, grant_id, "a replay names the code's grant")
+                assert_eq!(g, grant_id, "a replay names the code's grant");
+                assert_eq!(
+                    store.get_refresh(&r.token_hash).await.expect("get_refresh"),
+                    None,
+                    "a loser's refresh token is not stored"
+                );
             }
             CodeRedemption::NotFound => {
                 panic!("a spent code must be remembered as Replayed, not NotFound")
@@ -97,16 +126,42 @@ pub async fn codes(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(
-        redeemed, 1,
+        winners.len(),
+        1,
         "exactly one of {RACERS} concurrent redemptions wins"
     );
+    assert!(
+        store
+            .get_refresh(&winners[0].token_hash)
+            .await
+            .expect("get_refresh")
+            .is_some(),
+        "the winner's refresh token is stored with its grant"
+    );
+    assert!(
+        store
+            .get_code(&c.code_hash)
+            .await
+            .expect("get_code")
+            .is_some_and(|s| s.spent),
+        "a redeemed code reads back spent"
+    );
+    let late = sample_grant_with_id(&grant_id, NOW);
     assert_eq!(
-        store.redeem_code(&c.code_hash).await.expect("redeem_code"),
+        store
+            .redeem_code(&c.code_hash, late, None)
+            .await
+            .expect("redeem_code"),
         CodeRedemption::Replayed { grant_id },
         "a later redemption is a replay"
     );
+    let unknown = id("nocode");
+    assert_eq!(store.get_code(&unknown).await.expect("get_code"), None);
     assert_eq!(
-        store.redeem_code(&id("nocode")).await.expect("redeem_code"),
+        store
+            .redeem_code(&unknown, sample_grant(NOW), None)
+            .await
+            .expect("redeem_code"),
         CodeRedemption::NotFound,
         "unknown code"
     );
@@ -115,15 +170,45 @@ pub async fn codes(store: Arc<dyn Store>) {
         .insert_code(expired.clone())
         .await
         .expect("insert_code");
+    assert_eq!(
+        store.get_code(&expired.code_hash).await.expect("get_code"),
+        Some(StoredCode {
+            code: expired,
+            spent: false
+        }),
+        "the store returns an expired code's record; the engine decides about expiry"
+    );
+
+    // A code whose grant id is already stored: nothing changes.
+    let taken = sample_grant(NOW);
+    store
+        .insert_grant(taken.clone(), None)
+        .await
+        .expect("insert_grant");
+    let clash = sample_code(NOW, &taken.grant_id);
+    store.insert_code(clash.clone()).await.expect("insert_code");
+    let r = refresh_for(&taken, NOW);
     assert!(
         matches!(
             store
-                .redeem_code(&expired.code_hash)
-                .await
-                .expect("redeem_code"),
-            CodeRedemption::Redeemed(_)
+                .redeem_code(&clash.code_hash, taken.clone(), Some(r.clone()))
+                .await,
+            Err(StoreError::Duplicate(_))
         ),
-        "the store returns an expired code's record; the engine decides about expiry"
+        "redeeming into a stored grant id is a Duplicate"
+    );
+    assert!(
+        store
+            .get_code(&clash.code_hash)
+            .await
+            .expect("get_code")
+            .is_some_and(|s| !s.spent),
+        "a failed redemption leaves the code unspent"
+    );
+    assert_eq!(
+        store.get_refresh(&r.token_hash).await.expect("get_refresh"),
+        None,
+        "a failed redemption stores no refresh token"
     );
 }
 
@@ -259,12 +344,33 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
             .expect("revoke_grant"),
         "revoking an unknown grant returns false"
     );
+    let r4 = refresh_for(&g4, NOW);
+    store
+        .insert_grant(g4.clone(), Some(r4.clone()))
+        .await
+        .expect("a grant revoked before it was stored is still stored");
+    assert!(
+        store
+            .get_grant(&g4.grant_id)
+            .await
+            .expect("get_grant")
+            .is_some_and(|g| g.revoked && g.client_id == g4.client_id),
+        "a grant revoked before it was stored is stored revoked, with its values"
+    );
+    assert_eq!(
+        store
+            .get_refresh(&r4.token_hash)
+            .await
+            .expect("get_refresh"),
+        None,
+        "a grant revoked before it was stored keeps no refresh token"
+    );
     assert!(
         matches!(
             store.insert_grant(g4, None).await,
             Err(StoreError::Duplicate(_))
         ),
-        "a grant revoked before it was stored must not be stored afterwards (Duplicate)"
+        "storing the grant a second time is a Duplicate"
     );
 }
 

@@ -121,6 +121,13 @@ fn sample_grant(now: i64) -> Grant {
     }
 }
 
+fn sample_grant_with_id(grant_id: &str, now: i64) -> Grant {
+    Grant {
+        grant_id: grant_id.to_owned(),
+        ..sample_grant(now)
+    }
+}
+
 fn refresh_for(grant: &Grant, now: i64) -> RefreshToken {
     RefreshToken {
         token_hash: id("rt"),
@@ -263,11 +270,8 @@ pub async fn cleanup(store: Arc<dyn Store>) {
         "live rows stay"
     );
     assert_eq!(
-        store
-            .redeem_code(&old_code.code_hash)
-            .await
-            .expect("redeem_code"),
-        CodeRedemption::NotFound,
+        store.get_code(&old_code.code_hash).await.expect("get_code"),
+        None,
         "expired codes go"
     );
     assert_eq!(
