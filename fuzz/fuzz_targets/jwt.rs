@@ -62,8 +62,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(r.audience, ctx.audience);
     }
     if let Ok(ctx) = &remote {
-        assert_eq!(ctx.issuer, ISSUER);
-        assert_eq!(ctx.audience, RESOURCE);
+        assert_eq!(&*ctx.issuer, ISSUER);
+        assert_eq!(&*ctx.audience, RESOURCE);
         let (header, claims, auds) = cli.expect("the CLI decodes an accepted token");
         assert_eq!(header["alg"], "ES256");
         assert_eq!(claims["iss"], ISSUER);
@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(auds.iter().any(|a| resource().matches(a)), "{auds:?}");
         let sub = claims.get("sub").and_then(Value::as_str);
         if let Some(sub) = sub {
-            assert_eq!(ctx.subject, sub);
+            assert_eq!(&*ctx.subject, sub);
         }
     }
 });

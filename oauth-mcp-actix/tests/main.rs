@@ -33,7 +33,7 @@ impl TokenValidator for Fixed {
 }
 
 async fn mcp(Authenticated(who): Authenticated) -> String {
-    who.subject
+    who.subject.to_string()
 }
 
 #[actix_web::test]

@@ -94,6 +94,9 @@ pub(crate) type NoToken = (u16, Option<ErrorCode>, String);
 
 /// The Bearer token of a request: exactly one `Authorization` header with the
 /// `Bearer` scheme (any case); tokens in the query string are refused.
+/// Why a token beyond ASCII is refused.
+pub(crate) const NOT_ASCII: &str = "the Authorization header is not ASCII";
+
 pub(crate) fn bearer_token<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
@@ -117,7 +120,11 @@ pub(crate) fn bearer_token<'a>(
             "several Authorization headers".into(),
         ));
     }
-    let value = match first.map(|v| v.to_str()) {
+    // Only UTF-8 here (a word at a time, where `HeaderValue::to_str` checks
+    // byte by byte): a token beyond ASCII is never valid, so it is refused by
+    // validation, and `ResourceServer::check` then names the cause (see
+    // `NOT_ASCII`).
+    let value = match first.map(|v| std::str::from_utf8(v.as_bytes())) {
         None => {
             return Err((
                 401,
@@ -128,11 +135,7 @@ pub(crate) fn bearer_token<'a>(
             ));
         }
         Some(Err(_)) => {
-            return Err((
-                401,
-                Some(ErrorCode::InvalidToken),
-                "the Authorization header is not ASCII".into(),
-            ));
+            return Err((401, Some(ErrorCode::InvalidToken), NOT_ASCII.into()));
         }
         Some(Ok(v)) => v,
     };
@@ -191,5 +194,23 @@ mod tests {
         let (status, error, why) = bearer_token(&h, None, "u").unwrap_err();
         assert_eq!((status, error), (401, None));
         assert!(why.contains("`Basic`"), "{why}");
+    }
+
+    #[test]
+    fn a_header_beyond_utf8_is_refused() {
+        for v in [&b"Bearer t\xe9"[..], b"Bearer \xff\xfe"] {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", http::HeaderValue::from_bytes(v).unwrap());
+            let (status, error, why) = bearer_token(&h, None, "u").unwrap_err();
+            assert_eq!(
+                (status, error),
+                (401, Some(ErrorCode::InvalidToken)),
+                "{v:?}"
+            );
+            assert_eq!(why, NOT_ASCII);
+        }
+        let mut h = HeaderMap::new();
+        h.insert("authorization", http::HeaderValue::from_static("Bearer\tt"));
+        assert_eq!(bearer_token(&h, None, "u").unwrap(), "t", "tab separates");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,10 +12,17 @@ use crate::error::OAuthError;
 /// `offline_access`: asks for a refresh token; never advertised by a resource.
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
-/// An ordered set of scope tokens.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An ordered set of scope tokens. Immutable and shared: a clone (one per
+/// request that passes the Bearer check) copies a pointer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
-pub struct ScopeSet(BTreeSet<String>);
+pub struct ScopeSet(Arc<BTreeSet<String>>);
+
+impl Default for ScopeSet {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
 
 fn valid_scope_token(s: &str) -> bool {
     // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -25,9 +32,18 @@ fn valid_scope_token(s: &str) -> bool {
 }
 
 impl ScopeSet {
-    /// The empty set.
+    /// The empty set (shared: making one allocates nothing).
     pub fn empty() -> Self {
-        Self::default()
+        static EMPTY: LazyLock<Arc<BTreeSet<String>>> = LazyLock::new(Arc::default);
+        Self(EMPTY.clone())
+    }
+
+    fn of(set: BTreeSet<String>) -> Self {
+        if set.is_empty() {
+            Self::empty()
+        } else {
+            Self(Arc::new(set))
+        }
     }
 
     /// Parses a space-separated `scope` parameter.
@@ -41,12 +57,12 @@ impl ScopeSet {
             }
             set.insert(tok.to_owned());
         }
-        Ok(Self(set))
+        Ok(Self::of(set))
     }
 
     /// Builds a set from scope tokens (invalid tokens are dropped).
     pub fn from_scopes<I: IntoIterator<Item = S>, S: Into<String>>(iter: I) -> Self {
-        Self(
+        Self::of(
             iter.into_iter()
                 .map(Into::into)
                 .filter(|s: &String| valid_scope_token(s))
@@ -76,12 +92,12 @@ impl ScopeSet {
 
     /// The scopes present in both sets.
     pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
-        Self(self.0.intersection(&other.0).cloned().collect())
+        Self::of(self.0.intersection(&other.0).cloned().collect())
     }
 
     /// The set without `scope`.
     pub fn without(&self, scope: &str) -> ScopeSet {
-        Self(self.0.iter().filter(|s| *s != scope).cloned().collect())
+        Self::of(self.0.iter().filter(|s| *s != scope).cloned().collect())
     }
 
     /// The scopes as a `Vec`.
@@ -93,7 +109,7 @@ impl ScopeSet {
 impl fmt::Display for ScopeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for s in &self.0 {
+        for s in self.0.iter() {
             if !first {
                 f.write_str(" ")?;
             }
@@ -120,7 +136,9 @@ impl TryFrom<String> for ScopeSet {
 /// Decides whether a granted scope implies a required one. Replace it to
 /// express a hierarchy such as `repo:admin ⊇ repo:write ⊇ repo:read`.
 pub trait ScopeImplication: Send + Sync + fmt::Debug {
-    /// True if holding `granted` is enough for an operation that needs `required`.
+    /// True if holding `granted` is enough for an operation that needs
+    /// `required`. Asked only for different scopes: holding the required
+    /// scope itself is always enough.
     fn implies(&self, granted: &str, required: &str) -> bool;
 }
 
@@ -183,11 +201,11 @@ pub fn missing_scopes(
     required: &ScopeSet,
     rule: &dyn ScopeImplication,
 ) -> ScopeSet {
-    ScopeSet(
+    ScopeSet::of(
         required
             .0
             .iter()
-            .filter(|r| !granted.iter().any(|g| rule.implies(g, r)))
+            .filter(|r| !granted.contains(r) && !granted.iter().any(|g| rule.implies(g, r)))
             .cloned()
             .collect(),
     )

@@ -62,7 +62,7 @@ async fn a_flood_of_unknown_key_ids_does_not_hammer_the_jwks_endpoint() {
         .await
         .unwrap();
     assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch at start-up");
-    assert_eq!(v.validate(&mint(key)).await.unwrap().subject, "s");
+    assert_eq!(&*v.validate(&mint(key)).await.unwrap().subject, "s");
     for _ in 0..50 {
         let bogus = mint(SigningKey::generate(SigningAlgorithm::Es256).unwrap());
         assert!(matches!(
@@ -114,8 +114,8 @@ async fn introspection_against_our_own_authorization_server() {
         .await
         .unwrap();
     let who = v.validate(&s.tokens.access).await.unwrap();
-    assert_eq!(who.subject, "demo-user");
-    assert_eq!(who.audience, running.mcp_url);
+    assert_eq!(&*who.subject, "demo-user");
+    assert_eq!(*who.audience, *running.mcp_url);
     assert!(who.scopes.contains("mcp"));
     // Revoked at the authorization server: refused by a validator that has not cached it.
     let r = http()

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use http::request::Parts;
 
-use crate::bearer::{BearerRefusal, bearer_token, refusal};
+use crate::bearer::{BearerRefusal, NOT_ASCII, bearer_token, refusal};
 use crate::error::ErrorCode;
 use crate::metadata::ProtectedResourceMetadata;
 use crate::resource::ResourceUri;
@@ -136,24 +136,43 @@ impl ResourceServer {
                 ));
             }
             Err(rej) => {
+                let why = if token.is_ascii() {
+                    rej.to_string()
+                } else {
+                    NOT_ASCII.to_owned()
+                };
                 return Err(refuse(
                     401,
                     Some(ErrorCode::InvalidToken),
-                    rej.to_string(),
+                    why,
                     &i.challenge_scopes,
                 ));
             }
         };
         // `offline_access` asks an authorization server for a refresh token;
         // it grants nothing here (some providers put it in access tokens).
-        ctx.scopes = ctx.scopes.without(OFFLINE_ACCESS);
-        let needed = ScopeSet::from_scopes(
-            i.required
-                .iter()
-                .chain(i.operations.needed(headers, body).iter())
-                .map(str::to_owned),
-        );
-        let missing = missing_scopes(&ctx.scopes, &needed, i.implication.as_ref());
+        if ctx.scopes.contains(OFFLINE_ACCESS) {
+            ctx.scopes = ctx.scopes.without(OFFLINE_ACCESS);
+        }
+        // Most requests name no operation with scopes of its own: then the
+        // required set is what is needed, and nothing is built per request.
+        let by_operation = i.operations.needed(headers, body);
+        let with_operations;
+        let needed = if by_operation.is_empty() {
+            &i.required
+        } else {
+            with_operations = ScopeSet::from_scopes(
+                i.required
+                    .iter()
+                    .chain(by_operation.iter())
+                    .map(str::to_owned),
+            );
+            &with_operations
+        };
+        if needed.iter().all(|s| ctx.scopes.contains(s)) {
+            return Ok(ctx);
+        }
+        let missing = missing_scopes(&ctx.scopes, needed, i.implication.as_ref());
         if !missing.is_empty() {
             // Name everything the operation needs plus what the token has, so a
             // client that replaces its scope set (rather than merging) still

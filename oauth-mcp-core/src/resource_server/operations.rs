@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
 use super::template::UriTemplate;
@@ -38,8 +38,33 @@ impl Operation {
     }
 }
 
+/// The methods that name an operation (see [`Operation::of`]), split at
+/// their `/`.
+const OPERATION_METHODS: [(&[u8], &[u8]); 3] = [
+    (b"tools", b"call"),
+    (b"resources", b"read"),
+    (b"prompts", b"get"),
+];
+
+/// False only if `body` cannot name an operation: a JSON string without
+/// escapes is its bytes, so a body with no backslash names one of
+/// [`OPERATION_METHODS`] only if it contains it literally. One pass over
+/// the body, looking at each `/`; most MCP requests (`tools/list`,
+/// notifications, results) are decided by it, without parsing the body.
+fn may_name_an_operation(body: &[u8]) -> bool {
+    memchr::memchr2_iter(b'\\', b'/', body).any(|i| {
+        body[i] == b'\\'
+            || OPERATION_METHODS
+                .iter()
+                .any(|(group, verb)| body[..i].ends_with(group) && body[i + 1..].starts_with(verb))
+    })
+}
+
 /// Every operation in a JSON-RPC message or batch; nothing for anything else.
 pub(crate) fn operations_in_body(body: &[u8]) -> Vec<Operation> {
+    if !may_name_an_operation(body) {
+        return Vec::new();
+    }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
@@ -61,8 +86,10 @@ pub(crate) fn operations_in_body(body: &[u8]) -> Vec<Operation> {
 
 /// The operation named by the `Mcp-Method` and `Mcp-Name` headers.
 pub(crate) fn operation_in_headers(headers: &HeaderMap) -> Option<Operation> {
-    let method = headers.get("mcp-method")?.to_str().ok()?;
-    let name = headers.get("mcp-name")?.to_str().ok()?;
+    const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+    const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+    let method = headers.get(MCP_METHOD)?.to_str().ok()?;
+    let name = headers.get(MCP_NAME)?.to_str().ok()?;
     Operation::of(method, name)
 }
 
@@ -102,8 +129,19 @@ impl OperationScopes {
         }
     }
 
+    /// True if no operation has scopes of its own.
+    fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+            && self.resources.is_empty()
+            && self.templates.is_empty()
+            && self.prompts.is_empty()
+    }
+
     /// The scopes the operations of a request need, beyond the required ones.
     pub(crate) fn needed(&self, headers: &HeaderMap, body: Option<&[u8]>) -> ScopeSet {
+        if self.is_empty() {
+            return ScopeSet::empty();
+        }
         let mut out = Vec::new();
         for op in body
             .map(operations_in_body)
@@ -146,6 +184,29 @@ mod tests {
             ]
         );
         assert!(operations_in_body(b"not json").is_empty());
+        // Escaped methods are still found (the scan falls back to parsing).
+        assert_eq!(
+            operations_in_body(br#"{"method":"tools\/call","params":{"name":"x"}}"#),
+            vec![Operation::Tool("x".into())]
+        );
+        assert_eq!(
+            operations_in_body(br#"{"method":"\u0074ools/call","params":{"name":"x"}}"#),
+            vec![Operation::Tool("x".into())]
+        );
+        assert!(!may_name_an_operation(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#
+        ));
+        assert!(may_name_an_operation(br#"{"method":"prompts/get"}"#));
+        for (group, verb) in OPERATION_METHODS {
+            let method = format!(
+                "{}/{}",
+                String::from_utf8_lossy(group),
+                String::from_utf8_lossy(verb)
+            );
+            assert!(Operation::of(&method, "x").is_some(), "{method}");
+            assert!(may_name_an_operation(method.as_bytes()), "{method}");
+            assert!(!may_name_an_operation(&method.as_bytes()[1..]), "{method}");
+        }
     }
 
     #[test]

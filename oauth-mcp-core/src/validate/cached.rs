@@ -68,7 +68,7 @@ pub(crate) fn remember(
         + ctx.client_id.len()
         + ctx.audience.len()
         + ctx.issuer.len()
-        + ctx.token_id.as_ref().map_or(0, String::len)
+        + ctx.token_id.as_ref().map_or(0, |t| t.len())
         + ctx.scopes.iter().map(|s| s.len() + 32).sum::<usize>()
         + grant_id.map_or(0, str::len);
     cache.insert(

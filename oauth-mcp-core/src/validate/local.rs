@@ -180,13 +180,13 @@ impl LocalJwtValidator {
         let exp = c.exp.unwrap_or_default();
         Ok((
             AuthContext {
-                subject: sub,
-                client_id: c.client_id.unwrap_or_default(),
+                subject: sub.into(),
+                client_id: c.client_id.unwrap_or_default().into(),
                 scopes: ScopeSet::parse(c.scope.as_deref().unwrap_or("")).unwrap_or_default(),
-                audience: self.audience.to_string(),
-                issuer: self.issuer.clone(),
+                audience: self.audience.as_str().into(),
+                issuer: self.issuer.as_str().into(),
                 expires_at: exp,
-                token_id: c.jti,
+                token_id: c.jti.map(Into::into),
             },
             c.gid,
         ))
@@ -303,8 +303,8 @@ mod tests {
             let (s, v, clock) = setup(alg);
             let t = mint(&s, "https://mcp.example/mcp", clock.now());
             let (ctx, _) = v.validate_sync(&t).unwrap();
-            assert_eq!(ctx.subject, "alice");
-            assert_eq!(ctx.client_id, "c1");
+            assert_eq!(&*ctx.subject, "alice");
+            assert_eq!(&*ctx.client_id, "c1");
             assert!(ctx.scopes.contains("mcp"));
         }
     }

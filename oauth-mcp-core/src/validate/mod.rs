@@ -8,6 +8,8 @@ mod local;
 #[cfg(feature = "remote")]
 pub mod remote;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -21,22 +23,26 @@ pub use local::LocalJwtValidator;
 
 /// The identity behind a validated access token. Adapters put it in request
 /// extensions; MCP tools read it from there.
+///
+/// The text fields are shared strings (`Arc<str>`: read them as `&str` with
+/// `&*ctx.subject` or `ctx.subject.as_ref()`, print them as they are), so
+/// that handing a cached identity to each request copies pointers, not text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthContext {
     /// The user (`sub`).
-    pub subject: String,
+    pub subject: Arc<str>,
     /// The client (`client_id`).
-    pub client_id: String,
+    pub client_id: Arc<str>,
     /// Granted scopes.
     pub scopes: ScopeSet,
     /// The audience the token was checked against (this resource).
-    pub audience: String,
+    pub audience: Arc<str>,
     /// The issuer.
-    pub issuer: String,
+    pub issuer: Arc<str>,
     /// Expiry (Unix seconds).
     pub expires_at: i64,
     /// Token id, if any.
-    pub token_id: Option<String>,
+    pub token_id: Option<Arc<str>>,
 }
 
 /// Why a token was refused. Every variant becomes `401 invalid_token` with

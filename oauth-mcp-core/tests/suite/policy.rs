@@ -295,7 +295,7 @@ async fn instances_sharing_a_key_file_accept_each_others_tokens() {
         .check(&headers, None, None)
         .await
         .unwrap();
-    assert_eq!(who.subject, "alice");
+    assert_eq!(&*who.subject, "alice");
     // A third instance with its own fresh key refuses it.
     let c = server(ServerConfig::builder("http://127.0.0.1:8080")).await;
     let refusal = ResourceServer::for_auth_server(c.server())

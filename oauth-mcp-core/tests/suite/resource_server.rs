@@ -12,7 +12,7 @@ use oauth_mcp_core::resource::ResourceUri;
 use oauth_mcp_core::scope::{ScopeHierarchy, ScopeSet};
 use oauth_mcp_core::store::MemoryStore;
 use oauth_mcp_core::validate::{AuthContext, TokenRejection, TokenValidator};
-use oauth_mcp_core::{AuthServer, ResourceServer, ServerConfig};
+use oauth_mcp_core::{AuthServer, ErrorCode, ResourceServer, ServerConfig};
 
 use crate::support::req;
 
@@ -42,8 +42,8 @@ impl TokenValidator for Fixed {
             subject: "alice".into(),
             client_id: "c".into(),
             scopes: ScopeSet::parse(&scopes.replace('+', " ")).unwrap(),
-            audience: self.audience.to_string(),
-            issuer: self.issuer.clone(),
+            audience: self.audience.as_str().into(),
+            issuer: self.issuer.as_str().into(),
             expires_at: i64::MAX,
             token_id: None,
         })
@@ -319,8 +319,20 @@ async fn refusals_have_exact_status_error_and_challenge() {
             "Bearer resource_metadata=\"{md}\", scope=\"mcp\", error=\"invalid_token\", error_description=\"the access token is malformed: not a \\\"scopes:\\\" token\""
         )
     );
+    // A token beyond ASCII (valid UTF-8 or not): invalid_token, saying so.
+    for v in [&b"Bearer \xc3\xa9t"[..], b"Bearer t\xff"] {
+        h.insert("authorization", http::HeaderValue::from_bytes(v).unwrap());
+        let r = rs.check(&h, None, None).await.unwrap_err();
+        assert_eq!((r.status, r.error), (401, Some(ErrorCode::InvalidToken)));
+        assert_eq!(
+            r.challenge,
+            format!(
+                "Bearer resource_metadata=\"{md}\", scope=\"mcp\", error=\"invalid_token\", error_description=\"the Authorization header is not ASCII\""
+            )
+        );
+    }
     h.insert("authorization", "BEARER scopes:mcp".parse().unwrap());
-    assert_eq!(rs.check(&h, None, None).await.unwrap().subject, "alice");
+    assert_eq!(&*rs.check(&h, None, None).await.unwrap().subject, "alice");
     // Tokens in the query string: 400 invalid_request.
     let r = rs
         .check(&headers(None, &[]), Some("access_token=scopes:mcp"), None)

@@ -8,6 +8,7 @@
 mod introspection;
 mod jwks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::discovery::authorization_server_metadata_urls;
@@ -126,7 +127,7 @@ pub(crate) fn context_from(
     audience: &ResourceUri,
     issuer: &str,
 ) -> AuthContext {
-    let s = |k: &str| c.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let s = |k: &str| c.get(k).and_then(|v| v.as_str()).map(Arc::<str>::from);
     AuthContext {
         subject: s("sub").or_else(|| s("client_id")).unwrap_or_default(),
         client_id: s("client_id")
@@ -134,8 +135,8 @@ pub(crate) fn context_from(
             .or_else(|| s("cid"))
             .unwrap_or_default(),
         scopes: scopes_from(c, scope_claims),
-        audience: audience.to_string(),
-        issuer: issuer.to_owned(),
+        audience: audience.as_str().into(),
+        issuer: issuer.into(),
         expires_at: c.get("exp").and_then(|v| v.as_i64()).unwrap_or_default(),
         token_id: s("jti"),
     }
