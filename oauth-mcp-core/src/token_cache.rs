@@ -2,9 +2,12 @@
 //! token's signature (or asks the introspection endpoint, or the store) once
 //! and then answers the same token from memory.
 //!
-//! - **Exact.** The lookup hashes the whole token with a fast keyed hash
-//!   (foldhash, seeded at random per process) and a hit compares the whole
-//!   token: a hash collision is a miss, never someone else's identity.
+//! - **Exact.** The lookup hashes the token's length and its last 32 bytes
+//!   (a JWT's signature, an opaque token's random tail) with a fast keyed
+//!   hash (foldhash, seeded at random per process), and a hit compares the
+//!   whole token: a hash collision is a miss, never someone else's identity.
+//!   Only validated tokens are stored, so nobody can fill a bucket with
+//!   tokens chosen to collide.
 //! - **Bounded.** At most `max_entries` entries and about `max_bytes` of
 //!   memory (each entry is weighed by its token and value size, and never
 //!   less than `max_bytes / max_entries`); tokens longer than
@@ -37,12 +40,13 @@
 //! assert_eq!(cache.get("tok", now + 1), None);
 //! ```
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use quick_cache::sync::{Cache, DefaultLifecycle};
-use quick_cache::{OptionsBuilder, Weighter};
+use quick_cache::{Equivalent, OptionsBuilder, Weighter};
 
 /// Limits of a [`TokenCache`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,15 +116,51 @@ struct Entry<V> {
 #[derive(Clone)]
 struct ByWeight;
 
-impl<V> Weighter<Box<str>, Arc<Entry<V>>> for ByWeight {
-    fn weight(&self, _key: &Box<str>, value: &Arc<Entry<V>>) -> u64 {
+/// How many trailing bytes of a token its hash reads.
+const HASHED_TAIL: usize = 32;
+
+/// A cached token; hashed by [`hash_token`], so that a lookup by [`Lookup`]
+/// agrees.
+#[derive(PartialEq, Eq)]
+struct Key(Box<str>);
+
+/// A token looked up (borrowed, hashed as its [`Key`] would be).
+struct Lookup<'a>(&'a str);
+
+/// The length and the last [`HASHED_TAIL`] bytes: hashing all of a 500-byte
+/// JWT was most of a hit's cost.
+fn hash_token<H: Hasher>(token: &str, state: &mut H) {
+    let b = token.as_bytes();
+    state.write_usize(b.len());
+    state.write(&b[b.len().saturating_sub(HASHED_TAIL)..]);
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(&self.0, state);
+    }
+}
+
+impl Hash for Lookup<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(self.0, state);
+    }
+}
+
+impl Equivalent<Key> for Lookup<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        *self.0 == *key.0
+    }
+}
+
+impl<V> Weighter<Key, Arc<Entry<V>>> for ByWeight {
+    fn weight(&self, _key: &Key, value: &Arc<Entry<V>>) -> u64 {
         value.weight
     }
 }
 
-type Hasher = foldhash::fast::RandomState;
-type Inner<V> =
-    Cache<Box<str>, Arc<Entry<V>>, ByWeight, Hasher, DefaultLifecycle<Box<str>, Arc<Entry<V>>>>;
+type Seed = foldhash::fast::RandomState;
+type Inner<V> = Cache<Key, Arc<Entry<V>>, ByWeight, Seed, DefaultLifecycle<Key, Arc<Entry<V>>>>;
 
 /// A bounded, revocable cache from access token to what validating it
 /// produced (`V`, typically an `Arc` of the identity so that a hit is cheap
@@ -159,16 +199,14 @@ impl<V: Clone + Send + Sync + 'static> TokenCache<V> {
             .weight_capacity(max_bytes)
             .build();
         let cache = match options {
-            Ok(o) => {
-                Cache::with_options(o, ByWeight, Hasher::default(), DefaultLifecycle::default())
-            }
+            Ok(o) => Cache::with_options(o, ByWeight, Seed::default(), DefaultLifecycle::default()),
             // Both values are set and positive, so this does not happen; if
             // quick_cache ever refuses them, a small cache is still correct.
             Err(_) => Cache::with(
                 1024,
                 1024 * 1024,
                 ByWeight,
-                Hasher::default(),
+                Seed::default(),
                 DefaultLifecycle::default(),
             ),
         };
@@ -184,11 +222,11 @@ impl<V: Clone + Send + Sync + 'static> TokenCache<V> {
     /// The cached value for `token`, if it was validated, is still within
     /// its `exp` and the TTL at `now` (Unix seconds), and was not revoked.
     pub fn get(&self, token: &str, now: i64) -> Option<V> {
-        let e = self.cache.get(token)?;
+        let e = self.cache.get(&Lookup(token))?;
         if now < e.valid_until {
             Some(e.value.clone())
         } else {
-            self.cache.remove_if(token, |v| Arc::ptr_eq(v, &e));
+            self.cache.remove_if(&Lookup(token), |v| Arc::ptr_eq(v, &e));
             None
         }
     }
@@ -231,7 +269,7 @@ impl<V: Clone + Send + Sync + 'static> TokenCache<V> {
         let weight = u64::try_from(bytes)
             .unwrap_or(u64::MAX)
             .max(self.min_weight);
-        let key: Box<str> = token.into();
+        let key = Key(token.into());
         let entry = Arc::new(Entry {
             value,
             grant_id: grant_id.map(Into::into),
@@ -242,7 +280,8 @@ impl<V: Clone + Send + Sync + 'static> TokenCache<V> {
         // A revocation that raced with this insert may have scanned the
         // cache before the entry was there: undo it.
         if self.ticket() != ticket {
-            self.cache.remove_if(token, |v| Arc::ptr_eq(v, &entry));
+            self.cache
+                .remove_if(&Lookup(token), |v| Arc::ptr_eq(v, &entry));
         }
     }
 
@@ -304,6 +343,19 @@ mod tests {
         assert_eq!(c.get("eyJ.header.payload.signaturX", NOW), None);
         assert_eq!(c.get(&t[..t.len() - 1], NOW), None);
         assert_eq!(c.get("", NOW), None);
+    }
+
+    #[test]
+    fn tokens_that_share_the_hashed_tail_are_told_apart() {
+        // Same length, same last 32 bytes: the same hash, different tokens.
+        let tail = "x".repeat(HASHED_TAIL + 8);
+        let (a, b, never) = (format!("a{tail}"), format!("b{tail}"), format!("c{tail}"));
+        let c = cache(&TokenCacheConfig::default());
+        put(&c, &a, 1, None, NOW + 60);
+        put(&c, &b, 2, None, NOW + 60);
+        assert_eq!(c.get(&a, NOW), Some(1));
+        assert_eq!(c.get(&b, NOW), Some(2));
+        assert_eq!(c.get(&never, NOW), None);
     }
 
     #[test]

@@ -120,7 +120,12 @@ impl ResourceServer {
         };
         let token = bearer_token(headers, query, &i.metadata_url)
             .map_err(|(status, error, why)| refuse(status, error, why, &i.challenge_scopes))?;
-        let mut ctx = match i.validator.validate(token).await {
+        // A cache hit is answered without the validator's boxed future.
+        let validated = match i.validator.validate_now(token) {
+            Some(ctx) => Ok(ctx),
+            None => i.validator.validate(token).await,
+        };
+        let mut ctx = match validated {
             Ok(c) => c,
             Err(TokenRejection::Unavailable(why)) => {
                 // The cause (a pool timeout, a refused connection) is for

@@ -151,6 +151,9 @@ impl OperationScopes {
         {
             self.needed_by(op, &mut out);
         }
+        if out.is_empty() {
+            return ScopeSet::empty();
+        }
         ScopeSet::from_scopes(out)
     }
 }

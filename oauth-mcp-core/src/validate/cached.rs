@@ -195,6 +195,13 @@ impl RevocationSync {
         }
     }
 
+    /// True if the feed was read recently enough that a hit is served
+    /// without anything else ([`HitPolicy::Serve`]); false when
+    /// [`hit_policy`](Self::hit_policy) has to be awaited.
+    pub(crate) fn serve_without_waiting(&self) -> bool {
+        self.has_feed.load(Ordering::Relaxed) && self.age().is_some_and(|a| a < POLL_INTERVAL)
+    }
+
     fn policy_now(&self) -> HitPolicy {
         if !self.has_feed.load(Ordering::Relaxed) {
             HitPolicy::AskStore

@@ -257,6 +257,21 @@ impl TokenValidator for LocalJwtValidator {
         Ok(ctx)
     }
 
+    fn validate_now(&self, token: &str) -> Option<AuthContext> {
+        let cache = self.cache.as_ref()?;
+        if cache
+            .sync
+            .as_ref()
+            .is_some_and(|s| !s.serve_without_waiting())
+        {
+            return None;
+        }
+        cache
+            .tokens
+            .get(token, self.clock.now())
+            .map(|hit| hit.ctx.clone())
+    }
+
     fn issuer(&self) -> Option<&str> {
         Some(&self.issuer)
     }

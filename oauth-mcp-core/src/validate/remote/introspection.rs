@@ -223,6 +223,13 @@ impl TokenValidator for IntrospectionValidator {
         Ok(ctx)
     }
 
+    fn validate_now(&self, token: &str) -> Option<AuthContext> {
+        let cache = self.cache.as_ref()?;
+        cache
+            .get(token, self.clock.now())
+            .map(|hit| hit.ctx.clone())
+    }
+
     fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
     }

@@ -384,6 +384,13 @@ impl TokenValidator for RemoteJwksValidator {
         Ok(ctx)
     }
 
+    fn validate_now(&self, token: &str) -> Option<AuthContext> {
+        let cache = self.inner.cache.as_ref()?;
+        cache
+            .get(token, self.inner.cfg.clock.now())
+            .map(|hit| hit.ctx.clone())
+    }
+
     fn issuer(&self) -> Option<&str> {
         Some(&self.inner.cfg.issuer)
     }
