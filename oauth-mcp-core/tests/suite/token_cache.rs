@@ -21,7 +21,9 @@ use oauth_mcp_core::store::{
 };
 use oauth_mcp_core::token::{KeySet, MintRequest, SigningAlgorithm, SigningKey, TokenSigner};
 use oauth_mcp_core::token_cache::TokenCacheConfig;
-use oauth_mcp_core::validate::{LocalJwtValidator, MAX_STALENESS, TokenRejection, TokenValidator};
+use oauth_mcp_core::validate::{
+    LocalJwtValidator, MAX_STALENESS, POLL_INTERVAL, TokenRejection, TokenValidator,
+};
 use oauth_mcp_core::{AuthServer, ResourceServer, ServerConfig, StoreError};
 use serde_json::Value;
 
@@ -374,6 +376,42 @@ async fn an_operator_revoking_in_the_store_reaches_cached_tokens_within_the_boun
     // The feed is read at most every 500 ms, not per request.
     let reads = f.store.feed_reads.load(Ordering::SeqCst);
     assert!(reads <= 5, "{reads} feed reads");
+}
+
+#[tokio::test]
+async fn validate_now_answers_only_what_the_cache_may_serve_without_waiting() {
+    let f = Fixture::new(false).await;
+    let v = f.validator();
+    let t = f.token("g1", 60).await;
+    assert_eq!(v.validate_now(&t), None, "never validated");
+    let ctx = v.validate(&t).await.unwrap();
+    assert_eq!(v.validate_now(&t), Some(ctx));
+    assert_eq!(f.lookups(), 1);
+    // Revoked in the store (an operator, another replica): served until the
+    // feed is due, then nothing at once, and `validate` reads the feed.
+    f.store.revoke_grant("g1").await.unwrap();
+    tokio::time::sleep(POLL_INTERVAL + Duration::from_millis(50)).await;
+    assert_eq!(v.validate_now(&t), None, "the feed is due");
+    assert_eq!(v.validate(&t).await.unwrap_err(), TokenRejection::Revoked);
+    assert_eq!(v.validate_now(&t), None);
+
+    // Never at or past exp.
+    let t = f.token("g2", 60).await;
+    v.validate(&t).await.unwrap();
+    assert!(v.validate_now(&t).is_some());
+    f.clock.advance(60);
+    assert_eq!(v.validate_now(&t), None);
+
+    // Without a feed every hit asks the store, so nothing is answered at
+    // once; without the cache, nothing either.
+    let f = Fixture::new(true).await;
+    let t = f.token("g1", 300).await;
+    let v = f.validator();
+    v.validate(&t).await.unwrap();
+    assert_eq!(v.validate_now(&t), None);
+    let v = f.validator().without_token_cache();
+    v.validate(&t).await.unwrap();
+    assert_eq!(v.validate_now(&t), None);
 }
 
 #[tokio::test]
