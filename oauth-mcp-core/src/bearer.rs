@@ -95,21 +95,6 @@ pub(crate) type NoToken = (u16, Option<ErrorCode>, String);
 /// Why a token beyond ASCII is refused.
 pub(crate) const NOT_ASCII: &str = "the Authorization header is not ASCII";
 
-/// The token of `Bearer <token>` written exactly so (the scheme in any case,
-/// one space, no whitespace around the token); `None` for anything else,
-/// which [`credentials`] then reads.
-fn canonical_bearer(value: &str) -> Option<&str> {
-    let b = value.as_bytes();
-    let ws = |c: u8| c == b' ' || c == b'\t';
-    (b.len() > 7
-        && b[..6].eq_ignore_ascii_case(b"bearer")
-        && b[6] == b' '
-        && !ws(b[7])
-        && !b.last().copied().is_some_and(ws))
-    .then(|| value.get(7..))
-    .flatten()
-}
-
 /// The Bearer token of a request: exactly one `Authorization` header with the
 /// `Bearer` scheme (any case); tokens in the query string are refused.
 pub(crate) fn bearer_token<'a>(
@@ -151,10 +136,6 @@ pub(crate) fn bearer_token<'a>(
     let Ok(value) = simdutf8::basic::from_utf8(first.as_bytes()) else {
         return Err((401, Some(ErrorCode::InvalidToken), NOT_ASCII.into()));
     };
-    // What every client sends: `Bearer <token>`, one space, nothing around.
-    if let Some(token) = canonical_bearer(value) {
-        return Ok(token);
-    }
     if let Some(token) = credentials(value, "Bearer") {
         return Ok(token);
     }

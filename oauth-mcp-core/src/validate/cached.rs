@@ -54,6 +54,11 @@ pub(crate) fn new_cache(config: &TokenCacheConfig) -> Arc<ContextCache> {
     Arc::new(TokenCache::new(config))
 }
 
+/// The identity cached for `token`, if it may be served at `now`.
+pub(crate) fn lookup(cache: &ContextCache, token: &str, now: i64) -> Option<AuthContext> {
+    cache.get(token, now).map(|hit| hit.ctx.clone())
+}
+
 /// Caches `ctx` for `token`, validated at `now` after `ticket` was taken.
 pub(crate) fn remember(
     cache: &ContextCache,
@@ -172,11 +177,13 @@ impl RevocationSync {
     /// What a cached token needs now; reads the feed first when it is due
     /// (waiting for it once the last read is older than [`MAX_STALENESS`]).
     pub(crate) async fn hit_policy(&self, cache: &ContextCache) -> HitPolicy {
+        if self.serve_without_waiting() {
+            return HitPolicy::Serve;
+        }
         if !self.has_feed.load(Ordering::Relaxed) {
             return HitPolicy::AskStore;
         }
         match self.age() {
-            Some(a) if a < POLL_INTERVAL => HitPolicy::Serve,
             Some(a) if a < MAX_STALENESS => {
                 // Due: one request reads it, the others go on meanwhile.
                 if let Ok(mut state) = self.state.try_lock() {

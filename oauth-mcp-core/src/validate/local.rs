@@ -266,10 +266,7 @@ impl TokenValidator for LocalJwtValidator {
         {
             return None;
         }
-        cache
-            .tokens
-            .get(token, self.clock.now())
-            .map(|hit| hit.ctx.clone())
+        cached::lookup(&cache.tokens, token, self.clock.now())
     }
 
     fn issuer(&self) -> Option<&str> {

@@ -155,9 +155,9 @@ impl TokenValidator for IntrospectionValidator {
     async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
         let now = self.clock.now();
         if let Some(cache) = &self.cache
-            && let Some(hit) = cache.get(token, now)
+            && let Some(ctx) = cached::lookup(cache, token, now)
         {
-            return Ok(hit.ctx.clone());
+            return Ok(ctx);
         }
         let ticket = self.cache.as_ref().map(|c| c.ticket());
         let resp = self
@@ -225,9 +225,7 @@ impl TokenValidator for IntrospectionValidator {
 
     fn validate_now(&self, token: &str) -> Option<AuthContext> {
         let cache = self.cache.as_ref()?;
-        cache
-            .get(token, self.clock.now())
-            .map(|hit| hit.ctx.clone())
+        cached::lookup(cache, token, self.clock.now())
     }
 
     fn issuer(&self) -> Option<&str> {

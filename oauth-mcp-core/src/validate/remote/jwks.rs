@@ -375,8 +375,8 @@ impl TokenValidator for RemoteJwksValidator {
             return self.validate_uncached(token).await;
         };
         let now = self.inner.cfg.clock.now();
-        if let Some(hit) = cache.get(token, now) {
-            return Ok(hit.ctx.clone());
+        if let Some(ctx) = cached::lookup(cache, token, now) {
+            return Ok(ctx);
         }
         let ticket = cache.ticket();
         let ctx = self.validate_uncached(token).await?;
@@ -386,9 +386,7 @@ impl TokenValidator for RemoteJwksValidator {
 
     fn validate_now(&self, token: &str) -> Option<AuthContext> {
         let cache = self.inner.cache.as_ref()?;
-        cache
-            .get(token, self.inner.cfg.clock.now())
-            .map(|hit| hit.ctx.clone())
+        cached::lookup(cache, token, self.inner.cfg.clock.now())
     }
 
     fn issuer(&self) -> Option<&str> {
