@@ -5,18 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::BoxError;
-use axum::body::{Body, HttpBody};
+use axum::body::Body;
 use axum::extract::Request;
-use axum::response::Response;
-use bytes::Bytes;
+use axum::response::{IntoResponse, Response};
 use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::http::{
-    Protection, body_too_large, decorate_protected, protect, within_body_timeout,
-};
+use oauth_mcp_core::http::{Protection, decorate_protected, protect};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::body::read_body;
 use crate::into_axum;
 
 /// Protects the wrapped routes: requests without a valid token get the
@@ -51,12 +48,11 @@ pub struct Bearer<S> {
     rs: ResourceServer,
 }
 
-impl<S, B> Service<Request> for Bearer<S>
+impl<S> Service<Request> for Bearer<S>
 where
-    S: Service<Request, Response = http::Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
     S::Future: Send + 'static,
-    B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -74,10 +70,9 @@ where
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let (body, bytes) = match rs.body_limit(&parts) {
-                Some(limit) => match within_body_timeout(axum::body::to_bytes(body, limit)).await {
-                    Ok(Ok(b)) => (Body::from(b.clone()), Some(b)),
-                    Ok(Err(_)) => return Ok(into_axum(body_too_large(limit))),
-                    Err(timed_out) => return Ok(into_axum(timed_out)),
+                Some(limit) => match read_body(body, limit).await {
+                    Ok(b) => (Body::from(b.clone()), Some(b)),
+                    Err(refused) => return Ok(refused),
                 },
                 None => (body, None),
             };
@@ -88,7 +83,7 @@ where
                     let mut resp = inner
                         .call(Request::from_parts(parts, body))
                         .await?
-                        .map(Body::new);
+                        .into_response();
                     decorate_protected(resp.headers_mut());
                     Ok(resp)
                 }

@@ -264,6 +264,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod body;
 mod extract;
 mod layer;
 mod router;

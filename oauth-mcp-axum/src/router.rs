@@ -8,9 +8,12 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::http::{Endpoints, body_too_large, within_body_timeout};
+use oauth_mcp_core::http::Endpoints;
 use tower_service::Service;
 
+use tower_layer::Layer;
+
+use crate::body::read_body;
 use crate::{BearerLayer, into_axum};
 
 /// A router serving every endpoint of `endpoints` at the paths it names: an
@@ -37,10 +40,9 @@ async fn handle(State(oauth): State<Arc<dyn Endpoints>>, req: Request) -> Respon
     let limit = oauth.max_body_bytes();
     let (mut parts, body) = req.into_parts();
     peer_addr(&mut parts);
-    match within_body_timeout(axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => into_axum(oauth.handle(http::Request::from_parts(parts, bytes)).await),
-        Ok(Err(_)) => into_axum(body_too_large(limit)),
-        Err(timed_out) => into_axum(timed_out),
+    match read_body(body, limit).await {
+        Ok(bytes) => into_axum(oauth.handle(http::Request::from_parts(parts, bytes)).await),
+        Err(refused) => refused,
     }
 }
 
@@ -66,8 +68,9 @@ fn peer_addr(parts: &mut http::request::Parts) {
 fn peer_addr(_parts: &mut http::request::Parts) {}
 
 /// The protected MCP endpoint in one call: `service` (e.g. rmcp's
-/// `StreamableHttpService`, or any `MethodRouter`) nested at
-/// [`ResourceServer::mcp_path`] behind a [`BearerLayer`], plus the RFC 9728
+/// `StreamableHttpService`, or any `MethodRouter`) at
+/// [`ResourceServer::mcp_path`] (that path exactly, as the service would be
+/// with `route_service`) behind a [`BearerLayer`], plus the RFC 9728
 /// metadata at its well-known paths. Merge the embedded authorization
 /// server's [`oauth_router`], if any.
 pub fn mcp_router<S>(rs: ResourceServer, service: S) -> Router
@@ -76,8 +79,10 @@ where
     S::Response: IntoResponse,
     S::Future: Send + 'static,
 {
+    // The layer wraps the service itself, not the router: no path
+    // stripping, and one boxed service per request instead of two.
+    let protected = BearerLayer::new(rs.clone()).layer(service);
     Router::new()
-        .nest_service(rs.mcp_path(), service)
-        .layer(BearerLayer::new(rs.clone()))
+        .route_service(rs.mcp_path(), protected)
         .merge(oauth_router(rs))
 }
