@@ -4,7 +4,7 @@
 use actix_web::body::BoxBody;
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
-use oauth_mcp_core::http::PeerAddr;
+use oauth_mcp_core::http::{PROTECT_READS_HEADERS, PROTECTED_RESPONSE_HEADERS, PeerAddr};
 
 /// The request line and headers of an actix request as core `http` 1 parts.
 pub fn to_core_parts(req: &HttpRequest) -> http::request::Parts {
@@ -69,18 +69,88 @@ pub fn to_actix_response(r: http::Response<Bytes>) -> HttpResponse<BoxBody> {
     resp
 }
 
+/// What [`oauth_mcp_core::http::protect`] reads of an actix request as core
+/// parts: the method, the path and query, and only the
+/// [`PROTECT_READS_HEADERS`] (converting every header was a measured third
+/// of the middleware's cost per request).
+pub(crate) fn to_protect_parts(req: &HttpRequest) -> http::request::Parts {
+    let mut parts = http::Request::new(()).into_parts().0;
+    parts.method =
+        http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET);
+    if let Some(pq) = req.uri().path_and_query()
+        && let Ok(uri) = http::Uri::try_from(pq.as_str())
+    {
+        parts.uri = uri;
+    }
+    for (theirs, ours) in protect_header_names() {
+        for value in req.headers().get_all(theirs) {
+            if let Ok(v) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                parts.headers.append(ours.clone(), v);
+            }
+        }
+    }
+    parts
+}
+
+/// [`PROTECT_READS_HEADERS`] as actix and as core header names, made once.
+fn protect_header_names() -> &'static [(actix_web::http::header::HeaderName, http::HeaderName)] {
+    static NAMES: std::sync::LazyLock<
+        Vec<(actix_web::http::header::HeaderName, http::HeaderName)>,
+    > = std::sync::LazyLock::new(|| {
+        PROTECT_READS_HEADERS
+            .iter()
+            .map(|n| {
+                (
+                    actix_web::http::header::HeaderName::from_static(n),
+                    http::HeaderName::from_static(n),
+                )
+            })
+            .collect()
+    });
+    &NAMES
+}
+
+/// Adds the core's [`PROTECTED_RESPONSE_HEADERS`] to an actix response's
+/// headers (what `decorate_protected` does to an `http::HeaderMap`).
+pub(crate) fn decorate_protected_actix(to: &mut actix_web::http::header::HeaderMap) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    static HEADERS: std::sync::LazyLock<Vec<(HeaderName, HeaderValue)>> =
+        std::sync::LazyLock::new(|| {
+            PROTECTED_RESPONSE_HEADERS
+                .iter()
+                .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+                .collect()
+        });
+    for (name, value) in HEADERS.iter() {
+        to.insert(name.clone(), value.clone());
+    }
+}
+
 /// Reads a payload up to `limit` bytes; `None` if it is larger (or broken).
+/// A payload that arrives in one chunk, as a small JSON-RPC message does, is
+/// returned as it came, without a copy.
 pub(crate) async fn read_body(mut payload: actix_web::dev::Payload, limit: usize) -> Option<Bytes> {
     use futures_util::StreamExt;
-    let mut buf = bytes::BytesMut::new();
+    let mut one = Bytes::new();
+    let mut many: Option<bytes::BytesMut> = None;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.ok()?;
-        if buf.len() + chunk.len() > limit {
+        let so_far = many.as_ref().map_or(one.len(), bytes::BytesMut::len);
+        if chunk.len() > limit - so_far {
             return None;
         }
-        buf.extend_from_slice(&chunk);
+        match &mut many {
+            Some(m) => m.extend_from_slice(&chunk),
+            None if one.is_empty() => one = chunk,
+            None => {
+                let mut m = bytes::BytesMut::with_capacity(so_far + chunk.len());
+                m.extend_from_slice(&one);
+                m.extend_from_slice(&chunk);
+                many = Some(m);
+            }
+        }
     }
-    Some(buf.freeze())
+    Some(many.map_or(one, bytes::BytesMut::freeze))
 }
 
 #[cfg(test)]
@@ -110,6 +180,39 @@ mod tests {
             a.headers().get("www-authenticate").map(|v| v.as_bytes()),
             Some(&b"Basic"[..])
         );
+    }
+
+    #[test]
+    fn protect_parts_carry_what_protect_reads() {
+        let req = TestRequest::post()
+            .uri("/mcp?access_token=x")
+            .append_header(("authorization", "Bearer a"))
+            .append_header(("authorization", "Bearer b"))
+            .insert_header(("mcp-method", "tools/call"))
+            .insert_header(("mcp-name", "admin_echo"))
+            .insert_header(("cookie", "s=1"))
+            .to_http_request();
+        let p = to_protect_parts(&req);
+        assert_eq!(p.method, http::Method::POST);
+        assert_eq!(p.uri.path(), "/mcp");
+        assert_eq!(p.uri.query(), Some("access_token=x"));
+        let auth: Vec<_> = p.headers.get_all("authorization").iter().collect();
+        assert_eq!(auth, ["Bearer a", "Bearer b"]);
+        assert_eq!(p.headers["mcp-method"], "tools/call");
+        assert_eq!(p.headers["mcp-name"], "admin_echo");
+        assert_eq!(p.headers.len(), 4, "{:?}", p.headers);
+
+        let mut to = actix_web::http::header::HeaderMap::new();
+        decorate_protected_actix(&mut to);
+        let mut expected = http::HeaderMap::new();
+        oauth_mcp_core::http::decorate_protected(&mut expected);
+        assert_eq!(to.len(), expected.len());
+        for (name, value) in &expected {
+            assert_eq!(
+                to.get(name.as_str()).map(|v| v.as_bytes()),
+                Some(value.as_bytes())
+            );
+        }
     }
 
     #[test]

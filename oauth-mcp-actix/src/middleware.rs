@@ -8,11 +8,9 @@ use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::http::{
-    Protection, body_too_large, decorate_protected, protect, within_body_timeout,
-};
+use oauth_mcp_core::http::{Protection, body_too_large, protect, within_body_timeout};
 
-use crate::convert::{copy_headers, read_body, to_actix_response, to_core_parts};
+use crate::convert::{decorate_protected_actix, read_body, to_actix_response, to_protect_parts};
 
 /// Protects the wrapped routes: requests without a valid token get the
 /// core's 401/403 with `WWW-Authenticate`; the others reach the route with an
@@ -70,7 +68,7 @@ where
         let service = self.service.clone();
         let rs = self.rs.clone();
         Box::pin(async move {
-            let parts = to_core_parts(req.request());
+            let parts = to_protect_parts(req.request());
             let (req, body) = match rs.body_limit(&parts) {
                 Some(limit) => {
                     let (http_req, payload) = req.into_parts();
@@ -98,9 +96,7 @@ where
                 Protection::Allow(ctx) => {
                     req.extensions_mut().insert(ctx);
                     let mut resp = service.call(req).await?;
-                    let mut extra = http::HeaderMap::new();
-                    decorate_protected(&mut extra);
-                    copy_headers(&extra, resp.headers_mut());
+                    decorate_protected_actix(resp.headers_mut());
                     Ok(resp.map_into_left_body())
                 }
             }

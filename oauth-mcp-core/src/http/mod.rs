@@ -24,8 +24,9 @@ pub use limits::PeerAddr;
 pub(crate) use limits::log_rate_limited;
 pub use oauth::OAuthHttp;
 pub use protect::{
-    BODY_READ_TIMEOUT, Protection, body_timeout, body_too_large, decorate_protected,
-    jsonrpc_parse_error, protect, refusal_response, unguarded_route, within_body_timeout,
+    BODY_READ_TIMEOUT, PROTECT_READS_HEADERS, PROTECTED_RESPONSE_HEADERS, Protection, body_timeout,
+    body_too_large, decorate_protected, jsonrpc_parse_error, protect, refusal_response,
+    unguarded_route, within_body_timeout,
 };
 
 /// Request headers a browser-based MCP client may send cross-origin.

@@ -2,7 +2,7 @@
 //! serve it with an identity, or answer with a refusal or a preflight.
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use serde_json::json;
 
@@ -80,18 +80,35 @@ pub fn jsonrpc_parse_error() -> Response<Bytes> {
     r
 }
 
+/// The headers [`decorate_protected`] adds to every answer of a protected
+/// route, as lowercase names and values: the same two every cross-origin
+/// answer of the library gets. For an adapter whose framework has its own
+/// header types (it can add them without building an `http::HeaderMap`).
+pub const PROTECTED_RESPONSE_HEADERS: [(&str, &str); 2] = [
+    ("access-control-allow-origin", "*"),
+    ("access-control-expose-headers", CORS_EXPOSE_HEADERS),
+];
+
+/// The only request headers [`protect`] (and [`ResourceServer::check`])
+/// read, as lowercase names: `Authorization` and the `Mcp-Method` /
+/// `Mcp-Name` pair. An adapter whose framework has its own header types
+/// may convert just these.
+pub const PROTECT_READS_HEADERS: [&str; 3] = [
+    "authorization",
+    crate::resource_server::MCP_METHOD,
+    crate::resource_server::MCP_NAME,
+];
+
 /// Adds the CORS headers a protected response needs (the MCP endpoint's
-/// successful answers are read cross-origin too); every cross-origin answer
-/// of the library gets the same two.
+/// successful answers are read cross-origin too), the
+/// [`PROTECTED_RESPONSE_HEADERS`].
 pub fn decorate_protected(headers: &mut http::HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
-    );
+    for (name, value) in PROTECTED_RESPONSE_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
 }
 
 /// How long a request body may take to arrive once its headers have (a

@@ -25,6 +25,7 @@ use crate::scope::{OFFLINE_ACCESS, ScopeImplication, ScopeSet, missing_scopes};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
 use operations::OperationScopes;
+pub(crate) use operations::{MCP_METHOD, MCP_NAME};
 
 pub use builder::ResourceServerBuilder;
 

@@ -84,12 +84,17 @@ pub(crate) fn operations_in_body(body: &[u8]) -> Vec<Operation> {
     }
 }
 
+/// The `Mcp-Method` request header (MCP 2026-07-28), lowercase.
+pub(crate) const MCP_METHOD: &str = "mcp-method";
+/// The `Mcp-Name` request header (MCP 2026-07-28), lowercase.
+pub(crate) const MCP_NAME: &str = "mcp-name";
+
 /// The operation named by the `Mcp-Method` and `Mcp-Name` headers.
 pub(crate) fn operation_in_headers(headers: &HeaderMap) -> Option<Operation> {
-    const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
-    const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
-    let method = headers.get(MCP_METHOD)?.to_str().ok()?;
-    let name = headers.get(MCP_NAME)?.to_str().ok()?;
+    const MCP_METHOD_HEADER: HeaderName = HeaderName::from_static(MCP_METHOD);
+    const MCP_NAME_HEADER: HeaderName = HeaderName::from_static(MCP_NAME);
+    let method = headers.get(MCP_METHOD_HEADER)?.to_str().ok()?;
+    let name = headers.get(MCP_NAME_HEADER)?.to_str().ok()?;
     Operation::of(method, name)
 }
 

@@ -492,3 +492,82 @@ async fn a_body_that_is_not_json_gets_a_jsonrpc_parse_error_after_the_token_chec
         );
     }
 }
+
+/// `PROTECT_READS_HEADERS` is what an adapter may convert instead of every
+/// header: over requests that pass, are refused for scope, for the token
+/// or as a preflight, and that name operations by header, `protect` answers
+/// the same with only those headers as with all of them.
+#[tokio::test]
+async fn protect_reads_only_the_headers_it_declares() {
+    use oauth_mcp_core::http::PROTECT_READS_HEADERS;
+    let rs = external()
+        .scopes_supported(["mcp", "admin"])
+        .required_scopes(["mcp"])
+        .tool_scopes("admin_echo", ["admin"])
+        .build()
+        .unwrap();
+    let noise: [(&'static str, &str); 5] = [
+        ("content-type", "application/json"),
+        ("origin", "https://app.example"),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("x-forwarded-for", "203.0.113.9"),
+        ("cookie", "session=1"),
+    ];
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_echo"}}"#;
+    type Case<'a> = (
+        http::Method,
+        Option<&'a str>,
+        Vec<(&'static str, &'a str)>,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (http::Method::POST, Some("scopes:mcp"), vec![], list),
+        (http::Method::POST, Some("scopes:mcp"), vec![], call),
+        (http::Method::POST, Some("scopes:admin+mcp"), vec![], call),
+        (http::Method::POST, None, vec![], list),
+        (http::Method::POST, Some("not-a-token"), vec![], list),
+        (
+            http::Method::POST,
+            Some("scopes:mcp"),
+            vec![("mcp-method", "tools/call"), ("mcp-name", "admin_echo")],
+            list,
+        ),
+        (http::Method::POST, Some("scopes:mcp"), vec![], "not json"),
+        (http::Method::OPTIONS, None, vec![], ""),
+    ];
+    for (method, token, extra, body) in cases {
+        let mut all = headers(token, &extra);
+        for (k, v) in noise {
+            all.insert(k, v.parse().unwrap());
+        }
+        let mut only = HeaderMap::new();
+        for name in PROTECT_READS_HEADERS {
+            for v in all.get_all(name) {
+                only.append(http::HeaderName::from_static(name), v.clone());
+            }
+        }
+        let parts = |h: HeaderMap| {
+            let mut r = http::Request::builder()
+                .method(method.clone())
+                .uri("/api/mcp?x=1")
+                .body(())
+                .unwrap();
+            *r.headers_mut() = h;
+            r.into_parts().0
+        };
+        let body = (method == http::Method::POST).then_some(body.as_bytes());
+        let full = protect(&rs, &parts(all), body).await;
+        let few = protect(&rs, &parts(only), body).await;
+        let what = format!("{method} {token:?} {extra:?} {body:?}");
+        match (full, few) {
+            (Protection::Allow(a), Protection::Allow(b)) => assert_eq!(a, b, "{what}"),
+            (Protection::Respond(a), Protection::Respond(b)) => {
+                assert_eq!(a.status(), b.status(), "{what}");
+                assert_eq!(a.headers(), b.headers(), "{what}");
+                assert_eq!(a.body(), b.body(), "{what}");
+            }
+            (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+        }
+    }
+}
