@@ -24,6 +24,13 @@ use oauth_mcp_battery::client::{
     tokens_of, whoami,
 };
 
+/// How long a round that leaves a sign-in request pending waits after it.
+/// A pending request lives 10 minutes and a server holds at most 10,000
+/// (then answers 503, by design): with this pause each of the 4 workers
+/// leaves at most 2 a second, about 4,800 at once, so the soak measures
+/// memory under that load rather than the cap's refusals.
+const PENDING_PACE: Duration = Duration::from_millis(500);
+
 /// One unit of mixed traffic; `i` picks what.
 async fn one_round(base: &str, http: &reqwest::Client, i: usize) {
     match i % 5 {
@@ -34,24 +41,27 @@ async fn one_round(base: &str, http: &reqwest::Client, i: usize) {
             tokens_of(&refresh(base, &s.client.client_id, &s.tokens.refresh, None).await);
         }
         1 => {
-            // Authorization requests nobody finishes.
+            // An authorization request nobody finishes.
             let c = register_public(base).await;
-            for _ in 0..20 {
-                authorize_get(base, &AuthRequest::new(&c, &Pkce::new())).await;
-            }
+            authorize_get(base, &AuthRequest::new(&c, &Pkce::new())).await;
+            tokio::time::sleep(PENDING_PACE).await;
         }
         2 => {
-            // A wrong password.
+            // A wrong password, each time for a new user name: the login
+            // throttle's per-name backoff must stay bounded, and it must not
+            // lock out `demo-user`, whose logins the other rounds need (the
+            // rate-limit opt-out does not switch the login throttle off).
             let c = register_public(base).await;
             let page = authorize_get(base, &AuthRequest::new(&c, &Pkce::new())).await;
             login_post(
                 base,
                 &request_id(&page.text),
-                "demo-user",
+                &format!("nobody-{i}"),
                 "wrong",
                 "approve",
             )
             .await;
+            tokio::time::sleep(PENDING_PACE).await;
         }
         3 => {
             // Malformed and refused requests.
@@ -95,6 +105,13 @@ async fn soak_one(server: &Server, stop: Arc<AtomicBool>, every: Duration) -> Ve
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(every).await;
+        // A worker that ended before the stop panicked: say so now, not
+        // after the whole soak has sampled an idle server.
+        if workers.iter().any(tokio::task::JoinHandle::is_finished) && !stop.load(Ordering::Relaxed)
+        {
+            stop.store(true, Ordering::Relaxed);
+            break;
+        }
         let m = server.memory();
         eprintln!(
             "{:?} t={:>4}s rounds={:>6} {m}",
