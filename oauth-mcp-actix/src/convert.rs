@@ -127,30 +127,14 @@ pub(crate) fn decorate_protected_actix(to: &mut actix_web::http::header::HeaderM
 }
 
 /// Reads a payload up to `limit` bytes; `None` if it is larger (or broken).
-/// A payload that arrives in one chunk, as a small JSON-RPC message does, is
-/// returned as it came, without a copy.
+/// A payload that arrives in one chunk is returned as it came, without a copy.
 pub(crate) async fn read_body(mut payload: actix_web::dev::Payload, limit: usize) -> Option<Bytes> {
     use futures_util::StreamExt;
-    let mut one = Bytes::new();
-    let mut many: Option<bytes::BytesMut> = None;
+    let mut buf = oauth_mcp_core::http::BodyBuffer::new(limit);
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.ok()?;
-        let so_far = many.as_ref().map_or(one.len(), bytes::BytesMut::len);
-        if chunk.len() > limit - so_far {
-            return None;
-        }
-        match &mut many {
-            Some(m) => m.extend_from_slice(&chunk),
-            None if one.is_empty() => one = chunk,
-            None => {
-                let mut m = bytes::BytesMut::with_capacity(so_far + chunk.len());
-                m.extend_from_slice(&one);
-                m.extend_from_slice(&chunk);
-                many = Some(m);
-            }
-        }
+        buf.push(chunk.ok()?).ok()?;
     }
-    Some(many.map_or(one, bytes::BytesMut::freeze))
+    Some(buf.finish())
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::BodyExt;
-use oauth_mcp_core::http::{body_too_large, within_body_timeout};
+use oauth_mcp_core::http::{BodyBuffer, body_too_large, within_body_timeout};
 
 use crate::into_axum;
 
@@ -19,37 +19,20 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Respons
 }
 
 /// The body's bytes, or `None` past `limit` bytes or on a broken body
-/// (what `axum::body::to_bytes` answers, without its buffer list and
-/// copy: a body that arrives in one frame, as a small JSON-RPC message
-/// does, is returned as it came; a measured 1,900 → 700 instructions per
-/// request in the load harness).
+/// (what `axum::body::to_bytes` answers, without its buffer list and copy:
+/// a measured 1,900 → 1,280 instructions per request in the load harness).
 async fn collect(mut body: Body, limit: usize) -> Option<Bytes> {
     if body.size_hint().lower() > limit as u64 {
         return None;
     }
-    let mut one = Bytes::new();
-    let mut many: Option<BytesMut> = None;
+    let mut buf = BodyBuffer::new(limit);
     while let Some(frame) = body.frame().await {
         // Trailers are not part of the message.
-        let Ok(data) = frame.ok()?.into_data() else {
-            continue;
-        };
-        let so_far = many.as_ref().map_or(one.len(), BytesMut::len);
-        if data.len() > limit - so_far {
-            return None;
-        }
-        match &mut many {
-            Some(m) => m.extend_from_slice(&data),
-            None if one.is_empty() => one = data,
-            None => {
-                let mut m = BytesMut::with_capacity(so_far + data.len());
-                m.extend_from_slice(&one);
-                m.extend_from_slice(&data);
-                many = Some(m);
-            }
+        if let Ok(data) = frame.ok()?.into_data() {
+            buf.push(data).ok()?;
         }
     }
-    Some(many.map_or(one, BytesMut::freeze))
+    Some(buf.finish())
 }
 
 #[cfg(test)]

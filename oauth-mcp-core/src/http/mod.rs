@@ -5,6 +5,7 @@
 //! trait adapters mount; [`OAuthHttp`] (the authorization server's endpoints)
 //! and the protected-route decision ([`protect`]) live in submodules.
 
+mod body;
 mod limits;
 mod oauth;
 mod pages;
@@ -20,6 +21,7 @@ use serde_json::json;
 
 use crate::error::{ErrorCode, OAuthError};
 
+pub use body::{BodyBuffer, BodyTooLarge};
 pub use limits::PeerAddr;
 pub(crate) use limits::log_rate_limited;
 pub use oauth::OAuthHttp;
