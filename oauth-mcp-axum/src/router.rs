@@ -9,9 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::http::Endpoints;
-use tower_service::Service;
-
 use tower_layer::Layer;
+use tower_service::Service;
 
 use crate::body::read_body;
 use crate::{BearerLayer, into_axum};

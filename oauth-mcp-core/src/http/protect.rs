@@ -103,11 +103,19 @@ pub const PROTECT_READS_HEADERS: [&str; 3] = [
 /// successful answers are read cross-origin too), the
 /// [`PROTECTED_RESPONSE_HEADERS`].
 pub fn decorate_protected(headers: &mut http::HeaderMap) {
-    for (name, value) in PROTECTED_RESPONSE_HEADERS {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+    // The same list as typed constants: nothing is parsed per response.
+    const TYPED: [(HeaderName, HeaderValue); 2] = [
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static(PROTECTED_RESPONSE_HEADERS[0].1),
+        ),
+        (
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(PROTECTED_RESPONSE_HEADERS[1].1),
+        ),
+    ];
+    for (name, value) in TYPED {
+        headers.insert(name, value);
     }
 }
 
@@ -152,4 +160,19 @@ pub fn unguarded_route() -> Response<Bytes> {
     error_response(&OAuthError::server_error(
         "this route reads the OAuth identity but is not behind the Bearer layer; wrap it with the oauth-mcp layer",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decorate_protected_adds_exactly_the_listed_headers() {
+        let mut h = http::HeaderMap::new();
+        decorate_protected(&mut h);
+        assert_eq!(h.len(), PROTECTED_RESPONSE_HEADERS.len());
+        for (name, value) in PROTECTED_RESPONSE_HEADERS {
+            assert_eq!(h[name], value, "{name}");
+        }
+    }
 }
