@@ -20,7 +20,7 @@ use oauth_mcp_core::token::SigningAlgorithm;
 use oauth_mcp_core::validate::remote::RemoteJwksValidator;
 use oauth_mcp_core::validate::{LocalJwtValidator, TokenRejection};
 use oauth_mcp_core::{
-    AuthContext, AuthServer, KeySet, MemoryStore, PreRegisteredClient, ResourceServer, ResourceUri,
+    AuthContext, AuthServer, Identity, KeySet, MemoryStore, PreRegisteredClient, ResourceServer, ResourceUri,
     ScopeSet, ServerConfig, SigningKey, TokenValidator,
 };
 
@@ -220,7 +220,7 @@ impl TokenValidator for FixedValidator {
             .iter()
             .find(|(t, _)| *t == token)
             .ok_or(TokenRejection::BadSignature)?;
-        Ok(AuthContext {
+        Ok(AuthContext::new(Identity {
             subject: "alice".into(),
             client_id: "c".into(),
             scopes: ScopeSet::parse(scopes).expect("scopes"),
@@ -228,7 +228,7 @@ impl TokenValidator for FixedValidator {
             issuer: RS_ISSUER.into(),
             expires_at: i64::MAX,
             token_id: None,
-        })
+        }))
     }
 
     fn issuer(&self) -> Option<&str> {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use oauth_mcp_actix::{Authenticated, configure_mcp};
 use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::scope::ScopeSet;
-use oauth_mcp_core::validate::{AuthContext, TokenRejection, TokenValidator};
+use oauth_mcp_core::validate::{AuthContext, Identity, TokenRejection, TokenValidator};
 
 /// Accepts the token "good" only.
 struct Fixed;
@@ -20,7 +20,7 @@ impl TokenValidator for Fixed {
         if token != "good" {
             return Err(TokenRejection::Malformed("not good".into()));
         }
-        Ok(AuthContext {
+        Ok(AuthContext::new(Identity {
             subject: "alice".into(),
             client_id: "c".into(),
             scopes: ScopeSet::parse("mcp").unwrap(),
@@ -28,7 +28,7 @@ impl TokenValidator for Fixed {
             issuer: "https://idp.example".into(),
             expires_at: i64::MAX,
             token_id: None,
-        })
+        }))
     }
 }
 

@@ -332,4 +332,4 @@ pub use secret::Secret;
 pub use server::AuthServer;
 pub use store::{MemoryStore, Store};
 pub use token::{KeySet, SigningKey};
-pub use validate::{AuthContext, TokenValidator};
+pub use validate::{AuthContext, Identity, TokenValidator};

@@ -222,9 +222,21 @@ impl<V: Clone + Send + Sync + 'static> TokenCache<V> {
     /// The cached value for `token`, if it was validated, is still within
     /// its `exp` and the TTL at `now` (Unix seconds), and was not revoked.
     pub fn get(&self, token: &str, now: i64) -> Option<V> {
+        self.entry(token, now).map(|e| e.value.clone())
+    }
+
+    /// Like [`get`](Self::get), with the grant the token was cached under.
+    pub fn get_with_grant(&self, token: &str, now: i64) -> Option<(V, Option<String>)> {
+        self.entry(token, now)
+            .map(|e| (e.value.clone(), e.grant_id.as_deref().map(str::to_owned)))
+    }
+
+    /// The entry for `token` if it may be served at `now`; a stale one is
+    /// removed.
+    fn entry(&self, token: &str, now: i64) -> Option<Arc<Entry<V>>> {
         let e = self.cache.get(&Lookup(token))?;
         if now < e.valid_until {
-            Some(e.value.clone())
+            Some(e)
         } else {
             self.cache.remove_if(&Lookup(token), |v| Arc::ptr_eq(v, &e));
             None

@@ -21,7 +21,7 @@ use crate::bearer::{BearerRefusal, NOT_ASCII, bearer_token, refusal};
 use crate::error::ErrorCode;
 use crate::metadata::ProtectedResourceMetadata;
 use crate::resource::ResourceUri;
-use crate::scope::{OFFLINE_ACCESS, ScopeImplication, ScopeSet, missing_scopes};
+use crate::scope::{ScopeImplication, ScopeSet, missing_scopes};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
 use operations::OperationScopes;
@@ -126,7 +126,7 @@ impl ResourceServer {
             Some(ctx) => Ok(ctx),
             None => i.validator.validate(token).await,
         };
-        let mut ctx = match validated {
+        let ctx = match validated {
             Ok(c) => c,
             Err(TokenRejection::Unavailable(why)) => {
                 // The cause (a pool timeout, a refused connection) is for
@@ -155,11 +155,9 @@ impl ResourceServer {
                 ));
             }
         };
-        // `offline_access` asks an authorization server for a refresh token;
-        // it grants nothing here (some providers put it in access tokens).
-        if ctx.scopes.contains(OFFLINE_ACCESS) {
-            ctx.scopes = ctx.scopes.without(OFFLINE_ACCESS);
-        }
+        // `offline_access` grants nothing here (the library's validators
+        // drop it before caching; a custom validator may not).
+        let ctx = ctx.without_offline_access();
         // Most requests name no operation with scopes of its own: then the
         // required set is what is needed, and nothing is built per request.
         let by_operation = i.operations.needed(headers, body);

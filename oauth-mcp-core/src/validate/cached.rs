@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::AuthContext;
+use crate::clock::Monotonic;
 use crate::store::{RevocationCursor, TokenStore};
 use crate::token_cache::{Ticket, TokenCache, TokenCacheConfig};
 
@@ -39,15 +40,9 @@ pub const MAX_STALENESS: Duration = Duration::from_secs(1);
 /// last few seconds).
 const APPLIED_MEMORY: Duration = Duration::from_secs(30);
 
-/// What a validator caches for a token: the identity and its grant.
-#[derive(Debug)]
-pub(crate) struct Validated {
-    pub(crate) ctx: AuthContext,
-    pub(crate) grant_id: Option<String>,
-}
-
-/// A cache of validated tokens.
-pub(crate) type ContextCache = TokenCache<Arc<Validated>>;
+/// A cache of validated tokens: the identity each stands for (its grant is
+/// kept by the cache, for revocation).
+pub(crate) type ContextCache = TokenCache<AuthContext>;
 
 /// A new cache with `config`'s limits.
 pub(crate) fn new_cache(config: &TokenCacheConfig) -> Arc<ContextCache> {
@@ -56,7 +51,7 @@ pub(crate) fn new_cache(config: &TokenCacheConfig) -> Arc<ContextCache> {
 
 /// The identity cached for `token`, if it may be served at `now`.
 pub(crate) fn lookup(cache: &ContextCache, token: &str, now: i64) -> Option<AuthContext> {
-    cache.get(token, now).map(|hit| hit.ctx.clone())
+    cache.get(token, now)
 }
 
 /// Caches `ctx` for `token`, validated at `now` after `ticket` was taken.
@@ -68,20 +63,16 @@ pub(crate) fn remember(
     now: i64,
     ticket: Ticket,
 ) {
-    let bytes = std::mem::size_of::<Validated>()
+    let bytes = std::mem::size_of::<super::Identity>()
         + ctx.subject.len()
         + ctx.client_id.len()
         + ctx.audience.len()
         + ctx.issuer.len()
         + ctx.token_id.as_ref().map_or(0, |t| t.len())
-        + ctx.scopes.iter().map(|s| s.len() + 32).sum::<usize>()
-        + grant_id.map_or(0, str::len);
+        + ctx.scopes.iter().map(|s| s.len() + 32).sum::<usize>();
     cache.insert(
         token,
-        Arc::new(Validated {
-            ctx: ctx.clone(),
-            grant_id: grant_id.map(str::to_owned),
-        }),
+        ctx.clone(),
         grant_id,
         ctx.expires_at,
         now,
@@ -137,7 +128,10 @@ struct FeedState {
 /// Keeps a cache in step with the store's revocation feed.
 pub(crate) struct RevocationSync {
     store: Arc<dyn TokenStore>,
-    base: Instant,
+    /// Read on every cached hit, so the cheap coarse clock.
+    clock: Monotonic,
+    /// How much shorter than the truth an age read on `clock` may be.
+    lag: Duration,
     /// Nanoseconds from `base` to the start of the last successful read,
     /// plus one (0: never read).
     synced: AtomicU64,
@@ -150,7 +144,8 @@ impl RevocationSync {
     pub(crate) fn new(store: Arc<dyn TokenStore>) -> Self {
         Self {
             store,
-            base: Instant::now(),
+            clock: Monotonic::new(),
+            lag: Monotonic::new().lag(),
             synced: AtomicU64::new(0),
             has_feed: AtomicBool::new(true),
             state: tokio::sync::Mutex::new(FeedState {
@@ -161,16 +156,19 @@ impl RevocationSync {
     }
 
     fn elapsed_nanos(&self) -> u64 {
-        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
+        self.clock.nanos().min(u64::MAX - 1)
     }
 
-    /// Time since the last successful read started, if any.
+    /// Time since the last successful read started, if any: at most what
+    /// it truly is plus the clock's lag, so that `a < limit` proves the
+    /// true age is under `limit`.
     fn age(&self) -> Option<Duration> {
         match self.synced.load(Ordering::Acquire) {
             0 => None,
-            s => Some(Duration::from_nanos(
-                self.elapsed_nanos().saturating_sub(s - 1),
-            )),
+            s => Some(
+                Duration::from_nanos(self.elapsed_nanos().saturating_sub(s - 1))
+                    .saturating_add(self.lag),
+            ),
         }
     }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::cached::{self, ContextCache, HitPolicy, RevocationHub, RevocationSync};
-use super::{AuthContext, TokenRejection, TokenValidator, jwt};
+use super::{AuthContext, Identity, TokenRejection, TokenValidator, jwt};
 use crate::clock::SharedClock;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
@@ -179,15 +179,15 @@ impl LocalJwtValidator {
         let sub = c.sub.ok_or(TokenRejection::MissingClaim("sub"))?;
         let exp = c.exp.unwrap_or_default();
         Ok((
-            AuthContext {
-                subject: sub.into(),
-                client_id: c.client_id.unwrap_or_default().into(),
+            AuthContext::validated(Identity {
+                subject: sub,
+                client_id: c.client_id.unwrap_or_default(),
                 scopes: ScopeSet::parse(c.scope.as_deref().unwrap_or("")).unwrap_or_default(),
-                audience: self.audience.as_str().into(),
-                issuer: self.issuer.as_str().into(),
+                audience: self.audience.as_str().to_owned(),
+                issuer: self.issuer.clone(),
                 expires_at: exp,
-                token_id: c.jti.map(Into::into),
-            },
+                token_id: c.jti,
+            }),
             c.gid,
         ))
     }
@@ -243,12 +243,12 @@ impl TokenValidator for LocalJwtValidator {
         };
         let now = self.clock.now();
         if policy != HitPolicy::Bypass
-            && let Some(hit) = cache.tokens.get(token, now)
+            && let Some((ctx, grant_id)) = cache.tokens.get_with_grant(token, now)
         {
             if policy == HitPolicy::AskStore {
-                self.check_grant(hit.grant_id.as_deref()).await?;
+                self.check_grant(grant_id.as_deref()).await?;
             }
-            return Ok(hit.ctx.clone());
+            return Ok(ctx);
         }
         let ticket = cache.tokens.ticket();
         let (ctx, gid) = self.validate_signed(token).await?;

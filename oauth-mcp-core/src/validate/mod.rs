@@ -14,35 +14,125 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::resource::ResourceUri;
-use crate::scope::ScopeSet;
+use crate::scope::{OFFLINE_ACCESS, ScopeSet};
 
 pub(crate) use cached::RevocationHub;
 pub use cached::{MAX_STALENESS, POLL_INTERVAL};
 pub use jwt::AsymmetricAlgorithm;
 pub use local::LocalJwtValidator;
 
-/// The identity behind a validated access token. Adapters put it in request
-/// extensions; MCP tools read it from there.
+/// The identity behind a validated access token: a shared handle to an
+/// [`Identity`], whose fields it derefs to (`ctx.subject`, `ctx.scopes`).
+/// Adapters put it in request extensions; MCP tools read it from there.
 ///
-/// The text fields are shared strings (`Arc<str>`: read them as `&str` with
-/// `&*ctx.subject` or `ctx.subject.as_ref()`, print them as they are), so
-/// that handing a cached identity to each request copies pointers, not text.
+/// Cloning it copies one pointer: the validators' token cache hands every
+/// request of a repeated token the same identity, without copying its text
+/// or counting references to each field.
+///
+/// ```
+/// use oauth_mcp_core::validate::{AuthContext, Identity};
+/// use oauth_mcp_core::scope::ScopeSet;
+///
+/// let ctx = AuthContext::new(Identity {
+///     subject: "alice".into(),
+///     client_id: "my-client".into(),
+///     scopes: ScopeSet::parse("mcp").unwrap(),
+///     audience: "https://mcp.example.com/mcp".into(),
+///     issuer: "https://mcp.example.com".into(),
+///     expires_at: 1_900_000_000,
+///     token_id: None,
+/// });
+/// assert_eq!(ctx.subject, "alice");
+/// assert!(ctx.scopes.contains("mcp"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthContext(Arc<Identity>);
+
+/// Who and what a validated access token stands for; read it through an
+/// [`AuthContext`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuthContext {
+pub struct Identity {
     /// The user (`sub`).
-    pub subject: Arc<str>,
+    pub subject: String,
     /// The client (`client_id`).
-    pub client_id: Arc<str>,
+    pub client_id: String,
     /// Granted scopes.
     pub scopes: ScopeSet,
     /// The audience the token was checked against (this resource).
-    pub audience: Arc<str>,
+    pub audience: String,
     /// The issuer.
-    pub issuer: Arc<str>,
+    pub issuer: String,
     /// Expiry (Unix seconds).
     pub expires_at: i64,
     /// Token id, if any.
-    pub token_id: Option<Arc<str>>,
+    pub token_id: Option<String>,
+}
+
+impl AuthContext {
+    /// A handle to `identity`.
+    pub fn new(identity: Identity) -> Self {
+        Self(Arc::new(identity))
+    }
+
+    /// The identity (also what `*ctx` and field access reach).
+    pub fn identity(&self) -> &Identity {
+        &self.0
+    }
+
+    /// The identity a library validator found in a token, as a resource
+    /// sees it: without `offline_access`, which asks an authorization server
+    /// for a refresh token and grants nothing here (some providers put it in
+    /// access tokens). Dropped before caching, so that
+    /// [`ResourceServer::check`](crate::ResourceServer::check) never copies
+    /// a cached identity to drop it.
+    pub(crate) fn validated(mut identity: Identity) -> Self {
+        if identity.scopes.contains(OFFLINE_ACCESS) {
+            identity.scopes = identity.scopes.without(OFFLINE_ACCESS);
+        }
+        Self::new(identity)
+    }
+
+    /// The same identity without `offline_access` (copied only if it has it:
+    /// a custom validator's).
+    pub(crate) fn without_offline_access(self) -> Self {
+        if self.scopes.contains(OFFLINE_ACCESS) {
+            Self::validated(Identity::clone(&self.0))
+        } else {
+            self
+        }
+    }
+}
+
+impl std::ops::Deref for AuthContext {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.0
+    }
+}
+
+impl From<Identity> for AuthContext {
+    fn from(identity: Identity) -> Self {
+        Self::new(identity)
+    }
+}
+
+impl std::fmt::Debug for AuthContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for AuthContext {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for AuthContext {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Identity::deserialize(d).map(Self::new)
+    }
 }
 
 /// Why a token was refused. Every variant becomes `401 invalid_token` with
@@ -129,5 +219,52 @@ pub trait TokenValidator: Send + Sync {
     /// [`crate::ResourceServer`] refuses to start when it is not its resource.
     fn audience(&self) -> Option<&ResourceUri> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(scope: &str) -> Identity {
+        Identity {
+            subject: "alice".into(),
+            client_id: "c1".into(),
+            scopes: ScopeSet::parse(scope).unwrap(),
+            audience: "https://mcp.example/mcp".into(),
+            issuer: "https://mcp.example".into(),
+            expires_at: 1_900_000_000,
+            token_id: Some("j1".into()),
+        }
+    }
+
+    #[test]
+    fn a_clone_shares_the_identity() {
+        let a = AuthContext::new(identity("mcp"));
+        let b = a.clone();
+        assert!(std::ptr::eq(a.identity(), b.identity()));
+        assert_eq!(b.subject, "alice");
+    }
+
+    #[test]
+    fn serializes_as_the_flat_identity() {
+        let ctx = AuthContext::new(identity("mcp admin"));
+        let v = serde_json::to_value(&ctx).unwrap();
+        assert_eq!(v["subject"], "alice");
+        assert_eq!(v["scopes"], "admin mcp");
+        assert_eq!(v["token_id"], "j1");
+        let back: AuthContext = serde_json::from_value(v).unwrap();
+        assert_eq!(back, ctx);
+    }
+
+    #[test]
+    fn offline_access_is_dropped_and_copied_only_when_present() {
+        let ctx = AuthContext::validated(identity("mcp offline_access"));
+        assert_eq!(ctx.scopes.to_string(), "mcp");
+        let plain = AuthContext::new(identity("mcp"));
+        let same = plain.clone().without_offline_access();
+        assert!(std::ptr::eq(plain.identity(), same.identity()));
+        let custom = AuthContext::new(identity("mcp offline_access"));
+        assert_eq!(custom.without_offline_access().scopes.to_string(), "mcp");
     }
 }

@@ -11,7 +11,7 @@ use oauth_mcp_core::http::{Endpoints, OAuthHttp, Protection, protect};
 use oauth_mcp_core::resource::ResourceUri;
 use oauth_mcp_core::scope::{ScopeHierarchy, ScopeSet};
 use oauth_mcp_core::store::MemoryStore;
-use oauth_mcp_core::validate::{AuthContext, TokenRejection, TokenValidator};
+use oauth_mcp_core::validate::{AuthContext, Identity, TokenRejection, TokenValidator};
 use oauth_mcp_core::{AuthServer, ErrorCode, ResourceServer, ServerConfig};
 
 use crate::support::req;
@@ -38,7 +38,7 @@ impl TokenValidator for Fixed {
         let scopes = token
             .strip_prefix("scopes:")
             .ok_or_else(|| TokenRejection::Malformed(r#"not a "scopes:" token"#.into()))?;
-        Ok(AuthContext {
+        Ok(AuthContext::new(Identity {
             subject: "alice".into(),
             client_id: "c".into(),
             scopes: ScopeSet::parse(&scopes.replace('+', " ")).unwrap(),
@@ -46,7 +46,7 @@ impl TokenValidator for Fixed {
             issuer: self.issuer.as_str().into(),
             expires_at: i64::MAX,
             token_id: None,
-        })
+        }))
     }
     fn issuer(&self) -> Option<&str> {
         Some(&self.issuer)

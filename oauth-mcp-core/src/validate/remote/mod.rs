@@ -8,14 +8,13 @@
 mod introspection;
 mod jwks;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::discovery::authorization_server_metadata_urls;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 
-use super::AuthContext;
+use super::{AuthContext, Identity};
 
 pub use introspection::IntrospectionValidator;
 pub use jwks::{RemoteJwksBuilder, RemoteJwksValidator};
@@ -127,8 +126,8 @@ pub(crate) fn context_from(
     audience: &ResourceUri,
     issuer: &str,
 ) -> AuthContext {
-    let s = |k: &str| c.get(k).and_then(|v| v.as_str()).map(Arc::<str>::from);
-    AuthContext {
+    let s = |k: &str| c.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    AuthContext::validated(Identity {
         subject: s("sub").or_else(|| s("client_id")).unwrap_or_default(),
         client_id: s("client_id")
             .or_else(|| s("azp"))
@@ -139,7 +138,7 @@ pub(crate) fn context_from(
         issuer: issuer.into(),
         expires_at: c.get("exp").and_then(|v| v.as_i64()).unwrap_or_default(),
         token_id: s("jti"),
-    }
+    })
 }
 
 #[cfg(test)]
