@@ -20,8 +20,8 @@ use oauth_mcp_core::token::SigningAlgorithm;
 use oauth_mcp_core::validate::remote::RemoteJwksValidator;
 use oauth_mcp_core::validate::{LocalJwtValidator, TokenRejection};
 use oauth_mcp_core::{
-    AuthContext, AuthServer, Identity, KeySet, MemoryStore, PreRegisteredClient, ResourceServer, ResourceUri,
-    ScopeSet, ServerConfig, SigningKey, TokenValidator,
+    AuthContext, AuthServer, Identity, KeySet, MemoryStore, PreRegisteredClient, ResourceServer,
+    ResourceUri, ScopeSet, ServerConfig, SigningKey, TokenValidator,
 };
 
 /// The embedded authorization server's public URL (its issuer).
