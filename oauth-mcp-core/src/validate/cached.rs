@@ -49,11 +49,6 @@ pub(crate) fn new_cache(config: &TokenCacheConfig) -> Arc<ContextCache> {
     Arc::new(TokenCache::new(config))
 }
 
-/// The identity cached for `token`, if it may be served at `now`.
-pub(crate) fn lookup(cache: &ContextCache, token: &str, now: i64) -> Option<AuthContext> {
-    cache.get(token, now)
-}
-
 /// Caches `ctx` for `token`, validated at `now` after `ticket` was taken.
 pub(crate) fn remember(
     cache: &ContextCache,
@@ -132,8 +127,8 @@ pub(crate) struct RevocationSync {
     clock: Monotonic,
     /// How much shorter than the truth an age read on `clock` may be.
     lag: Duration,
-    /// Nanoseconds from `base` to the start of the last successful read,
-    /// plus one (0: never read).
+    /// `clock`'s reading at the start of the last successful read, plus one
+    /// (0: never read).
     synced: AtomicU64,
     /// False once the store said it keeps no feed.
     has_feed: AtomicBool,
@@ -142,10 +137,11 @@ pub(crate) struct RevocationSync {
 
 impl RevocationSync {
     pub(crate) fn new(store: Arc<dyn TokenStore>) -> Self {
+        let clock = Monotonic::new();
         Self {
             store,
-            clock: Monotonic::new(),
-            lag: Monotonic::new().lag(),
+            clock,
+            lag: clock.lag(),
             synced: AtomicU64::new(0),
             has_feed: AtomicBool::new(true),
             state: tokio::sync::Mutex::new(FeedState {

@@ -266,7 +266,7 @@ impl TokenValidator for LocalJwtValidator {
         {
             return None;
         }
-        cached::lookup(&cache.tokens, token, self.clock.now())
+        cache.tokens.get(token, self.clock.now())
     }
 
     fn issuer(&self) -> Option<&str> {

@@ -155,7 +155,7 @@ impl TokenValidator for IntrospectionValidator {
     async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
         let now = self.clock.now();
         if let Some(cache) = &self.cache
-            && let Some(ctx) = cached::lookup(cache, token, now)
+            && let Some(ctx) = cache.get(token, now)
         {
             return Ok(ctx);
         }
@@ -225,7 +225,7 @@ impl TokenValidator for IntrospectionValidator {
 
     fn validate_now(&self, token: &str) -> Option<AuthContext> {
         let cache = self.cache.as_ref()?;
-        cached::lookup(cache, token, self.clock.now())
+        cache.get(token, self.clock.now())
     }
 
     fn issuer(&self) -> Option<&str> {

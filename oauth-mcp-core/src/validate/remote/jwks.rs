@@ -375,7 +375,7 @@ impl TokenValidator for RemoteJwksValidator {
             return self.validate_uncached(token).await;
         };
         let now = self.inner.cfg.clock.now();
-        if let Some(ctx) = cached::lookup(cache, token, now) {
+        if let Some(ctx) = cache.get(token, now) {
             return Ok(ctx);
         }
         let ticket = cache.ticket();
@@ -386,7 +386,7 @@ impl TokenValidator for RemoteJwksValidator {
 
     fn validate_now(&self, token: &str) -> Option<AuthContext> {
         let cache = self.inner.cache.as_ref()?;
-        cached::lookup(cache, token, self.inner.cfg.clock.now())
+        cache.get(token, self.inner.cfg.clock.now())
     }
 
     fn issuer(&self) -> Option<&str> {
