@@ -4,7 +4,7 @@
 
 use http::HeaderMap;
 
-use crate::authorization::credentials;
+use crate::authorization::credentials_bytes;
 use crate::error::ErrorCode;
 use crate::events::AuditEvent;
 use crate::scope::{OFFLINE_ACCESS, ScopeSet};
@@ -95,13 +95,13 @@ pub(crate) type NoToken = (u16, Option<ErrorCode>, String);
 /// Why a token beyond ASCII is refused.
 pub(crate) const NOT_ASCII: &str = "the Authorization header is not ASCII";
 
-/// The Bearer token of a request: exactly one `Authorization` header with the
+/// The Bearer token of a request, its bytes as sent: exactly one `Authorization` header with the
 /// `Bearer` scheme (any case); tokens in the query string are refused.
 pub(crate) fn bearer_token<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
     prm_url: &str,
-) -> Result<&'a str, NoToken> {
+) -> Result<&'a [u8], NoToken> {
     if query.is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token"))
     {
         return Err((
@@ -129,16 +129,18 @@ pub(crate) fn bearer_token<'a>(
             ),
         ));
     };
+    // The token's bytes as they came: a repeated token is looked up in the
+    // validator's cache by them, with no UTF-8 check (only validated tokens
+    // are cached); `ResourceServer::check` checks a token it must validate
+    // in full, and names a token beyond ASCII (see `NOT_ASCII`).
+    if let Some(token) = credentials_bytes(first.as_bytes(), "Bearer") {
+        return Ok(token);
+    }
     // Only UTF-8 here (SIMD, where `HeaderValue::to_str` checks byte by
-    // byte): a token beyond ASCII is never valid, so it is refused by
-    // validation, and `ResourceServer::check` then names the cause (see
-    // `NOT_ASCII`).
+    // byte), to name the scheme.
     let Ok(value) = simdutf8::basic::from_utf8(first.as_bytes()) else {
         return Err((401, Some(ErrorCode::InvalidToken), NOT_ASCII.into()));
     };
-    if let Some(token) = credentials(value, "Bearer") {
-        return Ok(token);
-    }
     let scheme = value.trim_start().split([' ', '\t']).next().unwrap_or("");
     if scheme.eq_ignore_ascii_case("bearer") {
         return Err((
@@ -179,7 +181,7 @@ mod tests {
         for v in ["Bearer t", "bearer t", "BEARER t", "BeArEr   t"] {
             let mut h = HeaderMap::new();
             h.insert("authorization", v.parse().unwrap());
-            assert_eq!(bearer_token(&h, None, "u").unwrap(), "t", "{v}");
+            assert_eq!(bearer_token(&h, None, "u").unwrap(), b"t", "{v}");
         }
         let mut h = HeaderMap::new();
         h.insert("authorization", "BEARER ".parse().unwrap());
@@ -194,20 +196,24 @@ mod tests {
     }
 
     #[test]
-    fn a_header_beyond_utf8_is_refused() {
+    fn bytes_beyond_utf8() {
+        // A Bearer token is handed on as its bytes (the check refuses one
+        // beyond ASCII when it must validate it, see the resource server
+        // suite); another scheme beyond UTF-8 is refused here.
         for v in [&b"Bearer t\xe9"[..], b"Bearer \xff\xfe"] {
             let mut h = HeaderMap::new();
             h.insert("authorization", http::HeaderValue::from_bytes(v).unwrap());
-            let (status, error, why) = bearer_token(&h, None, "u").unwrap_err();
-            assert_eq!(
-                (status, error),
-                (401, Some(ErrorCode::InvalidToken)),
-                "{v:?}"
-            );
-            assert_eq!(why, NOT_ASCII);
+            assert_eq!(bearer_token(&h, None, "u").unwrap(), &v[7..], "{v:?}");
         }
         let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            http::HeaderValue::from_bytes(b"B\xe9arer t").unwrap(),
+        );
+        let (status, error, why) = bearer_token(&h, None, "u").unwrap_err();
+        assert_eq!((status, error), (401, Some(ErrorCode::InvalidToken)));
+        assert_eq!(why, NOT_ASCII);
         h.insert("authorization", http::HeaderValue::from_static("Bearer\tt"));
-        assert_eq!(bearer_token(&h, None, "u").unwrap(), "t", "tab separates");
+        assert_eq!(bearer_token(&h, None, "u").unwrap(), b"t", "tab separates");
     }
 }

@@ -124,20 +124,21 @@ const HASHED_TAIL: usize = 32;
 #[derive(PartialEq, Eq)]
 struct Key(Box<str>);
 
-/// A token looked up (borrowed, hashed as its [`Key`] would be).
-struct Lookup<'a>(&'a str);
+/// A token looked up by its bytes (borrowed, hashed as its [`Key`] would
+/// be). Bytes, so that a request's token needs no UTF-8 check before the
+/// lookup: only validated tokens are cached, so a hit is one.
+struct Lookup<'a>(&'a [u8]);
 
 /// The length and the last [`HASHED_TAIL`] bytes: hashing all of a 500-byte
 /// JWT was most of a hit's cost.
-fn hash_token<H: Hasher>(token: &str, state: &mut H) {
-    let b = token.as_bytes();
+fn hash_token<H: Hasher>(b: &[u8], state: &mut H) {
     state.write_usize(b.len());
     state.write(&b[b.len().saturating_sub(HASHED_TAIL)..]);
 }
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_token(&self.0, state);
+        hash_token(self.0.as_bytes(), state);
     }
 }
 
@@ -149,7 +150,7 @@ impl Hash for Lookup<'_> {
 
 impl Equivalent<Key> for Lookup<'_> {
     fn equivalent(&self, key: &Key) -> bool {
-        *self.0 == *key.0
+        self.0 == key.0.as_bytes()
     }
 }
 
@@ -221,19 +222,25 @@ impl<V: Clone + Send + Sync + 'static> TokenCache<V> {
 
     /// The cached value for `token`, if it was validated, is still within
     /// its `exp` and the TTL at `now` (Unix seconds), and was not revoked.
-    pub fn get(&self, token: &str, now: i64) -> Option<V> {
-        self.entry(token, now).map(|e| e.value.clone())
+    /// `token` may be the bytes a request carried, not yet checked to be
+    /// UTF-8 (`&str`, `String` and `[u8]` all do).
+    pub fn get<T: AsRef<[u8]> + ?Sized>(&self, token: &T, now: i64) -> Option<V> {
+        self.entry(token.as_ref(), now).map(|e| e.value.clone())
     }
 
     /// Like [`get`](Self::get), with the grant the token was cached under.
-    pub fn get_with_grant(&self, token: &str, now: i64) -> Option<(V, Option<String>)> {
-        self.entry(token, now)
+    pub fn get_with_grant<T: AsRef<[u8]> + ?Sized>(
+        &self,
+        token: &T,
+        now: i64,
+    ) -> Option<(V, Option<String>)> {
+        self.entry(token.as_ref(), now)
             .map(|e| (e.value.clone(), e.grant_id.as_deref().map(str::to_owned)))
     }
 
     /// The entry for `token` if it may be served at `now`; a stale one is
     /// removed.
-    fn entry(&self, token: &str, now: i64) -> Option<Arc<Entry<V>>> {
+    fn entry(&self, token: &[u8], now: i64) -> Option<Arc<Entry<V>>> {
         let e = self.cache.get(&Lookup(token))?;
         if now < e.valid_until {
             Some(e)
@@ -293,7 +300,7 @@ impl<V: Clone + Send + Sync + 'static> TokenCache<V> {
         // cache before the entry was there: undo it.
         if self.ticket() != ticket {
             self.cache
-                .remove_if(&Lookup(token), |v| Arc::ptr_eq(v, &entry));
+                .remove_if(&Lookup(token.as_bytes()), |v| Arc::ptr_eq(v, &entry));
         }
     }
 

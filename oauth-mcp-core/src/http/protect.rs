@@ -124,10 +124,17 @@ pub fn decorate_protected(headers: &mut http::HeaderMap) {
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Awaits `read` (an adapter reading a request body) for at most
-/// [`BODY_READ_TIMEOUT`]; past that, the answer to send instead.
+/// [`BODY_READ_TIMEOUT`]; past that, the answer to send instead. A body
+/// that has already arrived (a small JSON-RPC message usually comes with
+/// its headers) is taken at the first poll, without arming a timer.
 pub async fn within_body_timeout<T>(
     read: impl std::future::Future<Output = T>,
 ) -> Result<T, Response<Bytes>> {
+    let mut read = std::pin::pin!(read);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+    if let std::task::Poll::Ready(body) = first {
+        return Ok(body);
+    }
     tokio::time::timeout(BODY_READ_TIMEOUT, read)
         .await
         .map_err(|_| body_timeout())
@@ -165,6 +172,23 @@ pub fn unguarded_route() -> Response<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_at_hand_is_taken_and_a_stalled_one_times_out() {
+        assert_eq!(within_body_timeout(async { 7 }).await.unwrap(), 7);
+        // Arrives after one wait, well within the limit.
+        let late = async {
+            tokio::time::sleep(BODY_READ_TIMEOUT / 2).await;
+            8
+        };
+        assert_eq!(within_body_timeout(late).await.unwrap(), 8);
+        let start = tokio::time::Instant::now();
+        let stalled = within_body_timeout(std::future::pending::<()>()).await;
+        let r = stalled.unwrap_err();
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(r.headers()[header::CONNECTION], "close");
+        assert_eq!(start.elapsed(), BODY_READ_TIMEOUT);
+    }
 
     #[test]
     fn decorate_protected_adds_exactly_the_listed_headers() {

@@ -355,6 +355,7 @@ impl ResourceServerBuilder {
             ops.prompts
                 .insert(prompt.clone(), parse_scopes("prompt_scopes", s)?);
         }
+        ops.every = ScopeSet::from_scopes(ops.all().flat_map(ScopeSet::iter).map(str::to_owned));
         Ok(ops)
     }
 

@@ -105,6 +105,8 @@ pub(crate) struct OperationScopes {
     pub(crate) resources: HashMap<String, ScopeSet>,
     pub(crate) templates: Vec<(UriTemplate, ScopeSet)>,
     pub(crate) prompts: HashMap<String, ScopeSet>,
+    /// Every scope of the sets above (set once they are all in).
+    pub(crate) every: ScopeSet,
 }
 
 impl OperationScopes {
@@ -134,6 +136,14 @@ impl OperationScopes {
         }
     }
 
+    /// True if `scopes` holds every per-operation scope (exactly, without
+    /// implication): then no operation needs more than the required scopes.
+    pub(crate) fn all_held_by(&self, scopes: &ScopeSet) -> bool {
+        // Not `BTreeSet::is_subset`: a lookup per scope is cheaper for the
+        // one or two scopes usually configured.
+        self.every.iter().all(|s| scopes.contains(s))
+    }
+
     /// True if no operation has scopes of its own.
     fn is_empty(&self) -> bool {
         self.tools.is_empty()
@@ -142,12 +152,13 @@ impl OperationScopes {
             && self.prompts.is_empty()
     }
 
-    /// The scopes the operations of a request need, beyond the required ones.
-    pub(crate) fn needed(&self, headers: &HeaderMap, body: Option<&[u8]>) -> ScopeSet {
-        if self.is_empty() {
-            return ScopeSet::empty();
-        }
+    /// The scopes the operations of a request need, beyond the required
+    /// ones (with repeats; empty, and nothing allocated, for most requests).
+    pub(crate) fn needed(&self, headers: &HeaderMap, body: Option<&[u8]>) -> Vec<String> {
         let mut out = Vec::new();
+        if self.is_empty() {
+            return out;
+        }
         for op in body
             .map(operations_in_body)
             .unwrap_or_default()
@@ -156,10 +167,7 @@ impl OperationScopes {
         {
             self.needed_by(op, &mut out);
         }
-        if out.is_empty() {
-            return ScopeSet::empty();
-        }
-        ScopeSet::from_scopes(out)
+        out
     }
 }
 
@@ -232,7 +240,7 @@ mod tests {
         let body = br#"[{"method":"tools/call","params":{"name":"admin_echo"}},
             {"method":"resources/read","params":{"uri":"repo://a/b"}}]"#;
         assert_eq!(
-            ops.needed(&none, Some(body)).to_string(),
+            ScopeSet::from_scopes(ops.needed(&none, Some(body))).to_string(),
             "admin repo:a repo:read"
         );
         let mut h = HeaderMap::new();
@@ -240,7 +248,22 @@ mod tests {
         h.insert("mcp-name", "secret".parse().unwrap());
         // A header naming another operation than the body adds its needs too.
         let whoami = br#"{"method":"tools/call","params":{"name":"whoami"}}"#;
-        assert_eq!(ops.needed(&h, Some(whoami)).to_string(), "prompts:secret");
+        assert_eq!(ops.needed(&h, Some(whoami)), ["prompts:secret"]);
         assert!(ops.needed(&none, Some(whoami)).is_empty());
+    }
+
+    #[test]
+    fn a_token_with_every_operation_scope_needs_no_scan() {
+        let mut ops = OperationScopes::default();
+        assert!(ops.all_held_by(&ScopeSet::empty()), "nothing configured");
+        ops.tools.insert("admin_echo".into(), scopes("admin"));
+        ops.templates.push((
+            UriTemplate::parse("repo://{owner}/{name}").unwrap(),
+            scopes("repo:read"),
+        ));
+        ops.every = scopes("admin repo:read");
+        assert!(ops.all_held_by(&scopes("mcp admin repo:read")));
+        assert!(!ops.all_held_by(&scopes("mcp admin")));
+        assert!(!ops.all_held_by(&scopes("mcp")));
     }
 }

@@ -257,7 +257,7 @@ impl TokenValidator for LocalJwtValidator {
         Ok(ctx)
     }
 
-    fn validate_now(&self, token: &str) -> Option<AuthContext> {
+    fn validate_now(&self, token: &[u8]) -> Option<AuthContext> {
         let cache = self.cache.as_ref()?;
         if cache
             .sync

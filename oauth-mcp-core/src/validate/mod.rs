@@ -203,7 +203,12 @@ pub trait TokenValidator: Send + Sync {
     /// refuse. The default answers nothing; the library's validators answer
     /// their cache hits here, which saves the boxed future of `validate` on
     /// the path every repeated token takes.
-    fn validate_now(&self, token: &str) -> Option<AuthContext> {
+    ///
+    /// `token` is the credentials' bytes as the request carried them, not
+    /// yet checked to be UTF-8 (a cache compares them with the tokens it
+    /// validated, so a repeated token costs no UTF-8 check); a token that
+    /// is not UTF-8 is refused by the caller without asking `validate`.
+    fn validate_now(&self, token: &[u8]) -> Option<AuthContext> {
         let _ = token;
         None
     }

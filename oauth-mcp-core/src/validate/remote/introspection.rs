@@ -223,7 +223,7 @@ impl TokenValidator for IntrospectionValidator {
         Ok(ctx)
     }
 
-    fn validate_now(&self, token: &str) -> Option<AuthContext> {
+    fn validate_now(&self, token: &[u8]) -> Option<AuthContext> {
         let cache = self.cache.as_ref()?;
         cache.get(token, self.clock.now())
     }

@@ -384,7 +384,7 @@ impl TokenValidator for RemoteJwksValidator {
         Ok(ctx)
     }
 
-    fn validate_now(&self, token: &str) -> Option<AuthContext> {
+    fn validate_now(&self, token: &[u8]) -> Option<AuthContext> {
         let cache = self.inner.cache.as_ref()?;
         cache.get(token, self.inner.cfg.clock.now())
     }
