@@ -97,7 +97,9 @@ pub enum KeysSub {
     /// successor (else to a new key) at once, and stays published until its
     /// tokens have expired; a published key that never signed is removed.
     Retire {
-        /// The key id (see `keys list`).
+        /// The key id (see `keys list`). A kid is a base64url thumbprint
+        /// and may start with `-`: taken as the value, not as an option.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Remove it from the JWKS now: tokens it signed stop validating
         /// (for a compromised key).

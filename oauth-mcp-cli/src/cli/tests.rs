@@ -188,6 +188,48 @@ fn debug_output_redacts_secrets() {
     }
 }
 
+/// A kid is a base64url thumbprint and may start with `-` (1 in 64; a
+/// CI run of `keys_commands_on_sqlite` met one): `keys retire` takes it as
+/// the value, with its options before or after it.
+#[test]
+fn kids_with_leading_hyphens_are_values() {
+    for kid in ["-7-ntxDVxGPX4NzcIMvE6", "--7ntx", "-hNtxDV"] {
+        for args in [
+            vec!["keys", "--store", "sqlite://x", "retire", kid],
+            vec![
+                "keys",
+                "--store",
+                "sqlite://x",
+                "retire",
+                "--remove-now",
+                kid,
+            ],
+            vec![
+                "keys",
+                "--store",
+                "sqlite://x",
+                "retire",
+                kid,
+                "--remove-now",
+            ],
+        ] {
+            let cli = parse(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let Command::Keys(k) = cli.command else {
+                panic!("{args:?}")
+            };
+            let crate::keys::KeysSub::Retire {
+                kid: got,
+                remove_now,
+            } = k.command
+            else {
+                panic!("{args:?}")
+            };
+            assert_eq!(got, kid, "{args:?}");
+            assert_eq!(remove_now, args.contains(&"--remove-now"), "{args:?}");
+        }
+    }
+}
+
 /// `oauth-mcp keys` shows neither the store password nor the
 /// key-encryption key in `Debug`.
 #[test]
