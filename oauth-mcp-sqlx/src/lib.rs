@@ -166,6 +166,7 @@ mod rows;
 mod store;
 mod replay;
 mod revocations;
+mod rotation;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -12,8 +12,8 @@ use oauth_mcp_core::client::Client;
 use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    AuthorizationCode, AuthorizationStore, ClientStore, CodeRedemption, Grant, LoginAttempt,
-    PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RevocationCursor,
+    AuthorizationCode, AuthorizationStore, ClientStore, CodeIssue, CodeRedemption, Grant,
+    LoginAttempt, PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RevocationCursor,
     RevocationFeed, RotateOutcome, RotationDecision, StoredCode, TokenStore, User, UserStore,
     decide_rotation,
 };
@@ -22,6 +22,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use crate::codes::{GrantBinds, store_grant};
 use crate::error::map;
 use crate::revocations;
+use crate::rotation::{self, PgRotation};
 use crate::rows::{ClientRow, GrantRow, PendingRow, RefreshRow, UserRow, generation_to_db};
 use crate::{Backend, SqlStore};
 
@@ -55,6 +56,7 @@ macro_rules! code_cols {
     };
 }
 pub(crate) use code_cols;
+pub(crate) use pending_cols;
 macro_rules! grant_cols {
     () => {
         "grant_id, client_id, subject, scope, resource, created_at, refresh_generation, revoked"
@@ -383,6 +385,15 @@ impl AuthorizationStore for SqlStore {
         Ok(())
     }
 
+    async fn take_pending_into_code(
+        &self,
+        id_hash: &str,
+        now: i64,
+        issue: CodeIssue,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.take_pending_into_code_sql(id_hash, now, issue).await
+    }
+
     async fn get_code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
         self.get_code_sql(code_hash).await
     }
@@ -503,6 +514,13 @@ impl TokenStore for SqlStore {
     ) -> Result<RotateOutcome, StoreError> {
         const SET_GENERATION: &str =
             "UPDATE oauth_grants SET refresh_generation = $2 WHERE grant_id = $1";
+        // PostgreSQL: one statement for every rotation but a reuse.
+        if let Backend::Postgres(pool) = &self.backend {
+            match rotation::rotate_pg(pool, presented_hash, new_hash, now, new_expires_at).await? {
+                PgRotation::Done(outcome) => return Ok(outcome),
+                PgRotation::Reuse => {}
+            }
+        }
         // One transaction holding the grant's lock from the read of its
         // generation to the write of the new token: concurrent rotations of
         // one grant run one after the other.

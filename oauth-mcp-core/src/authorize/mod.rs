@@ -19,7 +19,7 @@ use crate::login_throttle::LoginRefusal;
 use crate::scope::ScopeSet;
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
-use crate::store::{AuthorizationCode, PendingAuthorization, PendingCaps, PendingInsert};
+use crate::store::{CodeIssue, PendingAuthorization, PendingCaps, PendingInsert};
 
 pub use request::{AuthorizeRequest, LoginAction, LoginForm};
 #[cfg(feature = "upstream")]
@@ -506,29 +506,21 @@ impl AuthServer {
         subject: &str,
     ) -> AuthorizeOutcome {
         let now = self.now();
-        let pending = match self.store.take_pending(id_hash, now).await {
-            Ok(Some(p)) => p,
-            Ok(None) => return gone(),
-            Err(e) => return self.refuse_pending(&pending, &e.into()),
-        };
         let code = random_token();
-        let record = AuthorizationCode {
+        let issue = CodeIssue {
             code_hash: hash_secret(&code),
             grant_id: random_token(),
-            client_id: pending.client_id.clone(),
-            redirect_uri: pending.redirect_uri.clone(),
-            redirect_uri_explicit: pending.redirect_uri_explicit,
-            code_challenge: pending.code_challenge.clone(),
-            code_challenge_method: pending.code_challenge_method,
             scope: scope.clone(),
-            resource: pending.resource.clone(),
             subject: subject.to_owned(),
             issued_at: now,
             expires_at: now + self.cfg.code_ttl,
         };
-        if let Err(e) = self.store.insert_code(record).await {
-            return self.refuse_pending(&pending, &e.into());
-        }
+        // One store step: the request is spent and its code stored together.
+        let pending = match self.store.take_pending_into_code(id_hash, now, issue).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return gone(),
+            Err(e) => return self.refuse_pending(&pending, &e.into()),
+        };
         AuditEvent::CodeIssued {
             client_id: &pending.client_id,
             redirect_uri: &pending.redirect_uri,

@@ -118,6 +118,45 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
 }
 
+/// What a code adds to the pending request it comes from (see
+/// [`AuthorizationStore::take_pending_into_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeIssue {
+    /// base64url(SHA-256(code)).
+    pub code_hash: String,
+    /// The grant the code starts.
+    pub grant_id: String,
+    /// Granted scopes.
+    pub scope: ScopeSet,
+    /// Authenticated user.
+    pub subject: String,
+    /// Unix time issued.
+    pub issued_at: i64,
+    /// Unix time of expiry.
+    pub expires_at: i64,
+}
+
+impl CodeIssue {
+    /// The code for `pending`: its client, redirect URI, PKCE challenge and
+    /// resource, with this issue's hash, grant, scopes, subject and times.
+    pub fn code_for(self, pending: &PendingAuthorization) -> AuthorizationCode {
+        AuthorizationCode {
+            code_hash: self.code_hash,
+            grant_id: self.grant_id,
+            client_id: pending.client_id.clone(),
+            redirect_uri: pending.redirect_uri.clone(),
+            redirect_uri_explicit: pending.redirect_uri_explicit,
+            code_challenge: pending.code_challenge.clone(),
+            code_challenge_method: pending.code_challenge_method,
+            scope: self.scope,
+            resource: pending.resource.clone(),
+            subject: self.subject,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 /// A stored code, as [`AuthorizationStore::get_code`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCode {
@@ -262,6 +301,27 @@ pub trait AuthorizationStore: Send + Sync {
     ) -> Result<Option<PendingAuthorization>, StoreError>;
     /// Stores a new code.
     async fn insert_code(&self, code: AuthorizationCode) -> Result<(), StoreError>;
+    /// Takes a pending request as [`AuthorizationStore::take_pending`] does
+    /// and stores the code it yields, as one step: the code's client,
+    /// redirect URI, PKCE challenge and resource are the taken request's,
+    /// the rest is `issue`'s. `None` (and no code stored) if the request is
+    /// unknown, expired or already taken; a failure stores no code, and
+    /// stores may then leave the request in place.
+    ///
+    /// The default takes, then inserts (two operations); a database store
+    /// can do both in one statement.
+    async fn take_pending_into_code(
+        &self,
+        id_hash: &str,
+        now: i64,
+        issue: CodeIssue,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let Some(pending) = self.take_pending(id_hash, now).await? else {
+            return Ok(None);
+        };
+        self.insert_code(issue.code_for(&pending)).await?;
+        Ok(Some(pending))
+    }
     /// Reads a code without spending it (expired codes included: the engine
     /// decides about expiry); `None` if unknown or purged.
     async fn get_code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError>;

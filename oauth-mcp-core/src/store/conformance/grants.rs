@@ -67,6 +67,77 @@ pub async fn pending_requests(store: Arc<dyn Store>) {
         None,
         "a taken request is gone"
     );
+
+    // Taken into a code: once, also under a race; the code is the request's.
+    let p = sample_pending(NOW);
+    store
+        .insert_pending(p.clone())
+        .await
+        .expect("insert_pending");
+    let issue = |n: usize| CodeIssue {
+        code_hash: id(&format!("code{n}")),
+        grant_id: id("grant"),
+        scope: p.scope.clone(),
+        subject: "alice".into(),
+        issued_at: NOW,
+        expires_at: NOW + 600,
+    };
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|n| {
+            let s = store.clone();
+            let (h, i) = (p.id_hash.clone(), issue(n));
+            tokio::spawn(async move {
+                let got = s
+                    .take_pending_into_code(&h, NOW, i.clone())
+                    .await
+                    .expect("take_pending_into_code");
+                let code = s.get_code(&i.code_hash).await.expect("get_code");
+                (got, i, code)
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        let (got, i, code) = t.await.expect("task");
+        match got {
+            Some(got) => {
+                assert_eq!(got, p, "the taken request reads back as stored");
+                assert_eq!(
+                    code,
+                    Some(StoredCode {
+                        code: i.code_for(&p),
+                        spent: false
+                    }),
+                    "the code is stored with the request's client, redirect URI, PKCE and resource"
+                );
+                won += 1;
+            }
+            None => assert_eq!(code, None, "a request not taken stores no code"),
+        }
+    }
+    assert_eq!(
+        won, 1,
+        "exactly one of {RACERS} concurrent take_pending_into_code calls gets the request"
+    );
+    let expired = sample_pending(NOW);
+    store
+        .insert_pending(expired.clone())
+        .await
+        .expect("insert_pending");
+    let late = issue(RACERS);
+    assert_eq!(
+        store
+            .take_pending_into_code(&expired.id_hash, expired.expires_at, late.clone())
+            .await
+            .expect("take_pending_into_code"),
+        None,
+        "an expired request yields no code"
+    );
+    assert_eq!(
+        store.get_code(&late.code_hash).await.expect("get_code"),
+        None,
+        "an expired request stores no code"
+    );
 }
 
 /// Codes: read without spending; spent together with their grant, once,
