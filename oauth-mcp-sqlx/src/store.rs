@@ -417,6 +417,16 @@ impl AuthorizationStore for SqlStore {
         self.consume_login_attempt_sql(id_hash, max_attempts, now)
             .await
     }
+
+    async fn consume_login_attempt_reading(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<(LoginAttempt, Option<PendingAuthorization>), StoreError> {
+        self.consume_login_attempt_reading_sql(id_hash, max_attempts, now)
+            .await
+    }
 }
 
 #[async_trait]

@@ -333,8 +333,17 @@ impl AuthServer {
             Ok(None) => return Err(gone()),
             Err(e) => return Err(error_page(503, &e.into())),
         };
+        let client = self.pending_client(&pending).await?;
+        Ok((id_hash, pending, client))
+    }
+
+    /// The client of a pending request, or the page to show.
+    async fn pending_client(
+        &self,
+        pending: &PendingAuthorization,
+    ) -> Result<Client, AuthorizeOutcome> {
         match self.find_client(&pending.client_id).await {
-            Ok(Some(c)) => Ok((id_hash, pending, c)),
+            Ok(Some(c)) => Ok(c),
             Ok(None) => Err(error_page(400, &Self::unknown_client(&pending.client_id))),
             Err(e) => Err(error_page(server_side_status(&e).unwrap_or(400), &e)),
         }
@@ -347,25 +356,31 @@ impl AuthServer {
         let Some(request_id) = &form.request_id else {
             return gone();
         };
-        let (id_hash, pending, client) = match self.pending(request_id.secret()).await {
-            Ok(v) => v,
-            Err(page) => return page,
-        };
         if form.action == LoginAction::Deny {
-            return self.deny(&id_hash, &pending).await;
+            return match self.pending(request_id.secret()).await {
+                Ok((id_hash, pending, _)) => self.deny(&id_hash, &pending).await,
+                Err(page) => page,
+            };
         }
         // At most N password checks per request, and a backoff per
-        // username (the same whether or not the user exists).
+        // username (the same whether or not the user exists). Counting the
+        // attempt also reads the request: one store step.
+        let id_hash = hash_secret(request_id.secret());
         let now = self.now();
-        let permit = match self
+        let (permit, pending) = match self
             .login_throttle
-            .begin(self.store.as_ref(), &id_hash, &form.username, now)
+            .begin_reading(self.store.as_ref(), &id_hash, &form.username, now)
             .await
         {
-            Ok(p) => p,
+            Ok(v) => v,
             Err(LoginRefusal::RequestGone) => return gone(),
             Err(LoginRefusal::RequestExhausted) => return exhausted(),
             Err(r @ LoginRefusal::UsernameBackoff { .. }) => {
+                // Nothing was counted; the form is shown again.
+                let (_, pending, client) = match self.pending(request_id.secret()).await {
+                    Ok(v) => v,
+                    Err(page) => return page,
+                };
                 AuditEvent::LoginFailed {
                     client_id: &pending.client_id,
                     username: &form.username,
@@ -382,6 +397,10 @@ impl AuthServer {
                 return AuthorizeOutcome::ShowLogin(view);
             }
             Err(LoginRefusal::Store(e)) => return error_page(503, &e.into()),
+        };
+        let client = match self.pending_client(&pending).await {
+            Ok(c) => c,
+            Err(page) => return page,
         };
         match self
             .authenticator

@@ -354,6 +354,25 @@ pub trait AuthorizationStore: Send + Sync {
         max_attempts: u32,
         now: i64,
     ) -> Result<LoginAttempt, StoreError>;
+    /// [`AuthorizationStore::consume_login_attempt`], and with a granted
+    /// attempt the request as [`AuthorizationStore::get_pending`] reads it
+    /// (`None` if it went in the meantime). The default makes the two calls;
+    /// a database store can count and read in one statement.
+    async fn consume_login_attempt_reading(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<(LoginAttempt, Option<PendingAuthorization>), StoreError> {
+        let attempt = self
+            .consume_login_attempt(id_hash, max_attempts, now)
+            .await?;
+        let pending = match attempt {
+            LoginAttempt::Granted { .. } => self.get_pending(id_hash, now).await?,
+            LoginAttempt::Exhausted | LoginAttempt::Unknown => None,
+        };
+        Ok((attempt, pending))
+    }
 }
 
 /// Grants and refresh tokens.
