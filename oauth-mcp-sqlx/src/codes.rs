@@ -17,7 +17,9 @@ use oauth_mcp_core::store::{
 
 use crate::error::map;
 use crate::rows::{CodeRow, PendingRow, generation_to_db};
-use crate::store::{INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, on_pool, pending_cols};
+use crate::store::{
+    INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, on_conn, on_pool, pending_cols, pg_conn,
+};
 use crate::{Backend, SqlStore};
 
 /// A grant's values as bound to [`INSERT_GRANT`] and [`INSERT_REFRESH`].
@@ -105,7 +107,7 @@ impl SqlStore {
             code_cols!(),
             ", spent FROM oauth_codes WHERE code_hash = $1"
         );
-        let row: Option<CodeRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<CodeRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(code_hash)
             .fetch_optional(pool)
             .await)
@@ -169,9 +171,9 @@ impl SqlStore {
         }
         let row: Result<Option<PendingRow>, sqlx::Error> = match &self.backend {
             Backend::Postgres(pool) => {
-                bind_issue!(sqlx::query_as(TAKE_PG))
-                    .fetch_optional(pool)
-                    .await
+                pg_conn!(self, pool, |c| bind_issue!(sqlx::query_as(TAKE_PG))
+                    .fetch_optional(c)
+                    .await)
             }
             Backend::Sqlite(pool) => {
                 async {
@@ -217,7 +219,7 @@ impl SqlStore {
         const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
         let binds = GrantBinds::new(grant, refresh)?;
         if let Backend::Postgres(pool) = &self.backend {
-            return redeem_pg(pool, code_hash, &binds).await;
+            return self.redeem_pg(pool, code_hash, &binds).await;
         }
         let spend: Result<Spend, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
@@ -281,48 +283,51 @@ const REDEEM_PG: &str = concat!(
     "SELECT * FROM spent"
 );
 
-async fn redeem_pg(
-    pool: &sqlx::PgPool,
-    code_hash: &str,
-    b: &GrantBinds<'_>,
-) -> Result<CodeRedemption, StoreError> {
-    const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
-    let refresh_hash: Option<&str> = b.refresh.map(|r| r.token_hash.as_str());
-    let row: Option<CodeRow> = sqlx::query_as(REDEEM_PG)
-        .bind(code_hash)
-        .bind(&b.grant.grant_id)
-        .bind(&b.grant.client_id)
-        .bind(&b.grant.subject)
-        .bind(&b.scope)
-        .bind(b.grant.resource.as_str())
-        .bind(b.grant.created_at)
-        .bind(b.generation)
-        .bind(b.grant.revoked)
-        .bind(refresh_hash)
-        .bind(b.refresh_generation.unwrap_or(0))
-        .bind(b.refresh.map_or(0, |r| r.issued_at))
-        .bind(b.refresh.map_or(0, |r| r.expires_at))
-        .bind(b.refresh.map(|r| r.grant_id.as_str()))
-        .fetch_optional(pool)
-        .await
+impl SqlStore {
+    async fn redeem_pg(
+        &self,
+        pool: &sqlx::PgPool,
+        code_hash: &str,
+        b: &GrantBinds<'_>,
+    ) -> Result<CodeRedemption, StoreError> {
+        const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
+        let refresh_hash: Option<&str> = b.refresh.map(|r| r.token_hash.as_str());
+        let row: Option<CodeRow> = pg_conn!(self, pool, |c| sqlx::query_as(REDEEM_PG)
+            .bind(code_hash)
+            .bind(&b.grant.grant_id)
+            .bind(&b.grant.client_id)
+            .bind(&b.grant.subject)
+            .bind(&b.scope)
+            .bind(b.grant.resource.as_str())
+            .bind(b.grant.created_at)
+            .bind(b.generation)
+            .bind(b.grant.revoked)
+            .bind(refresh_hash)
+            .bind(b.refresh_generation.unwrap_or(0))
+            .bind(b.refresh.map_or(0, |r| r.issued_at))
+            .bind(b.refresh.map_or(0, |r| r.expires_at))
+            .bind(b.refresh.map(|r| r.grant_id.as_str()))
+            .fetch_optional(c)
+            .await)
         .map_err(|e| match map(e) {
             StoreError::Duplicate(_) => b.duplicate(),
             other => other,
         })?;
-    if let Some(row) = row {
-        return Ok(CodeRedemption::Redeemed(row.into_code()?));
+        if let Some(row) = row {
+            return Ok(CodeRedemption::Redeemed(row.into_code()?));
+        }
+        // Not spendable: spent (remembered until purged) or unknown. A new
+        // statement, so a fresh snapshot: it sees a spend that committed while
+        // the one above waited for the row lock.
+        let grant: Option<(String,)> = sqlx::query_as(LOOKUP)
+            .bind(code_hash)
+            .fetch_optional(pool)
+            .await
+            .map_err(map)?;
+        Ok(
+            grant.map_or(CodeRedemption::NotFound, |(g,)| CodeRedemption::Replayed {
+                grant_id: g,
+            }),
+        )
     }
-    // Not spendable: spent (remembered until purged) or unknown. A new
-    // statement, so a fresh snapshot: it sees a spend that committed while
-    // the one above waited for the row lock.
-    let grant: Option<(String,)> = sqlx::query_as(LOOKUP)
-        .bind(code_hash)
-        .fetch_optional(pool)
-        .await
-        .map_err(map)?;
-    Ok(
-        grant.map_or(CodeRedemption::NotFound, |(g,)| CodeRedemption::Replayed {
-            grant_id: g,
-        }),
-    )
 }

@@ -158,6 +158,7 @@
 
 mod codes;
 mod error;
+mod hot;
 mod keys;
 mod limits;
 mod rows;
@@ -213,6 +214,8 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     backend: Backend,
+    /// PostgreSQL: connections kept for single-statement operations (see `hot`).
+    hot: Option<Arc<hot::HotPool>>,
 }
 
 /// Connection options for [`SqlStore`]: pool size and timeouts.
@@ -302,9 +305,7 @@ impl SqlStoreOptions {
             .map(|(s, _)| s.to_ascii_lowercase())
             .unwrap_or_default();
         let store = match scheme.as_str() {
-            "sqlite" => SqlStore {
-                backend: Backend::Sqlite(self.sqlite_pool(url).await?),
-            },
+            "sqlite" => SqlStore::sqlite(self.sqlite_pool(url).await?),
             "postgres" | "postgresql" => {
                 let opts = PgConnectOptions::from_str(url)
                     .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {}", e)))?;
@@ -313,9 +314,7 @@ impl SqlStoreOptions {
                     .connect_with(opts)
                     .await
                     .map_err(error::map)?;
-                SqlStore {
-                    backend: Backend::Postgres(pool),
-                }
+                SqlStore::postgres(pool)
             }
             "" => {
                 return Err(StoreError::Other(
@@ -378,9 +377,23 @@ impl SqlStoreOptions {
 }
 
 /// A pooled connection idle this long is pinged before use.
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl SqlStore {
+    fn sqlite(pool: SqlitePool) -> Self {
+        Self {
+            backend: Backend::Sqlite(pool),
+            hot: None,
+        }
+    }
+
+    fn postgres(pool: PgPool) -> Self {
+        Self {
+            hot: hot::HotPool::new(&pool).map(Arc::new),
+            backend: Backend::Postgres(pool),
+        }
+    }
+
     /// Connects with the default [`SqlStoreOptions`] and applies the
     /// migrations. See [`SqlStoreOptions::connect`].
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
@@ -395,18 +408,14 @@ impl SqlStore {
     /// A store over an existing SQLite pool; applies the migrations. Use a
     /// busy timeout, and one connection for an in-memory database.
     pub async fn from_sqlite_pool(pool: SqlitePool) -> Result<SqlStore, StoreError> {
-        let store = SqlStore {
-            backend: Backend::Sqlite(pool),
-        };
+        let store = SqlStore::sqlite(pool);
         store.migrate().await?;
         Ok(store)
     }
 
     /// A store over an existing PostgreSQL pool; applies the migrations.
     pub async fn from_pg_pool(pool: PgPool) -> Result<SqlStore, StoreError> {
-        let store = SqlStore {
-            backend: Backend::Postgres(pool),
-        };
+        let store = SqlStore::postgres(pool);
         store.migrate().await?;
         Ok(store)
     }
@@ -457,6 +466,9 @@ impl SqlStore {
     /// Closes the pool: waits for checked-out connections to come back and
     /// closes them all. Later operations fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.close();
+        }
         match &self.backend {
             Backend::Sqlite(p) => p.close().await,
             Backend::Postgres(p) => p.close().await,

@@ -11,7 +11,7 @@ use oauth_mcp_core::store::{
 
 use crate::error::map;
 use crate::rows::PendingRow;
-use crate::store::{on_pool, pending_cols};
+use crate::store::{on_conn, on_pool, pending_cols};
 use crate::{Backend, SqlStore};
 
 /// Rule parameters are clamped to this (about 30 years in milliseconds) so
@@ -32,7 +32,7 @@ const SELECT_TAT: &str = "SELECT tat FROM oauth_rate_limits WHERE bucket = $1";
 
 impl SqlStore {
     async fn bucket_tat(&self, bucket: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(i64,)> = on_pool!(self, |pool| sqlx::query_as(SELECT_TAT)
+        let row: Option<(i64,)> = on_conn!(self, |pool| sqlx::query_as(SELECT_TAT)
             .bind(bucket)
             .fetch_optional(pool)
             .await)
@@ -63,7 +63,7 @@ impl RateLimitStore for SqlStore {
             Backend::Sqlite(_) => HIT_SQLITE,
             Backend::Postgres(_) => HIT_POSTGRES,
         };
-        let allowed: Option<(i64,)> = on_pool!(self, |pool| sqlx::query_as(sql)
+        let allowed: Option<(i64,)> = on_conn!(self, |pool| sqlx::query_as(sql)
             .bind(bucket)
             .bind(now_ms)
             .bind(rule.interval_ms)
@@ -114,7 +114,7 @@ impl SqlStore {
             WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
             RETURNING login_attempts";
         let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-        let counted: Option<(i32,)> = on_pool!(self, |pool| sqlx::query_as(COUNT)
+        let counted: Option<(i32,)> = on_conn!(self, |pool| sqlx::query_as(COUNT)
             .bind(id_hash)
             .bind(now)
             .bind(max)
@@ -150,7 +150,7 @@ impl SqlStore {
             pending: PendingRow,
         }
         let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-        let counted: Option<Counted> = on_pool!(self, |pool| sqlx::query_as(COUNT)
+        let counted: Option<Counted> = on_conn!(self, |pool| sqlx::query_as(COUNT)
             .bind(id_hash)
             .bind(now)
             .bind(max)
@@ -176,7 +176,7 @@ impl SqlStore {
     ) -> Result<LoginAttempt, StoreError> {
         const DISCARD: &str = "DELETE FROM oauth_pending \
             WHERE id_hash = $1 AND expires_at > $2 AND login_attempts >= $3";
-        let discarded = on_pool!(self, |pool| sqlx::query(DISCARD)
+        let discarded = on_conn!(self, |pool| sqlx::query(DISCARD)
             .bind(id_hash)
             .bind(now)
             .bind(max)

@@ -15,6 +15,7 @@ use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{RotateOutcome, RotationDecision, decide_rotation};
 use sqlx::PgPool;
 
+use crate::SqlStore;
 use crate::error::map;
 use crate::rows::{GrantRow, generation_from_db};
 
@@ -59,23 +60,24 @@ pub(crate) enum PgRotation {
 }
 
 pub(crate) async fn rotate_pg(
+    store: &SqlStore,
     pool: &PgPool,
     presented_hash: &str,
     new_hash: &str,
     now: i64,
     new_expires_at: i64,
 ) -> Result<PgRotation, StoreError> {
-    let row: Option<Rotated> = sqlx::query_as(ROTATE_PG)
+    let row: Option<Rotated> = pg_conn!(store, pool, |c| sqlx::query_as(ROTATE_PG)
         .bind(presented_hash)
         .bind(new_hash)
         .bind(now)
         .bind(new_expires_at)
-        .fetch_optional(pool)
-        .await
-        .map_err(|e| match map(e) {
-            StoreError::Duplicate(_) => StoreError::Duplicate("refresh token".into()),
-            other => other,
-        })?;
+        .fetch_optional(c)
+        .await)
+    .map_err(|e| match map(e) {
+        StoreError::Duplicate(_) => StoreError::Duplicate("refresh token".into()),
+        other => other,
+    })?;
     // Unknown or expired token, unknown or revoked grant.
     let Some(row) = row else {
         return Ok(PgRotation::Done(RotateOutcome::Invalid));

@@ -37,6 +37,47 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// [`on_pool!`] for an operation of one statement (or statements that each
+/// complete): on PostgreSQL the connection comes from the store's kept
+/// connections (see `hot`) and is kept again if `$body` succeeded, saving
+/// sqlx's check on release (a round trip).
+macro_rules! on_conn {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($c) => $body,
+            $crate::Backend::Postgres(pool) => $crate::store::pg_conn!($store, pool, |$c| $body),
+        }
+    };
+}
+pub(crate) use on_conn;
+
+/// The PostgreSQL half of [`on_conn!`]: `$body` with `$c` a kept connection
+/// of `$store` (or `$pool` itself if the store keeps none).
+macro_rules! pg_conn {
+    ($store:expr, $pool:expr, |$c:ident| $body:expr) => {
+        match &$store.hot {
+            Some(hot) => match hot.acquire().await {
+                Ok(mut conn) => {
+                    let r = {
+                        let $c: &mut sqlx::PgConnection = &mut conn;
+                        $body
+                    };
+                    if r.is_ok() {
+                        conn.keep();
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            },
+            None => {
+                let $c: &sqlx::PgPool = $pool;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use pg_conn;
+
 macro_rules! client_cols {
     () => {
         "client_id, secret_hash, redirect_uris, auth_method, auth_method_explicit, client_name, \
@@ -155,7 +196,7 @@ impl ClientStore for SqlStore {
             client_cols!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&r.client_id)
             .bind(&r.secret_hash)
             .bind(&r.redirect_uris)
@@ -186,7 +227,7 @@ impl ClientStore for SqlStore {
             client_cols!(),
             " FROM oauth_clients WHERE client_id = $1"
         );
-        let row: Option<ClientRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<ClientRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(client_id)
             .fetch_optional(pool)
             .await)
@@ -200,7 +241,7 @@ impl ClientStore for SqlStore {
             auth_method = $4, auth_method_explicit = $5, client_name = $6, scope = $7, \
             grant_types = $8, trusted = $9, active = $10, created_at = $11, expires_at = $12, \
             metadata = $13, awaiting_first_token = $14 WHERE client_id = $1";
-        let done = on_pool!(self, |pool| sqlx::query(SQL)
+        let done = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&r.client_id)
             .bind(&r.secret_hash)
             .bind(&r.redirect_uris)
@@ -229,7 +270,7 @@ impl ClientStore for SqlStore {
             " FROM oauth_clients ORDER BY created_at, client_id"
         );
         let rows: Vec<ClientRow> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await).map_err(map)?;
+            on_conn!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await).map_err(map)?;
         rows.into_iter().map(ClientRow::into_client).collect()
     }
 }
@@ -243,7 +284,7 @@ impl AuthorizationStore for SqlStore {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
         let scope = p.scope.to_string();
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&p.id_hash)
             .bind(&p.client_id)
             .bind(&p.redirect_uri)
@@ -279,7 +320,7 @@ impl AuthorizationStore for SqlStore {
         const OF_CLIENT: &str =
             "SELECT COUNT(*) FROM oauth_pending WHERE client_id = $1 AND expires_at > $2";
         let scope = p.scope.to_string();
-        let stored = on_pool!(self, |pool| sqlx::query(SQL)
+        let stored = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&p.id_hash)
             .bind(&p.client_id)
             .bind(&p.redirect_uri)
@@ -301,7 +342,7 @@ impl AuthorizationStore for SqlStore {
         if stored {
             return Ok(PendingInsert::Stored);
         }
-        let of_client: i64 = on_pool!(self, |pool| sqlx::query_scalar(OF_CLIENT)
+        let of_client: i64 = on_conn!(self, |pool| sqlx::query_scalar(OF_CLIENT)
             .bind(&p.client_id)
             .bind(now)
             .fetch_one(pool)
@@ -324,7 +365,7 @@ impl AuthorizationStore for SqlStore {
             pending_cols!(),
             " FROM oauth_pending WHERE id_hash = $1 AND expires_at > $2"
         );
-        let row: Option<PendingRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<PendingRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(id_hash)
             .bind(now)
             .fetch_optional(pool)
@@ -344,7 +385,7 @@ impl AuthorizationStore for SqlStore {
             "DELETE FROM oauth_pending WHERE id_hash = $1 RETURNING ",
             pending_cols!()
         );
-        let row: Option<PendingRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<PendingRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(id_hash)
             .fetch_optional(pool)
             .await)
@@ -362,7 +403,7 @@ impl AuthorizationStore for SqlStore {
             ", spent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE)"
         );
         let scope = c.scope.to_string();
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&c.code_hash)
             .bind(&c.grant_id)
             .bind(&c.client_id)
@@ -453,7 +494,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError> {
-        let row: Option<GrantRow> = on_pool!(self, |pool| sqlx::query_as(SELECT_GRANT)
+        let row: Option<GrantRow> = on_conn!(self, |pool| sqlx::query_as(SELECT_GRANT)
             .bind(grant_id)
             .fetch_optional(pool)
             .await)
@@ -507,7 +548,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
-        let row: Option<RefreshRow> = on_pool!(self, |pool| sqlx::query_as(SELECT_REFRESH)
+        let row: Option<RefreshRow> = on_conn!(self, |pool| sqlx::query_as(SELECT_REFRESH)
             .bind(token_hash)
             .fetch_optional(pool)
             .await)
@@ -526,7 +567,9 @@ impl TokenStore for SqlStore {
             "UPDATE oauth_grants SET refresh_generation = $2 WHERE grant_id = $1";
         // PostgreSQL: one statement for every rotation but a reuse.
         if let Backend::Postgres(pool) = &self.backend {
-            match rotation::rotate_pg(pool, presented_hash, new_hash, now, new_expires_at).await? {
+            match rotation::rotate_pg(self, pool, presented_hash, new_hash, now, new_expires_at)
+                .await?
+            {
                 PgRotation::Done(outcome) => return Ok(outcome),
                 PgRotation::Reuse => {}
             }
@@ -634,7 +677,7 @@ impl UserStore for SqlStore {
     async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError> {
         const SQL: &str =
             "SELECT username, subject, password_hash FROM oauth_users WHERE username = $1";
-        let row: Option<UserRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<UserRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(username)
             .fetch_optional(pool)
             .await)
@@ -646,7 +689,7 @@ impl UserStore for SqlStore {
         const SQL: &str = "INSERT INTO oauth_users (username, subject, password_hash) \
             VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE \
             SET subject = excluded.subject, password_hash = excluded.password_hash";
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&user.username)
             .bind(&user.subject)
             .bind(&user.password_hash)
