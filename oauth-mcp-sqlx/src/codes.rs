@@ -12,7 +12,7 @@
 
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    CodeIssue, CodeRedemption, Grant, PendingAuthorization, RefreshToken, StoredCode,
+    CodeIssue, CodeRedemption, FirstToken, Grant, PendingAuthorization, RefreshToken, StoredCode,
 };
 
 use crate::error::map;
@@ -219,7 +219,7 @@ impl SqlStore {
         const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
         let binds = GrantBinds::new(grant, refresh)?;
         if let Backend::Postgres(pool) = &self.backend {
-            return self.redeem_pg(pool, code_hash, &binds).await;
+            return self.redeem_pg(pool, code_hash, &binds, None).await;
         }
         let spend: Result<Spend, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
@@ -277,6 +277,10 @@ const REDEEM_PG: &str = concat!(
      refresh_generation, revoked) SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
      WHERE NOT EXISTS (SELECT 1 FROM g) RETURNING 1), ",
     // Not for a grant stored revoked (a tombstone: revoked before stored).
+    // The client's first token ($15 NULL: none to record).
+    "fc AS (UPDATE oauth_clients SET awaiting_first_token = FALSE, expires_at = $16 \
+     WHERE client_id = $15 AND awaiting_first_token AND EXISTS (SELECT 1 FROM spent) \
+     RETURNING 1), ",
     "r AS (INSERT INTO oauth_refresh_tokens (token_hash, grant_id, generation, issued_at, \
      expires_at) SELECT $10, $14, $11, $12, $13 FROM g WHERE $10 IS NOT NULL AND NOT g.revoked \
      RETURNING 1) ",
@@ -284,11 +288,13 @@ const REDEEM_PG: &str = concat!(
 );
 
 impl SqlStore {
-    async fn redeem_pg(
+    /// Redeems on PostgreSQL, also recording `first_token` if given.
+    pub(crate) async fn redeem_pg(
         &self,
         pool: &sqlx::PgPool,
         code_hash: &str,
         b: &GrantBinds<'_>,
+        first_token: Option<&FirstToken>,
     ) -> Result<CodeRedemption, StoreError> {
         const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
         let refresh_hash: Option<&str> = b.refresh.map(|r| r.token_hash.as_str());
@@ -307,6 +313,8 @@ impl SqlStore {
             .bind(b.refresh.map_or(0, |r| r.issued_at))
             .bind(b.refresh.map_or(0, |r| r.expires_at))
             .bind(b.refresh.map(|r| r.grant_id.as_str()))
+            .bind(first_token.map(|f| f.client_id.as_str()))
+            .bind(first_token.and_then(|f| f.expires_at))
             .fetch_optional(c)
             .await)
         .map_err(|e| match map(e) {

@@ -12,10 +12,10 @@ use oauth_mcp_core::client::Client;
 use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    AuthorizationCode, AuthorizationStore, ClientStore, CodeIssue, CodeRedemption, Grant,
-    LoginAttempt, PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RevocationCursor,
-    RevocationFeed, RotateOutcome, RotationDecision, StoredCode, TokenStore, User, UserStore,
-    decide_rotation,
+    AuthorizationCode, AuthorizationStore, ClientStore, CodeIssue, CodeRedemption, FirstToken,
+    Grant, LoginAttempt, PendingAuthorization, PendingCaps, PendingInsert, RefreshToken,
+    RevocationCursor, RevocationFeed, RotateOutcome, RotationDecision, StoredCode, TokenStore,
+    User, UserStore, decide_rotation,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -447,6 +447,30 @@ impl AuthorizationStore for SqlStore {
     ) -> Result<CodeRedemption, StoreError> {
         self.redeem_code_sql(code_hash, &grant, refresh.as_ref())
             .await
+    }
+
+    async fn redeem_code_with_first_token(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+        first_token: Option<FirstToken>,
+    ) -> Result<(CodeRedemption, bool), StoreError> {
+        match &self.backend {
+            // One statement with the redemption.
+            Backend::Postgres(pool) => {
+                let binds = GrantBinds::new(&grant, refresh.as_ref())?;
+                let r = self
+                    .redeem_pg(pool, code_hash, &binds, first_token.as_ref())
+                    .await?;
+                Ok((r, true))
+            }
+            Backend::Sqlite(_) => Ok((
+                self.redeem_code_sql(code_hash, &grant, refresh.as_ref())
+                    .await?,
+                false,
+            )),
+        }
     }
 
     async fn consume_login_attempt(

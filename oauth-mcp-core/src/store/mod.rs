@@ -180,6 +180,17 @@ pub enum CodeRedemption {
     NotFound,
 }
 
+/// A registration's first token (see
+/// [`AuthorizationStore::redeem_code_with_first_token`]): from then on the
+/// client has the registration lifetime, not the unused-registration expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstToken {
+    /// The client.
+    pub client_id: String,
+    /// Its expiry from now on (`None`: never).
+    pub expires_at: Option<i64>,
+}
+
 /// A grant: what one authorization gave one client for one user; every
 /// access and refresh token belongs to exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,6 +354,22 @@ pub trait AuthorizationStore: Send + Sync {
         grant: Grant,
         refresh: Option<RefreshToken>,
     ) -> Result<CodeRedemption, StoreError>;
+    /// [`AuthorizationStore::redeem_code`] that, when the code is redeemed,
+    /// also records the client's `first_token` (if the stored client still
+    /// awaits it: `awaiting_first_token` cleared, `expires_at` set) in the
+    /// same step; the `bool` says whether the store recorded it. The default
+    /// only redeems and says `false`: the caller then records the first
+    /// token with [`ClientStore::update_client`].
+    async fn redeem_code_with_first_token(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+        first_token: Option<FirstToken>,
+    ) -> Result<(CodeRedemption, bool), StoreError> {
+        let _ = first_token;
+        Ok((self.redeem_code(code_hash, grant, refresh).await?, false))
+    }
     /// Counts one login attempt on a pending request, atomically: of
     /// concurrent calls on a request with one attempt left, exactly one is
     /// [`LoginAttempt::Granted`]. A request whose `max_attempts` are used up

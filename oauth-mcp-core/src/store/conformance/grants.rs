@@ -281,6 +281,76 @@ pub async fn codes(store: Arc<dyn Store>) {
         None,
         "a failed redemption stores no refresh token"
     );
+
+    // With the client's first token: recorded with the redemption, or left
+    // to the caller (the store says which); a replay records nothing.
+    let client = sample_client();
+    assert!(client.awaiting_first_token);
+    store
+        .insert_client(client.clone())
+        .await
+        .expect("insert_client");
+    let g = sample_grant(NOW);
+    let code = sample_code(NOW, &g.grant_id);
+    store.insert_code(code.clone()).await.expect("insert_code");
+    let first = FirstToken {
+        client_id: client.client_id.clone(),
+        expires_at: Some(NOW + 86_400),
+    };
+    let (out, recorded) = store
+        .redeem_code_with_first_token(
+            &code.code_hash,
+            g.clone(),
+            Some(refresh_for(&g, NOW)),
+            Some(first.clone()),
+        )
+        .await
+        .expect("redeem_code_with_first_token");
+    assert_eq!(out, CodeRedemption::Redeemed(code.clone()));
+    let stored = store
+        .get_client(&client.client_id)
+        .await
+        .expect("get_client")
+        .expect("the client is stored");
+    if recorded {
+        assert!(
+            !stored.awaiting_first_token && stored.expires_at == first.expires_at,
+            "a recorded first token clears the flag and sets the expiry: {stored:?}"
+        );
+    } else {
+        assert_eq!(stored, client, "an unrecorded first token changes nothing");
+    }
+    let other = sample_client();
+    store
+        .insert_client(other.clone())
+        .await
+        .expect("insert_client");
+    let (out, _) = store
+        .redeem_code_with_first_token(
+            &code.code_hash,
+            sample_grant_with_id(&g.grant_id, NOW),
+            None,
+            Some(FirstToken {
+                client_id: other.client_id.clone(),
+                expires_at: None,
+            }),
+        )
+        .await
+        .expect("redeem_code_with_first_token");
+    assert_eq!(
+        out,
+        CodeRedemption::Replayed {
+            grant_id: g.grant_id.clone()
+        }
+    );
+    assert_eq!(
+        store
+            .get_client(&other.client_id)
+            .await
+            .expect("get_client"),
+        Some(other),
+        "a replayed code records no first token"
+    );
 }
 
 /// Grants and refresh rotation: advance, sibling, reuse revokes, expiry,
