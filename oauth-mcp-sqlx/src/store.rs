@@ -580,6 +580,72 @@ impl TokenStore for SqlStore {
         row.map(RefreshRow::into_refresh).transpose()
     }
 
+    async fn get_refresh_with_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshToken, Option<Grant>)>, StoreError> {
+        const SQL: &str = "SELECT r.token_hash, r.grant_id, r.generation, r.issued_at, \
+            r.expires_at, g.client_id, g.subject, g.scope, g.resource, g.created_at, \
+            g.refresh_generation, g.revoked \
+            FROM oauth_refresh_tokens r LEFT JOIN oauth_grants g ON g.grant_id = r.grant_id \
+            WHERE r.token_hash = $1";
+        #[derive(sqlx::FromRow)]
+        struct Joined {
+            #[sqlx(flatten)]
+            refresh: RefreshRow,
+            client_id: Option<String>,
+            subject: Option<String>,
+            scope: Option<String>,
+            resource: Option<String>,
+            created_at: Option<i64>,
+            refresh_generation: Option<i64>,
+            revoked: Option<bool>,
+        }
+        let row: Option<Joined> = on_conn!(self, |pool| sqlx::query_as(SQL)
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        let Some(j) = row else {
+            return Ok(None);
+        };
+        let grant = match (
+            j.client_id,
+            j.subject,
+            j.scope,
+            j.resource,
+            j.created_at,
+            j.refresh_generation,
+            j.revoked,
+        ) {
+            (
+                Some(client_id),
+                Some(subject),
+                Some(scope),
+                Some(resource),
+                Some(created_at),
+                Some(refresh_generation),
+                Some(revoked),
+            ) => Some(GrantRow {
+                grant_id: j.refresh.grant_id.clone(),
+                client_id,
+                subject,
+                scope,
+                resource,
+                created_at,
+                refresh_generation,
+                revoked,
+            }),
+            _ => None,
+        };
+        // A tombstone (a grant revoked before it was stored) is no grant.
+        let grant = grant
+            .filter(|r| !(r.revoked && r.client_id.is_empty()))
+            .map(GrantRow::into_grant)
+            .transpose()?;
+        Ok(Some((j.refresh.into_refresh()?, grant)))
+    }
+
     async fn rotate_refresh(
         &self,
         presented_hash: &str,

@@ -300,16 +300,12 @@ impl AuthServer {
                 "the refresh token is unknown, expired or revoked; authorize again",
             )
         };
-        let record = self
+        let (_, grant) = self
             .store
-            .get_refresh(&presented_hash)
+            .get_refresh_with_grant(&presented_hash)
             .await?
             .ok_or_else(invalid)?;
-        let grant = self
-            .store
-            .get_grant(&record.grant_id)
-            .await?
-            .ok_or_else(invalid)?;
+        let grant = grant.ok_or_else(invalid)?;
         if grant.client_id != client.client_id {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was issued to another client",

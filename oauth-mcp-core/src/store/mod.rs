@@ -428,6 +428,19 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError>;
     /// Looks a refresh token up by hash (expired ones included).
     async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+    /// [`TokenStore::get_refresh`] and, for a token found,
+    /// [`TokenStore::get_grant`] of its grant, as one read. The default
+    /// makes the two calls; a database store can join them.
+    async fn get_refresh_with_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshToken, Option<Grant>)>, StoreError> {
+        let Some(r) = self.get_refresh(token_hash).await? else {
+            return Ok(None);
+        };
+        let g = self.get_grant(&r.grant_id).await?;
+        Ok(Some((r, g)))
+    }
     /// Rotates atomically: applies [`decide_rotation`] to the presented token
     /// and, unless it is a reuse, stores `new_hash` at the resulting generation.
     async fn rotate_refresh(

@@ -297,16 +297,33 @@ pub async fn codes(store: Arc<dyn Store>) {
         client_id: client.client_id.clone(),
         expires_at: Some(NOW + 86_400),
     };
+    let rt = refresh_for(&g, NOW);
     let (out, recorded) = store
         .redeem_code_with_first_token(
             &code.code_hash,
             g.clone(),
-            Some(refresh_for(&g, NOW)),
+            Some(rt.clone()),
             Some(first.clone()),
         )
         .await
         .expect("redeem_code_with_first_token");
     assert_eq!(out, CodeRedemption::Redeemed(code.clone()));
+    assert_eq!(
+        store
+            .get_refresh_with_grant(&rt.token_hash)
+            .await
+            .expect("get_refresh_with_grant"),
+        Some((rt.clone(), Some(g.clone()))),
+        "a refresh token reads back with its grant"
+    );
+    assert_eq!(
+        store
+            .get_refresh_with_grant(&id("rt"))
+            .await
+            .expect("get_refresh_with_grant"),
+        None,
+        "an unknown refresh token"
+    );
     let stored = store
         .get_client(&client.client_id)
         .await
