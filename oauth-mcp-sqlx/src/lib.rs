@@ -99,9 +99,13 @@
 //!   login-request ids are stored as the hashes the core hands over.
 //! - **Atomic in the database.** Redeeming a code is one conditional
 //!   `UPDATE … WHERE NOT spent RETURNING …`, taking a pending login one
-//!   `DELETE … RETURNING …`; refresh rotation runs in a transaction that locks
-//!   the grant (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on
-//!   SQLite) and applies the core's [`decide_rotation`]; consuming a
+//!   `DELETE … RETURNING …`; refresh rotation locks the grant (`SELECT … FOR
+//!   UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and applies the
+//!   core's [`decide_rotation`]. On PostgreSQL each step of the login and
+//!   token flow is one statement (data-modifying CTEs: spending a code
+//!   stores its grant and refresh token, taking a pending login stores its
+//!   code, a rotation writes the new token), so one round trip and one
+//!   commit; only a refresh token's reuse runs a transaction. Consuming a
 //!   single-use marker (a client assertion's `jti`) is one conditional
 //!   upsert. Signing keys are written compare-and-set on a key-set version
 //!   (one row, updated `WHERE version = <expected>` in the write's
@@ -111,7 +115,11 @@
 //!   short acquire timeout ([`SqlStoreOptions::acquire_timeout`], 3 s by
 //!   default): while the database is down every operation returns
 //!   [`StoreError::Unavailable`] (answered `503 temporarily_unavailable`),
-//!   and once it is back the pool reconnects without a restart.
+//!   and once it is back the pool reconnects without a restart. On
+//!   PostgreSQL the flow's single-statement operations keep their
+//!   connection for the next one instead of handing it back to sqlx's pool
+//!   (which checks every returned connection with a round trip); a
+//!   connection idle for a second or more is checked before reuse.
 //! - **Migrations are embedded** and applied by [`SqlStore::connect`]; they
 //!   are tracked in their own table, `_oauth_mcp_migrations`, so they do not
 //!   mix with your application's sqlx migrations in the same database.
@@ -260,7 +268,9 @@ impl SqlStoreOptions {
     }
 
     /// The most connections the pool opens (at least 1). An in-memory SQLite
-    /// database always uses exactly one.
+    /// database always uses exactly one. On PostgreSQL, up to `n - 1` of
+    /// them may be kept for the login and token flow between its
+    /// operations (see "How it stores" in the crate docs).
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
