@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, StoreError};
 use crate::ratelimit::{Limit, RateClock};
-use crate::store::{GcraRule, LoginAttempt, RateDecision, Store};
+use crate::store::{GcraRule, LoginAttempt, PendingAuthorization, RateDecision, Store};
 
 /// How logins are throttled.
 #[non_exhaustive]
@@ -209,6 +209,39 @@ impl LoginThrottle {
         username: &str,
         now: i64,
     ) -> Result<AttemptPermit, LoginRefusal> {
+        let bucket = self.username_open(store, username).await?;
+        let attempt = store
+            .consume_login_attempt(id_hash, self.cfg.max_attempts_per_request, now)
+            .await?;
+        Self::permit(attempt, id_hash, bucket)
+    }
+
+    /// [`LoginThrottle::begin`], also reading the pending request with the
+    /// counted attempt (one store step on a database, see
+    /// [`crate::store::AuthorizationStore::consume_login_attempt_reading`]).
+    pub(crate) async fn begin_reading(
+        &self,
+        store: &dyn Store,
+        id_hash: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<(AttemptPermit, PendingAuthorization), LoginRefusal> {
+        let bucket = self.username_open(store, username).await?;
+        let (attempt, pending) = store
+            .consume_login_attempt_reading(id_hash, self.cfg.max_attempts_per_request, now)
+            .await?;
+        let permit = Self::permit(attempt, id_hash, bucket)?;
+        // Counted, then gone (taken or expired in between): gone.
+        let pending = pending.ok_or(LoginRefusal::RequestGone)?;
+        Ok((permit, pending))
+    }
+
+    /// The username's bucket, unless it is backing off.
+    async fn username_open(
+        &self,
+        store: &dyn Store,
+        username: &str,
+    ) -> Result<String, LoginRefusal> {
         let bucket = username_bucket(username);
         if let RateDecision::Limited { retry_after_ms } = store
             .rate_limit_peek(&bucket, self.rule, self.clock.unix_ms())
@@ -218,10 +251,15 @@ impl LoginThrottle {
                 retry_after: Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(1)),
             });
         }
-        match store
-            .consume_login_attempt(id_hash, self.cfg.max_attempts_per_request, now)
-            .await?
-        {
+        Ok(bucket)
+    }
+
+    fn permit(
+        attempt: LoginAttempt,
+        id_hash: &str,
+        bucket: String,
+    ) -> Result<AttemptPermit, LoginRefusal> {
+        match attempt {
             LoginAttempt::Granted { remaining } => Ok(AttemptPermit {
                 id_hash: id_hash.to_owned(),
                 bucket,

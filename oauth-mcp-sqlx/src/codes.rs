@@ -11,11 +11,15 @@
 //! grant then revokes the real one.
 
 use oauth_mcp_core::error::StoreError;
-use oauth_mcp_core::store::{CodeRedemption, Grant, RefreshToken, StoredCode};
+use oauth_mcp_core::store::{
+    CodeIssue, CodeRedemption, FirstToken, Grant, PendingAuthorization, RefreshToken, StoredCode,
+};
 
 use crate::error::map;
-use crate::rows::{CodeRow, generation_to_db};
-use crate::store::{INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, on_pool};
+use crate::rows::{CodeRow, PendingRow, generation_to_db};
+use crate::store::{
+    INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, on_conn, on_pool, pending_cols, pg_conn,
+};
 use crate::{Backend, SqlStore};
 
 /// A grant's values as bound to [`INSERT_GRANT`] and [`INSERT_REFRESH`].
@@ -103,7 +107,7 @@ impl SqlStore {
             code_cols!(),
             ", spent FROM oauth_codes WHERE code_hash = $1"
         );
-        let row: Option<CodeRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<CodeRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(code_hash)
             .fetch_optional(pool)
             .await)
@@ -113,6 +117,88 @@ impl SqlStore {
             r.into_code().map(|code| StoredCode { code, spent })
         })
         .transpose()
+    }
+
+    pub(crate) async fn take_pending_into_code_sql(
+        &self,
+        id_hash: &str,
+        now: i64,
+        issue: CodeIssue,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        // The code's own columns are $2…$7; the rest comes from the taken
+        // request. An expired request is deleted and yields no code.
+        macro_rules! code_from {
+            ($p:literal) => {
+                concat!(
+                    "INSERT INTO oauth_codes (",
+                    code_cols!(),
+                    ", spent) SELECT $2, $3, client_id, redirect_uri, redirect_uri_explicit, \
+                     code_challenge, code_challenge_method, $4, resource, $5, $6, $7, FALSE FROM ",
+                    $p,
+                    " WHERE expires_at > $8"
+                )
+            };
+        }
+        // PostgreSQL: one statement (data-modifying CTE), one round trip.
+        const TAKE_PG: &str = concat!(
+            "WITH p AS (DELETE FROM oauth_pending WHERE id_hash = $1 RETURNING ",
+            pending_cols!(),
+            "), c AS (",
+            code_from!("p"),
+            " RETURNING 1) SELECT ",
+            pending_cols!(),
+            " FROM p WHERE expires_at > $8"
+        );
+        // SQLite (no data-modifying CTEs): copy, then delete, in one
+        // transaction holding the write lock.
+        const COPY_SQLITE: &str = concat!(code_from!("oauth_pending"), " AND id_hash = $1");
+        const TAKE_SQLITE: &str = concat!(
+            "DELETE FROM oauth_pending WHERE id_hash = $1 RETURNING ",
+            pending_cols!()
+        );
+        let scope = issue.scope.to_string();
+        macro_rules! bind_issue {
+            ($q:expr) => {
+                $q.bind(id_hash)
+                    .bind(&issue.code_hash)
+                    .bind(&issue.grant_id)
+                    .bind(&scope)
+                    .bind(&issue.subject)
+                    .bind(issue.issued_at)
+                    .bind(issue.expires_at)
+                    .bind(now)
+            };
+        }
+        let row: Result<Option<PendingRow>, sqlx::Error> = match &self.backend {
+            Backend::Postgres(pool) => {
+                pg_conn!(self, pool, |c| bind_issue!(sqlx::query_as(TAKE_PG))
+                    .fetch_optional(c)
+                    .await)
+            }
+            Backend::Sqlite(pool) => {
+                async {
+                    let mut tx = pool.begin_write().await?;
+                    bind_issue!(sqlx::query(COPY_SQLITE))
+                        .execute(&mut *tx)
+                        .await?;
+                    let row: Option<PendingRow> = sqlx::query_as(TAKE_SQLITE)
+                        .bind(id_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(row)
+                }
+                .await
+            }
+        };
+        let row = row.map_err(|e| match map(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate("authorization code".into()),
+            other => other,
+        })?;
+        Ok(row
+            .map(PendingRow::into_pending)
+            .transpose()?
+            .filter(|p| p.expires_at > now))
     }
 
     pub(crate) async fn redeem_code_sql(
@@ -132,6 +218,9 @@ impl SqlStore {
         );
         const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
         let binds = GrantBinds::new(grant, refresh)?;
+        if let Backend::Postgres(pool) = &self.backend {
+            return self.redeem_pg(pool, code_hash, &binds, None).await;
+        }
         let spend: Result<Spend, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
             let row: Option<CodeRow> = sqlx::query_as(SPEND)
@@ -161,5 +250,92 @@ impl SqlStore {
             Ok(Spend::Duplicate) | Err(StoreError::Duplicate(_)) => Err(binds.duplicate()),
             Err(other) => Err(other),
         }
+    }
+}
+
+/// PostgreSQL: spends the code, stores the grant and its refresh token in
+/// one statement (data-modifying CTEs), so one round trip and one commit
+/// instead of BEGIN, three statements and COMMIT. The statement is atomic
+/// like the transaction was: concurrent spenders wait for the winner's row
+/// lock on the code until its statement commits with the grant, then find
+/// the code spent.
+const REDEEM_PG: &str = concat!(
+    "WITH spent AS (UPDATE oauth_codes SET spent = TRUE WHERE code_hash = $1 AND NOT spent RETURNING ",
+    code_cols!(),
+    ", spent), ",
+    "g AS (INSERT INTO oauth_grants (grant_id, client_id, subject, scope, resource, created_at, \
+     refresh_generation, revoked) SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
+     ON CONFLICT (grant_id) DO UPDATE SET client_id = excluded.client_id, \
+     subject = excluded.subject, scope = excluded.scope, resource = excluded.resource, \
+     created_at = excluded.created_at, refresh_generation = excluded.refresh_generation \
+     WHERE oauth_grants.client_id = '' AND oauth_grants.revoked \
+     RETURNING revoked), ",
+    // A live grant with this id: the upsert above returned no row. Insert it
+    // again without the upsert, so the unique violation aborts the whole
+    // statement and the code stays unspent.
+    "dup AS (INSERT INTO oauth_grants (grant_id, client_id, subject, scope, resource, created_at, \
+     refresh_generation, revoked) SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
+     WHERE NOT EXISTS (SELECT 1 FROM g) RETURNING 1), ",
+    // Not for a grant stored revoked (a tombstone: revoked before stored).
+    // The client's first token ($15 NULL: none to record).
+    "fc AS (UPDATE oauth_clients SET awaiting_first_token = FALSE, expires_at = $16 \
+     WHERE client_id = $15 AND awaiting_first_token AND EXISTS (SELECT 1 FROM spent) \
+     RETURNING 1), ",
+    "r AS (INSERT INTO oauth_refresh_tokens (token_hash, grant_id, generation, issued_at, \
+     expires_at) SELECT $10, $14, $11, $12, $13 FROM g WHERE $10 IS NOT NULL AND NOT g.revoked \
+     RETURNING 1) ",
+    "SELECT * FROM spent"
+);
+
+impl SqlStore {
+    /// Redeems on PostgreSQL, also recording `first_token` if given.
+    pub(crate) async fn redeem_pg(
+        &self,
+        pool: &sqlx::PgPool,
+        code_hash: &str,
+        b: &GrantBinds<'_>,
+        first_token: Option<&FirstToken>,
+    ) -> Result<CodeRedemption, StoreError> {
+        const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
+        let refresh_hash: Option<&str> = b.refresh.map(|r| r.token_hash.as_str());
+        let row: Option<CodeRow> = pg_conn!(self, pool, |c| sqlx::query_as(REDEEM_PG)
+            .bind(code_hash)
+            .bind(&b.grant.grant_id)
+            .bind(&b.grant.client_id)
+            .bind(&b.grant.subject)
+            .bind(&b.scope)
+            .bind(b.grant.resource.as_str())
+            .bind(b.grant.created_at)
+            .bind(b.generation)
+            .bind(b.grant.revoked)
+            .bind(refresh_hash)
+            .bind(b.refresh_generation.unwrap_or(0))
+            .bind(b.refresh.map_or(0, |r| r.issued_at))
+            .bind(b.refresh.map_or(0, |r| r.expires_at))
+            .bind(b.refresh.map(|r| r.grant_id.as_str()))
+            .bind(first_token.map(|f| f.client_id.as_str()))
+            .bind(first_token.and_then(|f| f.expires_at))
+            .fetch_optional(c)
+            .await)
+        .map_err(|e| match map(e) {
+            StoreError::Duplicate(_) => b.duplicate(),
+            other => other,
+        })?;
+        if let Some(row) = row {
+            return Ok(CodeRedemption::Redeemed(row.into_code()?));
+        }
+        // Not spendable: spent (remembered until purged) or unknown. A new
+        // statement, so a fresh snapshot: it sees a spend that committed while
+        // the one above waited for the row lock.
+        let grant: Option<(String,)> = sqlx::query_as(LOOKUP)
+            .bind(code_hash)
+            .fetch_optional(pool)
+            .await
+            .map_err(map)?;
+        Ok(
+            grant.map_or(CodeRedemption::NotFound, |(g,)| CodeRedemption::Replayed {
+                grant_id: g,
+            }),
+        )
     }
 }

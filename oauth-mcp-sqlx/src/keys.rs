@@ -14,7 +14,7 @@ use oauth_mcp_core::store::keys::{
 };
 
 use crate::error::map;
-use crate::store::{WritePool, on_pool};
+use crate::store::{WritePool, on_conn, on_pool};
 use crate::{Backend, SqlStore};
 
 /// The version and every key in one statement, so both come from one
@@ -87,7 +87,7 @@ impl KeySetRow {
 impl KeyStore for SqlStore {
     async fn list_keys(&self) -> Result<KeySetSnapshot, StoreError> {
         let rows: Vec<KeySetRow> =
-            on_pool!(self, |pool| sqlx::query_as(LIST).fetch_all(pool).await).map_err(map)?;
+            on_conn!(self, |pool| sqlx::query_as(LIST).fetch_all(pool).await).map_err(map)?;
         let version = rows.first().map(|r| r.set_version).ok_or_else(|| {
             StoreError::Other(
                 "the key set row (oauth_key_set, id 1) is missing: migration 0002_keys creates it"

@@ -99,9 +99,13 @@
 //!   login-request ids are stored as the hashes the core hands over.
 //! - **Atomic in the database.** Redeeming a code is one conditional
 //!   `UPDATE … WHERE NOT spent RETURNING …`, taking a pending login one
-//!   `DELETE … RETURNING …`; refresh rotation runs in a transaction that locks
-//!   the grant (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on
-//!   SQLite) and applies the core's [`decide_rotation`]; consuming a
+//!   `DELETE … RETURNING …`; refresh rotation locks the grant (`SELECT … FOR
+//!   UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and applies the
+//!   core's [`decide_rotation`]. On PostgreSQL each step of the login and
+//!   token flow is one statement (data-modifying CTEs: spending a code
+//!   stores its grant and refresh token, taking a pending login stores its
+//!   code, a rotation writes the new token), so one round trip and one
+//!   commit; only a refresh token's reuse runs a transaction. Consuming a
 //!   single-use marker (a client assertion's `jti`) is one conditional
 //!   upsert. Signing keys are written compare-and-set on a key-set version
 //!   (one row, updated `WHERE version = <expected>` in the write's
@@ -111,7 +115,11 @@
 //!   short acquire timeout ([`SqlStoreOptions::acquire_timeout`], 3 s by
 //!   default): while the database is down every operation returns
 //!   [`StoreError::Unavailable`] (answered `503 temporarily_unavailable`),
-//!   and once it is back the pool reconnects without a restart.
+//!   and once it is back the pool reconnects without a restart. On
+//!   PostgreSQL the flow's single-statement operations keep their
+//!   connection for the next one instead of handing it back to sqlx's pool
+//!   (which checks every returned connection with a round trip); a
+//!   connection idle for a second or more is checked before reuse.
 //! - **Migrations are embedded** and applied by [`SqlStore::connect`]; they
 //!   are tracked in their own table, `_oauth_mcp_migrations`, so they do not
 //!   mix with your application's sqlx migrations in the same database.
@@ -158,6 +166,7 @@
 
 mod codes;
 mod error;
+mod hot;
 mod keys;
 mod limits;
 mod rows;
@@ -166,6 +175,7 @@ mod rows;
 mod store;
 mod replay;
 mod revocations;
+mod rotation;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -212,6 +222,8 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     backend: Backend,
+    /// PostgreSQL: connections kept for single-statement operations (see `hot`).
+    hot: Option<Arc<hot::HotPool>>,
 }
 
 /// Connection options for [`SqlStore`]: pool size and timeouts.
@@ -256,7 +268,9 @@ impl SqlStoreOptions {
     }
 
     /// The most connections the pool opens (at least 1). An in-memory SQLite
-    /// database always uses exactly one.
+    /// database always uses exactly one. On PostgreSQL, up to `n - 1` of
+    /// them may be kept for the login and token flow between its
+    /// operations (see "How it stores" in the crate docs).
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
@@ -301,9 +315,7 @@ impl SqlStoreOptions {
             .map(|(s, _)| s.to_ascii_lowercase())
             .unwrap_or_default();
         let store = match scheme.as_str() {
-            "sqlite" => SqlStore {
-                backend: Backend::Sqlite(self.sqlite_pool(url).await?),
-            },
+            "sqlite" => SqlStore::sqlite(self.sqlite_pool(url).await?),
             "postgres" | "postgresql" => {
                 let opts = PgConnectOptions::from_str(url)
                     .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {}", e)))?;
@@ -312,9 +324,7 @@ impl SqlStoreOptions {
                     .connect_with(opts)
                     .await
                     .map_err(error::map)?;
-                SqlStore {
-                    backend: Backend::Postgres(pool),
-                }
+                SqlStore::postgres(pool)
             }
             "" => {
                 return Err(StoreError::Other(
@@ -377,9 +387,23 @@ impl SqlStoreOptions {
 }
 
 /// A pooled connection idle this long is pinged before use.
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl SqlStore {
+    fn sqlite(pool: SqlitePool) -> Self {
+        Self {
+            backend: Backend::Sqlite(pool),
+            hot: None,
+        }
+    }
+
+    fn postgres(pool: PgPool) -> Self {
+        Self {
+            hot: hot::HotPool::new(&pool).map(Arc::new),
+            backend: Backend::Postgres(pool),
+        }
+    }
+
     /// Connects with the default [`SqlStoreOptions`] and applies the
     /// migrations. See [`SqlStoreOptions::connect`].
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
@@ -394,18 +418,14 @@ impl SqlStore {
     /// A store over an existing SQLite pool; applies the migrations. Use a
     /// busy timeout, and one connection for an in-memory database.
     pub async fn from_sqlite_pool(pool: SqlitePool) -> Result<SqlStore, StoreError> {
-        let store = SqlStore {
-            backend: Backend::Sqlite(pool),
-        };
+        let store = SqlStore::sqlite(pool);
         store.migrate().await?;
         Ok(store)
     }
 
     /// A store over an existing PostgreSQL pool; applies the migrations.
     pub async fn from_pg_pool(pool: PgPool) -> Result<SqlStore, StoreError> {
-        let store = SqlStore {
-            backend: Backend::Postgres(pool),
-        };
+        let store = SqlStore::postgres(pool);
         store.migrate().await?;
         Ok(store)
     }
@@ -456,6 +476,9 @@ impl SqlStore {
     /// Closes the pool: waits for checked-out connections to come back and
     /// closes them all. Later operations fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.close();
+        }
         match &self.backend {
             Backend::Sqlite(p) => p.close().await,
             Backend::Postgres(p) => p.close().await,

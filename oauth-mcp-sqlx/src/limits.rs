@@ -5,12 +5,13 @@
 use async_trait::async_trait;
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    Cleanup, GcraRule, LoginAttempt, PurgeReport, RateDecision, RateLimitStore, Retention,
-    gcra_peek,
+    Cleanup, GcraRule, LoginAttempt, PendingAuthorization, PurgeReport, RateDecision,
+    RateLimitStore, Retention, gcra_peek,
 };
 
 use crate::error::map;
-use crate::store::on_pool;
+use crate::rows::PendingRow;
+use crate::store::{on_conn, on_pool, pending_cols};
 use crate::{Backend, SqlStore};
 
 /// Rule parameters are clamped to this (about 30 years in milliseconds) so
@@ -31,7 +32,7 @@ const SELECT_TAT: &str = "SELECT tat FROM oauth_rate_limits WHERE bucket = $1";
 
 impl SqlStore {
     async fn bucket_tat(&self, bucket: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(i64,)> = on_pool!(self, |pool| sqlx::query_as(SELECT_TAT)
+        let row: Option<(i64,)> = on_conn!(self, |pool| sqlx::query_as(SELECT_TAT)
             .bind(bucket)
             .fetch_optional(pool)
             .await)
@@ -62,7 +63,7 @@ impl RateLimitStore for SqlStore {
             Backend::Sqlite(_) => HIT_SQLITE,
             Backend::Postgres(_) => HIT_POSTGRES,
         };
-        let allowed: Option<(i64,)> = on_pool!(self, |pool| sqlx::query_as(sql)
+        let allowed: Option<(i64,)> = on_conn!(self, |pool| sqlx::query_as(sql)
             .bind(bucket)
             .bind(now_ms)
             .bind(rule.interval_ms)
@@ -112,23 +113,70 @@ impl SqlStore {
         const COUNT: &str = "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
             WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
             RETURNING login_attempts";
-        const DISCARD: &str = "DELETE FROM oauth_pending \
-            WHERE id_hash = $1 AND expires_at > $2 AND login_attempts >= $3";
         let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-        let counted: Option<(i32,)> = on_pool!(self, |pool| sqlx::query_as(COUNT)
+        let counted: Option<(i32,)> = on_conn!(self, |pool| sqlx::query_as(COUNT)
             .bind(id_hash)
             .bind(now)
             .bind(max)
             .fetch_optional(pool)
             .await)
         .map_err(map)?;
-        if let Some((used,)) = counted {
-            let remaining = max.saturating_sub(used).max(0);
-            return Ok(LoginAttempt::Granted {
-                remaining: u32::try_from(remaining).unwrap_or(0),
-            });
+        match counted {
+            Some((used,)) => Ok(granted(max, used)),
+            None => self.discard_exhausted(id_hash, max, now).await,
         }
-        let discarded = on_pool!(self, |pool| sqlx::query(DISCARD)
+    }
+
+    /// [`AuthorizationStore::consume_login_attempt_reading`]: the counting
+    /// `UPDATE … RETURNING` also returns the request.
+    ///
+    /// [`AuthorizationStore::consume_login_attempt_reading`]: oauth_mcp_core::store::AuthorizationStore::consume_login_attempt_reading
+    pub(crate) async fn consume_login_attempt_reading_sql(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<(LoginAttempt, Option<PendingAuthorization>), StoreError> {
+        const COUNT: &str = concat!(
+            "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
+             WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
+             RETURNING login_attempts, ",
+            pending_cols!()
+        );
+        #[derive(sqlx::FromRow)]
+        struct Counted {
+            login_attempts: i32,
+            #[sqlx(flatten)]
+            pending: PendingRow,
+        }
+        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        let counted: Option<Counted> = on_conn!(self, |pool| sqlx::query_as(COUNT)
+            .bind(id_hash)
+            .bind(now)
+            .bind(max)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        match counted {
+            Some(c) => Ok((
+                granted(max, c.login_attempts),
+                Some(c.pending.into_pending()?),
+            )),
+            None => Ok((self.discard_exhausted(id_hash, max, now).await?, None)),
+        }
+    }
+
+    /// No attempt could be counted: discards the request if its attempts
+    /// are used up ([`LoginAttempt::Exhausted`]), else it is unknown.
+    async fn discard_exhausted(
+        &self,
+        id_hash: &str,
+        max: i32,
+        now: i64,
+    ) -> Result<LoginAttempt, StoreError> {
+        const DISCARD: &str = "DELETE FROM oauth_pending \
+            WHERE id_hash = $1 AND expires_at > $2 AND login_attempts >= $3";
+        let discarded = on_conn!(self, |pool| sqlx::query(DISCARD)
             .bind(id_hash)
             .bind(now)
             .bind(max)
@@ -141,6 +189,13 @@ impl SqlStore {
         } else {
             LoginAttempt::Unknown
         })
+    }
+}
+
+fn granted(max: i32, used: i32) -> LoginAttempt {
+    let remaining = max.saturating_sub(used).max(0);
+    LoginAttempt::Granted {
+        remaining: u32::try_from(remaining).unwrap_or(0),
     }
 }
 

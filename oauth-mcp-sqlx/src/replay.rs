@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::ReplayStore;
 
+use crate::SqlStore;
 use crate::error::map;
-use crate::{Backend, SqlStore};
 
 /// Inserts the marker, or renews one that has expired; a live marker is
 /// left alone and nothing is written. The statement is the whole decision:
@@ -19,7 +19,7 @@ const CONSUME: &str = "INSERT INTO oauth_replay (marker, expires_at) VALUES ($1,
 #[async_trait]
 impl ReplayStore for SqlStore {
     async fn consume_once(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
-        let affected = on_pool!(self, |pool| sqlx::query(CONSUME)
+        let affected = on_conn!(self, |pool| sqlx::query(CONSUME)
             .bind(key)
             .bind(expires_at)
             .bind(now)

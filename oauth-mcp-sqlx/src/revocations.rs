@@ -55,7 +55,7 @@ impl SqlStore {
             Backend::Sqlite(_) => READ_SQLITE,
             Backend::Postgres(_) => READ_PG,
         };
-        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
+        let rows: Vec<Row> = on_conn!(self, |pool| sqlx::query_as(sql)
             .bind(seq)
             .bind(since)
             .fetch_all(pool)

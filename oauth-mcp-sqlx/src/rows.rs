@@ -42,7 +42,7 @@ pub(crate) fn generation_to_db(g: u64) -> Result<i64, StoreError> {
     i64::try_from(g).map_err(|_| StoreError::Other(format!("refresh generation {g} too large")))
 }
 
-fn generation_from_db(g: i64) -> Result<u64, StoreError> {
+pub(crate) fn generation_from_db(g: i64) -> Result<u64, StoreError> {
     u64::try_from(g).map_err(|_| corrupt("refresh generation", g))
 }
 

@@ -12,16 +12,17 @@ use oauth_mcp_core::client::Client;
 use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    AuthorizationCode, AuthorizationStore, ClientStore, CodeRedemption, Grant, LoginAttempt,
-    PendingAuthorization, PendingCaps, PendingInsert, RefreshToken, RevocationCursor,
-    RevocationFeed, RotateOutcome, RotationDecision, StoredCode, TokenStore, User, UserStore,
-    decide_rotation,
+    AuthorizationCode, AuthorizationStore, ClientStore, CodeIssue, CodeRedemption, FirstToken,
+    Grant, LoginAttempt, PendingAuthorization, PendingCaps, PendingInsert, RefreshToken,
+    RevocationCursor, RevocationFeed, RotateOutcome, RotationDecision, StoredCode, TokenStore,
+    User, UserStore, decide_rotation,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::codes::{GrantBinds, store_grant};
 use crate::error::map;
 use crate::revocations;
+use crate::rotation::{self, PgRotation};
 use crate::rows::{ClientRow, GrantRow, PendingRow, RefreshRow, UserRow, generation_to_db};
 use crate::{Backend, SqlStore};
 
@@ -35,6 +36,47 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// [`on_pool!`] for an operation of one statement (or statements that each
+/// complete): on PostgreSQL the connection comes from the store's kept
+/// connections (see `hot`) and is kept again if `$body` succeeded, saving
+/// sqlx's check on release (a round trip).
+macro_rules! on_conn {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($c) => $body,
+            $crate::Backend::Postgres(pool) => $crate::store::pg_conn!($store, pool, |$c| $body),
+        }
+    };
+}
+pub(crate) use on_conn;
+
+/// The PostgreSQL half of [`on_conn!`]: `$body` with `$c` a kept connection
+/// of `$store` (or `$pool` itself if the store keeps none).
+macro_rules! pg_conn {
+    ($store:expr, $pool:expr, |$c:ident| $body:expr) => {
+        match &$store.hot {
+            Some(hot) => match hot.acquire().await {
+                Ok(mut conn) => {
+                    let r = {
+                        let $c: &mut sqlx::PgConnection = &mut conn;
+                        $body
+                    };
+                    if r.is_ok() {
+                        conn.keep();
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            },
+            None => {
+                let $c: &sqlx::PgPool = $pool;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use pg_conn;
 
 macro_rules! client_cols {
     () => {
@@ -55,6 +97,7 @@ macro_rules! code_cols {
     };
 }
 pub(crate) use code_cols;
+pub(crate) use pending_cols;
 macro_rules! grant_cols {
     () => {
         "grant_id, client_id, subject, scope, resource, created_at, refresh_generation, revoked"
@@ -153,7 +196,7 @@ impl ClientStore for SqlStore {
             client_cols!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&r.client_id)
             .bind(&r.secret_hash)
             .bind(&r.redirect_uris)
@@ -184,7 +227,7 @@ impl ClientStore for SqlStore {
             client_cols!(),
             " FROM oauth_clients WHERE client_id = $1"
         );
-        let row: Option<ClientRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<ClientRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(client_id)
             .fetch_optional(pool)
             .await)
@@ -198,7 +241,7 @@ impl ClientStore for SqlStore {
             auth_method = $4, auth_method_explicit = $5, client_name = $6, scope = $7, \
             grant_types = $8, trusted = $9, active = $10, created_at = $11, expires_at = $12, \
             metadata = $13, awaiting_first_token = $14 WHERE client_id = $1";
-        let done = on_pool!(self, |pool| sqlx::query(SQL)
+        let done = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&r.client_id)
             .bind(&r.secret_hash)
             .bind(&r.redirect_uris)
@@ -227,7 +270,7 @@ impl ClientStore for SqlStore {
             " FROM oauth_clients ORDER BY created_at, client_id"
         );
         let rows: Vec<ClientRow> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await).map_err(map)?;
+            on_conn!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await).map_err(map)?;
         rows.into_iter().map(ClientRow::into_client).collect()
     }
 }
@@ -241,7 +284,7 @@ impl AuthorizationStore for SqlStore {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
         let scope = p.scope.to_string();
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&p.id_hash)
             .bind(&p.client_id)
             .bind(&p.redirect_uri)
@@ -277,7 +320,7 @@ impl AuthorizationStore for SqlStore {
         const OF_CLIENT: &str =
             "SELECT COUNT(*) FROM oauth_pending WHERE client_id = $1 AND expires_at > $2";
         let scope = p.scope.to_string();
-        let stored = on_pool!(self, |pool| sqlx::query(SQL)
+        let stored = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&p.id_hash)
             .bind(&p.client_id)
             .bind(&p.redirect_uri)
@@ -299,7 +342,7 @@ impl AuthorizationStore for SqlStore {
         if stored {
             return Ok(PendingInsert::Stored);
         }
-        let of_client: i64 = on_pool!(self, |pool| sqlx::query_scalar(OF_CLIENT)
+        let of_client: i64 = on_conn!(self, |pool| sqlx::query_scalar(OF_CLIENT)
             .bind(&p.client_id)
             .bind(now)
             .fetch_one(pool)
@@ -322,7 +365,7 @@ impl AuthorizationStore for SqlStore {
             pending_cols!(),
             " FROM oauth_pending WHERE id_hash = $1 AND expires_at > $2"
         );
-        let row: Option<PendingRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<PendingRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(id_hash)
             .bind(now)
             .fetch_optional(pool)
@@ -342,7 +385,7 @@ impl AuthorizationStore for SqlStore {
             "DELETE FROM oauth_pending WHERE id_hash = $1 RETURNING ",
             pending_cols!()
         );
-        let row: Option<PendingRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<PendingRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(id_hash)
             .fetch_optional(pool)
             .await)
@@ -360,7 +403,7 @@ impl AuthorizationStore for SqlStore {
             ", spent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE)"
         );
         let scope = c.scope.to_string();
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&c.code_hash)
             .bind(&c.grant_id)
             .bind(&c.client_id)
@@ -383,6 +426,15 @@ impl AuthorizationStore for SqlStore {
         Ok(())
     }
 
+    async fn take_pending_into_code(
+        &self,
+        id_hash: &str,
+        now: i64,
+        issue: CodeIssue,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.take_pending_into_code_sql(id_hash, now, issue).await
+    }
+
     async fn get_code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError> {
         self.get_code_sql(code_hash).await
     }
@@ -397,6 +449,30 @@ impl AuthorizationStore for SqlStore {
             .await
     }
 
+    async fn redeem_code_with_first_token(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+        first_token: Option<FirstToken>,
+    ) -> Result<(CodeRedemption, bool), StoreError> {
+        match &self.backend {
+            // One statement with the redemption.
+            Backend::Postgres(pool) => {
+                let binds = GrantBinds::new(&grant, refresh.as_ref())?;
+                let r = self
+                    .redeem_pg(pool, code_hash, &binds, first_token.as_ref())
+                    .await?;
+                Ok((r, true))
+            }
+            Backend::Sqlite(_) => Ok((
+                self.redeem_code_sql(code_hash, &grant, refresh.as_ref())
+                    .await?,
+                false,
+            )),
+        }
+    }
+
     async fn consume_login_attempt(
         &self,
         id_hash: &str,
@@ -404,6 +480,16 @@ impl AuthorizationStore for SqlStore {
         now: i64,
     ) -> Result<LoginAttempt, StoreError> {
         self.consume_login_attempt_sql(id_hash, max_attempts, now)
+            .await
+    }
+
+    async fn consume_login_attempt_reading(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<(LoginAttempt, Option<PendingAuthorization>), StoreError> {
+        self.consume_login_attempt_reading_sql(id_hash, max_attempts, now)
             .await
     }
 }
@@ -432,7 +518,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError> {
-        let row: Option<GrantRow> = on_pool!(self, |pool| sqlx::query_as(SELECT_GRANT)
+        let row: Option<GrantRow> = on_conn!(self, |pool| sqlx::query_as(SELECT_GRANT)
             .bind(grant_id)
             .fetch_optional(pool)
             .await)
@@ -486,12 +572,78 @@ impl TokenStore for SqlStore {
     }
 
     async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
-        let row: Option<RefreshRow> = on_pool!(self, |pool| sqlx::query_as(SELECT_REFRESH)
+        let row: Option<RefreshRow> = on_conn!(self, |pool| sqlx::query_as(SELECT_REFRESH)
             .bind(token_hash)
             .fetch_optional(pool)
             .await)
         .map_err(map)?;
         row.map(RefreshRow::into_refresh).transpose()
+    }
+
+    async fn get_refresh_with_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshToken, Option<Grant>)>, StoreError> {
+        const SQL: &str = "SELECT r.token_hash, r.grant_id, r.generation, r.issued_at, \
+            r.expires_at, g.client_id, g.subject, g.scope, g.resource, g.created_at, \
+            g.refresh_generation, g.revoked \
+            FROM oauth_refresh_tokens r LEFT JOIN oauth_grants g ON g.grant_id = r.grant_id \
+            WHERE r.token_hash = $1";
+        #[derive(sqlx::FromRow)]
+        struct Joined {
+            #[sqlx(flatten)]
+            refresh: RefreshRow,
+            client_id: Option<String>,
+            subject: Option<String>,
+            scope: Option<String>,
+            resource: Option<String>,
+            created_at: Option<i64>,
+            refresh_generation: Option<i64>,
+            revoked: Option<bool>,
+        }
+        let row: Option<Joined> = on_conn!(self, |pool| sqlx::query_as(SQL)
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map)?;
+        let Some(j) = row else {
+            return Ok(None);
+        };
+        let grant = match (
+            j.client_id,
+            j.subject,
+            j.scope,
+            j.resource,
+            j.created_at,
+            j.refresh_generation,
+            j.revoked,
+        ) {
+            (
+                Some(client_id),
+                Some(subject),
+                Some(scope),
+                Some(resource),
+                Some(created_at),
+                Some(refresh_generation),
+                Some(revoked),
+            ) => Some(GrantRow {
+                grant_id: j.refresh.grant_id.clone(),
+                client_id,
+                subject,
+                scope,
+                resource,
+                created_at,
+                refresh_generation,
+                revoked,
+            }),
+            _ => None,
+        };
+        // A tombstone (a grant revoked before it was stored) is no grant.
+        let grant = grant
+            .filter(|r| !(r.revoked && r.client_id.is_empty()))
+            .map(GrantRow::into_grant)
+            .transpose()?;
+        Ok(Some((j.refresh.into_refresh()?, grant)))
     }
 
     async fn rotate_refresh(
@@ -503,6 +655,15 @@ impl TokenStore for SqlStore {
     ) -> Result<RotateOutcome, StoreError> {
         const SET_GENERATION: &str =
             "UPDATE oauth_grants SET refresh_generation = $2 WHERE grant_id = $1";
+        // PostgreSQL: one statement for every rotation but a reuse.
+        if let Backend::Postgres(pool) = &self.backend {
+            match rotation::rotate_pg(self, pool, presented_hash, new_hash, now, new_expires_at)
+                .await?
+            {
+                PgRotation::Done(outcome) => return Ok(outcome),
+                PgRotation::Reuse => {}
+            }
+        }
         // One transaction holding the grant's lock from the read of its
         // generation to the write of the new token: concurrent rotations of
         // one grant run one after the other.
@@ -606,7 +767,7 @@ impl UserStore for SqlStore {
     async fn get_user(&self, username: &str) -> Result<Option<User>, StoreError> {
         const SQL: &str =
             "SELECT username, subject, password_hash FROM oauth_users WHERE username = $1";
-        let row: Option<UserRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<UserRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(username)
             .fetch_optional(pool)
             .await)
@@ -618,7 +779,7 @@ impl UserStore for SqlStore {
         const SQL: &str = "INSERT INTO oauth_users (username, subject, password_hash) \
             VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE \
             SET subject = excluded.subject, password_hash = excluded.password_hash";
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&user.username)
             .bind(&user.subject)
             .bind(&user.password_hash)

@@ -12,9 +12,9 @@ use oauth_mcp_core::store::{
     BrowserSession, RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord,
 };
 
+use crate::SqlStore;
 use crate::error::map;
 use crate::rows::generation_to_db;
-use crate::{Backend, SqlStore};
 
 macro_rules! flow_cols {
     () => {
@@ -137,7 +137,7 @@ impl UpstreamStore for SqlStore {
             flow_cols!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         );
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&f.state_hash)
             .bind(&f.provider)
             .bind(&f.pkce_verifier)
@@ -167,7 +167,7 @@ impl UpstreamStore for SqlStore {
             "DELETE FROM oauth_upstream_flows WHERE state_hash = $1 RETURNING ",
             flow_cols!()
         );
-        let row: Option<FlowRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<FlowRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(state_hash)
             .fetch_optional(pool)
             .await)
@@ -181,7 +181,7 @@ impl UpstreamStore for SqlStore {
             ON CONFLICT (subject, client_id) DO UPDATE SET scope = excluded.scope, \
             granted_at = excluded.granted_at, expires_at = excluded.expires_at";
         let scope = c.scope.to_string();
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&c.subject)
             .bind(&c.client_id)
             .bind(&scope)
@@ -201,7 +201,7 @@ impl UpstreamStore for SqlStore {
     ) -> Result<Option<RememberedConsent>, StoreError> {
         const SQL: &str = "SELECT subject, client_id, scope, granted_at, expires_at \
             FROM oauth_consents WHERE subject = $1 AND client_id = $2 AND expires_at > $3";
-        let row: Option<ConsentRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<ConsentRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(subject)
             .bind(client_id)
             .bind(now)
@@ -213,7 +213,7 @@ impl UpstreamStore for SqlStore {
 
     async fn revoke_consent(&self, subject: &str, client_id: &str) -> Result<bool, StoreError> {
         const SQL: &str = "DELETE FROM oauth_consents WHERE subject = $1 AND client_id = $2";
-        let n = on_pool!(self, |pool| sqlx::query(SQL)
+        let n = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(subject)
             .bind(client_id)
             .execute(pool)
@@ -233,7 +233,7 @@ impl UpstreamStore for SqlStore {
             token_cols!(),
             " FROM oauth_upstream_tokens WHERE subject = $1 AND provider = $2"
         );
-        let row: Option<TokensRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<TokensRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(subject)
             .bind(provider)
             .fetch_optional(pool)
@@ -252,7 +252,7 @@ impl UpstreamStore for SqlStore {
              version = excluded.version, updated_at = excluded.updated_at"
         );
         let version = generation_to_db(t.version)?;
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&t.subject)
             .bind(&t.provider)
             .bind(&t.sealed)
@@ -278,7 +278,7 @@ impl UpstreamStore for SqlStore {
             WHERE subject = $1 AND provider = $2 AND version = $8";
         let version = generation_to_db(t.version)?;
         let expected = generation_to_db(expected_version)?;
-        let n = on_pool!(self, |pool| sqlx::query(SQL)
+        let n = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&t.subject)
             .bind(&t.provider)
             .bind(&t.sealed)
@@ -300,7 +300,7 @@ impl UpstreamStore for SqlStore {
         provider: &str,
     ) -> Result<bool, StoreError> {
         const SQL: &str = "DELETE FROM oauth_upstream_tokens WHERE subject = $1 AND provider = $2";
-        let n = on_pool!(self, |pool| sqlx::query(SQL)
+        let n = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(subject)
             .bind(provider)
             .execute(pool)
@@ -313,7 +313,7 @@ impl UpstreamStore for SqlStore {
     async fn insert_browser_session(&self, b: BrowserSession) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO oauth_browser_sessions (id_hash, subject, created_at, \
             expires_at) VALUES ($1, $2, $3, $4)";
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_conn!(self, |pool| sqlx::query(SQL)
             .bind(&b.id_hash)
             .bind(&b.subject)
             .bind(b.created_at)
@@ -334,7 +334,7 @@ impl UpstreamStore for SqlStore {
     ) -> Result<Option<BrowserSession>, StoreError> {
         const SQL: &str = "SELECT id_hash, subject, created_at, expires_at \
             FROM oauth_browser_sessions WHERE id_hash = $1 AND expires_at > $2";
-        let row: Option<SessionRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<SessionRow> = on_conn!(self, |pool| sqlx::query_as(SQL)
             .bind(id_hash)
             .bind(now)
             .fetch_optional(pool)
@@ -350,7 +350,7 @@ impl UpstreamStore for SqlStore {
 
     async fn delete_browser_session(&self, id_hash: &str) -> Result<bool, StoreError> {
         const SQL: &str = "DELETE FROM oauth_browser_sessions WHERE id_hash = $1";
-        let n = on_pool!(self, |pool| sqlx::query(SQL)
+        let n = on_conn!(self, |pool| sqlx::query(SQL)
             .bind(id_hash)
             .execute(pool)
             .await

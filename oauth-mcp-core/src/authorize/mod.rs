@@ -19,7 +19,7 @@ use crate::login_throttle::LoginRefusal;
 use crate::scope::ScopeSet;
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
-use crate::store::{AuthorizationCode, PendingAuthorization, PendingCaps, PendingInsert};
+use crate::store::{CodeIssue, PendingAuthorization, PendingCaps, PendingInsert};
 
 pub use request::{AuthorizeRequest, LoginAction, LoginForm};
 #[cfg(feature = "upstream")]
@@ -333,8 +333,17 @@ impl AuthServer {
             Ok(None) => return Err(gone()),
             Err(e) => return Err(error_page(503, &e.into())),
         };
+        let client = self.pending_client(&pending).await?;
+        Ok((id_hash, pending, client))
+    }
+
+    /// The client of a pending request, or the page to show.
+    async fn pending_client(
+        &self,
+        pending: &PendingAuthorization,
+    ) -> Result<Client, AuthorizeOutcome> {
         match self.find_client(&pending.client_id).await {
-            Ok(Some(c)) => Ok((id_hash, pending, c)),
+            Ok(Some(c)) => Ok(c),
             Ok(None) => Err(error_page(400, &Self::unknown_client(&pending.client_id))),
             Err(e) => Err(error_page(server_side_status(&e).unwrap_or(400), &e)),
         }
@@ -347,25 +356,31 @@ impl AuthServer {
         let Some(request_id) = &form.request_id else {
             return gone();
         };
-        let (id_hash, pending, client) = match self.pending(request_id.secret()).await {
-            Ok(v) => v,
-            Err(page) => return page,
-        };
         if form.action == LoginAction::Deny {
-            return self.deny(&id_hash, &pending).await;
+            return match self.pending(request_id.secret()).await {
+                Ok((id_hash, pending, _)) => self.deny(&id_hash, &pending).await,
+                Err(page) => page,
+            };
         }
         // At most N password checks per request, and a backoff per
-        // username (the same whether or not the user exists).
+        // username (the same whether or not the user exists). Counting the
+        // attempt also reads the request: one store step.
+        let id_hash = hash_secret(request_id.secret());
         let now = self.now();
-        let permit = match self
+        let (permit, pending) = match self
             .login_throttle
-            .begin(self.store.as_ref(), &id_hash, &form.username, now)
+            .begin_reading(self.store.as_ref(), &id_hash, &form.username, now)
             .await
         {
-            Ok(p) => p,
+            Ok(v) => v,
             Err(LoginRefusal::RequestGone) => return gone(),
             Err(LoginRefusal::RequestExhausted) => return exhausted(),
             Err(r @ LoginRefusal::UsernameBackoff { .. }) => {
+                // Nothing was counted; the form is shown again.
+                let (_, pending, client) = match self.pending(request_id.secret()).await {
+                    Ok(v) => v,
+                    Err(page) => return page,
+                };
                 AuditEvent::LoginFailed {
                     client_id: &pending.client_id,
                     username: &form.username,
@@ -382,6 +397,10 @@ impl AuthServer {
                 return AuthorizeOutcome::ShowLogin(view);
             }
             Err(LoginRefusal::Store(e)) => return error_page(503, &e.into()),
+        };
+        let client = match self.pending_client(&pending).await {
+            Ok(c) => c,
+            Err(page) => return page,
         };
         match self
             .authenticator
@@ -506,29 +525,21 @@ impl AuthServer {
         subject: &str,
     ) -> AuthorizeOutcome {
         let now = self.now();
-        let pending = match self.store.take_pending(id_hash, now).await {
-            Ok(Some(p)) => p,
-            Ok(None) => return gone(),
-            Err(e) => return self.refuse_pending(&pending, &e.into()),
-        };
         let code = random_token();
-        let record = AuthorizationCode {
+        let issue = CodeIssue {
             code_hash: hash_secret(&code),
             grant_id: random_token(),
-            client_id: pending.client_id.clone(),
-            redirect_uri: pending.redirect_uri.clone(),
-            redirect_uri_explicit: pending.redirect_uri_explicit,
-            code_challenge: pending.code_challenge.clone(),
-            code_challenge_method: pending.code_challenge_method,
             scope: scope.clone(),
-            resource: pending.resource.clone(),
             subject: subject.to_owned(),
             issued_at: now,
             expires_at: now + self.cfg.code_ttl,
         };
-        if let Err(e) = self.store.insert_code(record).await {
-            return self.refuse_pending(&pending, &e.into());
-        }
+        // One store step: the request is spent and its code stored together.
+        let pending = match self.store.take_pending_into_code(id_hash, now, issue).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return gone(),
+            Err(e) => return self.refuse_pending(&pending, &e.into()),
+        };
         AuditEvent::CodeIssued {
             client_id: &pending.client_id,
             redirect_uri: &pending.redirect_uri,

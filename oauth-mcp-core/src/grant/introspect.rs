@@ -49,8 +49,12 @@ impl AuthServer {
         let operator =
             client.trusted || self.cfg.pre_registered_client(&client.client_id).is_some();
         let may_see = |owner: &str| operator || owner == client.client_id;
-        if let Some(r) = self.store.get_refresh(&hash_secret(token)).await? {
-            let Some(g) = self.store.get_grant(&r.grant_id).await? else {
+        if let Some((r, g)) = self
+            .store
+            .get_refresh_with_grant(&hash_secret(token))
+            .await?
+        {
+            let Some(g) = g else {
                 return Ok(inactive);
             };
             if g.revoked || r.expires_at <= now || !may_see(&g.client_id) {

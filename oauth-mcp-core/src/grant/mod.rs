@@ -20,7 +20,7 @@ use crate::resource::ResourceUri;
 use crate::scope::{OFFLINE_ACCESS, ScopeSet};
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
-use crate::store::{CodeRedemption, Grant, RefreshToken, RotateOutcome};
+use crate::store::{CodeRedemption, FirstToken, Grant, RefreshToken, RotateOutcome};
 use crate::token::MintRequest;
 
 /// A successful token response (RFC 6749 §5.1). `Debug` and `Display` never
@@ -126,8 +126,10 @@ impl AuthServer {
         }
         match grant_type {
             "authorization_code" => {
-                let tokens = self.code_grant(form, &client).await?;
-                self.first_token(client).await;
+                let (tokens, recorded) = self.code_grant(form, &client).await?;
+                if !recorded {
+                    self.first_token(client).await;
+                }
                 Ok(tokens)
             }
             _ => self.refresh_grant(form, &client).await,
@@ -138,17 +140,25 @@ impl AuthServer {
     /// lifetime, not the unused-registration expiry. Failing to record it
     /// only leaves the early expiry, so the tokens are sent regardless.
     async fn first_token(&self, mut client: crate::client::Client) {
-        if !client.awaiting_first_token {
+        let Some(first) = self.first_token_of(&client) else {
             return;
-        }
+        };
         client.awaiting_first_token = false;
-        client.expires_at = self
-            .cfg
-            .registered_client_ttl
-            .map(|ttl| client.created_at.saturating_add(ttl));
+        client.expires_at = first.expires_at;
         if let Err(e) = self.store.update_client(client).await {
             tracing::warn!(target: "oauth_mcp::store", error = %e, "could not record a registration's first token; it keeps the unused-registration expiry");
         }
+    }
+
+    /// What a client's first token changes, if it awaits one.
+    fn first_token_of(&self, client: &Client) -> Option<FirstToken> {
+        client.awaiting_first_token.then(|| FirstToken {
+            client_id: client.client_id.clone(),
+            expires_at: self
+                .cfg
+                .registered_client_ttl
+                .map(|ttl| client.created_at.saturating_add(ttl)),
+        })
     }
 
     fn check_resource_param(&self, form: &Params, bound: &ResourceUri) -> Result<(), OAuthError> {
@@ -165,11 +175,13 @@ impl AuthServer {
         Ok(())
     }
 
+    /// The code grant; `true` if the store recorded the client's first
+    /// token with the redemption.
     async fn code_grant(
         &self,
         form: &Params,
         client: &Client,
-    ) -> Result<TokenResponse, OAuthError> {
+    ) -> Result<(TokenResponse, bool), OAuthError> {
         let code = form.required("code")?;
         let verifier = form.single("code_verifier")?.ok_or_else(|| {
             OAuthError::invalid_request("missing code_verifier: PKCE is required")
@@ -235,18 +247,24 @@ impl AuthServer {
             issued_at: now,
             expires_at: now + self.cfg.refresh_token_ttl,
         });
-        match self
+        let (redemption, recorded) = self
             .store
-            .redeem_code(&code_hash, grant.clone(), refresh_record)
-            .await?
-        {
+            .redeem_code_with_first_token(
+                &code_hash,
+                grant.clone(),
+                refresh_record,
+                self.first_token_of(client),
+            )
+            .await?;
+        match redemption {
             CodeRedemption::Redeemed(_) => {}
             CodeRedemption::Replayed { grant_id } => {
                 return Err(self.code_replayed(client, code, &grant_id).await?);
             }
             CodeRedemption::NotFound => return Err(code_unknown()),
         }
-        self.issue(&grant, &grant.scope, issue_refresh.then_some(refresh))
+        let tokens = self.issue(&grant, &grant.scope, issue_refresh.then_some(refresh))?;
+        Ok((tokens, recorded))
     }
 
     /// A spent code presented again: revokes every token of its grant
@@ -282,16 +300,12 @@ impl AuthServer {
                 "the refresh token is unknown, expired or revoked; authorize again",
             )
         };
-        let record = self
+        let (_, grant) = self
             .store
-            .get_refresh(&presented_hash)
+            .get_refresh_with_grant(&presented_hash)
             .await?
             .ok_or_else(invalid)?;
-        let grant = self
-            .store
-            .get_grant(&record.grant_id)
-            .await?
-            .ok_or_else(invalid)?;
+        let grant = grant.ok_or_else(invalid)?;
         if grant.client_id != client.client_id {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was issued to another client",

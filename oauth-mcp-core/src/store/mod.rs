@@ -118,6 +118,45 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
 }
 
+/// What a code adds to the pending request it comes from (see
+/// [`AuthorizationStore::take_pending_into_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeIssue {
+    /// base64url(SHA-256(code)).
+    pub code_hash: String,
+    /// The grant the code starts.
+    pub grant_id: String,
+    /// Granted scopes.
+    pub scope: ScopeSet,
+    /// Authenticated user.
+    pub subject: String,
+    /// Unix time issued.
+    pub issued_at: i64,
+    /// Unix time of expiry.
+    pub expires_at: i64,
+}
+
+impl CodeIssue {
+    /// The code for `pending`: its client, redirect URI, PKCE challenge and
+    /// resource, with this issue's hash, grant, scopes, subject and times.
+    pub fn code_for(self, pending: &PendingAuthorization) -> AuthorizationCode {
+        AuthorizationCode {
+            code_hash: self.code_hash,
+            grant_id: self.grant_id,
+            client_id: pending.client_id.clone(),
+            redirect_uri: pending.redirect_uri.clone(),
+            redirect_uri_explicit: pending.redirect_uri_explicit,
+            code_challenge: pending.code_challenge.clone(),
+            code_challenge_method: pending.code_challenge_method,
+            scope: self.scope,
+            resource: pending.resource.clone(),
+            subject: self.subject,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 /// A stored code, as [`AuthorizationStore::get_code`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCode {
@@ -139,6 +178,17 @@ pub enum CodeRedemption {
     },
     /// No such code.
     NotFound,
+}
+
+/// A registration's first token (see
+/// [`AuthorizationStore::redeem_code_with_first_token`]): from then on the
+/// client has the registration lifetime, not the unused-registration expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstToken {
+    /// The client.
+    pub client_id: String,
+    /// Its expiry from now on (`None`: never).
+    pub expires_at: Option<i64>,
 }
 
 /// A grant: what one authorization gave one client for one user; every
@@ -262,6 +312,27 @@ pub trait AuthorizationStore: Send + Sync {
     ) -> Result<Option<PendingAuthorization>, StoreError>;
     /// Stores a new code.
     async fn insert_code(&self, code: AuthorizationCode) -> Result<(), StoreError>;
+    /// Takes a pending request as [`AuthorizationStore::take_pending`] does
+    /// and stores the code it yields, as one step: the code's client,
+    /// redirect URI, PKCE challenge and resource are the taken request's,
+    /// the rest is `issue`'s. `None` (and no code stored) if the request is
+    /// unknown, expired or already taken; a failure stores no code, and
+    /// stores may then leave the request in place.
+    ///
+    /// The default takes, then inserts (two operations); a database store
+    /// can do both in one statement.
+    async fn take_pending_into_code(
+        &self,
+        id_hash: &str,
+        now: i64,
+        issue: CodeIssue,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let Some(pending) = self.take_pending(id_hash, now).await? else {
+            return Ok(None);
+        };
+        self.insert_code(issue.code_for(&pending)).await?;
+        Ok(Some(pending))
+    }
     /// Reads a code without spending it (expired codes included: the engine
     /// decides about expiry); `None` if unknown or purged.
     async fn get_code(&self, code_hash: &str) -> Result<Option<StoredCode>, StoreError>;
@@ -283,6 +354,22 @@ pub trait AuthorizationStore: Send + Sync {
         grant: Grant,
         refresh: Option<RefreshToken>,
     ) -> Result<CodeRedemption, StoreError>;
+    /// [`AuthorizationStore::redeem_code`] that, when the code is redeemed,
+    /// also records the client's `first_token` (if the stored client still
+    /// awaits it: `awaiting_first_token` cleared, `expires_at` set) in the
+    /// same step; the `bool` says whether the store recorded it. The default
+    /// only redeems and says `false`: the caller then records the first
+    /// token with [`ClientStore::update_client`].
+    async fn redeem_code_with_first_token(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+        first_token: Option<FirstToken>,
+    ) -> Result<(CodeRedemption, bool), StoreError> {
+        let _ = first_token;
+        Ok((self.redeem_code(code_hash, grant, refresh).await?, false))
+    }
     /// Counts one login attempt on a pending request, atomically: of
     /// concurrent calls on a request with one attempt left, exactly one is
     /// [`LoginAttempt::Granted`]. A request whose `max_attempts` are used up
@@ -294,6 +381,25 @@ pub trait AuthorizationStore: Send + Sync {
         max_attempts: u32,
         now: i64,
     ) -> Result<LoginAttempt, StoreError>;
+    /// [`AuthorizationStore::consume_login_attempt`], and with a granted
+    /// attempt the request as [`AuthorizationStore::get_pending`] reads it
+    /// (`None` if it went in the meantime). The default makes the two calls;
+    /// a database store can count and read in one statement.
+    async fn consume_login_attempt_reading(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<(LoginAttempt, Option<PendingAuthorization>), StoreError> {
+        let attempt = self
+            .consume_login_attempt(id_hash, max_attempts, now)
+            .await?;
+        let pending = match attempt {
+            LoginAttempt::Granted { .. } => self.get_pending(id_hash, now).await?,
+            LoginAttempt::Exhausted | LoginAttempt::Unknown => None,
+        };
+        Ok((attempt, pending))
+    }
 }
 
 /// Grants and refresh tokens.
@@ -322,6 +428,19 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_grant(&self, grant_id: &str) -> Result<bool, StoreError>;
     /// Looks a refresh token up by hash (expired ones included).
     async fn get_refresh(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+    /// [`TokenStore::get_refresh`] and, for a token found,
+    /// [`TokenStore::get_grant`] of its grant, as one read. The default
+    /// makes the two calls; a database store can join them.
+    async fn get_refresh_with_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshToken, Option<Grant>)>, StoreError> {
+        let Some(r) = self.get_refresh(token_hash).await? else {
+            return Ok(None);
+        };
+        let g = self.get_grant(&r.grant_id).await?;
+        Ok(Some((r, g)))
+    }
     /// Rotates atomically: applies [`decide_rotation`] to the presented token
     /// and, unless it is a reuse, stores `new_hash` at the resulting generation.
     async fn rotate_refresh(

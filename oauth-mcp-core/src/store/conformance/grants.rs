@@ -67,6 +67,77 @@ pub async fn pending_requests(store: Arc<dyn Store>) {
         None,
         "a taken request is gone"
     );
+
+    // Taken into a code: once, also under a race; the code is the request's.
+    let p = sample_pending(NOW);
+    store
+        .insert_pending(p.clone())
+        .await
+        .expect("insert_pending");
+    let issue = |n: usize| CodeIssue {
+        code_hash: id(&format!("code{n}")),
+        grant_id: id("grant"),
+        scope: p.scope.clone(),
+        subject: "alice".into(),
+        issued_at: NOW,
+        expires_at: NOW + 600,
+    };
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|n| {
+            let s = store.clone();
+            let (h, i) = (p.id_hash.clone(), issue(n));
+            tokio::spawn(async move {
+                let got = s
+                    .take_pending_into_code(&h, NOW, i.clone())
+                    .await
+                    .expect("take_pending_into_code");
+                let code = s.get_code(&i.code_hash).await.expect("get_code");
+                (got, i, code)
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        let (got, i, code) = t.await.expect("task");
+        match got {
+            Some(got) => {
+                assert_eq!(got, p, "the taken request reads back as stored");
+                assert_eq!(
+                    code,
+                    Some(StoredCode {
+                        code: i.code_for(&p),
+                        spent: false
+                    }),
+                    "the code is stored with the request's client, redirect URI, PKCE and resource"
+                );
+                won += 1;
+            }
+            None => assert_eq!(code, None, "a request not taken stores no code"),
+        }
+    }
+    assert_eq!(
+        won, 1,
+        "exactly one of {RACERS} concurrent take_pending_into_code calls gets the request"
+    );
+    let expired = sample_pending(NOW);
+    store
+        .insert_pending(expired.clone())
+        .await
+        .expect("insert_pending");
+    let late = issue(RACERS);
+    assert_eq!(
+        store
+            .take_pending_into_code(&expired.id_hash, expired.expires_at, late.clone())
+            .await
+            .expect("take_pending_into_code"),
+        None,
+        "an expired request yields no code"
+    );
+    assert_eq!(
+        store.get_code(&late.code_hash).await.expect("get_code"),
+        None,
+        "an expired request stores no code"
+    );
 }
 
 /// Codes: read without spending; spent together with their grant, once,
@@ -209,6 +280,93 @@ pub async fn codes(store: Arc<dyn Store>) {
         store.get_refresh(&r.token_hash).await.expect("get_refresh"),
         None,
         "a failed redemption stores no refresh token"
+    );
+
+    // With the client's first token: recorded with the redemption, or left
+    // to the caller (the store says which); a replay records nothing.
+    let client = sample_client();
+    assert!(client.awaiting_first_token);
+    store
+        .insert_client(client.clone())
+        .await
+        .expect("insert_client");
+    let g = sample_grant(NOW);
+    let code = sample_code(NOW, &g.grant_id);
+    store.insert_code(code.clone()).await.expect("insert_code");
+    let first = FirstToken {
+        client_id: client.client_id.clone(),
+        expires_at: Some(NOW + 86_400),
+    };
+    let rt = refresh_for(&g, NOW);
+    let (out, recorded) = store
+        .redeem_code_with_first_token(
+            &code.code_hash,
+            g.clone(),
+            Some(rt.clone()),
+            Some(first.clone()),
+        )
+        .await
+        .expect("redeem_code_with_first_token");
+    assert_eq!(out, CodeRedemption::Redeemed(code.clone()));
+    assert_eq!(
+        store
+            .get_refresh_with_grant(&rt.token_hash)
+            .await
+            .expect("get_refresh_with_grant"),
+        Some((rt.clone(), Some(g.clone()))),
+        "a refresh token reads back with its grant"
+    );
+    assert_eq!(
+        store
+            .get_refresh_with_grant(&id("rt"))
+            .await
+            .expect("get_refresh_with_grant"),
+        None,
+        "an unknown refresh token"
+    );
+    let stored = store
+        .get_client(&client.client_id)
+        .await
+        .expect("get_client")
+        .expect("the client is stored");
+    if recorded {
+        assert!(
+            !stored.awaiting_first_token && stored.expires_at == first.expires_at,
+            "a recorded first token clears the flag and sets the expiry: {stored:?}"
+        );
+    } else {
+        assert_eq!(stored, client, "an unrecorded first token changes nothing");
+    }
+    let other = sample_client();
+    store
+        .insert_client(other.clone())
+        .await
+        .expect("insert_client");
+    let (out, _) = store
+        .redeem_code_with_first_token(
+            &code.code_hash,
+            sample_grant_with_id(&g.grant_id, NOW),
+            None,
+            Some(FirstToken {
+                client_id: other.client_id.clone(),
+                expires_at: None,
+            }),
+        )
+        .await
+        .expect("redeem_code_with_first_token");
+    assert_eq!(
+        out,
+        CodeRedemption::Replayed {
+            grant_id: g.grant_id.clone()
+        }
+    );
+    assert_eq!(
+        store
+            .get_client(&other.client_id)
+            .await
+            .expect("get_client"),
+        Some(other),
+        "a replayed code records no first token"
     );
 }
 

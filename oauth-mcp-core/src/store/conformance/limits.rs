@@ -174,6 +174,43 @@ pub async fn login_attempts(store: Arc<dyn Store>) {
         "a request with attempts used is still taken whole"
     );
 
+    // Counting and reading in one step.
+    let p = sample_pending(NOW);
+    store
+        .insert_pending(p.clone())
+        .await
+        .expect("insert_pending");
+    let reading = |h: String, now: i64| {
+        let s = store.clone();
+        async move {
+            s.consume_login_attempt_reading(&h, 2, now)
+                .await
+                .expect("consume_login_attempt_reading")
+        }
+    };
+    for remaining in (0..2).rev() {
+        assert_eq!(
+            reading(p.id_hash.clone(), NOW).await,
+            (LoginAttempt::Granted { remaining }, Some(p.clone())),
+            "a granted attempt reads the request as stored"
+        );
+    }
+    assert_eq!(
+        reading(p.id_hash.clone(), NOW).await,
+        (LoginAttempt::Exhausted, None),
+        "past the last attempt: exhausted, nothing read"
+    );
+    assert_eq!(
+        reading(p.id_hash.clone(), NOW).await,
+        (LoginAttempt::Unknown, None),
+        "a discarded request is unknown"
+    );
+    assert_eq!(
+        reading(expired.id_hash.clone(), NOW).await,
+        (LoginAttempt::Unknown, None),
+        "an expired request is unknown"
+    );
+
     // A race: exactly `max` attempts are granted.
     let max = 10u32;
     let p = sample_pending(NOW);
