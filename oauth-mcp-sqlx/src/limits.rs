@@ -99,9 +99,9 @@ impl RateLimitStore for SqlStore {
 }
 
 impl SqlStore {
-    /// [`AuthorizationStore::consume_login_attempt`]: one conditional
-    /// `UPDATE … RETURNING` counts the attempt; of concurrent callers on the
-    /// last attempt exactly one gets the row back.
+    /// [`AuthorizationStore::consume_login_attempt`]: the statement of
+    /// [`consume_login_attempt_reading_sql`](Self::consume_login_attempt_reading_sql),
+    /// whose request is not needed here.
     ///
     /// [`AuthorizationStore::consume_login_attempt`]: oauth_mcp_core::store::AuthorizationStore::consume_login_attempt
     pub(crate) async fn consume_login_attempt_sql(
@@ -110,25 +110,15 @@ impl SqlStore {
         max_attempts: u32,
         now: i64,
     ) -> Result<LoginAttempt, StoreError> {
-        const COUNT: &str = "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
-            WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
-            RETURNING login_attempts";
-        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-        let counted: Option<(i32,)> = on_conn!(self, |pool| sqlx::query_as(COUNT)
-            .bind(id_hash)
-            .bind(now)
-            .bind(max)
-            .fetch_optional(pool)
-            .await)
-        .map_err(map)?;
-        match counted {
-            Some((used,)) => Ok(granted(max, used)),
-            None => self.discard_exhausted(id_hash, max, now).await,
-        }
+        self.consume_login_attempt_reading_sql(id_hash, max_attempts, now)
+            .await
+            .map(|(attempt, _)| attempt)
     }
 
-    /// [`AuthorizationStore::consume_login_attempt_reading`]: the counting
-    /// `UPDATE … RETURNING` also returns the request.
+    /// [`AuthorizationStore::consume_login_attempt_reading`]: one
+    /// conditional `UPDATE … RETURNING` counts the attempt and returns the
+    /// request; of concurrent callers on the last attempt exactly one gets
+    /// the row back.
     ///
     /// [`AuthorizationStore::consume_login_attempt_reading`]: oauth_mcp_core::store::AuthorizationStore::consume_login_attempt_reading
     pub(crate) async fn consume_login_attempt_reading_sql(
