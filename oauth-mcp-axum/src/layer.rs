@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -35,22 +36,43 @@ impl<S> Layer<S> for BearerLayer {
     type Service = Bearer<S>;
     fn layer(&self, inner: S) -> Self::Service {
         Bearer {
-            inner,
+            template: Arc::new(inner),
+            ready: None,
             rs: self.rs.clone(),
         }
     }
 }
 
 /// The service [`BearerLayer`] produces.
-#[derive(Debug, Clone)]
+///
+/// The wrapped service is kept once, shared by every clone of this one
+/// (axum clones the route's service for each request): each call takes its
+/// own clone of it, made when it is driven ready, so a request clones the
+/// wrapped service once, not twice (for a `MethodRouter`, each clone copies
+/// its method table and allocates).
+#[derive(Debug)]
 pub struct Bearer<S> {
-    inner: S,
+    /// The service as wrapped, never called: what each call clones.
+    template: Arc<S>,
+    /// The clone driven ready by `poll_ready`, which the next `call` takes.
+    ready: Option<S>,
     rs: ResourceServer,
+}
+
+impl<S> Clone for Bearer<S> {
+    /// Shares the wrapped service; the clone is driven ready on its own.
+    fn clone(&self) -> Self {
+        Self {
+            template: Arc::clone(&self.template),
+            ready: None,
+            rs: self.rs.clone(),
+        }
+    }
 }
 
 impl<S> Service<Request> for Bearer<S>
 where
-    S: Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Response: IntoResponse,
     S::Future: Send + 'static,
 {
@@ -59,14 +81,20 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+        let template = &self.template;
+        self.ready
+            .get_or_insert_with(|| S::clone(template))
+            .poll_ready(cx)
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
         let rs = self.rs.clone();
-        // Use the service that was driven ready; leave a fresh clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The clone that was driven ready. Without `poll_ready` first (a
+        // breach of tower's contract), a fresh clone, driven ready below.
+        let (mut inner, polled) = match self.ready.take() {
+            Some(ready) => (ready, true),
+            None => (S::clone(&self.template), false),
+        };
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let (body, bytes) = match rs.body_limit(&parts) {
@@ -80,6 +108,9 @@ where
                 Protection::Respond(r) => Ok(into_axum(r)),
                 Protection::Allow(ctx) => {
                     parts.extensions.insert(ctx);
+                    if !polled {
+                        std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+                    }
                     let mut resp = inner
                         .call(Request::from_parts(parts, body))
                         .await?
