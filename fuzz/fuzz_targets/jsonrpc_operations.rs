@@ -10,13 +10,20 @@
 //! Checked against a model of the configuration: the request passes iff
 //! the token holds `mcp` and, when any operation in the body or headers
 //! needs it, `admin`; a refusal for scope is 403 `insufficient_scope` naming
-//! what is missing; an outage is 503.
+//! what is missing; an outage is 503. A body the guard cannot read for
+//! certain needs `admin` too (every per-operation scope) if it may name an
+//! operation (a scoped method literally, or a backslash): one that
+//! `serde_json::Value` refuses (not UTF-8 JSON, nested deeper than 128, a
+//! number beyond `f64`), or
+//! whose message names `method` or `params` twice, or whose object
+//! `params` names `name` or `uri` twice.
 #![no_main]
 
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use oauth_mcp_core::ErrorCode;
 use oauth_mcp_fuzz::{block_on, fields, resource_server};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// True if the operation (method, name) needs `admin` in the fuzz
@@ -35,10 +42,98 @@ fn needs_admin(method: &str, name: &str) -> bool {
     }
 }
 
+/// Where a value sits: the body, an element of a batch, a message's
+/// `params`, or elsewhere.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    Body,
+    Element,
+    Params,
+}
+
+/// Sets `.1` if a message or its `params` repeats a key the guard reads.
+struct Repeats<'a>(At, &'a std::cell::Cell<bool>);
+
+impl<'de> DeserializeSeed<'de> for Repeats<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Repeats<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let watched: &[&str] = match self.0 {
+            At::Body | At::Element => &["method", "params"],
+            At::Params => &["name", "uri"],
+        };
+        let mut seen = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if watched.contains(&key.as_str()) {
+                if seen.contains(&key) {
+                    self.1.set(true);
+                }
+                seen.push(key.clone());
+            }
+            if key == "params" && self.0 != At::Params {
+                map.next_value_seed(Repeats(At::Params, self.1))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.0 == At::Body {
+            while seq
+                .next_element_seed(Repeats(At::Element, self.1))?
+                .is_some()
+            {}
+        } else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        }
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 fn body_needs_admin(body: &[u8]) -> bool {
+    // A body that cannot name an operation (no method with scopes in it
+    // literally, no escape) needs nothing, JSON or not; one that may and
+    // that the guard cannot read for certain needs every scope.
+    let may_name = body.contains(&b'\\')
+        || ["tools/call", "resources/read", "prompts/get"]
+            .iter()
+            .any(|m| body.windows(m.len()).any(|w| w == m.as_bytes()));
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return false;
+        return may_name;
     };
+    let repeats = std::cell::Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    if Repeats(At::Body, &repeats).deserialize(&mut de).is_err() || repeats.get() {
+        return may_name;
+    }
     let one = |m: &Value| {
         let Some(method) = m.get("method").and_then(Value::as_str) else {
             return false;

@@ -564,34 +564,48 @@ both!(mcp_calls_on_a_kept_alive_connection);
 // ============================================================ malformed input
 
 /// Malformed JSON-RPC to the protected MCP endpoint gets a JSON-RPC error
-/// body, not a plain-text 415.
+/// body, not a plain-text 415: truncated JSON, and the bodies the guard
+/// cannot read for certain (a byte that is not UTF-8 beside a scoped call,
+/// `method` twice).
 async fn malformed_jsonrpc_gets_jsonrpc_error(flavor: Flavor) {
     let server = Server::start(flavor, &[]).await;
     let s = session(&server.base, None).await;
-    let r = client()
-        .post(mcp_url(&server.base))
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .bearer_auth(&s.tokens.access)
-        .body("{\"jsonrpc\": \"2.0\", \"method\": ")
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = r.text().await.unwrap_or_default();
-    let v: Value =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"));
-    assert_eq!(status, 400, "{v}");
-    assert_eq!(ct.as_deref(), Some("application/json"));
-    assert_eq!(
-        v,
-        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}})
-    );
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_echo"}"#;
+    let bodies: Vec<Vec<u8>> = vec![
+        b"{\"jsonrpc\": \"2.0\", \"method\": ".to_vec(),
+        // A call a laxer parser would read, beside a byte that is not UTF-8.
+        [call.as_bytes(), b",\"x\":\"\xff\"}"].concat(),
+        // Which `method` a server reads is its parser's choice.
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"admin_echo"}}"#.to_vec(),
+    ];
+    for body in bodies {
+        let shown = String::from_utf8_lossy(&body).into_owned();
+        let r = client()
+            .post(mcp_url(&server.base))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .bearer_auth(&s.tokens.access)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = r.text().await.unwrap_or_default();
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{shown}: {status}: not JSON: {text}"));
+        assert_eq!(status, 400, "{shown}: {v}");
+        assert_eq!(ct.as_deref(), Some("application/json"), "{shown}");
+        assert_eq!(
+            v,
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
+            "{shown}"
+        );
+    }
 }
 both!(malformed_jsonrpc_gets_jsonrpc_error);
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{CORS_EXPOSE_HEADERS, add_cors, error_response, json_response, preflight};
 use crate::bearer::BearerRefusal;
 use crate::error::OAuthError;
-use crate::resource_server::ResourceServer;
+use crate::resource_server::{NotJson, ResourceServer};
 use crate::validate::AuthContext;
 
 /// The response for a refused protected request: its status, the
@@ -45,7 +45,10 @@ pub enum Protection {
 
 /// Decides on a request to the protected MCP endpoint. `body` is the
 /// buffered body when [`ResourceServer::body_limit`] asked for it. CORS
-/// preflights are answered without a token.
+/// preflights are answered without a token. A body that is not UTF-8 JSON
+/// (or that the guard cannot read for certain, see
+/// [`ResourceServer::check`]) is answered with [`jsonrpc_parse_error`]
+/// once the token is accepted, before the scopes are checked.
 pub async fn protect(
     rs: &ResourceServer,
     parts: &http::request::Parts,
@@ -54,17 +57,11 @@ pub async fn protect(
     if parts.method == Method::OPTIONS {
         return Protection::Respond(preflight("GET, POST, DELETE, OPTIONS"));
     }
-    match rs.check(&parts.headers, parts.uri.query(), body).await {
-        Ok(_) if body.is_some_and(|b| !is_json(b)) => Protection::Respond(jsonrpc_parse_error()),
-        Ok(ctx) => Protection::Allow(ctx),
+    match rs.check_json(&parts.headers, parts.uri.query(), body).await {
+        Ok(Ok(ctx)) => Protection::Allow(ctx),
+        Ok(Err(NotJson)) => Protection::Respond(jsonrpc_parse_error()),
         Err(r) => Protection::Respond(refusal_response(&r)),
     }
-}
-
-/// True if `body` is one JSON value (whatever its shape: JSON-RPC rules on
-/// that are the MCP server's).
-fn is_json(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
 /// The JSON-RPC 2.0 answer to a body that is not JSON (§5.1: code -32700,

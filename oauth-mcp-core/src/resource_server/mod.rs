@@ -9,6 +9,7 @@
 //! start otherwise.
 
 mod builder;
+mod jsonrpc;
 mod operations;
 mod template;
 
@@ -24,8 +25,10 @@ use crate::resource::ResourceUri;
 use crate::scope::{ScopeImplication, ScopeSet, missing_scopes};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
-use operations::OperationScopes;
+pub(crate) use jsonrpc::NotJson;
+use jsonrpc::operations_in_body;
 pub(crate) use operations::{MCP_METHOD, MCP_NAME};
+use operations::{Operation, OperationScopes};
 
 pub use builder::ResourceServerBuilder;
 
@@ -109,18 +112,67 @@ impl ResourceServer {
     /// Checks a request to the MCP endpoint: the Bearer token, then the
     /// required scopes and those of every operation in `body` (JSON-RPC,
     /// single or batch) and in the `Mcp-Method`/`Mcp-Name` headers.
+    ///
+    /// A `body` that may name a scoped operation (it contains `tools/call`,
+    /// `resources/read` or `prompts/get`, or a backslash) but that the
+    /// guard cannot read for certain (not UTF-8 JSON as `serde_json::Value`
+    /// reads it, nesting up to 128 and numbers within `f64`, or a message
+    /// naming `method`, `params`, or its `name` or `uri` twice) may name
+    /// any operation: it needs every per-operation scope. Whether a body
+    /// that names none is JSON is not looked at here
+    /// ([`crate::http::protect`] answers a body that is not with a JSON-RPC
+    /// parse error, once the token is accepted).
     pub async fn check(
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
         body: Option<&[u8]>,
     ) -> Result<AuthContext, BearerRefusal> {
-        let i = &self.inner;
-        let refuse = |status, error, description, scope: &ScopeSet| {
-            refusal(&i.metadata_url, status, error, description, scope)
+        let ctx = self.authenticate(headers, query).await?;
+        self.authorize(ctx, headers, || match body {
+            Some(b) => operations_in_body(b, false),
+            None => Ok(Vec::new()),
+        })
+    }
+
+    /// [`check`](Self::check) for [`crate::http::protect`], which refuses a
+    /// body that is not JSON: `Ok(Err(NotJson))` for one, once the token is
+    /// accepted. The body is read once, for both.
+    pub(crate) async fn check_json(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Result<Result<AuthContext, NotJson>, BearerRefusal> {
+        let ctx = self.authenticate(headers, query).await?;
+        let ops = match body.map(|b| operations_in_body(b, true)) {
+            Some(Err(NotJson)) => return Ok(Err(NotJson)),
+            Some(Ok(ops)) => ops,
+            None => Vec::new(),
         };
+        self.authorize(ctx, headers, || Ok(ops)).map(Ok)
+    }
+
+    /// A refusal of this resource (its challenge names its metadata URL).
+    fn refuse(
+        &self,
+        status: u16,
+        error: Option<ErrorCode>,
+        description: String,
+        scope: &ScopeSet,
+    ) -> BearerRefusal {
+        refusal(&self.inner.metadata_url, status, error, description, scope)
+    }
+
+    /// The identity behind the request's Bearer token, or the refusal.
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<AuthContext, BearerRefusal> {
+        let i = &self.inner;
         let token = bearer_token(headers, query, &i.metadata_url)
-            .map_err(|(status, error, why)| refuse(status, error, why, &i.challenge_scopes))?;
+            .map_err(|(status, error, why)| self.refuse(status, error, why, &i.challenge_scopes))?;
         // A cache hit is answered without the validator's boxed future, and
         // without a UTF-8 check (the cache compares bytes, and holds only
         // validated tokens).
@@ -129,7 +181,7 @@ impl ResourceServer {
             None => match simdutf8::basic::from_utf8(token) {
                 Ok(token) => i.validator.validate(token).await,
                 Err(_) => {
-                    return Err(refuse(
+                    return Err(self.refuse(
                         401,
                         Some(ErrorCode::InvalidToken),
                         NOT_ASCII.to_owned(),
@@ -144,7 +196,7 @@ impl ResourceServer {
                 // The cause (a pool timeout, a refused connection) is for
                 // the operator's log, not for the client.
                 tracing::warn!(target: "oauth_mcp::store", reason = %why, "token validation could not reach what it needs");
-                return Err(refuse(
+                return Err(self.refuse(
                     503,
                     Some(ErrorCode::TemporarilyUnavailable),
                     "the authorization server cannot check this token right now (its storage or \
@@ -159,7 +211,7 @@ impl ResourceServer {
                 } else {
                     NOT_ASCII.to_owned()
                 };
-                return Err(refuse(
+                return Err(self.refuse(
                     401,
                     Some(ErrorCode::InvalidToken),
                     why,
@@ -169,15 +221,31 @@ impl ResourceServer {
         };
         // `offline_access` grants nothing here (the library's validators
         // drop it before caching; a custom validator may not).
-        let ctx = ctx.without_offline_access();
+        Ok(ctx.without_offline_access())
+    }
+
+    /// `ctx` if its scopes cover the required ones and those of the
+    /// operations the request names (`body_ops`: those of its body, or
+    /// `NotJson` for a body that may name any; asked only if the token
+    /// lacks a per-operation scope); the refusal otherwise.
+    fn authorize(
+        &self,
+        ctx: AuthContext,
+        headers: &HeaderMap,
+        body_ops: impl FnOnce() -> Result<Vec<Operation>, NotJson>,
+    ) -> Result<AuthContext, BearerRefusal> {
+        let i = &self.inner;
         // Most requests name no operation with scopes of its own: then the
         // required set is what is needed, and nothing is built per request.
         // A token that holds every per-operation scope may call any
-        // operation: its request is not scanned.
+        // operation: its request is not looked at.
         let by_operation = if i.operations.all_held_by(&ctx.scopes) {
             Vec::new()
         } else {
-            i.operations.needed(headers, body)
+            match body_ops() {
+                Ok(ops) => i.operations.needed(headers, &ops),
+                Err(NotJson) => i.operations.every.iter().map(str::to_owned).collect(),
+            }
         };
         let with_operations;
         let needed = if by_operation.is_empty() {
@@ -197,7 +265,7 @@ impl ResourceServer {
             // keeps its other abilities after step-up.
             let challenge =
                 ScopeSet::from_scopes(needed.iter().chain(ctx.scopes.iter()).map(str::to_owned));
-            return Err(refuse(
+            return Err(self.refuse(
                 403,
                 Some(ErrorCode::InsufficientScope),
                 format!(

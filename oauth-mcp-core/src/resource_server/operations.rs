@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use http::{HeaderMap, HeaderName};
-use serde_json::Value;
 
 use super::template::UriTemplate;
 use crate::scope::ScopeSet;
@@ -27,7 +26,7 @@ pub(crate) enum Operation {
 impl Operation {
     /// The operation a JSON-RPC method names with `name` (the `Mcp-Name`
     /// header, or `params.name` / `params.uri`).
-    fn of(method: &str, name: &str) -> Option<Self> {
+    pub(crate) fn of(method: &str, name: &str) -> Option<Self> {
         let name = name.to_owned();
         match method {
             "tools/call" => Some(Self::Tool(name)),
@@ -35,52 +34,6 @@ impl Operation {
             "prompts/get" => Some(Self::Prompt(name)),
             _ => None,
         }
-    }
-}
-
-/// The methods that name an operation (see [`Operation::of`]), split at
-/// their `/`.
-const OPERATION_METHODS: [(&[u8], &[u8]); 3] = [
-    (b"tools", b"call"),
-    (b"resources", b"read"),
-    (b"prompts", b"get"),
-];
-
-/// False only if `body` cannot name an operation: a JSON string without
-/// escapes is its bytes, so a body with no backslash names one of
-/// [`OPERATION_METHODS`] only if it contains it literally. One pass over
-/// the body, looking at each `/`; most MCP requests (`tools/list`,
-/// notifications, results) are decided by it, without parsing the body.
-fn may_name_an_operation(body: &[u8]) -> bool {
-    memchr::memchr2_iter(b'\\', b'/', body).any(|i| {
-        body[i] == b'\\'
-            || OPERATION_METHODS
-                .iter()
-                .any(|(group, verb)| body[..i].ends_with(group) && body[i + 1..].starts_with(verb))
-    })
-}
-
-/// Every operation in a JSON-RPC message or batch; nothing for anything else.
-pub(crate) fn operations_in_body(body: &[u8]) -> Vec<Operation> {
-    if !may_name_an_operation(body) {
-        return Vec::new();
-    }
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return Vec::new();
-    };
-    let one = |m: &Value| -> Option<Operation> {
-        let method = m.get("method")?.as_str()?;
-        let params = m.get("params")?;
-        let key = if method == "resources/read" {
-            "uri"
-        } else {
-            "name"
-        };
-        Operation::of(method, params.get(key)?.as_str()?)
-    };
-    match &v {
-        Value::Array(items) => items.iter().filter_map(one).collect(),
-        other => one(other).into_iter().collect(),
     }
 }
 
@@ -153,15 +106,15 @@ impl OperationScopes {
     }
 
     /// The scopes the operations of a request need, beyond the required
-    /// ones (with repeats; empty, and nothing allocated, for most requests).
-    pub(crate) fn needed(&self, headers: &HeaderMap, body: Option<&[u8]>) -> Vec<String> {
+    /// ones (with repeats; empty, and nothing allocated, for most requests):
+    /// those its body names (`body_ops`, see
+    /// [`super::jsonrpc::operations_in_body`]) and its headers name.
+    pub(crate) fn needed(&self, headers: &HeaderMap, body_ops: &[Operation]) -> Vec<String> {
         let mut out = Vec::new();
         if self.is_empty() {
             return out;
         }
-        for op in body
-            .map(operations_in_body)
-            .unwrap_or_default()
+        for op in body_ops
             .iter()
             .chain(operation_in_headers(headers).as_ref())
         {
@@ -180,52 +133,6 @@ mod tests {
     }
 
     #[test]
-    fn operations_from_bodies() {
-        assert_eq!(
-            operations_in_body(
-                br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#
-            ),
-            vec![Operation::Tool("x".into())]
-        );
-        assert_eq!(
-            operations_in_body(
-                br#"[{"method":"tools/call","params":{"name":"a"}},{"method":"tools/list"},
-                    {"method":"resources/read","params":{"uri":"f://x"}},
-                    {"method":"prompts/get","params":{"name":"p"}}]"#
-            ),
-            vec![
-                Operation::Tool("a".into()),
-                Operation::Resource("f://x".into()),
-                Operation::Prompt("p".into())
-            ]
-        );
-        assert!(operations_in_body(b"not json").is_empty());
-        // Escaped methods are still found (the scan falls back to parsing).
-        assert_eq!(
-            operations_in_body(br#"{"method":"tools\/call","params":{"name":"x"}}"#),
-            vec![Operation::Tool("x".into())]
-        );
-        assert_eq!(
-            operations_in_body(br#"{"method":"\u0074ools/call","params":{"name":"x"}}"#),
-            vec![Operation::Tool("x".into())]
-        );
-        assert!(!may_name_an_operation(
-            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#
-        ));
-        assert!(may_name_an_operation(br#"{"method":"prompts/get"}"#));
-        for (group, verb) in OPERATION_METHODS {
-            let method = format!(
-                "{}/{}",
-                String::from_utf8_lossy(group),
-                String::from_utf8_lossy(verb)
-            );
-            assert!(Operation::of(&method, "x").is_some(), "{method}");
-            assert!(may_name_an_operation(method.as_bytes()), "{method}");
-            assert!(!may_name_an_operation(&method.as_bytes()[1..]), "{method}");
-        }
-    }
-
-    #[test]
     fn needs_add_up_over_body_headers_and_templates() {
         let mut ops = OperationScopes::default();
         ops.tools.insert("admin_echo".into(), scopes("admin"));
@@ -237,19 +144,21 @@ mod tests {
         ops.prompts
             .insert("secret".into(), scopes("prompts:secret"));
         let none = HeaderMap::new();
-        let body = br#"[{"method":"tools/call","params":{"name":"admin_echo"}},
-            {"method":"resources/read","params":{"uri":"repo://a/b"}}]"#;
+        let body = [
+            Operation::Tool("admin_echo".into()),
+            Operation::Resource("repo://a/b".into()),
+        ];
         assert_eq!(
-            ScopeSet::from_scopes(ops.needed(&none, Some(body))).to_string(),
+            ScopeSet::from_scopes(ops.needed(&none, &body)).to_string(),
             "admin repo:a repo:read"
         );
         let mut h = HeaderMap::new();
         h.insert("mcp-method", "prompts/get".parse().unwrap());
         h.insert("mcp-name", "secret".parse().unwrap());
         // A header naming another operation than the body adds its needs too.
-        let whoami = br#"{"method":"tools/call","params":{"name":"whoami"}}"#;
-        assert_eq!(ops.needed(&h, Some(whoami)), ["prompts:secret"]);
-        assert!(ops.needed(&none, Some(whoami)).is_empty());
+        let whoami = [Operation::Tool("whoami".into())];
+        assert_eq!(ops.needed(&h, &whoami), ["prompts:secret"]);
+        assert!(ops.needed(&none, &whoami).is_empty());
     }
 
     #[test]

@@ -493,6 +493,103 @@ async fn a_body_that_is_not_json_gets_a_jsonrpc_parse_error_after_the_token_chec
     }
 }
 
+/// A body that a laxer parser at the MCP server could read as an operation
+/// the guard did not see is never let through on the strength of the
+/// required scopes alone: `protect` answers it with a JSON-RPC parse error
+/// once the token is accepted, and `check` asks for every per-operation
+/// scope. (A body with invalid UTF-8 in a string, or nested deeper than 128,
+/// used to pass the JSON check while the operation reading failed, and its
+/// `tools/call` needed only `mcp`.)
+#[tokio::test]
+async fn a_body_the_guard_cannot_read_for_certain_is_refused() {
+    let rs = external()
+        .scopes_supported(["mcp", "admin", "repo:read"])
+        .required_scopes(["mcp"])
+        .tool_scopes("admin_echo", ["admin"])
+        .resource_scopes("repo://{owner}/{name}", ["repo:read"])
+        .build()
+        .unwrap();
+    let post = |token: &str| {
+        let mut r = http::Request::post("/api/mcp").body(()).unwrap();
+        *r.headers_mut() = headers(Some(token), &[("content-type", "application/json")]);
+        r.into_parts().0
+    };
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_echo"}"#;
+    let deep = format!(r#"{call},"x":{}{}}}"#, "[".repeat(200), "]".repeat(200));
+    let unreadable: Vec<Vec<u8>> = vec![
+        deep.into_bytes(),
+        format!("{call},\"x\":\"\u{e9}\"}}")
+            .into_bytes()
+            .into_iter()
+            .map(|b| if b == 0xc3 { 0xff } else { b })
+            .collect(),
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"admin_echo"}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_echo","name":"whoami"}}"#.to_vec(),
+    ];
+    assert!(std::str::from_utf8(&unreadable[1]).is_err());
+    for body in &unreadable {
+        let shown = String::from_utf8_lossy(body);
+        let shown = &shown[..shown.len().min(120)];
+        let Protection::Respond(resp) = protect(&rs, &post("scopes:mcp"), Some(body)).await else {
+            panic!("let through: {shown}");
+        };
+        assert_eq!(resp.status(), 400, "{shown}");
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
+            "{shown}"
+        );
+        // `check` cannot answer a parse error: it needs every per-operation scope.
+        let refused = rs
+            .check(&headers(Some("scopes:mcp"), &[]), None, Some(body))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status, 403, "{shown}");
+        assert_eq!(refused.error, Some(ErrorCode::InsufficientScope));
+        assert!(
+            refused.challenge.contains(r#"scope="admin mcp repo:read""#),
+            "{}",
+            refused.challenge
+        );
+        rs.check(
+            &headers(Some("scopes:mcp+admin+repo:read"), &[]),
+            None,
+            Some(body),
+        )
+        .await
+        .unwrap();
+    }
+    // The same call, readable: it needs `admin`, and gets it.
+    let readable = format!("{call}}}");
+    let refused = rs
+        .check(
+            &headers(Some("scopes:mcp"), &[]),
+            None,
+            Some(readable.as_bytes()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.challenge.contains(r#"scope="admin mcp""#),
+        "{}",
+        refused.challenge
+    );
+    let Protection::Respond(resp) =
+        protect(&rs, &post("scopes:mcp"), Some(readable.as_bytes())).await
+    else {
+        panic!("needs admin");
+    };
+    assert_eq!(resp.status(), 403);
+    assert!(matches!(
+        protect(&rs, &post("scopes:mcp+admin"), Some(readable.as_bytes())).await,
+        Protection::Allow(_)
+    ));
+}
+
 /// `PROTECT_READS_HEADERS` is what an adapter may convert instead of every
 /// header: over requests that pass, are refused for scope, for the token
 /// or as a preflight, and that name operations by header, `protect` answers
