@@ -10,14 +10,17 @@
 //! which checks it as before. A connection idle for
 //! [`PING_WHEN_IDLE_FOR`](crate::PING_WHEN_IDLE_FOR) or longer is handed
 //! back to sqlx too, so the pool's own check (a ping before reuse) still
-//! covers a connection a restart or a proxy may have cut.
+//! covers a connection a restart or a proxy may have cut: at the next
+//! acquire, or by the trimming task ([`HotPool::spawn_trimmer`]) when no
+//! request comes, so that sqlx's `idle_timeout` and `max_lifetime` apply
+//! to a quiet server's connections as to any other.
 //!
 //! The connections stay checked out of sqlx's pool, so its limit holds for
 //! both. At most `max_connections - 1` are held here (in use or idle): the
 //! other operations (keys, purging, transactions) always have one left.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -72,7 +75,8 @@ impl HotPool {
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let (fresh, stale) = self.take_idle();
-        // Handed back to sqlx, which pings them before their next use.
+        // Handed back to sqlx (after the lock is released), which pings
+        // them before their next use.
         drop(stale);
         let conn = match fresh {
             Some(conn) => conn,
@@ -102,16 +106,64 @@ impl HotPool {
         let Some(idle) = guard.as_mut() else {
             return (None, Vec::new());
         };
-        let now = Instant::now();
-        let mut stale = Vec::new();
-        // Oldest first: those idle too long all sit at the front.
-        while idle
-            .first()
-            .is_some_and(|(_, since)| now.saturating_duration_since(*since) >= PING_WHEN_IDLE_FOR)
-        {
-            stale.push(idle.remove(0).0);
-        }
+        let stale = Self::split_stale(idle, Instant::now());
         (idle.pop().map(|(c, _)| c), stale)
+    }
+
+    /// Removes and returns the idle connections kept
+    /// [`PING_WHEN_IDLE_FOR`] or longer before `now`.
+    fn split_stale(idle: &mut Vec<Idle>, now: Instant) -> Vec<PoolConnection<Postgres>> {
+        // Kept in order: those idle too long all sit at the front.
+        let n = idle
+            .iter()
+            .take_while(|(_, since)| now.saturating_duration_since(*since) >= PING_WHEN_IDLE_FOR)
+            .count();
+        idle.drain(..n).map(|(c, _)| c).collect()
+    }
+
+    /// Hands the connections idle [`PING_WHEN_IDLE_FOR`] or longer back to
+    /// sqlx's pool.
+    fn trim(&self) {
+        let stale = {
+            let mut guard = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            match guard.as_mut() {
+                Some(idle) => Self::split_stale(idle, Instant::now()),
+                None => Vec::new(),
+            }
+        };
+        // Dropped after the lock is released: sqlx takes them back.
+        drop(stale);
+    }
+
+    /// On the current tokio runtime (if any), a task that calls
+    /// [`trim`](Self::trim) every [`PING_WHEN_IDLE_FOR`]: without it a
+    /// connection kept when requests stopped would stay checked out of
+    /// sqlx's pool until the next request. The task holds the pool weakly
+    /// and ends once every store sharing it is dropped or closed.
+    pub(crate) fn spawn_trimmer(hot: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak: Weak<Self> = Arc::downgrade(hot);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(PING_WHEN_IDLE_FOR);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(hot) = weak.upgrade() else { return };
+                if hot.is_closed() {
+                    return;
+                }
+                hot.trim();
+            }
+        });
+    }
+
+    fn is_closed(&self) -> bool {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
     }
 
     /// Hands every idle connection back to sqlx's pool and keeps none from

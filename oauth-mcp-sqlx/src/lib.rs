@@ -398,8 +398,12 @@ impl SqlStore {
     }
 
     fn postgres(pool: PgPool) -> Self {
+        let hot = hot::HotPool::new(&pool).map(Arc::new);
+        if let Some(hot) = &hot {
+            hot::HotPool::spawn_trimmer(hot);
+        }
         Self {
-            hot: hot::HotPool::new(&pool).map(Arc::new),
+            hot,
             backend: Backend::Postgres(pool),
         }
     }

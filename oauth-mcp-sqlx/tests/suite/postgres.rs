@@ -38,3 +38,42 @@ async fn conformance_postgres_two_pools_in_parallel() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_goes_back_to_the_pool_when_requests_stop() {
+    // The flow's single-statement operations keep their connection for the
+    // next one, checked out of sqlx's pool. When no next one comes, it must
+    // go back (where sqlx's idle timeout and lifetime apply) within about
+    // two seconds: kept for at most one second, trimmed every second.
+    use oauth_mcp_core::store::ClientStore;
+    let db = postgres_for_tests().await;
+    let store = SqlStore::options()
+        .max_connections(4)
+        .connect(db.url())
+        .await
+        .unwrap();
+    let pool = store.pg_pool().unwrap().clone();
+    assert_eq!(store.get_client("nobody").await.unwrap(), None);
+    let size = pool.size();
+    assert!(size >= 1);
+    assert_eq!(
+        pool.num_idle(),
+        usize::try_from(size).unwrap() - 1,
+        "the statement's connection is kept, out of sqlx's pool"
+    );
+    let mut back = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if pool.num_idle() == usize::try_from(pool.size()).unwrap() {
+            back = true;
+            break;
+        }
+    }
+    assert!(
+        back,
+        "the kept connection is still out of the pool after 4 s"
+    );
+    // And the store still works (the connection comes from sqlx again).
+    assert_eq!(store.get_client("nobody").await.unwrap(), None);
+    store.close().await;
+}
