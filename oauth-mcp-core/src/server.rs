@@ -30,6 +30,8 @@ pub struct AuthServer {
     pub(crate) assertions: Arc<ClientAssertionVerifier>,
     /// The caches of this server's local validators, told of its revocations.
     pub(crate) revocations: Arc<RevocationHub>,
+    /// Clients read from the store in the last second (unless configured off).
+    pub(crate) clients: Option<Arc<crate::client::ClientCache>>,
     #[cfg(feature = "cimd")]
     pub(crate) cimd: Option<Arc<crate::cimd::CimdResolver>>,
     /// Set when people sign in at an upstream identity provider.
@@ -191,8 +193,12 @@ impl AuthServer {
             cfg.abuse_limits().rate_limits.clone(),
             limit_store,
         ));
+        let clients = cfg
+            .client_cache
+            .then(|| Arc::new(crate::client::ClientCache::new()));
         Self {
             cfg,
+            clients,
             store,
             authenticator,
             keys,
@@ -354,9 +360,34 @@ impl AuthServer {
                 }
             };
         }
-        let c = self.store.get_client(client_id).await?;
+        let cached = self.clients.as_ref().and_then(|cache| cache.get(client_id));
+        let c = match cached {
+            Some(c) => Some(c),
+            None => {
+                let started = std::time::Instant::now();
+                let c = self.store.get_client(client_id).await?;
+                if let (Some(cache), Some(c)) = (&self.clients, &c) {
+                    cache.put(c, started);
+                }
+                c
+            }
+        };
         let now = self.now();
         Ok(c.filter(|c| c.active && c.expires_at.is_none_or(|e| e > now)))
+    }
+
+    /// Keeps a client this server has just registered for its next steps.
+    pub(crate) fn remember_client(&self, client: &Client, written_at: std::time::Instant) {
+        if let Some(cache) = &self.clients {
+            cache.put(client, written_at);
+        }
+    }
+
+    /// Drops the cached copy of a client this server has just changed.
+    pub(crate) fn forget_client(&self, client_id: &str) {
+        if let Some(cache) = &self.clients {
+            cache.forget(client_id);
+        }
     }
 
     pub(crate) fn unknown_client(client_id: &str) -> OAuthError {

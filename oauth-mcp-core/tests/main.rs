@@ -11,6 +11,8 @@ mod authorize;
 #[cfg(all(feature = "cimd", feature = "test-kit"))]
 #[path = "suite/cimd_jwks.rs"]
 mod cimd_jwks;
+#[path = "suite/client_cache.rs"]
+mod client_cache;
 #[cfg(feature = "test-kit")]
 #[path = "suite/conformance.rs"]
 mod conformance;

@@ -2,6 +2,7 @@
 //! RFC 7591 registration rules (`registration`) and redirect-URI rules
 //! (`redirect`) are submodules, re-exported here.
 
+mod cache;
 pub mod limits;
 mod redirect;
 mod registration;
@@ -11,6 +12,8 @@ use serde_json::Value;
 
 use crate::scope::ScopeSet;
 
+pub use cache::CLIENT_CACHE_FRESH_FOR;
+pub(crate) use cache::ClientCache;
 pub use redirect::{
     RedirectUriAllowlist, RedirectUriPolicy, SharedRedirectPolicy, all_loopback,
     redirect_uri_matches, validate_redirect_uri,

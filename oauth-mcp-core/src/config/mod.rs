@@ -70,6 +70,7 @@ pub struct ServerConfigBuilder {
     scope_descriptions: HashMap<String, String>,
     login_ui: Option<Arc<dyn LoginUi>>,
     check_revocation: bool,
+    client_cache: bool,
     registration_token: Option<Secret>,
     abuse: AbuseLimits,
     client_assertion_max_lifetime: Duration,
@@ -110,6 +111,8 @@ pub struct ServerConfig {
     pub(crate) scope_descriptions: HashMap<String, String>,
     pub(crate) login_ui: Arc<dyn LoginUi>,
     pub(crate) check_revocation: bool,
+    /// Stored clients serve the next second's lookups from memory.
+    pub(crate) client_cache: bool,
     pub(crate) registered_client_ttl: Option<i64>,
     pub(crate) registration_token_hash: Option<String>,
     pub(crate) abuse: AbuseLimits,
@@ -148,6 +151,7 @@ impl ServerConfig {
             scope_descriptions: HashMap::new(),
             login_ui: None,
             check_revocation: true,
+            client_cache: true,
             registration_token: None,
             abuse: AbuseLimits::default(),
             client_assertion_max_lifetime: Duration::from_secs(600),
@@ -495,6 +499,19 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Look every client up in the store, at every step. By default a
+    /// client read from the store (or registered) serves this server's
+    /// lookups for [`CLIENT_CACHE_FRESH_FOR`](crate::client::CLIENT_CACHE_FRESH_FOR)
+    /// (one second; a registration and its `/authorize`, a login and its
+    /// code exchange, come that close), so that a change made to a client
+    /// outside this server (another replica, an operator editing the
+    /// store) takes effect within that second, as a revocation does.
+    /// Changes this server makes itself take effect at once either way.
+    pub fn without_client_cache(mut self) -> Self {
+        self.client_cache = false;
+        self
+    }
+
     /// Validates everything and freezes the configuration.
     pub fn build(self) -> Result<Arc<ServerConfig>, ConfigError> {
         let urls = urls::derive(&urls::UrlInput {
@@ -629,6 +646,7 @@ impl ServerConfigBuilder {
             scope_descriptions: self.scope_descriptions,
             login_ui,
             check_revocation: self.check_revocation,
+            client_cache: self.client_cache,
             registered_client_ttl: lifetimes.registered_client,
             registration_token_hash,
             abuse: self.abuse,

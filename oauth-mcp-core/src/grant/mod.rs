@@ -127,8 +127,16 @@ impl AuthServer {
         match grant_type {
             "authorization_code" => {
                 let (tokens, recorded) = self.code_grant(form, &client).await?;
+                let changed = client
+                    .awaiting_first_token
+                    .then(|| client.client_id.clone());
                 if !recorded {
                     self.first_token(client).await;
+                }
+                if let Some(client_id) = changed {
+                    // Its stored record changed (with the redemption, or
+                    // just above): the cached copy is outdated.
+                    self.forget_client(&client_id);
                 }
                 Ok(tokens)
             }

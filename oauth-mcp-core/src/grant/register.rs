@@ -63,6 +63,7 @@ impl AuthServer {
         }
         let secret = client.auth_method.uses_secret().then(random_token);
         client.secret_hash = secret.as_deref().map(hash_secret);
+        let written_at = std::time::Instant::now();
         self.store
             .insert_client(client.clone())
             .await
@@ -70,6 +71,7 @@ impl AuthServer {
                 StoreError::Duplicate(_) => OAuthError::server_error("client id collision; retry"),
                 other => other.into(),
             })?;
+        self.remember_client(&client, written_at);
         AuditEvent::Registered {
             client_id: &client.client_id,
             redirect_uris: &client.redirect_uris,

@@ -286,6 +286,10 @@ async fn unused_registrations_expire_used_ones_stay() {
     crate::support::token_ok(&oauth, crate::support::code_exchange_form(&used, &code)).await;
     let confirmed = store.get_client(&used).await.unwrap().unwrap();
     assert!(!confirmed.awaiting_first_token);
+    // This server sees the change at once (its cached copy is dropped).
+    let seen = oauth.server().find_client(&used).await.unwrap().unwrap();
+    assert!(!seen.awaiting_first_token);
+    assert_eq!(seen.expires_at, None);
     assert_eq!(
         confirmed.expires_at, None,
         "the registration lifetime (none by default)"
