@@ -45,7 +45,9 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, StoreError};
 use crate::ratelimit::{Limit, RateClock};
-use crate::store::{GcraRule, LoginAttempt, PendingAuthorization, RateDecision, Store};
+use crate::store::{
+    GcraRule, GuardedLoginAttempt, LoginAttempt, PendingAuthorization, RateDecision, Store,
+};
 
 /// How logins are throttled.
 #[non_exhaustive]
@@ -226,10 +228,31 @@ impl LoginThrottle {
         username: &str,
         now: i64,
     ) -> Result<(AttemptPermit, PendingAuthorization), LoginRefusal> {
-        let bucket = self.username_open(store, username).await?;
-        let (attempt, pending) = store
-            .consume_login_attempt_reading(id_hash, self.cfg.max_attempts_per_request, now)
+        let max = self.cfg.max_attempts_per_request;
+        let bucket = username_bucket(username);
+        let guarded = store
+            .consume_login_attempt_unless_backing_off(
+                id_hash,
+                max,
+                now,
+                &bucket,
+                self.rule,
+                self.clock.unix_ms(),
+            )
             .await?;
+        let (attempt, pending) = match guarded {
+            Some(GuardedLoginAttempt::BackingOff { retry_after_ms }) => {
+                return Err(backoff(retry_after_ms));
+            }
+            Some(GuardedLoginAttempt::Counted(attempt, pending)) => (attempt, pending),
+            // Two steps on a store that cannot do both in one.
+            None => {
+                self.username_open(store, username).await?;
+                store
+                    .consume_login_attempt_reading(id_hash, max, now)
+                    .await?
+            }
+        };
         let permit = Self::permit(attempt, id_hash, bucket)?;
         // Counted, then gone (taken or expired in between): gone.
         let pending = pending.ok_or(LoginRefusal::RequestGone)?;
@@ -247,9 +270,7 @@ impl LoginThrottle {
             .rate_limit_peek(&bucket, self.rule, self.clock.unix_ms())
             .await?
         {
-            return Err(LoginRefusal::UsernameBackoff {
-                retry_after: Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(1)),
-            });
+            return Err(backoff(retry_after_ms));
         }
         Ok(bucket)
     }
@@ -290,6 +311,13 @@ impl LoginThrottle {
             remaining: permit.remaining,
             request_discarded,
         })
+    }
+}
+
+/// The refusal of a username backing off for `retry_after_ms`.
+fn backoff(retry_after_ms: i64) -> LoginRefusal {
+    LoginRefusal::UsernameBackoff {
+        retry_after: Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(1)),
     }
 }
 

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    Cleanup, GcraRule, LoginAttempt, PendingAuthorization, PurgeReport, RateDecision,
-    RateLimitStore, Retention, gcra_peek,
+    Cleanup, GcraRule, GuardedLoginAttempt, LoginAttempt, PendingAuthorization, PurgeReport,
+    RateDecision, RateLimitStore, Retention, gcra_peek,
 };
 
 use crate::error::map;
@@ -127,9 +127,65 @@ impl SqlStore {
         max_attempts: u32,
         now: i64,
     ) -> Result<(LoginAttempt, Option<PendingAuthorization>), StoreError> {
+        match self
+            .count_login_attempt(id_hash, max_attempts, now, None)
+            .await?
+        {
+            GuardedLoginAttempt::Counted(attempt, pending) => Ok((attempt, pending)),
+            // Only a guarded count backs off.
+            GuardedLoginAttempt::BackingOff { .. } => Ok((LoginAttempt::Unknown, None)),
+        }
+    }
+
+    /// [`AuthorizationStore::consume_login_attempt_unless_backing_off`]:
+    /// the same `UPDATE`, also conditional on the username's bucket not
+    /// backing off (the rule of [`gcra_peek`], as `rate_limit_peek` applies
+    /// it); when nothing was counted, a second statement tells a backoff
+    /// from a used-up or unknown request.
+    ///
+    /// [`AuthorizationStore::consume_login_attempt_unless_backing_off`]: oauth_mcp_core::store::AuthorizationStore::consume_login_attempt_unless_backing_off
+    pub(crate) async fn consume_login_attempt_unless_backing_off_sql(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+        bucket: &str,
+        rule: GcraRule,
+        now_ms: i64,
+    ) -> Result<GuardedLoginAttempt, StoreError> {
+        self.count_login_attempt(
+            id_hash,
+            max_attempts,
+            now,
+            Some((bucket, clamp(rule), now_ms)),
+        )
+        .await
+    }
+
+    /// Counts an attempt and reads the request in one conditional
+    /// `UPDATE … RETURNING` (with `guard`, only while the bucket allows a
+    /// request at `now_ms`); of concurrent callers on the last attempt
+    /// exactly one gets the row back.
+    async fn count_login_attempt(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+        guard: Option<(&str, GcraRule, i64)>,
+    ) -> Result<GuardedLoginAttempt, StoreError> {
         const COUNT: &str = concat!(
             "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
              WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
+             RETURNING login_attempts, ",
+            pending_cols!()
+        );
+        // A bucket refuses while its TAT runs more than the tolerance
+        // ahead of now (`gcra_step`); an absent one never does.
+        const COUNT_UNLESS_BACKING_OFF: &str = concat!(
+            "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
+             WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
+             AND NOT EXISTS (SELECT 1 FROM oauth_rate_limits \
+             WHERE bucket = $4 AND tat - $5 > $6) \
              RETURNING login_attempts, ",
             pending_cols!()
         );
@@ -140,20 +196,42 @@ impl SqlStore {
             pending: PendingRow,
         }
         let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-        let counted: Option<Counted> = on_conn!(self, |pool| sqlx::query_as(COUNT)
-            .bind(id_hash)
-            .bind(now)
-            .bind(max)
-            .fetch_optional(pool)
-            .await)
+        let counted: Option<Counted> = match guard {
+            None => on_conn!(self, |pool| sqlx::query_as(COUNT)
+                .bind(id_hash)
+                .bind(now)
+                .bind(max)
+                .fetch_optional(pool)
+                .await),
+            Some((bucket, rule, now_ms)) => {
+                on_conn!(self, |pool| sqlx::query_as(COUNT_UNLESS_BACKING_OFF)
+                    .bind(id_hash)
+                    .bind(now)
+                    .bind(max)
+                    .bind(bucket)
+                    .bind(rule.tolerance_ms())
+                    .bind(now_ms)
+                    .fetch_optional(pool)
+                    .await)
+            }
+        }
         .map_err(map)?;
-        match counted {
-            Some(c) => Ok((
+        if let Some(c) = counted {
+            return Ok(GuardedLoginAttempt::Counted(
                 granted(max, c.login_attempts),
                 Some(c.pending.into_pending()?),
-            )),
-            None => Ok((self.discard_exhausted(id_hash, max, now).await?, None)),
+            ));
         }
+        if let Some((bucket, rule, now_ms)) = guard
+            && let RateDecision::Limited { retry_after_ms } =
+                gcra_peek(self.bucket_tat(bucket).await?, now_ms, rule)
+        {
+            return Ok(GuardedLoginAttempt::BackingOff { retry_after_ms });
+        }
+        Ok(GuardedLoginAttempt::Counted(
+            self.discard_exhausted(id_hash, max, now).await?,
+            None,
+        ))
     }
 
     /// No attempt could be counted: discards the request if its attempts

@@ -13,9 +13,9 @@ use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
     AuthorizationCode, AuthorizationStore, ClientStore, CodeIssue, CodeRedemption, FirstToken,
-    Grant, LoginAttempt, PendingAuthorization, PendingCaps, PendingInsert, RefreshToken,
-    RevocationCursor, RevocationFeed, RotateOutcome, RotationDecision, StoredCode, TokenStore,
-    User, UserStore, decide_rotation,
+    GcraRule, Grant, GuardedLoginAttempt, LoginAttempt, PendingAuthorization, PendingCaps,
+    PendingInsert, RefreshToken, RevocationCursor, RevocationFeed, RotateOutcome, RotationDecision,
+    StoredCode, TokenStore, User, UserStore, decide_rotation,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -491,6 +491,27 @@ impl AuthorizationStore for SqlStore {
     ) -> Result<(LoginAttempt, Option<PendingAuthorization>), StoreError> {
         self.consume_login_attempt_reading_sql(id_hash, max_attempts, now)
             .await
+    }
+
+    async fn consume_login_attempt_unless_backing_off(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+        bucket: &str,
+        rule: GcraRule,
+        now_ms: i64,
+    ) -> Result<Option<GuardedLoginAttempt>, StoreError> {
+        self.consume_login_attempt_unless_backing_off_sql(
+            id_hash,
+            max_attempts,
+            now,
+            bucket,
+            rule,
+            now_ms,
+        )
+        .await
+        .map(Some)
     }
 }
 

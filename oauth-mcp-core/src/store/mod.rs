@@ -16,7 +16,7 @@ pub mod upstream;
 
 pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
-pub use purge::{LoginAttempt, PurgeReport, Retention};
+pub use purge::{GuardedLoginAttempt, LoginAttempt, PurgeReport, Retention};
 pub use ratelimit::{GcraRule, RateDecision, RateLimitStore, gcra_peek, gcra_step};
 pub use replay::ReplayStore;
 pub use revocations::{RevocationCursor, RevocationFeed};
@@ -399,6 +399,26 @@ pub trait AuthorizationStore: Send + Sync {
             LoginAttempt::Exhausted | LoginAttempt::Unknown => None,
         };
         Ok((attempt, pending))
+    }
+    /// [`AuthorizationStore::consume_login_attempt_reading`] in the same
+    /// step as the username backoff's check: unless the rate-limit
+    /// `bucket` would refuse a request under `rule` at `now_ms` (what
+    /// [`RateLimitStore::rate_limit_peek`] answers), counts the attempt and
+    /// reads the request; if it would, counts nothing and says how long to
+    /// wait. `None` (the default) if this store cannot do both in one
+    /// step: the caller then peeks and counts in two. A database store
+    /// saves a round trip per login with it.
+    async fn consume_login_attempt_unless_backing_off(
+        &self,
+        id_hash: &str,
+        max_attempts: u32,
+        now: i64,
+        bucket: &str,
+        rule: GcraRule,
+        now_ms: i64,
+    ) -> Result<Option<GuardedLoginAttempt>, StoreError> {
+        let _ = (id_hash, max_attempts, now, bucket, rule, now_ms);
+        Ok(None)
     }
 }
 

@@ -93,6 +93,21 @@ impl PurgeReport {
     }
 }
 
+/// The outcome of
+/// [`super::AuthorizationStore::consume_login_attempt_unless_backing_off`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardedLoginAttempt {
+    /// The username's bucket is backing off: nothing was counted.
+    BackingOff {
+        /// Milliseconds until the bucket allows an attempt (at least 1).
+        retry_after_ms: i64,
+    },
+    /// Not backing off: the attempt as
+    /// [`super::AuthorizationStore::consume_login_attempt_reading`] counts
+    /// and reads it.
+    Counted(LoginAttempt, Option<super::PendingAuthorization>),
+}
+
 /// The outcome of [`super::AuthorizationStore::consume_login_attempt`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginAttempt {

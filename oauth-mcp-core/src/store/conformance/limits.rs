@@ -249,6 +249,98 @@ pub async fn login_attempts(store: Arc<dyn Store>) {
         None,
         "the request is discarded once the race exhausted it"
     );
+    guarded_login_attempts(&store).await;
+}
+
+/// [`AuthorizationStore::consume_login_attempt_unless_backing_off`], on a
+/// store that does it in one step: counts and reads like
+/// `consume_login_attempt_reading` while the bucket allows a request, and
+/// counts nothing (answering the peek's wait) while it backs off.
+async fn guarded_login_attempts(store: &Arc<dyn Store>) {
+    let rule = GcraRule {
+        interval_ms: 60_000,
+        burst: 2,
+    };
+    let now_ms = NOW * 1000;
+    let p = sample_pending(NOW);
+    store
+        .insert_pending(p.clone())
+        .await
+        .expect("insert_pending");
+    // Buckets of this run only (runs on one database may overlap).
+    let open = format!("conf-login-open-{}", p.id_hash);
+    let closed = format!("conf-login-closed-{}", p.id_hash);
+    let guarded = |id_hash: String, bucket: &String, now_ms: i64| {
+        let s = store.clone();
+        let bucket = bucket.clone();
+        async move {
+            s.consume_login_attempt_unless_backing_off(&id_hash, 3, NOW, &bucket, rule, now_ms)
+                .await
+                .expect("consume_login_attempt_unless_backing_off")
+        }
+    };
+    let Some(first) = guarded(p.id_hash.clone(), &open, now_ms).await else {
+        // This store peeks and counts in two steps (the default).
+        return;
+    };
+    assert_eq!(
+        first,
+        GuardedLoginAttempt::Counted(LoginAttempt::Granted { remaining: 2 }, Some(p.clone())),
+        "an absent bucket allows: counted and read"
+    );
+    for _ in 0..2 {
+        assert!(
+            store
+                .rate_limit_hit(&closed, rule, now_ms)
+                .await
+                .expect("rate_limit_hit")
+                .is_allowed()
+        );
+    }
+    let RateDecision::Limited { retry_after_ms } = store
+        .rate_limit_peek(&closed, rule, now_ms)
+        .await
+        .expect("rate_limit_peek")
+    else {
+        panic!("two hits empty a bucket of two");
+    };
+    assert_eq!(
+        guarded(p.id_hash.clone(), &closed, now_ms).await,
+        Some(GuardedLoginAttempt::BackingOff { retry_after_ms }),
+        "a bucket backing off: nothing counted, the peek's wait"
+    );
+    assert_eq!(
+        guarded("no-such-request".into(), &closed, now_ms).await,
+        Some(GuardedLoginAttempt::BackingOff { retry_after_ms }),
+        "the backoff is answered first, whether or not the request exists"
+    );
+    assert_eq!(
+        guarded(p.id_hash.clone(), &open, now_ms).await,
+        Some(GuardedLoginAttempt::Counted(
+            LoginAttempt::Granted { remaining: 1 },
+            Some(p.clone())
+        )),
+        "the refused attempt was not counted"
+    );
+    // One interval later the closed bucket allows one request again.
+    assert_eq!(
+        guarded(p.id_hash.clone(), &closed, now_ms + 60_000).await,
+        Some(GuardedLoginAttempt::Counted(
+            LoginAttempt::Granted { remaining: 0 },
+            Some(p.clone())
+        )),
+        "a refilled bucket allows (and a guarded count hits nothing)"
+    );
+    assert_eq!(
+        guarded(p.id_hash.clone(), &open, now_ms).await,
+        Some(GuardedLoginAttempt::Counted(LoginAttempt::Exhausted, None)),
+        "past the last attempt: exhausted, nothing read"
+    );
+    assert_eq!(
+        guarded(p.id_hash.clone(), &open, now_ms).await,
+        Some(GuardedLoginAttempt::Counted(LoginAttempt::Unknown, None)),
+        "a discarded request is unknown"
+    );
 }
 
 /// Every limits check but [`purge`], which may run in parallel with others.
