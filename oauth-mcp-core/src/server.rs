@@ -268,7 +268,10 @@ impl AuthServer {
         &self.cfg
     }
 
-    /// The store.
+    /// The store. A client changed through it (rather than by this
+    /// server's own endpoints) is seen by this server within
+    /// [`CLIENT_CACHE_FRESH_FOR`](crate::client::CLIENT_CACHE_FRESH_FOR),
+    /// at once with [`without_client_cache`](crate::ServerConfigBuilder::without_client_cache).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

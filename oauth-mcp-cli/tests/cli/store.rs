@@ -98,7 +98,9 @@ async fn store_commands_on_sqlite() {
         out.stdout
     );
     assert!(out.stdout.contains("trusted:        yes"), "{}", out.stdout);
-    // The running server sees the change: the old redirect URI is refused now.
+    // The running server sees the change within a second (it keeps a client
+    // it read for that long): the old redirect URI is refused then.
+    tokio::time::sleep(oauth_mcp_core::client::CLIENT_CACHE_FRESH_FOR).await;
     let r = run_trace(&TraceOptions {
         client_id: Some(client_id.clone()),
         ..demo(&server.mcp_url)
@@ -122,6 +124,7 @@ async fn store_commands_on_sqlite() {
     .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("active:         no"), "{}", out.stdout);
+    tokio::time::sleep(oauth_mcp_core::client::CLIENT_CACHE_FRESH_FOR).await;
     let r = run_trace(&TraceOptions {
         client_id: Some(client_id.clone()),
         redirect_uri: Some("http://127.0.0.1:40000/cb".into()),
