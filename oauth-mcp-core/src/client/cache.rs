@@ -20,8 +20,10 @@ use super::Client;
 /// counted from when the read started.
 pub const CLIENT_CACHE_FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// At most this many clients are kept (each bounded by the registration
-/// limits), the least recently used going first.
+/// At most this many clients are kept, the least recently used going
+/// first: with at most [`MAX_METADATA_BYTES`](super::limits::MAX_METADATA_BYTES)
+/// of registration metadata each, about 17 MiB at the very most, a few
+/// hundred KiB for ordinary clients.
 pub(crate) const CLIENT_CACHE_ENTRIES: usize = 1024;
 
 /// Clients recently read from (or written to) the store.
