@@ -6,6 +6,8 @@
 // Test helpers panic on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,45 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use oauth_mcp_axum::BearerLayer;
-use oauth_mcp_core::ResourceServer;
-use oauth_mcp_core::scope::ScopeSet;
-use oauth_mcp_core::validate::{AuthContext, Identity, TokenRejection, TokenValidator};
+use oauth_mcp_core::validate::AuthContext;
 use tower::{Layer, Service, ServiceExt};
 
-/// Accepts the token "good" only.
-struct Fixed;
-
-#[async_trait]
-impl TokenValidator for Fixed {
-    async fn validate(&self, token: &str) -> Result<AuthContext, TokenRejection> {
-        if token != "good" {
-            return Err(TokenRejection::Malformed("not good".into()));
-        }
-        Ok(AuthContext::new(Identity {
-            subject: "alice".into(),
-            client_id: "c".into(),
-            scopes: ScopeSet::parse("mcp").unwrap(),
-            audience: "http://127.0.0.1:9/mcp".into(),
-            issuer: "https://idp.example".into(),
-            expires_at: i64::MAX,
-            token_id: None,
-        }))
-    }
-}
-
-fn resource_server() -> ResourceServer {
-    ResourceServer::builder("http://127.0.0.1:9/mcp")
-        .authorization_server("https://idp.example")
-        .validator(Fixed)
-        .required_scopes(["mcp"])
-        .build()
-        .unwrap()
-}
+use common::resource_server;
 
 /// Counts its clones and calls; each instance is pending on its first
 /// `poll_ready` (and wakes itself), and answers 200 only if it was driven
