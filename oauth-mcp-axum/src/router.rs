@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, any};
+use axum::routing::any;
 use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::http::Endpoints;
 use tower_layer::Layer;
@@ -73,59 +73,23 @@ fn peer_addr(_parts: &mut http::request::Parts) {}
 /// metadata at its well-known paths. Merge the embedded authorization
 /// server's [`oauth_router`], if any.
 ///
-/// Every method passes the guard first (a preflight is answered by it, a
-/// request without a valid token gets 401 whatever its method). A
-/// `MethodRouter` is layered handler by handler (`MethodRouter::layer`, its
-/// fallback included) rather than whole, so that a request does not clone
-/// its method table; the answers are the same.
+/// Every method at that path passes the guard first, and the path is
+/// closed to other routes: adding one there later (`.route(path, get(…))`)
+/// panics when the router is built rather than serving a method past the
+/// guard. (A `MethodRouter` is wrapped whole for that reason: layered
+/// handler by handler, axum would merge a later route into it unguarded.)
 pub fn mcp_router<S>(rs: ResourceServer, service: S) -> Router
 where
     S: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Response: IntoResponse,
     S::Future: Send + 'static,
 {
-    let layer = BearerLayer::new(rs.clone());
-    let protected = match as_method_router(service) {
-        // A method router (`post(handler)`): the layer wraps each of its
-        // handlers and its fallback (so every method still passes the
-        // guard first, preflights included), and a request clones one
-        // handler instead of the whole method table.
-        Ok(methods) => Router::new().route(rs.mcp_path(), methods.layer(layer)),
-        // Any other service: the layer wraps the service itself, not the
-        // router (no path stripping, one boxed service per request).
-        Err(service) => Router::new().route_service(rs.mcp_path(), layer.layer(service)),
-    };
-    protected.merge(oauth_router(rs))
-}
-
-/// `service` itself if it is a [`MethodRouter`], else it back.
-fn as_method_router<S: 'static>(service: S) -> Result<MethodRouter, S> {
-    let mut slot = Some(service);
-    let methods = (&mut slot as &mut dyn std::any::Any)
-        .downcast_mut::<Option<MethodRouter>>()
-        .and_then(Option::take);
-    match (methods, slot) {
-        (Some(methods), _) => Ok(methods),
-        (None, Some(service)) => Err(service),
-        // The slot is emptied only when it held a method router (taken
-        // above); an empty one would answer every method 405.
-        (None, None) => Ok(MethodRouter::new()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_method_router_is_told_from_other_services() {
-        let methods: MethodRouter = axum::routing::post(|| async { "ok" });
-        assert!(as_method_router(methods).is_ok());
-        let plain = tower::service_fn(|_req: Request| async {
-            Ok::<_, Infallible>(Response::new(axum::body::Body::empty()))
-        });
-        assert!(as_method_router(plain).is_err());
-        // A router is a service too, but not a method router.
-        assert!(as_method_router(Router::<()>::new()).is_err());
-    }
+    // The layer wraps the service itself, not the router: no path
+    // stripping, and one boxed service per request instead of two. A
+    // service route (not a method route) also refuses any later route at
+    // the same path.
+    let protected = BearerLayer::new(rs.clone()).layer(service);
+    Router::new()
+        .route_service(rs.mcp_path(), protected)
+        .merge(oauth_router(rs))
 }

@@ -1,7 +1,7 @@
 //! `mcp_router` over real HTTP on loopback, with a method router
-//! (`post(handler)`, which the layer wraps handler by handler) and with any
-//! other tower service (which the layer wraps whole): both answer every
-//! method through the guard first, with the same statuses and headers.
+//! (`post(handler)`) and with any other tower service: both answer every
+//! method through the guard first, with the same statuses and headers, and
+//! no route added later at the MCP path can get past the guard.
 
 // Test helpers panic on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -198,4 +198,16 @@ async fn a_method_router_answers_other_methods_405_after_the_guard() {
     let a = send(addr, "GET", "/mcp", &["authorization: Bearer good"], "").await;
     assert_eq!(a.status, 405);
     assert_eq!(a.header("allow"), Some("POST"));
+}
+
+#[test]
+fn a_route_added_later_at_the_mcp_path_cannot_pass_the_guard() {
+    // axum merges method routes at one path: had the guard been applied to
+    // the handlers of a method router, this GET would be served unguarded.
+    // On the service route mcp_router builds, adding it fails instead.
+    let added = std::panic::catch_unwind(|| {
+        mcp_router(resource_server(), post(|| async { "protected" }))
+            .route("/mcp", axum::routing::get(|| async { "unguarded" }))
+    });
+    assert!(added.is_err(), "a route at the MCP path must be refused");
 }
