@@ -122,17 +122,18 @@ impl HotPool {
     }
 
     /// Hands the connections idle [`PING_WHEN_IDLE_FOR`] or longer back to
-    /// sqlx's pool.
-    fn trim(&self) {
+    /// sqlx's pool. False once the pool is closed (nothing is kept then).
+    fn trim(&self) -> bool {
         let stale = {
             let mut guard = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             match guard.as_mut() {
                 Some(idle) => Self::split_stale(idle, Instant::now()),
-                None => Vec::new(),
+                None => return false,
             }
         };
         // Dropped after the lock is released: sqlx takes them back.
         drop(stale);
+        true
     }
 
     /// On the current tokio runtime (if any), a task that calls
@@ -151,19 +152,11 @@ impl HotPool {
             loop {
                 tick.tick().await;
                 let Some(hot) = weak.upgrade() else { return };
-                if hot.is_closed() {
+                if !hot.trim() {
                     return;
                 }
-                hot.trim();
             }
         });
-    }
-
-    fn is_closed(&self) -> bool {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_none()
     }
 
     /// Hands every idle connection back to sqlx's pool and keeps none from
