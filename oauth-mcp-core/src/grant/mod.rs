@@ -127,16 +127,13 @@ impl AuthServer {
         match grant_type {
             "authorization_code" => {
                 let (tokens, recorded) = self.code_grant(form, &client).await?;
-                let changed = client
-                    .awaiting_first_token
-                    .then(|| client.client_id.clone());
-                if !recorded {
-                    self.first_token(client).await;
-                }
-                if let Some(client_id) = changed {
+                if client.awaiting_first_token {
+                    if !recorded {
+                        self.first_token(&client.client_id).await;
+                    }
                     // Its stored record changed (with the redemption, or
                     // just above): the cached copy is outdated.
-                    self.forget_client(&client_id);
+                    self.forget_client(&client.client_id);
                 }
                 Ok(tokens)
             }
@@ -147,7 +144,24 @@ impl AuthServer {
     /// A registration's first token: from now on it has the registration
     /// lifetime, not the unused-registration expiry. Failing to record it
     /// only leaves the early expiry, so the tokens are sent regardless.
-    async fn first_token(&self, mut client: crate::client::Client) {
+    ///
+    /// The record is read again from the store, not taken from the request:
+    /// the request's copy may come from the client cache, up to a second
+    /// old, and writing it back whole would undo a change made in that
+    /// second (an operator deactivating the client or editing its redirect
+    /// URIs). The read and the write are a few milliseconds apart, as they
+    /// were before the cache.
+    async fn first_token(&self, client_id: &str) {
+        let stored = match self.store.get_client(client_id).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(target: "oauth_mcp::store", error = %e, "could not read a registration to record its first token; it keeps the unused-registration expiry");
+                return;
+            }
+        };
+        let Some(mut client) = stored else {
+            return;
+        };
         let Some(first) = self.first_token_of(&client) else {
             return;
         };

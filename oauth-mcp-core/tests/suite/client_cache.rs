@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use oauth_mcp_core::client::CLIENT_CACHE_FRESH_FOR;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::store::{ClientStore, MemoryStore};
+use oauth_mcp_core::login::new_user;
+use oauth_mcp_core::store::{ClientStore, MemoryStore, UserStore};
 use oauth_mcp_core::{AuthServer, ServerConfig};
 
-use crate::support::{authorize_uri, register, req};
+use crate::support::{
+    authorize_uri, code_exchange_form, login, query_param, register, req, token_ok,
+};
 
 fn replicas(cached: bool) -> (OAuthHttp, OAuthHttp, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
@@ -75,4 +78,40 @@ async fn unknown_client_ids_are_not_cached() {
     later.client_id = "later".into();
     store.insert_client(later).await.unwrap();
     assert_eq!(authorize_status(&b, "later").await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_token_keeps_a_change_made_to_the_client_meanwhile() {
+    // A registration's first token is recorded on the stored record, not on
+    // the cached copy the exchange used: an operator's change made in the
+    // cache's second survives it. (On the memory store the first token is
+    // recorded after the redemption, by a write of the whole record.)
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_user(new_user("alice", "pw-alice").unwrap())
+        .await
+        .unwrap();
+    let cfg = ServerConfig::builder("http://127.0.0.1:8080")
+        .build()
+        .unwrap();
+    let oauth = OAuthHttp::new(AuthServer::new(cfg, store.clone()).unwrap());
+    let id = register(&oauth, "").await;
+    let (status, location, _) = login(&oauth, &authorize_uri(&id, ""), "alice", "pw-alice").await;
+    assert_eq!(status, 303);
+    let code = query_param(&location.unwrap(), "code").unwrap();
+    // The operator renames the client and adds a redirect URI, between the
+    // login (which cached the client) and the code exchange.
+    let mut c = store.get_client(&id).await.unwrap().unwrap();
+    assert!(c.awaiting_first_token);
+    c.client_name = Some("renamed by the operator".into());
+    c.redirect_uris.push("http://127.0.0.1:7777/second".into());
+    assert!(store.update_client(c).await.unwrap());
+    token_ok(&oauth, code_exchange_form(&id, &code)).await;
+    let stored = store.get_client(&id).await.unwrap().unwrap();
+    assert!(!stored.awaiting_first_token, "the first token is recorded");
+    assert_eq!(
+        stored.client_name.as_deref(),
+        Some("renamed by the operator")
+    );
+    assert_eq!(stored.redirect_uris.len(), 2, "{:?}", stored.redirect_uris);
 }
