@@ -16,7 +16,9 @@
 //! `serde_json::Value` refuses (not UTF-8 JSON, nested deeper than 128, a
 //! number beyond `f64`), or
 //! whose message names `method` or `params` twice, or whose object
-//! `params` names `name` or `uri` twice.
+//! `params` names `name` or `uri` twice, or either names a key that is one
+//! of those only to a loose parser (ASCII case, `ſ`, `K`, `ı`, `İ`, NULs).
+//! A NUL byte anywhere counts as a backslash does (UTF-16 or UTF-32).
 #![no_main]
 
 use http::{HeaderMap, HeaderValue};
@@ -51,7 +53,22 @@ enum At {
     Params,
 }
 
-/// Sets `.1` if a message or its `params` repeats a key the guard reads.
+/// `key` folded as a loose parser might match it: NULs dropped, ASCII
+/// lower-cased, the letters that fold to ASCII ones replaced.
+fn loosely(key: &str) -> String {
+    key.chars()
+        .filter(|&c| c != '\0')
+        .map(|c| match c {
+            'ſ' => 's',
+            'K' => 'k',
+            'ı' | 'İ' => 'i',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Sets `.1` if a message or its `params` repeats a key the guard reads, or
+/// names a look-alike of one.
 struct Repeats<'a>(At, &'a std::cell::Cell<bool>);
 
 impl<'de> DeserializeSeed<'de> for Repeats<'_> {
@@ -78,6 +95,8 @@ impl<'de> Visitor<'de> for Repeats<'_> {
                     self.1.set(true);
                 }
                 seen.push(key.clone());
+            } else if watched.contains(&loosely(&key).as_str()) {
+                self.1.set(true);
             }
             if key == "params" && self.0 != At::Params {
                 map.next_value_seed(Repeats(At::Params, self.1))?;
@@ -123,6 +142,7 @@ fn body_needs_admin(body: &[u8]) -> bool {
     // literally, no escape) needs nothing, JSON or not; one that may and
     // that the guard cannot read for certain needs every scope.
     let may_name = body.contains(&b'\\')
+        || body.contains(&0)
         || ["tools/call", "resources/read", "prompts/get"]
             .iter()
             .any(|m| body.windows(m.len()).any(|w| w == m.as_bytes()));

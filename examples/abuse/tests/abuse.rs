@@ -577,6 +577,8 @@ async fn malformed_jsonrpc_gets_jsonrpc_error(flavor: Flavor) {
         [call.as_bytes(), b",\"x\":\"\xff\"}"].concat(),
         // Which `method` a server reads is its parser's choice.
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"admin_echo"}}"#.to_vec(),
+        // A key Go's encoding/json reads as `name` (ignoring case; last wins).
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","Name":"admin_echo"}}"#.to_vec(),
     ];
     for body in bodies {
         let shown = String::from_utf8_lossy(&body).into_owned();

@@ -7,7 +7,10 @@
 //! an operation the guard did not: the body must be UTF-8 (RFC 8259 §8.1,
 //! checked whole, ignored strings included), and no message may name
 //! `method` or `params` twice, nor its `params` `name` or `uri` twice
-//! (which one a server reads is its parser's choice). Everything else in a
+//! (which one a server reads is its parser's choice), nor name them in a
+//! way that only a parser matching keys loosely reads as them (`Method`,
+//! `paramſ`, `name\u0000`: Go's `encoding/json` matches keys ignoring case,
+//! and some parsers drop NULs). Everything else in a
 //! message is checked and skipped without being built, through
 //! `deserialize_any`, so that `serde_json`'s nesting limit (128) and its
 //! number range apply to it as to any value: a body the guard reads is one
@@ -52,7 +55,7 @@ macro_rules! scalars {
 
 /// The body is not one UTF-8 JSON value, or (one that may name an
 /// operation) nests deeper than 128, holds a number beyond `f64`, or names
-/// a key the guard reads twice in one message.
+/// a key the guard reads twice in one message, or a look-alike of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NotJson;
 
@@ -93,15 +96,17 @@ const OPERATION_METHODS: [(&[u8], &[u8]); 3] = [
 ];
 
 /// False only if `body` cannot name an operation: a JSON string without
-/// escapes is its bytes, so a body with no backslash names one of
+/// escapes is its bytes, so a UTF-8 body with no backslash names one of
 /// [`OPERATION_METHODS`] only if it contains it literally (a parser that
-/// replaces bytes that are not UTF-8 does not make one either). One pass over
-/// the body, looking at each `/`; most MCP requests (`tools/list`,
-/// notifications, results) are decided by it, and then only checked to be
-/// JSON.
+/// replaces bytes that are not UTF-8 does not make one either). A NUL byte
+/// may mean another encoding (a parser that detects UTF-16 or UTF-32, as
+/// Python's `json.loads` does, reads `t\0o\0o\0l\0s\0/\0c\0…` as
+/// `tools/call`), so it counts as a backslash does. One pass over the body,
+/// looking at each `/`; most MCP requests (`tools/list`, notifications,
+/// results) are decided by it, and then only checked to be JSON.
 fn may_name_an_operation(body: &[u8]) -> bool {
-    memchr::memchr2_iter(b'\\', b'/', body).any(|i| {
-        body[i] == b'\\'
+    memchr::memchr3_iter(b'\\', b'/', 0, body).any(|i| {
+        body[i] != b'/'
             || OPERATION_METHODS
                 .iter()
                 .any(|(group, verb)| body[..i].ends_with(group) && body[i + 1..].starts_with(verb))
@@ -156,6 +161,7 @@ fn message<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Operation>, A::E
     let mut params: Option<Params<'de>> = None;
     while let Some(key) = map.next_key::<Key>()? {
         match key {
+            Key::LooksLike(Named::Method | Named::Params) => return Err(look_alike()),
             Key::Method if method.is_some() => return Err(de::Error::duplicate_field("method")),
             Key::Method => method = Some(map.next_value::<MaybeStr<'de>>()?.0),
             Key::Params if params.is_some() => return Err(de::Error::duplicate_field("params")),
@@ -183,7 +189,53 @@ enum Key {
     Params,
     Name,
     Uri,
+    /// Not one of them, but one to a parser that matches keys loosely.
+    LooksLike(Named),
     Other,
+}
+
+/// Which key a [`Key::LooksLike`] passes for.
+enum Named {
+    Method,
+    Params,
+    Name,
+    Uri,
+}
+
+impl Named {
+    /// The key `k` passes for if keys are matched ignoring ASCII case and
+    /// the letters that fold to ASCII ones (`ſ` to `s` in Go's
+    /// `encoding/json`, `K` (Kelvin) to `k`, `ı` and `İ` to `i` under .NET's
+    /// ordinal case-insensitive comparison), with NULs dropped. Only keys
+    /// of at most 6 such letters are folded, without allocating.
+    fn looked_like(k: &str) -> Option<Named> {
+        let mut folded = [0u8; 6];
+        let mut len = 0;
+        for c in k.chars() {
+            let ascii = match c {
+                '\0' => continue,
+                '\u{17f}' => b's',
+                '\u{212a}' => b'k',
+                '\u{130}' | '\u{131}' => b'i',
+                c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+                _ => return None,
+            };
+            *folded.get_mut(len)? = ascii;
+            len += 1;
+        }
+        Some(match &folded[..len] {
+            b"method" => Named::Method,
+            b"params" => Named::Params,
+            b"name" => Named::Name,
+            b"uri" => Named::Uri,
+            _ => return None,
+        })
+    }
+}
+
+/// A message or its params names a key that only a loose parser reads.
+fn look_alike<E: de::Error>() -> E {
+    E::custom("a key that a case-insensitive parser reads as method, params, name or uri")
 }
 
 impl<'de> de::Deserialize<'de> for Key {
@@ -200,7 +252,7 @@ impl<'de> de::Deserialize<'de> for Key {
                     "params" => Key::Params,
                     "name" => Key::Name,
                     "uri" => Key::Uri,
-                    _ => Key::Other,
+                    _ => Named::looked_like(k).map_or(Key::Other, Key::LooksLike),
                 })
             }
         }
@@ -228,6 +280,7 @@ impl<'de> de::Deserialize<'de> for Params<'de> {
                 let (mut name, mut uri) = (None, None);
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
+                        Key::LooksLike(Named::Name | Named::Uri) => return Err(look_alike()),
                         Key::Name if name.is_some() => {
                             return Err(de::Error::duplicate_field("name"));
                         }
@@ -368,6 +421,13 @@ mod tests {
         ));
         assert!(may_name_an_operation(br#"{"method":"prompts/get"}"#));
         assert!(may_name_an_operation(br#"{"method":"x\/y"}"#));
+        // A NUL may be UTF-16 or UTF-32, where the scan cannot see a method.
+        assert!(may_name_an_operation(b"{\0\"\0m\0}\0"));
+        let utf16: Vec<u8> = r#"{"method":"tools/call","params":{"name":"x"}}"#
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(operations_in_body(&utf16, false), Err(NotJson));
         for (group, verb) in OPERATION_METHODS {
             let method = format!(
                 "{}/{}",
@@ -405,6 +465,19 @@ mod tests {
             br#"{"method":"tools/call","params":{"name":"x","name":"y"}}"#,
             br#"{"method":"resources/read","params":{"uri":"a","uri":"b"}}"#,
             br#"[{"method":"tools/call","params":{"name":"x"}},{"method":"a","method":"b"}]"#,
+            // Keys a loose parser reads as the guard's (Go's encoding/json
+            // ignores case, folds `ſ` and `K`; .NET folds `ı`; NULs dropped).
+            br#"{"method":"tools/call","params":{"name":"x","Name":"admin"}}"#,
+            br#"{"Method":"tools/call","params":{"name":"admin"}}"#,
+            br#"{"method":"tools/list","METHOD":"tools/call","params":{"name":"admin"}}"#,
+            br#"{"method":"tools/call","PARAMS":{"name":"admin"}}"#,
+            "{\"method\":\"tools/call\",\"param\u{17f}\":{\"name\":\"admin\"}}".as_bytes(),
+            "{\"method\":\"resources/read\",\"params\":{\"ur\u{131}\":\"f://s\"}}".as_bytes(),
+            "{\"method\":\"resources/read\",\"params\":{\"UR\u{130}\":\"f://s\"}}".as_bytes(),
+            br#"{"method":"tools/call","params":{"name\u0000":"admin"}}"#,
+            br#"{"method":"tools/call","params":{"\u0000n\u0000a\u0000m\u0000e":"admin"}}"#,
+            br#"{"method":"tools/call","params":{"N\u0041ME":"admin"}}"#,
+            br#"[{"method":"tools/list"},{"method":"tools/call","params":{"uRi":"x"}}]"#,
         ] {
             assert_eq!(
                 operations_in_body(bad, true),
@@ -415,6 +488,16 @@ mod tests {
         }
         // Keys the guard does not read may repeat, as JSON allows.
         assert_eq!(ops(r#"{"id":1,"id":2,"params":{"a":1,"a":2}}"#), Ok(vec![]));
+        // Look-alikes count only where the key would: a message's
+        // `method`/`params`, its params' `name`/`uri`; longer keys are others.
+        assert_eq!(
+            ops(
+                r#"{"method":"tools/call","NAME":1,"Uri":2,"methods":3,"params_":4,
+                  "params":{"name":"x","METHOD":1,"Params":2,"names":3,"Named":4,"uri_":5,
+                  "arguments":{"Name":"y","URI":"z"}}}"#
+            ),
+            Ok(vec![Operation::Tool("x".into())])
+        );
     }
 
     #[test]

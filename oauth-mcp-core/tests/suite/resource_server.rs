@@ -525,8 +525,21 @@ async fn a_body_the_guard_cannot_read_for_certain_is_refused() {
             .collect(),
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"admin_echo"}}"#.to_vec(),
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_echo","name":"whoami"}}"#.to_vec(),
+        // Go's encoding/json reads `Name` as `name` (the last one wins) and
+        // `PARAMS`/`METHOD` as `params`/`method`; some parsers drop NULs.
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","Name":"admin_echo"}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","id":1,"METHOD":"tools/call","PARAMS":{"NAME":"admin_echo"}}"#.to_vec(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","paramſ":{"name":"admin_echo"}}"#.as_bytes().to_vec(),
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name\u0000":"admin_echo"}}"#.to_vec(),
     ];
     assert!(std::str::from_utf8(&unreadable[1]).is_err());
+    // The same call in UTF-16 (Python's json.loads reads it): `check`
+    // finds no scoped method in its bytes, but a NUL makes it read them.
+    let utf16: Vec<u8> = format!("{call}}}")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let unreadable = [unreadable, vec![utf16]].concat();
     for body in &unreadable {
         let shown = String::from_utf8_lossy(body);
         let shown = &shown[..shown.len().min(120)];
