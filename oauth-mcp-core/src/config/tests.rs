@@ -1,5 +1,6 @@
 //! Start-up validation of the server configuration.
 use super::*;
+use crate::error::ConfigError;
 
 fn field(r: Result<Arc<ServerConfig>, ConfigError>) -> &'static str {
     r.unwrap_err().field
