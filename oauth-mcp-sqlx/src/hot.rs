@@ -136,10 +136,12 @@ impl HotPool {
         true
     }
 
-    /// On the current tokio runtime (if any), a task that calls
+    /// On the current tokio runtime (the one the pool was connected on,
+    /// whose I/O its connections use), a task that calls
     /// [`trim`](Self::trim) every [`PING_WHEN_IDLE_FOR`]: without it a
     /// connection kept when requests stopped would stay checked out of
-    /// sqlx's pool until the next request. The task holds the pool weakly
+    /// sqlx's pool until the next request. A connection goes back within
+    /// two such periods of its last use. The task holds the pool weakly
     /// and ends once every store sharing it is dropped or closed.
     pub(crate) fn spawn_trimmer(hot: &Arc<Self>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
