@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use oauth_mcp_core::clock::ManualClock;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::pkce::CodeChallengeMethod;
 use oauth_mcp_core::resource::ResourceUri;
 use oauth_mcp_core::scope::ScopeSet;
-use oauth_mcp_core::store::{AuthorizationStore, MemoryStore, PendingAuthorization, UserStore};
+use oauth_mcp_core::store::{AuthorizationStore, MemoryStore, PendingAuthorization};
 use oauth_mcp_core::{AuthServer, ServerConfig};
 
 use crate::support::{authorize_uri, hidden, login, query_param, register, req};
@@ -25,11 +24,7 @@ async fn oauth_with(
     let cfg = tune(ServerConfig::builder("http://127.0.0.1:8080"))
         .build()
         .unwrap();
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put_user(new_user("alice", "pw-alice").unwrap())
-        .await
-        .unwrap();
+    let store = crate::support::store_with_alice().await;
     (
         OAuthHttp::new(AuthServer::new(cfg, store.clone()).unwrap()),
         store,

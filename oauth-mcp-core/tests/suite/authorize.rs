@@ -1,14 +1,10 @@
 //! The sans-IO authorization step through the public API: typed requests
 //! and forms in, typed outcomes out, with the view models the pages need.
 
-use std::sync::Arc;
-
 use oauth_mcp_core::authorize::{AuthorizeOutcome, AuthorizeRequest, LoginAction, LoginForm};
 use oauth_mcp_core::error::ErrorCode;
-use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::pkce::s256_challenge;
 use oauth_mcp_core::secret::Secret;
-use oauth_mcp_core::store::{MemoryStore, UserStore};
 use oauth_mcp_core::{AuthServer, PreRegisteredClient, ServerConfig};
 
 use crate::support::{REDIRECT, VERIFIER, query_param};
@@ -21,11 +17,7 @@ async fn server() -> AuthServer {
         .client(PreRegisteredClient::public("ops", vec![REDIRECT.into()]).named("Ops"))
         .build()
         .unwrap();
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put_user(new_user("alice", "pw-alice").unwrap())
-        .await
-        .unwrap();
+    let store = crate::support::store_with_alice().await;
     AuthServer::new(cfg, store).unwrap()
 }
 

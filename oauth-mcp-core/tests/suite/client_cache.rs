@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use oauth_mcp_core::client::CLIENT_CACHE_FRESH_FOR;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::login::new_user;
-use oauth_mcp_core::store::{ClientStore, MemoryStore, UserStore};
+use oauth_mcp_core::store::{ClientStore, MemoryStore};
 use oauth_mcp_core::{AuthServer, ServerConfig};
 
 use crate::support::{
@@ -86,11 +85,7 @@ async fn a_first_token_keeps_a_change_made_to_the_client_meanwhile() {
     // the cached copy the exchange used: an operator's change made in the
     // cache's second survives it. (On the memory store the first token is
     // recorded after the redemption, by a write of the whole record.)
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put_user(new_user("alice", "pw-alice").unwrap())
-        .await
-        .unwrap();
+    let store = crate::support::store_with_alice().await;
     let cfg = ServerConfig::builder("http://127.0.0.1:8080")
         .build()
         .unwrap();

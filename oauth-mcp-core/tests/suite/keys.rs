@@ -14,9 +14,8 @@ use oauth_mcp_core::clock::{Clock, ManualClock};
 use oauth_mcp_core::config::{KeyRotation, ServerConfigBuilder};
 use oauth_mcp_core::crypto::KeyEncryptionKey;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::server::StartError;
-use oauth_mcp_core::store::{KeyStore, MemoryStore, UserStore};
+use oauth_mcp_core::store::{KeyStore, MemoryStore};
 use oauth_mcp_core::token::{KeySet, SigningAlgorithm, SigningKey};
 use oauth_mcp_core::validate::{TokenRejection, TokenValidator};
 use oauth_mcp_core::{AuthServer, ServerConfig};
@@ -35,12 +34,7 @@ fn builder(clock: &ManualClock) -> ServerConfigBuilder {
 }
 
 async fn store() -> Arc<MemoryStore> {
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put_user(new_user("alice", "pw-alice").unwrap())
-        .await
-        .unwrap();
-    store
+    crate::support::store_with_alice().await
 }
 
 async fn start(cfg: &Arc<ServerConfig>, store: &Arc<MemoryStore>) -> OAuthHttp {

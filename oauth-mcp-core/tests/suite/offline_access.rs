@@ -3,24 +3,16 @@
 //! honoured with a refresh token, never refused; never a scope of an access
 //! token at the resource server.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::login::new_user;
-use oauth_mcp_core::store::{MemoryStore, UserStore};
 use oauth_mcp_core::{AuthServer, ResourceServer, ServerConfig};
 use serde_json::Value;
 
 use crate::support::*;
 
 async fn server() -> (OAuthHttp, ResourceServer) {
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put_user(new_user("alice", "pw-alice").unwrap())
-        .await
-        .unwrap();
+    let store = crate::support::store_with_alice().await;
     let cfg = ServerConfig::builder("http://127.0.0.1:8080")
         .scopes_supported(["mcp", "admin"])
         .default_scopes(["mcp"])

@@ -5,17 +5,13 @@ use std::sync::Arc;
 use oauth_mcp_core::client::RedirectUriAllowlist;
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::login::new_user;
-use oauth_mcp_core::store::{MemoryStore, UserStore};
+use oauth_mcp_core::store::UserStore;
 use oauth_mcp_core::{AuthServer, PreRegisteredClient, ResourceServer, ServerConfig};
 
 use crate::support::*;
 
 async fn server(b: oauth_mcp_core::config::ServerConfigBuilder) -> OAuthHttp {
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put_user(new_user("alice", "pw-alice").unwrap())
-        .await
-        .unwrap();
+    let store = crate::support::store_with_alice().await;
     store
         .put_user(new_user("bob", "pw-bob").unwrap())
         .await

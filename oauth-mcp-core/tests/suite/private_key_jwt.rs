@@ -12,9 +12,7 @@ use oauth_mcp_core::client_assertion::{AssertionAlgorithm, TestClientKey};
 use oauth_mcp_core::clock::{Clock, ManualClock};
 use oauth_mcp_core::config::ServerConfigBuilder;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::secret::random_token;
-use oauth_mcp_core::store::{MemoryStore, UserStore};
 use oauth_mcp_core::{AuthServer, PreRegisteredClient, ServerConfig};
 use serde_json::{Value, json};
 
@@ -59,11 +57,7 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) async fn start(b: ServerConfigBuilder) -> Self {
         let clock = ManualClock::new();
-        let store = Arc::new(MemoryStore::new());
-        store
-            .put_user(new_user("alice", "pw-alice").unwrap())
-            .await
-            .unwrap();
+        let store = crate::support::store_with_alice().await;
         let cfg = b.clock(Arc::new(clock.clone())).build().unwrap();
         Self {
             oauth: OAuthHttp::new(AuthServer::new(cfg, store).unwrap()),

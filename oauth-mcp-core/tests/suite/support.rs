@@ -1,11 +1,25 @@
 //! An in-process client for the framework-neutral HTTP layer.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::pkce::s256_challenge;
+use oauth_mcp_core::store::{MemoryStore, UserStore};
 
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:7777/cb";
 pub(crate) const VERIFIER: &str = "0123456789012345678901234567890123456789abcdefgh";
+
+/// A memory store with one user, `alice`, password `pw-alice`.
+pub(crate) async fn store_with_alice() -> Arc<MemoryStore> {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put_user(new_user("alice", "pw-alice").unwrap())
+        .await
+        .unwrap();
+    store
+}
 
 pub(crate) fn req(
     method: &str,

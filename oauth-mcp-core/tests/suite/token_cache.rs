@@ -12,12 +12,10 @@ use async_trait::async_trait;
 use http::HeaderMap;
 use oauth_mcp_core::clock::{Clock, ManualClock};
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::login::new_user;
 use oauth_mcp_core::resource::ResourceUri;
 use oauth_mcp_core::scope::ScopeSet;
 use oauth_mcp_core::store::{
     Grant, MemoryStore, RefreshToken, RevocationCursor, RevocationFeed, RotateOutcome, TokenStore,
-    UserStore,
 };
 use oauth_mcp_core::token::{KeySet, MintRequest, SigningAlgorithm, SigningKey, TokenSigner};
 use oauth_mcp_core::token_cache::TokenCacheConfig;
@@ -49,12 +47,7 @@ async fn instance(store: Arc<MemoryStore>) -> (OAuthHttp, ResourceServer) {
 }
 
 async fn store() -> Arc<MemoryStore> {
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put_user(new_user("alice", "pw-alice").unwrap())
-        .await
-        .unwrap();
-    store
+    crate::support::store_with_alice().await
 }
 
 /// Registers a client, logs in and redeems the code: the token answer.
