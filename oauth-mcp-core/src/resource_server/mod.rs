@@ -114,11 +114,12 @@ impl ResourceServer {
     /// single or batch) and in the `Mcp-Method`/`Mcp-Name` headers.
     ///
     /// A `body` that may name a scoped operation (it contains `tools/call`,
-    /// `resources/read` or `prompts/get`, or a backslash) but that the
-    /// guard cannot read for certain (not UTF-8 JSON as `serde_json::Value`
-    /// reads it, nesting up to 128 and numbers within `f64`, or a message
-    /// naming `method`, `params`, or its `name` or `uri` twice) may name
-    /// any operation: it needs every per-operation scope. Whether a body
+    /// `resources/read` or `prompts/get`, a backslash or a NUL byte) but
+    /// that the guard cannot read for certain (not UTF-8 JSON as
+    /// `serde_json::Value` reads it, nesting up to 128 and numbers within
+    /// `f64`, or a message naming `method`, `params`, or its `name` or `uri`
+    /// twice, or a key only a case-insensitive parser reads as one of
+    /// those) may name any operation: it needs every per-operation scope. Whether a body
     /// that names none is JSON is not looked at here
     /// ([`crate::http::protect`] answers a body that is not with a JSON-RPC
     /// parse error, once the token is accepted).
