@@ -17,7 +17,8 @@
 //! number beyond `f64`), or
 //! whose message names `method` or `params` twice, or whose object
 //! `params` names `name` or `uri` twice, or either names a key that is one
-//! of those only to a loose parser (ASCII case, `ſ`, `K`, `ı`, `İ`, NULs).
+//! of those only to a loose parser (ASCII case, `ſ`, the Kelvin sign, `ı`, `İ`, `_`,
+//! `-` and NULs ignored, or cut at a NUL).
 //! A NUL byte anywhere counts as a backslash does (UTF-16 or UTF-32).
 #![no_main]
 
@@ -53,18 +54,26 @@ enum At {
     Params,
 }
 
-/// `key` folded as a loose parser might match it: NULs dropped, ASCII
-/// lower-cased, the letters that fold to ASCII ones replaced.
-fn loosely(key: &str) -> String {
-    key.chars()
-        .filter(|&c| c != '\0')
-        .map(|c| match c {
-            'ſ' => 's',
-            'K' => 'k',
-            'ı' | 'İ' => 'i',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
+/// The ways a loose parser might read `key`: folded (NULs, `_` and `-`
+/// dropped, ASCII lower-cased, the letters that fold to ASCII ones
+/// replaced), and its part before a NUL folded the same way.
+fn loosely(key: &str) -> Vec<String> {
+    let fold = |k: &str| -> String {
+        k.chars()
+            .filter(|c| !matches!(c, '\0' | '_' | '-'))
+            .map(|c| match c {
+                '\u{17f}' => 's',
+                '\u{212a}' => 'k',
+                '\u{131}' | '\u{130}' => 'i',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect()
+    };
+    let mut out = vec![fold(key)];
+    if let Some((before, _)) = key.split_once('\0') {
+        out.push(fold(before));
+    }
+    out
 }
 
 /// Sets `.1` if a message or its `params` repeats a key the guard reads, or
@@ -95,7 +104,7 @@ impl<'de> Visitor<'de> for Repeats<'_> {
                     self.1.set(true);
                 }
                 seen.push(key.clone());
-            } else if watched.contains(&loosely(&key).as_str()) {
+            } else if loosely(&key).iter().any(|k| watched.contains(&k.as_str())) {
                 self.1.set(true);
             }
             if key == "params" && self.0 != At::Params {

@@ -203,17 +203,29 @@ enum Named {
 }
 
 impl Named {
-    /// The key `k` passes for if keys are matched ignoring ASCII case and
-    /// the letters that fold to ASCII ones (`ſ` to `s` in Go's
-    /// `encoding/json`, `K` (Kelvin) to `k`, `ı` and `İ` to `i` under .NET's
-    /// ordinal case-insensitive comparison), with NULs dropped. Only keys
-    /// of at most 6 such letters are folded, without allocating.
+    /// The key `k` passes for to a parser that matches keys loosely:
+    /// ignoring ASCII case and the letters that fold to ASCII ones (`ſ` to
+    /// `s` in Go's `encoding/json`, the Kelvin sign `\u{212a}` to `k`, `ı` and `İ` to `i`
+    /// under .NET's ordinal case-insensitive comparison), `_` and `-` (Go's
+    /// `encoding/json/v2` case-insensitive matching) and NULs; or, for a
+    /// key with a NUL, its part before the first one (a parser that keeps
+    /// keys as C strings). Only keys of at most 6 such letters are folded,
+    /// without allocating.
     fn looked_like(k: &str) -> Option<Named> {
+        let c_string = match k.split_once('\0') {
+            Some((before, _)) => Self::folded(before),
+            None => None,
+        };
+        c_string.or_else(|| Self::folded(k))
+    }
+
+    /// `k` folded as [`looked_like`](Self::looked_like) says, NULs dropped.
+    fn folded(k: &str) -> Option<Named> {
         let mut folded = [0u8; 6];
         let mut len = 0;
         for c in k.chars() {
             let ascii = match c {
-                '\0' => continue,
+                '\0' | '_' | '-' => continue,
                 '\u{17f}' => b's',
                 '\u{212a}' => b'k',
                 '\u{130}' | '\u{131}' => b'i',
@@ -466,7 +478,7 @@ mod tests {
             br#"{"method":"resources/read","params":{"uri":"a","uri":"b"}}"#,
             br#"[{"method":"tools/call","params":{"name":"x"}},{"method":"a","method":"b"}]"#,
             // Keys a loose parser reads as the guard's (Go's encoding/json
-            // ignores case, folds `ſ` and `K`; .NET folds `ı`; NULs dropped).
+            // ignores case, folds `ſ` and the Kelvin sign; .NET folds `ı`; NULs dropped).
             br#"{"method":"tools/call","params":{"name":"x","Name":"admin"}}"#,
             br#"{"Method":"tools/call","params":{"name":"admin"}}"#,
             br#"{"method":"tools/list","METHOD":"tools/call","params":{"name":"admin"}}"#,
@@ -478,6 +490,14 @@ mod tests {
             br#"{"method":"tools/call","params":{"\u0000n\u0000a\u0000m\u0000e":"admin"}}"#,
             br#"{"method":"tools/call","params":{"N\u0041ME":"admin"}}"#,
             br#"[{"method":"tools/list"},{"method":"tools/call","params":{"uRi":"x"}}]"#,
+            // Go's encoding/json/v2 (case-insensitive) also ignores `_` and
+            // `-`; a parser keeping keys as C strings stops at a NUL.
+            br#"{"method":"tools/call","params":{"name":"x","n_a_m_e":"admin"}}"#,
+            br#"{"method":"tools/call","params":{"name":"x","na-me":"admin"}}"#,
+            br#"{"method":"tools/call","params_":{"name":"admin"}}"#,
+            br#"{"method":"resources/read","params":{"uri_":"f://s"}}"#,
+            br#"{"method":"tools/call","params":{"name":"x","name\u0000x":"admin"}}"#,
+            br#"{"method\u0000tools/list":"tools/call","params":{"name":"admin"}}"#,
         ] {
             assert_eq!(
                 operations_in_body(bad, true),
@@ -492,9 +512,9 @@ mod tests {
         // `method`/`params`, its params' `name`/`uri`; longer keys are others.
         assert_eq!(
             ops(
-                r#"{"method":"tools/call","NAME":1,"Uri":2,"methods":3,"params_":4,
-                  "params":{"name":"x","METHOD":1,"Params":2,"names":3,"Named":4,"uri_":5,
-                  "arguments":{"Name":"y","URI":"z"}}}"#
+                r#"{"method":"tools/call","NAME":1,"Uri":2,"methods":3,"_meta":4,
+                  "params":{"name":"x","METHOD":1,"Params":2,"names":3,"Named":4,"urn":5,
+                  "_meta":{},"arguments":{"Name":"y","URI":"z","n_a_m_e":"w"}}}"#
             ),
             Ok(vec![Operation::Tool("x".into())])
         );
