@@ -579,13 +579,21 @@ async fn malformed_jsonrpc_gets_jsonrpc_error(flavor: Flavor) {
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"admin_echo"}}"#.to_vec(),
         // A key Go's encoding/json reads as `name` (ignoring case; last wins).
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","Name":"admin_echo"}}"#.to_vec(),
+        // `tools/call` in UTF-7, which express.json() decodes (below).
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools+AC8-call","params":{"name":"admin_echo"}}"#.to_vec(),
     ];
-    for body in bodies {
+    let last = bodies.len() - 1;
+    for (i, body) in bodies.into_iter().enumerate() {
         let shown = String::from_utf8_lossy(&body).into_owned();
+        let content_type = if i == last {
+            "application/json; charset=utf-7"
+        } else {
+            "application/json"
+        };
         let r = client()
             .post(mcp_url(&server.base))
             .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .bearer_auth(&s.tokens.access)
             .body(body)
             .send()

@@ -87,13 +87,17 @@ pub const PROTECTED_RESPONSE_HEADERS: [(&str, &str); 2] = [
 ];
 
 /// The only request headers [`protect`] (and [`ResourceServer::check`])
-/// read, as lowercase names: `Authorization` and the `Mcp-Method` /
-/// `Mcp-Name` pair. An adapter whose framework has its own header types
-/// may convert just these.
-pub const PROTECT_READS_HEADERS: [&str; 3] = [
+/// read, as lowercase names: `Authorization`, the `Mcp-Method` /
+/// `Mcp-Name` pair, and `Content-Type` / `Content-Encoding` (a body the
+/// server would decode first is one the guard cannot read for certain).
+/// An adapter whose framework has its own header types may convert just
+/// these.
+pub const PROTECT_READS_HEADERS: [&str; 5] = [
     "authorization",
     crate::resource_server::MCP_METHOD,
     crate::resource_server::MCP_NAME,
+    crate::resource_server::FRAMING_HEADERS[0],
+    crate::resource_server::FRAMING_HEADERS[1],
 ];
 
 /// Adds the CORS headers a protected response needs (the MCP endpoint's

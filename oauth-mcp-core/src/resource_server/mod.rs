@@ -9,6 +9,7 @@
 //! start otherwise.
 
 mod builder;
+mod framing;
 mod jsonrpc;
 mod operations;
 mod template;
@@ -25,6 +26,8 @@ use crate::resource::ResourceUri;
 use crate::scope::{ScopeImplication, ScopeSet, missing_scopes};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
+pub(crate) use framing::FRAMING_HEADERS;
+use framing::sent_as_read;
 pub(crate) use jsonrpc::NotJson;
 use jsonrpc::operations_in_body;
 pub(crate) use operations::{MCP_METHOD, MCP_NAME};
@@ -119,7 +122,10 @@ impl ResourceServer {
     /// `serde_json::Value` reads it, nesting up to 128 and numbers within
     /// `f64`, or a message naming `method`, `params`, or its `name` or `uri`
     /// twice, or a key only a case-insensitive parser reads as one of
-    /// those) may name any operation: it needs every per-operation scope. Whether a body
+    /// those) may name any operation: it needs every per-operation scope.
+    /// So does any body sent with a `Content-Encoding` other than
+    /// `identity` or a `charset` other than UTF-8: the server would decode
+    /// it before reading it. Whether a body
     /// that names none is JSON is not looked at here
     /// ([`crate::http::protect`] answers a body that is not with a JSON-RPC
     /// parse error, once the token is accepted).
@@ -131,6 +137,7 @@ impl ResourceServer {
     ) -> Result<AuthContext, BearerRefusal> {
         let ctx = self.authenticate(headers, query).await?;
         self.authorize(ctx, headers, || match body {
+            Some(_) if !sent_as_read(headers) => Err(NotJson),
             Some(b) => operations_in_body(b, false),
             None => Ok(Vec::new()),
         })
@@ -146,6 +153,9 @@ impl ResourceServer {
         body: Option<&[u8]>,
     ) -> Result<Result<AuthContext, NotJson>, BearerRefusal> {
         let ctx = self.authenticate(headers, query).await?;
+        if body.is_some() && !sent_as_read(headers) {
+            return Ok(Err(NotJson));
+        }
         let ops = match body.map(|b| operations_in_body(b, true)) {
             Some(Err(NotJson)) => return Ok(Err(NotJson)),
             Some(Ok(ops)) => ops,

@@ -603,6 +603,68 @@ async fn a_body_the_guard_cannot_read_for_certain_is_refused() {
     ));
 }
 
+/// A body the MCP server would decode before reading it (a
+/// `Content-Encoding`, a `charset` other than UTF-8) is one the guard
+/// cannot read for certain: `tools+AC8-call` is `tools/call` in UTF-7,
+/// which Express's `express.json()` decodes.
+#[tokio::test]
+async fn a_body_the_server_would_decode_first_is_refused() {
+    let rs = external()
+        .scopes_supported(["mcp", "admin"])
+        .required_scopes(["mcp"])
+        .tool_scopes("admin_echo", ["admin"])
+        .build()
+        .unwrap();
+    let utf7 =
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools+AC8-call","params":{"name":"admin_echo"}}"#;
+    let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let framed: [(&'static str, &str, &[u8]); 4] = [
+        ("content-type", "application/json; charset=utf-7", utf7),
+        ("content-type", "application/json; charset=UTF-16LE", list),
+        ("content-encoding", "gzip", b"\x1f\x8b\x08\x00"),
+        ("content-encoding", "identity, br", list),
+    ];
+    for (name, value, body) in framed {
+        let post = |token: &str| {
+            let mut r = http::Request::post("/api/mcp").body(()).unwrap();
+            *r.headers_mut() = headers(Some(token), &[(name, value)]);
+            r.into_parts().0
+        };
+        let Protection::Respond(resp) = protect(&rs, &post("scopes:mcp"), Some(body)).await else {
+            panic!("let through: {name}: {value}");
+        };
+        assert_eq!(resp.status(), 400, "{value}");
+        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(v["error"]["code"], -32700, "{value}");
+        let refused = rs
+            .check(
+                &headers(Some("scopes:mcp"), &[(name, value)]),
+                None,
+                Some(body),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status, 403, "{value}");
+        assert_eq!(refused.error, Some(ErrorCode::InsufficientScope));
+        assert!(
+            refused.challenge.contains(r#"scope="admin mcp""#),
+            "{}",
+            refused.challenge
+        );
+    }
+    // Declared UTF-8, or nothing declared: read as sent.
+    for value in ["application/json; charset=utf-8", "application/json"] {
+        let ok = rs
+            .check(
+                &headers(Some("scopes:mcp"), &[("content-type", value)]),
+                None,
+                Some(list),
+            )
+            .await;
+        assert!(ok.is_ok(), "{value}: {ok:?}");
+    }
+}
+
 /// `PROTECT_READS_HEADERS` is what an adapter may convert instead of every
 /// header: over requests that pass, are refused for scope, for the token
 /// or as a preflight, and that name operations by header, `protect` answers
@@ -644,6 +706,12 @@ async fn protect_reads_only_the_headers_it_declares() {
             list,
         ),
         (http::Method::POST, Some("scopes:mcp"), vec![], "not json"),
+        (
+            http::Method::POST,
+            Some("scopes:mcp"),
+            vec![("content-encoding", "gzip")],
+            list,
+        ),
         (http::Method::OPTIONS, None, vec![], ""),
     ];
     for (method, token, extra, body) in cases {
