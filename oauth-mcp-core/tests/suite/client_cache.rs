@@ -94,19 +94,26 @@ async fn a_first_token_keeps_a_change_made_to_the_client_meanwhile() {
     let (status, location, _) = login(&oauth, &authorize_uri(&id, ""), "alice", "pw-alice").await;
     assert_eq!(status, 303);
     let code = query_param(&location.unwrap(), "code").unwrap();
-    // The operator renames the client and adds a redirect URI, between the
-    // login (which cached the client) and the code exchange.
+    // This server reads the client now (and keeps it); right after, the
+    // operator renames it and adds a redirect URI in the store.
+    let read = Instant::now();
+    oauth.server().find_client(&id).await.unwrap().unwrap();
     let mut c = store.get_client(&id).await.unwrap().unwrap();
     assert!(c.awaiting_first_token);
     c.client_name = Some("renamed by the operator".into());
     c.redirect_uris.push("http://127.0.0.1:7777/second".into());
     assert!(store.update_client(c).await.unwrap());
+    let seen = oauth.server().find_client(&id).await.unwrap().unwrap();
+    let renamed = Some("renamed by the operator");
+    let stale = seen.client_name.as_deref() != renamed;
     token_ok(&oauth, code_exchange_form(&id, &code)).await;
+    // Within the second the exchange used the cached copy, which lacks the
+    // change (asserted only when this machine was quick enough).
+    if read.elapsed() < CLIENT_CACHE_FRESH_FOR {
+        assert!(stale, "the cache serves the copy read before the change");
+    }
     let stored = store.get_client(&id).await.unwrap().unwrap();
     assert!(!stored.awaiting_first_token, "the first token is recorded");
-    assert_eq!(
-        stored.client_name.as_deref(),
-        Some("renamed by the operator")
-    );
+    assert_eq!(stored.client_name.as_deref(), renamed);
     assert_eq!(stored.redirect_uris.len(), 2, "{:?}", stored.redirect_uris);
 }
