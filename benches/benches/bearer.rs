@@ -32,11 +32,17 @@ fn ready<F: Future>(f: F) -> F::Output {
     }
 }
 
+/// An MCP POST's headers as the guard reads them: the token, and the JSON
+/// content type (whose charset the guard checks).
 fn headers(token: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
         http::header::AUTHORIZATION,
         HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|e| panic!("{e}")),
+    );
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
     h
 }
