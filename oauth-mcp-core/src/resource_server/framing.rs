@@ -16,7 +16,8 @@ pub(crate) const FRAMING_HEADERS: [&str; 2] = ["content-type", "content-encoding
 
 /// False if the headers ask for the body to be decoded before it is read:
 /// a `Content-Encoding` other than `identity`, a `Content-Type` whose
-/// `charset` is not UTF-8, or either header not readable as ASCII.
+/// `charset` is not UTF-8, or either header (with parameters, for the
+/// `Content-Type`) not readable as ASCII.
 pub(crate) fn sent_as_read(headers: &HeaderMap) -> bool {
     let encodings_are_identity = headers.get_all(CONTENT_ENCODING).iter().all(|v| {
         v.to_str().is_ok_and(|v| {
@@ -26,10 +27,12 @@ pub(crate) fn sent_as_read(headers: &HeaderMap) -> bool {
         })
     });
     encodings_are_identity
-        && headers
-            .get_all(CONTENT_TYPE)
-            .iter()
-            .all(|v| v.to_str().is_ok_and(charset_is_utf8))
+        && headers.get_all(CONTENT_TYPE).iter().all(|v| {
+            // A type without parameters (`application/json`, what MCP
+            // clients send) declares no charset: nothing more to read.
+            memchr::memchr(b';', v.as_bytes()).is_none()
+                || v.to_str().is_ok_and(charset_is_utf8)
+        })
 }
 
 /// True if a `Content-Type` value names no charset or only UTF-8 (`utf-8`
