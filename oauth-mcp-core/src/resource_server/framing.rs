@@ -19,19 +19,20 @@ pub(crate) const FRAMING_HEADERS: [&str; 2] = ["content-type", "content-encoding
 /// `charset` is not UTF-8, or either header (with parameters, for the
 /// `Content-Type`) not readable as ASCII.
 pub(crate) fn sent_as_read(headers: &HeaderMap) -> bool {
-    let encodings_are_identity = headers.get_all(CONTENT_ENCODING).iter().all(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"))
-        })
-    });
+    // MCP clients send no `Content-Encoding`: one lookup decides it.
+    let encodings_are_identity = headers.get(CONTENT_ENCODING).is_none()
+        || headers.get_all(CONTENT_ENCODING).iter().all(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"))
+            })
+        });
     encodings_are_identity
         && headers.get_all(CONTENT_TYPE).iter().all(|v| {
             // A type without parameters (`application/json`, what MCP
             // clients send) declares no charset: nothing more to read.
-            memchr::memchr(b';', v.as_bytes()).is_none()
-                || v.to_str().is_ok_and(charset_is_utf8)
+            !v.as_bytes().contains(&b';') || v.to_str().is_ok_and(charset_is_utf8)
         })
 }
 
