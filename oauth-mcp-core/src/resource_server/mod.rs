@@ -125,10 +125,9 @@ impl ResourceServer {
     /// those) may name any operation: it needs every per-operation scope.
     /// So does any body sent with a `Content-Encoding` other than
     /// `identity` or a `charset` other than UTF-8: the server would decode
-    /// it before reading it. Whether a body
-    /// that names none is JSON is not looked at here
-    /// ([`crate::http::protect`] answers a body that is not with a JSON-RPC
-    /// parse error, once the token is accepted).
+    /// it before reading it. Whether a body that names none is JSON is not
+    /// looked at here ([`crate::http::protect`] answers a body that is not
+    /// with a JSON-RPC parse error, once the token is accepted).
     pub async fn check(
         &self,
         headers: &HeaderMap,
