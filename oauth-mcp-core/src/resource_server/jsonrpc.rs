@@ -9,9 +9,9 @@
 //! `method` or `params` twice, nor its `params` `name` or `uri` twice
 //! (which one a server reads is its parser's choice), nor name them in a
 //! way that only a parser matching keys loosely reads as them (`Method`,
-//! `paramſ`, `name\u0000`: Go's `encoding/json` matches keys ignoring case,
-//! and some parsers drop NULs). Everything else in a
-//! message is checked and skipped without being built, through
+//! `paramſ`, `n_a_m_e`, `name\u0000`: Go's `encoding/json` matches keys
+//! ignoring case, and some parsers drop or stop at NULs). Everything else
+//! in a message is checked and skipped without being built, through
 //! `deserialize_any`, so that `serde_json`'s nesting limit (128) and its
 //! number range apply to it as to any value: a body the guard reads is one
 //! `serde_json::Value` reads too. (A body that cannot name an operation is
@@ -205,12 +205,12 @@ enum Named {
 impl Named {
     /// The key `k` passes for to a parser that matches keys loosely:
     /// ignoring ASCII case and the letters that fold to ASCII ones (`ſ` to
-    /// `s` in Go's `encoding/json`, the Kelvin sign `\u{212a}` to `k`, `ı` and `İ` to `i`
-    /// under .NET's ordinal case-insensitive comparison), `_` and `-` (Go's
-    /// `encoding/json/v2` case-insensitive matching) and NULs; or, for a
-    /// key with a NUL, its part before the first one (a parser that keeps
-    /// keys as C strings). Only keys of at most 6 such letters are folded,
-    /// without allocating.
+    /// `s` in Go's `encoding/json`, the Kelvin sign `\u{212a}` to `k`, `ı`
+    /// and `İ` to `i` under .NET's ordinal case-insensitive comparison),
+    /// `_` and `-` (Go's `encoding/json/v2` case-insensitive matching) and
+    /// NULs; or, for a key with a NUL, its part before the first one (a
+    /// parser that keeps keys as C strings). Only keys of at most 6 such
+    /// letters are folded, without allocating.
     fn looked_like(k: &str) -> Option<Named> {
         let c_string = match k.split_once('\0') {
             Some((before, _)) => Self::folded(before),
