@@ -603,18 +603,23 @@ async fn a_body_the_guard_cannot_read_for_certain_is_refused() {
     ));
 }
 
+/// A resource server requiring `mcp`, and `admin` for the tool `admin_echo`.
+fn mcp_with_admin_echo() -> ResourceServer {
+    external()
+        .scopes_supported(["mcp", "admin"])
+        .required_scopes(["mcp"])
+        .tool_scopes("admin_echo", ["admin"])
+        .build()
+        .unwrap()
+}
+
 /// A body the MCP server would decode before reading it (a
 /// `Content-Encoding`, a `charset` other than UTF-8) is one the guard
 /// cannot read for certain: `tools+AC8-call` is `tools/call` in UTF-7,
 /// which Express's `express.json()` decodes.
 #[tokio::test]
 async fn a_body_the_server_would_decode_first_is_refused() {
-    let rs = external()
-        .scopes_supported(["mcp", "admin"])
-        .required_scopes(["mcp"])
-        .tool_scopes("admin_echo", ["admin"])
-        .build()
-        .unwrap();
+    let rs = mcp_with_admin_echo();
     let utf7 =
         br#"{"jsonrpc":"2.0","id":1,"method":"tools+AC8-call","params":{"name":"admin_echo"}}"#;
     let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
@@ -672,12 +677,7 @@ async fn a_body_the_server_would_decode_first_is_refused() {
 #[tokio::test]
 async fn protect_reads_only_the_headers_it_declares() {
     use oauth_mcp_core::http::PROTECT_READS_HEADERS;
-    let rs = external()
-        .scopes_supported(["mcp", "admin"])
-        .required_scopes(["mcp"])
-        .tool_scopes("admin_echo", ["admin"])
-        .build()
-        .unwrap();
+    let rs = mcp_with_admin_echo();
     let noise: [(&'static str, &str); 5] = [
         ("content-type", "application/json"),
         ("origin", "https://app.example"),
