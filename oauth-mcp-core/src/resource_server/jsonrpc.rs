@@ -212,11 +212,9 @@ impl Named {
     /// parser that keeps keys as C strings). Only keys of at most 6 such
     /// letters are folded, without allocating.
     fn looked_like(k: &str) -> Option<Named> {
-        let c_string = match k.split_once('\0') {
-            Some((before, _)) => Self::folded(before),
-            None => None,
-        };
-        c_string.or_else(|| Self::folded(k))
+        k.split_once('\0')
+            .and_then(|(before, _)| Self::folded(before))
+            .or_else(|| Self::folded(k))
     }
 
     /// `k` folded as [`looked_like`](Self::looked_like) says, NULs dropped.

@@ -135,11 +135,7 @@ impl ResourceServer {
         body: Option<&[u8]>,
     ) -> Result<AuthContext, BearerRefusal> {
         let ctx = self.authenticate(headers, query).await?;
-        self.authorize(ctx, headers, || match body {
-            Some(_) if !sent_as_read(headers) => Err(NotJson),
-            Some(b) => operations_in_body(b, false),
-            None => Ok(Vec::new()),
-        })
+        self.authorize(ctx, headers, || body_operations(headers, body, false))
     }
 
     /// [`check`](Self::check) for [`crate::http::protect`], which refuses a
@@ -152,13 +148,9 @@ impl ResourceServer {
         body: Option<&[u8]>,
     ) -> Result<Result<AuthContext, NotJson>, BearerRefusal> {
         let ctx = self.authenticate(headers, query).await?;
-        if body.is_some() && !sent_as_read(headers) {
-            return Ok(Err(NotJson));
-        }
-        let ops = match body.map(|b| operations_in_body(b, true)) {
-            Some(Err(NotJson)) => return Ok(Err(NotJson)),
-            Some(Ok(ops)) => ops,
-            None => Vec::new(),
+        let ops = match body_operations(headers, body, true) {
+            Ok(ops) => ops,
+            Err(NotJson) => return Ok(Err(NotJson)),
         };
         self.authorize(ctx, headers, || Ok(ops)).map(Ok)
     }
@@ -286,5 +278,21 @@ impl ResourceServer {
             ));
         }
         Ok(ctx)
+    }
+}
+
+/// The operations `body` names (none without a body), or [`NotJson`] for a
+/// body the guard cannot read for certain: one the server would decode
+/// before reading it (see [`sent_as_read`]), or one
+/// [`operations_in_body`] cannot read (`whole`: the JSON check too).
+fn body_operations(
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+    whole: bool,
+) -> Result<Vec<Operation>, NotJson> {
+    match body {
+        None => Ok(Vec::new()),
+        Some(_) if !sent_as_read(headers) => Err(NotJson),
+        Some(b) => operations_in_body(b, whole),
     }
 }
