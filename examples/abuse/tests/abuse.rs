@@ -566,30 +566,28 @@ both!(mcp_calls_on_a_kept_alive_connection);
 /// Malformed JSON-RPC to the protected MCP endpoint gets a JSON-RPC error
 /// body, not a plain-text 415: truncated JSON, and the bodies the guard
 /// cannot read for certain (a byte that is not UTF-8 beside a scoped call,
-/// `method` twice).
+/// `method` twice, a look-alike key, a charset the server would decode).
 async fn malformed_jsonrpc_gets_jsonrpc_error(flavor: Flavor) {
     let server = Server::start(flavor, &[]).await;
     let s = session(&server.base, None).await;
     let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_echo"}"#;
-    let bodies: Vec<Vec<u8>> = vec![
-        b"{\"jsonrpc\": \"2.0\", \"method\": ".to_vec(),
+    let json = "application/json";
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        (json, b"{\"jsonrpc\": \"2.0\", \"method\": ".to_vec()),
         // A call a laxer parser would read, beside a byte that is not UTF-8.
-        [call.as_bytes(), b",\"x\":\"\xff\"}"].concat(),
+        (json, [call.as_bytes(), b",\"x\":\"\xff\"}"].concat()),
         // Which `method` a server reads is its parser's choice.
-        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"admin_echo"}}"#.to_vec(),
+        (json, br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"admin_echo"}}"#.to_vec()),
         // A key Go's encoding/json reads as `name` (ignoring case; last wins).
-        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","Name":"admin_echo"}}"#.to_vec(),
-        // `tools/call` in UTF-7, which express.json() decodes (below).
-        br#"{"jsonrpc":"2.0","id":1,"method":"tools+AC8-call","params":{"name":"admin_echo"}}"#.to_vec(),
+        (json, br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","Name":"admin_echo"}}"#.to_vec()),
+        // `tools/call` in UTF-7, which express.json() decodes.
+        (
+            "application/json; charset=utf-7",
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools+AC8-call","params":{"name":"admin_echo"}}"#.to_vec(),
+        ),
     ];
-    let last = bodies.len() - 1;
-    for (i, body) in bodies.into_iter().enumerate() {
+    for (content_type, body) in bodies {
         let shown = String::from_utf8_lossy(&body).into_owned();
-        let content_type = if i == last {
-            "application/json; charset=utf-7"
-        } else {
-            "application/json"
-        };
         let r = client()
             .post(mcp_url(&server.base))
             .header("accept", "application/json, text/event-stream")

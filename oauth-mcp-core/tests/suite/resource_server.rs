@@ -639,6 +639,8 @@ async fn a_body_the_server_would_decode_first_is_refused() {
             panic!("let through: {name}: {value}");
         };
         assert_eq!(resp.status(), 400, "{value}");
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
         let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
         assert_eq!(v["error"]["code"], -32700, "{value}");
         let refused = rs
