@@ -206,6 +206,7 @@ impl SqlStore {
         code_hash: &str,
         grant: &Grant,
         refresh: Option<&RefreshToken>,
+        first_token: Option<&FirstToken>,
     ) -> Result<CodeRedemption, StoreError> {
         // The conditional UPDATE decides: of concurrent callers exactly one
         // flips `spent` (on PostgreSQL the others wait for its row lock until
@@ -217,9 +218,13 @@ impl SqlStore {
             ", spent"
         );
         const LOOKUP: &str = "SELECT grant_id FROM oauth_codes WHERE code_hash = $1 AND spent";
+        // Only the flag and the expiry: an edit of the client made since the
+        // engine read it is kept.
+        const FIRST_TOKEN: &str = "UPDATE oauth_clients SET awaiting_first_token = FALSE, \
+             expires_at = $2 WHERE client_id = $1 AND awaiting_first_token";
         let binds = GrantBinds::new(grant, refresh)?;
         if let Backend::Postgres(pool) = &self.backend {
-            return self.redeem_pg(pool, code_hash, &binds, None).await;
+            return self.redeem_pg(pool, code_hash, &binds, first_token).await;
         }
         let spend: Result<Spend, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
@@ -238,6 +243,13 @@ impl SqlStore {
             if !store_grant!(tx, &binds).await? {
                 // Rolled back when `tx` drops: the code stays unspent.
                 return Ok(Spend::Duplicate);
+            }
+            if let Some(first) = first_token {
+                sqlx::query(FIRST_TOKEN)
+                    .bind(&first.client_id)
+                    .bind(first.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(Spend::Redeemed(Box::new(row)))

@@ -19,10 +19,9 @@ use oauth_mcp_core::store::{
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-use crate::codes::GrantBinds;
+use crate::SqlStore;
 use crate::error::map;
 use crate::rows::{ClientRow, PendingRow, UserRow};
-use crate::{Backend, SqlStore};
 
 /// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
 macro_rules! on_pool {
@@ -435,7 +434,7 @@ impl AuthorizationStore for SqlStore {
         grant: Grant,
         refresh: Option<RefreshToken>,
     ) -> Result<CodeRedemption, StoreError> {
-        self.redeem_code_sql(code_hash, &grant, refresh.as_ref())
+        self.redeem_code_sql(code_hash, &grant, refresh.as_ref(), None)
             .await
     }
 
@@ -446,21 +445,12 @@ impl AuthorizationStore for SqlStore {
         refresh: Option<RefreshToken>,
         first_token: Option<FirstToken>,
     ) -> Result<(CodeRedemption, bool), StoreError> {
-        match &self.backend {
-            // One statement with the redemption.
-            Backend::Postgres(pool) => {
-                let binds = GrantBinds::new(&grant, refresh.as_ref())?;
-                let r = self
-                    .redeem_pg(pool, code_hash, &binds, first_token.as_ref())
-                    .await?;
-                Ok((r, true))
-            }
-            Backend::Sqlite(_) => Ok((
-                self.redeem_code_sql(code_hash, &grant, refresh.as_ref())
-                    .await?,
-                false,
-            )),
-        }
+        // With the redemption: in its statement on PostgreSQL, in its
+        // transaction on SQLite.
+        let r = self
+            .redeem_code_sql(code_hash, &grant, refresh.as_ref(), first_token.as_ref())
+            .await?;
+        Ok((r, true))
     }
 
     async fn consume_login_attempt(

@@ -141,16 +141,19 @@ impl AuthServer {
         }
     }
 
-    /// A registration's first token: from now on it has the registration
-    /// lifetime, not the unused-registration expiry. Failing to record it
-    /// only leaves the early expiry, so the tokens are sent regardless.
+    /// A registration's first token, for a store that does not record it
+    /// with the redemption (the built-in stores do, changing only the flag
+    /// and the expiry): from now on it has the registration lifetime, not
+    /// the unused-registration expiry. Failing to record it only leaves the
+    /// early expiry, so the tokens are sent regardless.
     ///
     /// The record is read again from the store, not taken from the request:
     /// the request's copy may come from the client cache, up to a second
     /// old, and writing it back whole would undo a change made in that
     /// second (an operator deactivating the client or editing its redirect
-    /// URIs). The read and the write are a few milliseconds apart, as they
-    /// were before the cache.
+    /// URIs). The read and the write are a few milliseconds apart: a change
+    /// made between them is lost, which a store closes by implementing
+    /// `redeem_code_with_first_token`.
     async fn first_token(&self, client_id: &str) {
         let stored = match self.store.get_client(client_id).await {
             Ok(stored) => stored,
@@ -418,4 +421,70 @@ impl AuthServer {
 
 fn code_unknown() -> OAuthError {
     OAuthError::invalid_grant("the authorization code is unknown to this server")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::client::{Client, TokenEndpointAuthMethod};
+    use crate::store::{ClientStore, MemoryStore};
+    use crate::{AuthServer, ServerConfig};
+
+    fn awaiting_client() -> Client {
+        Client {
+            client_id: "fresh-client".into(),
+            secret_hash: None,
+            redirect_uris: vec!["http://127.0.0.1:7777/cb".into()],
+            auth_method: TokenEndpointAuthMethod::None,
+            auth_method_explicit: true,
+            client_name: Some("Fresh".into()),
+            scope: None,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            trusted: false,
+            active: true,
+            created_at: 1_700_000_000,
+            expires_at: Some(1_700_003_600),
+            awaiting_first_token: true,
+            metadata: serde_json::Map::new(),
+        }
+    }
+
+    /// The fallback for a store that does not record a first token with the
+    /// redemption (the memory store does, so it is called here directly):
+    /// the stored record is read again, so a change made to it since the
+    /// exchange read the client is kept.
+    #[tokio::test]
+    async fn the_fallback_first_token_record_keeps_a_change_made_meanwhile() {
+        let store = Arc::new(MemoryStore::new());
+        let cfg = ServerConfig::builder("http://127.0.0.1:8080")
+            .build()
+            .unwrap();
+        let server = AuthServer::new(cfg, store.clone()).unwrap();
+        let client = awaiting_client();
+        store.insert_client(client.clone()).await.unwrap();
+        let mut edited = client.clone();
+        edited.client_name = Some("renamed by the operator".into());
+        edited
+            .redirect_uris
+            .push("http://127.0.0.1:7777/second".into());
+        assert!(store.update_client(edited.clone()).await.unwrap());
+
+        server.first_token(&client.client_id).await;
+        let stored = store.get_client(&client.client_id).await.unwrap().unwrap();
+        let mut expected = edited;
+        expected.awaiting_first_token = false;
+        expected.expires_at = server.first_token_of(&client).unwrap().expires_at;
+        // By default a used registration does not expire: the early expiry
+        // is lifted.
+        assert_eq!(expected.expires_at, None);
+        assert_eq!(stored, expected);
+
+        // Recorded once: a second call changes nothing.
+        server.first_token(&client.client_id).await;
+        assert_eq!(
+            store.get_client(&client.client_id).await.unwrap().unwrap(),
+            expected
+        );
+    }
 }

@@ -58,6 +58,29 @@ impl Inner {
         self.grants.insert(grant.grant_id.clone(), grant);
         Ok(())
     }
+
+    /// Spends a code into its grant, as [`AuthorizationStore::redeem_code`] says.
+    fn redeem(
+        &mut self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+    ) -> Result<CodeRedemption, StoreError> {
+        let code = match self.codes.get(code_hash) {
+            None => return Ok(CodeRedemption::NotFound),
+            Some((code, true)) => {
+                return Ok(CodeRedemption::Replayed {
+                    grant_id: code.grant_id.clone(),
+                });
+            }
+            Some((code, false)) => code.clone(),
+        };
+        self.store_grant(grant, refresh)?;
+        if let Some((_, spent)) = self.codes.get_mut(code_hash) {
+            *spent = true;
+        }
+        Ok(CodeRedemption::Redeemed(code))
+    }
 }
 
 /// Revocations the memory store remembers for its feed; a reader further
@@ -218,21 +241,28 @@ impl AuthorizationStore for MemoryStore {
         grant: Grant,
         refresh: Option<RefreshToken>,
     ) -> Result<CodeRedemption, StoreError> {
+        self.lock()?.redeem(code_hash, grant, refresh)
+    }
+
+    async fn redeem_code_with_first_token(
+        &self,
+        code_hash: &str,
+        grant: Grant,
+        refresh: Option<RefreshToken>,
+        first_token: Option<FirstToken>,
+    ) -> Result<(CodeRedemption, bool), StoreError> {
+        // Under the one lock, and only the flag and the expiry change: an
+        // edit of the client made since the engine read it is kept.
         let mut g = self.lock()?;
-        let code = match g.codes.get(code_hash) {
-            None => return Ok(CodeRedemption::NotFound),
-            Some((code, true)) => {
-                return Ok(CodeRedemption::Replayed {
-                    grant_id: code.grant_id.clone(),
-                });
-            }
-            Some((code, false)) => code.clone(),
-        };
-        g.store_grant(grant, refresh)?;
-        if let Some((_, spent)) = g.codes.get_mut(code_hash) {
-            *spent = true;
+        let out = g.redeem(code_hash, grant, refresh)?;
+        if let (CodeRedemption::Redeemed(_), Some(first)) = (&out, first_token)
+            && let Some(c) = g.clients.get_mut(&first.client_id)
+            && c.awaiting_first_token
+        {
+            c.awaiting_first_token = false;
+            c.expires_at = first.expires_at;
         }
-        Ok(CodeRedemption::Redeemed(code))
+        Ok((out, true))
     }
 
     async fn consume_login_attempt(

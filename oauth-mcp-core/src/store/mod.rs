@@ -356,8 +356,9 @@ pub trait AuthorizationStore: Send + Sync {
     ) -> Result<CodeRedemption, StoreError>;
     /// [`AuthorizationStore::redeem_code`] that, when the code is redeemed,
     /// also records the client's `first_token` (if the stored client still
-    /// awaits it: `awaiting_first_token` cleared, `expires_at` set) in the
-    /// same step; the `bool` says whether the store recorded it. The default
+    /// awaits it: `awaiting_first_token` cleared, `expires_at` set, nothing
+    /// else changed) in the same step; the `bool` says whether the store
+    /// recorded it. The default
     /// only redeems and says `false`: the caller then records the first
     /// token with [`ClientStore::update_client`].
     async fn redeem_code_with_first_token(

@@ -83,8 +83,9 @@ async fn unknown_client_ids_are_not_cached() {
 async fn a_first_token_keeps_a_change_made_to_the_client_meanwhile() {
     // A registration's first token is recorded on the stored record, not on
     // the cached copy the exchange used: an operator's change made in the
-    // cache's second survives it. (On the memory store the first token is
-    // recorded after the redemption, by a write of the whole record.)
+    // cache's second survives it. (The memory store records it with the
+    // redemption, changing only the flag and the expiry; the engine's
+    // fallback for other stores is tested in `grant`'s unit tests.)
     let store = crate::support::store_with_alice().await;
     let cfg = ServerConfig::builder("http://127.0.0.1:8080")
         .build()

@@ -7,6 +7,7 @@ use oauth_mcp_core::store::{MemoryStore, conformance};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_store_passes_the_conformance_kit() {
     conformance::run_all(Arc::new(MemoryStore::new())).await;
+    conformance::first_token_recorded_with_redemption(Arc::new(MemoryStore::new())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -14,6 +14,7 @@ async fn conformance_postgres() {
     let store = SqlStore::connect(db.url()).await.unwrap();
     assert_eq!(store.kind(), DatabaseKind::Postgres);
     conformance::run_all(Arc::new(store.clone())).await;
+    conformance::first_token_recorded_with_redemption(Arc::new(store.clone())).await;
     store.close().await;
 }
 

@@ -290,6 +290,16 @@ pub async fn codes(store: Arc<dyn Store>) {
         .insert_client(client.clone())
         .await
         .expect("insert_client");
+    // An edit made after the engine read the client (say, by an operator):
+    // recording the first token must keep it.
+    let mut client = client;
+    client.client_name = Some("edited meanwhile".into());
+    assert!(
+        store
+            .update_client(client.clone())
+            .await
+            .expect("update_client")
+    );
     let g = sample_grant(NOW);
     let code = sample_code(NOW, &g.grant_id);
     store.insert_code(code.clone()).await.expect("insert_code");
@@ -330,9 +340,12 @@ pub async fn codes(store: Arc<dyn Store>) {
         .expect("get_client")
         .expect("the client is stored");
     if recorded {
-        assert!(
-            !stored.awaiting_first_token && stored.expires_at == first.expires_at,
-            "a recorded first token clears the flag and sets the expiry: {stored:?}"
+        let mut expected = client.clone();
+        expected.awaiting_first_token = false;
+        expected.expires_at = first.expires_at;
+        assert_eq!(
+            stored, expected,
+            "a recorded first token clears the flag and sets the expiry, and changes nothing else"
         );
     } else {
         assert_eq!(stored, client, "an unrecorded first token changes nothing");
@@ -367,6 +380,56 @@ pub async fn codes(store: Arc<dyn Store>) {
             .expect("get_client"),
         Some(other),
         "a replayed code records no first token"
+    );
+}
+
+/// For a store that records a registration's first token with the code's
+/// redemption (the built-in stores do; [`codes`] accepts either): it says
+/// so, and the record keeps an edit made to the client after the engine
+/// read it (only the flag and the expiry change, atomically with the
+/// redemption, so there is no read-then-write window).
+pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
+    let client = sample_client();
+    store
+        .insert_client(client.clone())
+        .await
+        .expect("insert_client");
+    let mut edited = client.clone();
+    edited
+        .redirect_uris
+        .push("https://app.example/second".into());
+    assert!(
+        store
+            .update_client(edited.clone())
+            .await
+            .expect("update_client")
+    );
+    let g = sample_grant(NOW);
+    let code = sample_code(NOW, &g.grant_id);
+    store.insert_code(code.clone()).await.expect("insert_code");
+    let first = FirstToken {
+        client_id: client.client_id.clone(),
+        expires_at: Some(NOW + 3_600),
+    };
+    let (out, recorded) = store
+        .redeem_code_with_first_token(&code.code_hash, g, None, Some(first.clone()))
+        .await
+        .expect("redeem_code_with_first_token");
+    assert_eq!(out, CodeRedemption::Redeemed(code));
+    assert!(
+        recorded,
+        "the store records the first token with the redemption"
+    );
+    let mut expected = edited;
+    expected.awaiting_first_token = false;
+    expected.expires_at = first.expires_at;
+    assert_eq!(
+        store
+            .get_client(&client.client_id)
+            .await
+            .expect("get_client"),
+        Some(expected),
+        "only the flag and the expiry change"
     );
 }
 

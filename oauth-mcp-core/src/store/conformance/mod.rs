@@ -33,7 +33,10 @@ pub mod race;
 mod replay;
 mod revocations;
 pub mod upstream;
-pub use grants::{codes, concurrent_refresh, pending_requests, refresh_rotation};
+pub use grants::{
+    codes, concurrent_refresh, first_token_recorded_with_redemption, pending_requests,
+    refresh_rotation,
+};
 pub use keys::{clear_keys, key_races, key_set_contract, keys};
 pub use replay::{replay_markers, replay_race};
 pub use revocations::revocation_feed;
