@@ -201,6 +201,9 @@ impl SqlStore {
             .filter(|p| p.expires_at > now))
     }
 
+    /// Redeems a code into its grant (and refresh token), and records the
+    /// client's `first_token` if given and the client still awaits it, in
+    /// one statement (PostgreSQL) or one transaction (SQLite).
     pub(crate) async fn redeem_code_sql(
         &self,
         code_hash: &str,

@@ -358,9 +358,9 @@ pub trait AuthorizationStore: Send + Sync {
     /// also records the client's `first_token` (if the stored client still
     /// awaits it: `awaiting_first_token` cleared, `expires_at` set, nothing
     /// else changed) in the same step; the `bool` says whether the store
-    /// recorded it. The default
-    /// only redeems and says `false`: the caller then records the first
-    /// token with [`ClientStore::update_client`].
+    /// recorded it. The default only redeems and says `false`: the caller
+    /// then records the first token with [`ClientStore::update_client`],
+    /// after reading the client again.
     async fn redeem_code_with_first_token(
         &self,
         code_hash: &str,
