@@ -284,25 +284,8 @@ pub async fn codes(store: Arc<dyn Store>) {
 
     // With the client's first token: recorded with the redemption, or left
     // to the caller (the store says which); a replay records nothing.
-    let client = sample_client();
-    assert!(client.awaiting_first_token);
-    store
-        .insert_client(client.clone())
-        .await
-        .expect("insert_client");
-    // An edit made after the engine read the client (say, by an operator):
-    // recording the first token must keep it.
-    let mut client = client;
-    client.client_name = Some("edited meanwhile".into());
-    assert!(
-        store
-            .update_client(client.clone())
-            .await
-            .expect("update_client")
-    );
-    let g = sample_grant(NOW);
-    let code = sample_code(NOW, &g.grant_id);
-    store.insert_code(code.clone()).await.expect("insert_code");
+    let client = client_edited_after_read(store.as_ref()).await;
+    let (g, code) = stored_code(store.as_ref()).await;
     let first = FirstToken {
         client_id: client.client_id.clone(),
         expires_at: Some(NOW + 86_400),
@@ -389,26 +372,10 @@ pub async fn codes(store: Arc<dyn Store>) {
 /// read it (only the flag and the expiry change, atomically with the
 /// redemption, so there is no read-then-write window).
 pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
-    let client = sample_client();
-    store
-        .insert_client(client.clone())
-        .await
-        .expect("insert_client");
-    let mut edited = client.clone();
-    edited
-        .redirect_uris
-        .push("https://app.example/second".into());
-    assert!(
-        store
-            .update_client(edited.clone())
-            .await
-            .expect("update_client")
-    );
-    let g = sample_grant(NOW);
-    let code = sample_code(NOW, &g.grant_id);
-    store.insert_code(code.clone()).await.expect("insert_code");
+    let edited = client_edited_after_read(store.as_ref()).await;
+    let (g, code) = stored_code(store.as_ref()).await;
     let first = FirstToken {
-        client_id: client.client_id.clone(),
+        client_id: edited.client_id.clone(),
         expires_at: Some(NOW + 3_600),
     };
     let (out, recorded) = store
@@ -420,17 +387,47 @@ pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
         recorded,
         "the store records the first token with the redemption"
     );
+    let client_id = edited.client_id.clone();
     let mut expected = edited;
     expected.awaiting_first_token = false;
     expected.expires_at = first.expires_at;
     assert_eq!(
-        store
-            .get_client(&client.client_id)
-            .await
-            .expect("get_client"),
+        store.get_client(&client_id).await.expect("get_client"),
         Some(expected),
         "only the flag and the expiry change"
     );
+}
+
+/// A client awaiting its first token, stored, then edited in the store (as
+/// an operator may do after the engine read it): the edited record, which
+/// recording the first token must keep.
+async fn client_edited_after_read(store: &dyn Store) -> Client {
+    let client = sample_client();
+    assert!(client.awaiting_first_token);
+    store
+        .insert_client(client.clone())
+        .await
+        .expect("insert_client");
+    let mut edited = client;
+    edited.client_name = Some("edited meanwhile".into());
+    edited
+        .redirect_uris
+        .push("https://app.example/second".into());
+    assert!(
+        store
+            .update_client(edited.clone())
+            .await
+            .expect("update_client")
+    );
+    edited
+}
+
+/// A stored code and the grant it is to be redeemed into.
+async fn stored_code(store: &dyn Store) -> (Grant, AuthorizationCode) {
+    let g = sample_grant(NOW);
+    let code = sample_code(NOW, &g.grant_id);
+    store.insert_code(code.clone()).await.expect("insert_code");
+    (g, code)
 }
 
 /// Grants and refresh rotation: advance, sibling, reuse revokes, expiry,
