@@ -573,6 +573,9 @@ async fn token_suite(args: &RunArgs, tmp: &Path, pem: &Path) -> Result<String, B
          authenticator (a constant user check, no argon2), so password hashing does not dominate; server CPU excludes \
          the database's own processes."
     );
+    if let Some((_, url, _)) = servers.iter().find(|(n, _, _)| *n == "postgres") {
+        let _ = writeln!(md, "\n{}", pg_tls_line(url));
+    }
     if let Some(db) = &pg {
         let postgres = servers
             .iter()
@@ -594,6 +597,24 @@ async fn token_suite(args: &RunArgs, tmp: &Path, pem: &Path) -> Result<String, B
     let _ = writeln!(md, "\n</details>");
     drop(pg);
     Ok(md)
+}
+
+/// Which `sslmode` the PostgreSQL rows used: the URL's, or sqlx's default
+/// `prefer` (TLS whenever the server offers it, as Debian's does even on
+/// loopback), which costs both processes CPU per round trip.
+fn pg_tls_line(url: &str) -> String {
+    let mode = url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "sslmode")
+            .map(|(_, v)| v.into_owned())
+    });
+    match mode {
+        Some(m) => format!("PostgreSQL connection: `sslmode={m}` (from the URL)."),
+        None => "PostgreSQL connection: `sslmode` not set in the URL, so sqlx's `prefer`: TLS if \
+                 the server offers it. Add `?sslmode=disable` to `OAUTH_MCP_TEST_POSTGRES_URL` to measure \
+                 without TLS."
+            .to_owned(),
+    }
 }
 
 /// Runs each endpoint sequentially through the counting proxy and reports
