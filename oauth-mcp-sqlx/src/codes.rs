@@ -291,11 +291,11 @@ const REDEEM_PG: &str = concat!(
     "dup AS (INSERT INTO oauth_grants (grant_id, client_id, subject, scope, resource, created_at, \
      refresh_generation, revoked) SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
      WHERE NOT EXISTS (SELECT 1 FROM g) RETURNING 1), ",
-    // Not for a grant stored revoked (a tombstone: revoked before stored).
     // The client's first token ($15 NULL: none to record).
     "fc AS (UPDATE oauth_clients SET awaiting_first_token = FALSE, expires_at = $16 \
      WHERE client_id = $15 AND awaiting_first_token AND EXISTS (SELECT 1 FROM spent) \
      RETURNING 1), ",
+    // Not for a grant stored revoked (a tombstone: revoked before stored).
     "r AS (INSERT INTO oauth_refresh_tokens (token_hash, grant_id, generation, issued_at, \
      expires_at) SELECT $10, $14, $11, $12, $13 FROM g WHERE $10 IS NOT NULL AND NOT g.revoked \
      RETURNING 1) ",

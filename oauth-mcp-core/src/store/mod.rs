@@ -357,10 +357,11 @@ pub trait AuthorizationStore: Send + Sync {
     /// [`AuthorizationStore::redeem_code`] that, when the code is redeemed,
     /// also records the client's `first_token` (if the stored client still
     /// awaits it: `awaiting_first_token` cleared, `expires_at` set, nothing
-    /// else changed) in the same step; the `bool` says whether the store
-    /// recorded it. The default only redeems and says `false`: the caller
-    /// then records the first token with [`ClientStore::update_client`],
-    /// after reading the client again.
+    /// else changed) in the same step. The `bool` says who records it:
+    /// `true`, the store (it did, if the code was redeemed and the client
+    /// still awaited it); `false`, the caller. The default only redeems and
+    /// says `false`: the caller then records the first token with
+    /// [`ClientStore::update_client`], after reading the client again.
     async fn redeem_code_with_first_token(
         &self,
         code_hash: &str,

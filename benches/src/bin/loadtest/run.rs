@@ -599,20 +599,23 @@ async fn token_suite(args: &RunArgs, tmp: &Path, pem: &Path) -> Result<String, B
     Ok(md)
 }
 
-/// Which `sslmode` the PostgreSQL rows used: the URL's, or sqlx's default
-/// `prefer` (TLS whenever the server offers it, as Debian's does even on
-/// loopback), which costs both processes CPU per round trip.
+/// Which `sslmode` the PostgreSQL rows used, as sqlx decides it: the URL's
+/// `sslmode` (or `ssl-mode`), else `PGSSLMODE`, else `prefer` (TLS
+/// whenever the server offers it, as Debian's does even on loopback; a
+/// private server the harness starts offers none). TLS costs both
+/// processes CPU per round trip.
 fn pg_tls_line(url: &str) -> String {
-    let mode = url::Url::parse(url).ok().and_then(|u| {
+    let in_url = url::Url::parse(url).ok().and_then(|u| {
         u.query_pairs()
-            .find(|(k, _)| k == "sslmode")
+            .find(|(k, _)| k == "sslmode" || k == "ssl-mode")
             .map(|(_, v)| v.into_owned())
     });
-    match mode {
-        Some(m) => format!("PostgreSQL connection: `sslmode={m}` (from the URL)."),
-        None => "PostgreSQL connection: `sslmode` not set in the URL, so sqlx's `prefer`: TLS if \
-                 the server offers it. Add `?sslmode=disable` to `OAUTH_MCP_TEST_POSTGRES_URL` to measure \
-                 without TLS."
+    match (in_url, std::env::var("PGSSLMODE").ok()) {
+        (Some(m), _) => format!("PostgreSQL connection: `sslmode={m}` (from the URL)."),
+        (None, Some(m)) => format!("PostgreSQL connection: `sslmode={m}` (from `PGSSLMODE`)."),
+        (None, None) => "PostgreSQL connection: no `sslmode` in the URL or `PGSSLMODE`, so \
+                         sqlx's `prefer`: TLS if the server offers it (add `sslmode=disable` to \
+                         the URL to measure without)."
             .to_owned(),
     }
 }

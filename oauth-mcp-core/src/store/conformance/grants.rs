@@ -368,16 +368,69 @@ pub async fn codes(store: Arc<dyn Store>) {
 
 /// For a store that records a registration's first token with the code's
 /// redemption (the built-in stores do; [`codes`] accepts either): it says
-/// so, and the record keeps an edit made to the client after the engine
-/// read it (only the flag and the expiry change, atomically with the
-/// redemption, so there is no read-then-write window).
+/// so (`true`), the record keeps an edit made to the client before the
+/// redemption (only the flag and the expiry change), a `None` expiry is
+/// stored as such, and nothing is recorded when the code is unknown, when
+/// the grant id is taken (the code stays unspent), or when the client no
+/// longer awaits its first token.
 pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
-    let edited = client_edited_after_read(store.as_ref()).await;
-    let (g, code) = stored_code(store.as_ref()).await;
-    let first = FirstToken {
-        client_id: edited.client_id.clone(),
-        expires_at: Some(NOW + 3_600),
+    let first_for = |c: &Client, expires_at| FirstToken {
+        client_id: c.client_id.clone(),
+        expires_at,
     };
+    let read = |id: String| {
+        let store = store.clone();
+        async move { store.get_client(&id).await.expect("get_client") }
+    };
+    let edited = client_edited_after_read(store.as_ref()).await;
+
+    // An unknown code records nothing.
+    let (out, _) = store
+        .redeem_code_with_first_token(
+            &id("no-such-code"),
+            sample_grant(NOW),
+            None,
+            Some(first_for(&edited, Some(NOW + 3_600))),
+        )
+        .await
+        .expect("redeem_code_with_first_token");
+    assert_eq!(out, CodeRedemption::NotFound);
+    assert_eq!(read(edited.client_id.clone()).await.as_ref(), Some(&edited));
+
+    // A grant id already stored: the redemption fails, the code stays
+    // unspent and the client untouched.
+    let (taken, clash) = stored_code(store.as_ref()).await;
+    store
+        .insert_grant(taken.clone(), None)
+        .await
+        .expect("insert_grant");
+    assert!(
+        matches!(
+            store
+                .redeem_code_with_first_token(
+                    &clash.code_hash,
+                    taken,
+                    None,
+                    Some(first_for(&edited, Some(NOW + 3_600))),
+                )
+                .await,
+            Err(StoreError::Duplicate(_))
+        ),
+        "redeeming into a stored grant id is a Duplicate"
+    );
+    assert!(
+        store
+            .get_code(&clash.code_hash)
+            .await
+            .expect("get_code")
+            .is_some_and(|c| !c.spent),
+        "a failed redemption leaves the code unspent"
+    );
+    assert_eq!(read(edited.client_id.clone()).await.as_ref(), Some(&edited));
+
+    // Redeemed: recorded, and nothing else changes.
+    let (g, code) = stored_code(store.as_ref()).await;
+    let first = first_for(&edited, Some(NOW + 3_600));
     let (out, recorded) = store
         .redeem_code_with_first_token(&code.code_hash, g, None, Some(first.clone()))
         .await
@@ -387,14 +440,44 @@ pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
         recorded,
         "the store records the first token with the redemption"
     );
-    let client_id = edited.client_id.clone();
     let mut expected = edited;
     expected.awaiting_first_token = false;
     expected.expires_at = first.expires_at;
     assert_eq!(
-        store.get_client(&client_id).await.expect("get_client"),
-        Some(expected),
+        read(expected.client_id.clone()).await.as_ref(),
+        Some(&expected),
         "only the flag and the expiry change"
+    );
+
+    // A client that no longer awaits it keeps its expiry.
+    let (g, code) = stored_code(store.as_ref()).await;
+    let (out, _) = store
+        .redeem_code_with_first_token(
+            &code.code_hash,
+            g,
+            None,
+            Some(first_for(&expected, Some(NOW + 7_200))),
+        )
+        .await
+        .expect("redeem_code_with_first_token");
+    assert_eq!(out, CodeRedemption::Redeemed(code));
+    assert_eq!(
+        read(expected.client_id.clone()).await.as_ref(),
+        Some(&expected),
+        "a client that no longer awaits its first token is left alone"
+    );
+
+    // A registration without a lifetime: the early expiry is lifted.
+    let other = client_edited_after_read(store.as_ref()).await;
+    let (g, code) = stored_code(store.as_ref()).await;
+    store
+        .redeem_code_with_first_token(&code.code_hash, g, None, Some(first_for(&other, None)))
+        .await
+        .expect("redeem_code_with_first_token");
+    let stored = read(other.client_id.clone()).await.expect("the client");
+    assert!(
+        !stored.awaiting_first_token && stored.expires_at.is_none(),
+        "{stored:?}"
     );
 }
 
