@@ -546,15 +546,7 @@ async fn a_body_the_guard_cannot_read_for_certain_is_refused() {
         let Protection::Respond(resp) = protect(&rs, &post("scopes:mcp"), Some(body)).await else {
             panic!("let through: {shown}");
         };
-        assert_eq!(resp.status(), 400, "{shown}");
-        assert_eq!(resp.headers()["content-type"], "application/json");
-        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
-            "{shown}"
-        );
+        assert_jsonrpc_parse_error(&resp, shown);
         // `check` cannot answer a parse error: it needs every per-operation scope.
         let refused = rs
             .check(&headers(Some("scopes:mcp"), &[]), None, Some(body))
@@ -603,6 +595,20 @@ async fn a_body_the_guard_cannot_read_for_certain_is_refused() {
     ));
 }
 
+/// `protect`'s answer to a body the guard cannot read for certain: 400, a
+/// JSON-RPC parse error (-32700, `id` null) with the CORS header.
+fn assert_jsonrpc_parse_error(resp: &http::Response<bytes::Bytes>, what: &str) {
+    assert_eq!(resp.status(), 400, "{what}");
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
+        "{what}"
+    );
+}
+
 /// A resource server requiring `mcp`, and `admin` for the tool `admin_echo`.
 fn mcp_with_admin_echo() -> ResourceServer {
     external()
@@ -638,11 +644,7 @@ async fn a_body_the_server_would_decode_first_is_refused() {
         let Protection::Respond(resp) = protect(&rs, &post("scopes:mcp"), Some(body)).await else {
             panic!("let through: {name}: {value}");
         };
-        assert_eq!(resp.status(), 400, "{value}");
-        assert_eq!(resp.headers()["content-type"], "application/json");
-        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
-        assert_eq!(v["error"]["code"], -32700, "{value}");
+        assert_jsonrpc_parse_error(&resp, value);
         let refused = rs
             .check(
                 &headers(Some("scopes:mcp"), &[(name, value)]),

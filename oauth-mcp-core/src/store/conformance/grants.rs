@@ -209,12 +209,9 @@ pub async fn codes(store: Arc<dyn Store>) {
             .is_some(),
         "the winner's refresh token is stored with its grant"
     );
-    assert!(
-        store
-            .get_code(&c.code_hash)
-            .await
-            .expect("get_code")
-            .is_some_and(|s| s.spent),
+    assert_eq!(
+        code_spent(store.as_ref(), &c.code_hash).await,
+        Some(true),
         "a redeemed code reads back spent"
     );
     let late = sample_grant_with_id(&grant_id, NOW);
@@ -251,13 +248,7 @@ pub async fn codes(store: Arc<dyn Store>) {
     );
 
     // A code whose grant id is already stored: nothing changes.
-    let taken = sample_grant(NOW);
-    store
-        .insert_grant(taken.clone(), None)
-        .await
-        .expect("insert_grant");
-    let clash = sample_code(NOW, &taken.grant_id);
-    store.insert_code(clash.clone()).await.expect("insert_code");
+    let (taken, clash) = code_into_a_taken_grant_id(store.as_ref()).await;
     let r = refresh_for(&taken, NOW);
     assert!(
         matches!(
@@ -268,12 +259,9 @@ pub async fn codes(store: Arc<dyn Store>) {
         ),
         "redeeming into a stored grant id is a Duplicate"
     );
-    assert!(
-        store
-            .get_code(&clash.code_hash)
-            .await
-            .expect("get_code")
-            .is_some_and(|s| !s.spent),
+    assert_eq!(
+        code_spent(store.as_ref(), &clash.code_hash).await,
+        Some(false),
         "a failed redemption leaves the code unspent"
     );
     assert_eq!(
@@ -399,11 +387,7 @@ pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
 
     // A grant id already stored: the redemption fails, the code stays
     // unspent and the client untouched.
-    let (taken, clash) = stored_code(store.as_ref()).await;
-    store
-        .insert_grant(taken.clone(), None)
-        .await
-        .expect("insert_grant");
+    let (taken, clash) = code_into_a_taken_grant_id(store.as_ref()).await;
     assert!(
         matches!(
             store
@@ -418,12 +402,9 @@ pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
         ),
         "redeeming into a stored grant id is a Duplicate"
     );
-    assert!(
-        store
-            .get_code(&clash.code_hash)
-            .await
-            .expect("get_code")
-            .is_some_and(|c| !c.spent),
+    assert_eq!(
+        code_spent(store.as_ref(), &clash.code_hash).await,
+        Some(false),
         "a failed redemption leaves the code unspent"
     );
     assert_eq!(read(edited.client_id.clone()).await.as_ref(), Some(&edited));
@@ -511,6 +492,26 @@ async fn stored_code(store: &dyn Store) -> (Grant, AuthorizationCode) {
     let code = sample_code(NOW, &g.grant_id);
     store.insert_code(code.clone()).await.expect("insert_code");
     (g, code)
+}
+
+/// [`stored_code`] whose grant id is already taken by a stored grant: its
+/// redemption must fail with [`StoreError::Duplicate`].
+async fn code_into_a_taken_grant_id(store: &dyn Store) -> (Grant, AuthorizationCode) {
+    let (taken, code) = stored_code(store).await;
+    store
+        .insert_grant(taken.clone(), None)
+        .await
+        .expect("insert_grant");
+    (taken, code)
+}
+
+/// Whether the stored code is spent (`None`: not stored).
+async fn code_spent(store: &dyn Store, code_hash: &str) -> Option<bool> {
+    store
+        .get_code(code_hash)
+        .await
+        .expect("get_code")
+        .map(|c| c.spent)
 }
 
 /// Grants and refresh rotation: advance, sibling, reuse revokes, expiry,
