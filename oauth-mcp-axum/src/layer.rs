@@ -1,14 +1,16 @@
 //! A tower layer that protects routes with Bearer tokens.
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use oauth_mcp_core::ResourceServer;
 use oauth_mcp_core::http::{Protection, decorate_protected, protect};
 use tower_layer::Layer;
@@ -32,12 +34,15 @@ impl BearerLayer {
     }
 }
 
-impl<S> Layer<S> for BearerLayer {
+impl<S: Clone + 'static> Layer<S> for BearerLayer {
     type Service = Bearer<S>;
     fn layer(&self, inner: S) -> Self::Service {
+        let template = with_routes(inner);
         Bearer {
-            template: Arc::new(inner),
-            ready: None,
+            wrapped: Arc::new(Wrapped {
+                shared: Mutex::new(template.clone()),
+                template,
+            }),
             rs: self.rs.clone(),
         }
     }
@@ -45,29 +50,100 @@ impl<S> Layer<S> for BearerLayer {
 
 /// The service [`BearerLayer`] produces.
 ///
-/// The wrapped service is kept once, shared by every clone of this one
-/// (axum clones the route's service for each request): each call takes its
-/// own clone of it, made when it is driven ready, so a request clones the
-/// wrapped service once, not twice (for a `MethodRouter`, each clone copies
-/// its method table and allocates).
+/// axum clones a route's service for each request; this one shares the
+/// service it wraps between its clones. An accepted request calls the
+/// shared instance in place when no other request is using it and it is
+/// ready at once (no clone of the wrapped service: for a `MethodRouter`,
+/// a clone copies its method table and allocates); otherwise it calls a
+/// clone of its own, driven ready first. Requests never wait for each other.
+///
+/// The wrapped service's readiness is awaited in the call, once the token
+/// is accepted: [`Service::poll_ready`] of this service is always ready, and
+/// a refused request never waits for (or reaches) the wrapped service.
 #[derive(Debug)]
 pub struct Bearer<S> {
-    /// The service as wrapped, never called: what each call clones.
-    template: Arc<S>,
-    /// The clone driven ready by `poll_ready`, which the next `call` takes.
-    ready: Option<S>,
+    wrapped: Arc<Wrapped<S>>,
     rs: ResourceServer,
 }
 
 impl<S> Clone for Bearer<S> {
-    /// Shares the wrapped service; the clone is driven ready on its own.
+    /// Shares the wrapped service.
     fn clone(&self) -> Self {
         Self {
-            template: Arc::clone(&self.template),
-            ready: None,
+            wrapped: Arc::clone(&self.wrapped),
             rs: self.rs.clone(),
         }
     }
+}
+
+/// The wrapped service, shared by every clone of a [`Bearer`].
+#[derive(Debug)]
+struct Wrapped<S> {
+    /// Called in place by one request at a time, when ready at once.
+    shared: Mutex<S>,
+    /// Never called: what a request clones when `shared` is in use or not
+    /// ready.
+    template: S,
+}
+
+impl<S> Wrapped<S>
+where
+    S: Service<Request, Error = Infallible> + Clone,
+{
+    /// Calls the shared instance with `req` if it is free and ready now;
+    /// otherwise gives `req` back. Its readiness is not waited for (a
+    /// `Pending` leaves it to the next request), so the waker is a no-op.
+    fn call_shared(&self, req: Request) -> Shared<S::Future> {
+        // Busy (another request is in its `call`) or poisoned (a `call`
+        // panicked): a clone serves this request.
+        let Ok(mut shared) = self.shared.try_lock() else {
+            return Shared::NotNow(req);
+        };
+        match shared.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Shared::Called(shared.call(req)),
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => Shared::NotNow(req),
+        }
+    }
+
+    /// Calls the shared instance, or else a clone driven ready.
+    async fn call(&self, req: Request) -> S::Future {
+        match self.call_shared(req) {
+            Shared::Called(called) => called,
+            Shared::NotNow(req) => {
+                let mut own = S::clone(&self.template);
+                match std::future::poll_fn(|cx| own.poll_ready(cx)).await {
+                    Ok(()) => own.call(req),
+                    Err(never) => match never {},
+                }
+            }
+        }
+    }
+}
+
+/// What [`Wrapped::call_shared`] did with a request.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives for one call; boxing the request would add an allocation per request"
+)]
+enum Shared<F> {
+    /// Called the shared instance: its future.
+    Called(F),
+    /// The shared instance is in use or not ready: the request, unused.
+    NotNow(Request),
+}
+
+/// A `MethodRouter` made by `post(handler)` keeps its handlers boxed and
+/// turns one into a route at every call; axum does that once, at
+/// `with_state`, for the routes it serves itself, but a `MethodRouter`
+/// wrapped in a layer is opaque to it. Done once here instead (about two
+/// allocations less per request). Any other service is returned as is.
+fn with_routes<S: 'static>(mut inner: S) -> S {
+    if let Some(router) = (&mut inner as &mut dyn Any).downcast_mut::<MethodRouter>() {
+        let boxed = std::mem::replace(router, MethodRouter::new());
+        *router = boxed.with_state(());
+    }
+    inner
 }
 
 impl<S> Service<Request> for Bearer<S>
@@ -80,21 +156,15 @@ where
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        let template = &self.template;
-        self.ready
-            .get_or_insert_with(|| S::clone(template))
-            .poll_ready(cx)
+    /// Always ready: the wrapped service's readiness is awaited in the call,
+    /// after the token check (see [`Bearer`]).
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
         let rs = self.rs.clone();
-        // The clone that was driven ready. Without `poll_ready` first (a
-        // breach of tower's contract), a fresh clone, driven ready below.
-        let (mut inner, polled) = match self.ready.take() {
-            Some(ready) => (ready, true),
-            None => (S::clone(&self.template), false),
-        };
+        let wrapped = Arc::clone(&self.wrapped);
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let (body, bytes) = match rs.body_limit(&parts) {
@@ -108,13 +178,8 @@ where
                 Protection::Respond(r) => Ok(into_axum(r)),
                 Protection::Allow(ctx) => {
                     parts.extensions.insert(ctx);
-                    if !polled {
-                        std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
-                    }
-                    let mut resp = inner
-                        .call(Request::from_parts(parts, body))
-                        .await?
-                        .into_response();
+                    let called = wrapped.call(Request::from_parts(parts, body)).await;
+                    let mut resp = called.await?.into_response();
                     decorate_protected(resp.headers_mut());
                     Ok(resp)
                 }

@@ -1,7 +1,8 @@
-//! `BearerLayer` as a tower service: the wrapped service is cloned once per
-//! request (not twice), the clone driven ready is the one called, a call
-//! without `poll_ready` still drives its service ready, and a refused
-//! request never reaches the wrapped service.
+//! `BearerLayer` as a tower service: an accepted request calls the shared
+//! wrapped service in place when it is free and ready (no clone), a clone
+//! driven ready when it is not ready or another request is using it, a
+//! call without `poll_ready` is served, and a refused request never
+//! reaches the wrapped service.
 
 // Test helpers panic on failure too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,9 +12,10 @@ mod common;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -100,30 +102,105 @@ async fn text(resp: Response) -> String {
 }
 
 #[tokio::test]
-async fn one_clone_per_request_and_the_ready_clone_is_called() {
+async fn the_shared_service_serves_each_request_once_it_is_ready() {
     let inner = Counted::default();
     let (clones, calls) = (Arc::clone(&inner.clones), Arc::clone(&inner.calls));
     let svc = BearerLayer::new(resource_server()).layer(inner);
-    for n in 1..=3 {
-        // As axum's route does: a clone of the service per request, driven
-        // ready, then called once.
+    // The layer keeps the service it wraps and one shared instance.
+    assert_eq!(clones.load(Ordering::SeqCst), 1);
+    // The first request finds the shared instance not ready (its first
+    // poll): a clone, driven ready, serves it.
+    let resp = svc.clone().oneshot(post(Some("good"))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(text(resp).await, "alice");
+    assert_eq!(clones.load(Ordering::SeqCst), 2);
+    // From then on the shared instance is ready: no more clones, each
+    // request still called on an instance driven ready (200, not 500).
+    for n in 2..=5 {
         let resp = svc.clone().oneshot(post(Some("good"))).await.unwrap();
         assert_eq!(resp.status(), 200, "request {n}");
         assert_eq!(text(resp).await, "alice");
-        assert_eq!(clones.load(Ordering::SeqCst), n, "clones after {n}");
+        assert_eq!(clones.load(Ordering::SeqCst), 2, "clones after {n}");
         assert_eq!(calls.load(Ordering::SeqCst), n, "calls after {n}");
-    }
-    // The same service called twice in a row: a fresh clone for each call.
-    let mut same = svc.clone();
-    for n in 4..=5 {
-        let resp = same.ready().await.unwrap().call(post(Some("good"))).await;
-        assert_eq!(resp.unwrap().status(), 200, "request {n}");
-        assert_eq!(clones.load(Ordering::SeqCst), n);
     }
 }
 
+/// The way into a first call and out of it: told when it is inside, waits
+/// to be released.
+type Gate = (mpsc::Sender<()>, mpsc::Receiver<()>);
+
+/// Always ready; the first `call` of any instance blocks its thread until
+/// the test releases it (bounded), after telling the test it is inside.
+/// Counts its clones.
+struct Gated {
+    clones: Arc<AtomicUsize>,
+    gate: Arc<Mutex<Option<Gate>>>,
+}
+
+impl Clone for Gated {
+    fn clone(&self) -> Self {
+        self.clones.fetch_add(1, Ordering::SeqCst);
+        Self {
+            clones: Arc::clone(&self.clones),
+            gate: Arc::clone(&self.gate),
+        }
+    }
+}
+
+impl Service<Request> for Gated {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request) -> Self::Future {
+        let gate = self.gate.lock().unwrap().take();
+        if let Some((inside, release)) = gate {
+            inside.send(()).unwrap();
+            release.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        std::future::ready(Ok(Response::new(Body::from("served"))))
+    }
+}
+
+#[test]
+fn a_request_never_waits_for_another_using_the_shared_service() {
+    let (inside_tx, inside) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let clones = Arc::new(AtomicUsize::new(0));
+    let gated = Gated {
+        clones: Arc::clone(&clones),
+        gate: Arc::new(Mutex::new(Some((inside_tx, release_rx)))),
+    };
+    let svc = BearerLayer::new(resource_server()).layer(gated);
+    let run = |svc: oauth_mcp_axum::Bearer<Gated>| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(svc.oneshot(post(Some("good"))))
+            .unwrap()
+            .status()
+    };
+    // A first request takes the shared instance and stays in its `call`.
+    let first = std::thread::spawn({
+        let svc = svc.clone();
+        move || run(svc)
+    });
+    inside.recv_timeout(Duration::from_secs(10)).unwrap();
+    // A second one meanwhile is served by a clone, without waiting.
+    let before = clones.load(Ordering::SeqCst);
+    assert_eq!(run(svc.clone()), 200);
+    assert_eq!(clones.load(Ordering::SeqCst), before + 1);
+    release.send(()).unwrap();
+    assert_eq!(first.join().unwrap(), 200);
+}
+
 #[tokio::test]
-async fn a_call_without_poll_ready_drives_its_clone_ready() {
+async fn a_call_without_poll_ready_is_served() {
     let inner = Counted::default();
     let calls = Arc::clone(&inner.calls);
     let mut svc = BearerLayer::new(resource_server()).layer(inner);
