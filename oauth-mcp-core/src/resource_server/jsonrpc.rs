@@ -20,9 +20,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::json_syntax::is_json;
 use super::operations::Operation;
 
 /// The visits of the scalars a visitor skips, each answering `$skipped`;
@@ -70,19 +70,18 @@ pub(crate) fn operations_in_body(body: &[u8], whole: bool) -> Result<Vec<Operati
         return Ok(out);
     }
     let text = simdutf8::basic::from_utf8(body).map_err(|_| NotJson)?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    if may_name {
-        Messages {
-            out: &mut out,
-            in_batch: false,
-        }
-        .deserialize(&mut de)
-        .map_err(|_| NotJson)?;
-    } else {
+    if !may_name {
         // Whatever its messages say, none names an operation: only its
         // syntax matters (and a repeated key changes nothing).
-        IgnoredAny::deserialize(&mut de).map_err(|_| NotJson)?;
+        return if is_json(text) { Ok(out) } else { Err(NotJson) };
     }
+    let mut de = serde_json::Deserializer::from_str(text);
+    Messages {
+        out: &mut out,
+        in_batch: false,
+    }
+    .deserialize(&mut de)
+    .map_err(|_| NotJson)?;
     de.end().map_err(|_| NotJson)?;
     Ok(out)
 }
@@ -542,12 +541,18 @@ mod tests {
         let big = r#"{"method":"tools/call","params":{"name":"x"},"n":4.4e+3333333}"#;
         assert!(serde_json::from_str::<serde_json::Value>(big).is_err());
         assert_eq!(ops(big), Err(NotJson));
-        // A body that names no operation is only checked for syntax.
-        let plain = format!(
-            r#"{{"method":"tools/list","n":4.4e+3333333,"deep":{}{}}}"#,
-            "[".repeat(1000),
-            "]".repeat(1000)
-        );
-        assert_eq!(ops(&plain), Ok(vec![]));
+        // A body that names no operation is only checked for syntax (a
+        // number's range does not matter), with the same nesting limit.
+        let plain = |depth: usize| {
+            format!(
+                r#"{{"method":"tools/list","n":4.4e+3333333,"deep":{}{}}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        assert_eq!(ops(&plain(126)), Ok(vec![]));
+        for depth in [127, 1000] {
+            assert_eq!(ops(&plain(depth)), Err(NotJson), "{depth}");
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 mod builder;
 mod framing;
+mod json_syntax;
 mod jsonrpc;
 mod operations;
 mod template;
