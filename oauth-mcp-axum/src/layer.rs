@@ -106,17 +106,12 @@ where
         }
     }
 
-    /// Calls the shared instance, or else a clone driven ready.
-    async fn call(&self, req: Request) -> S::Future {
-        match self.call_shared(req) {
-            Shared::Called(called) => called,
-            Shared::NotNow(req) => {
-                let mut own = S::clone(&self.template);
-                match std::future::poll_fn(|cx| own.poll_ready(cx)).await {
-                    Ok(()) => own.call(req),
-                    Err(never) => match never {},
-                }
-            }
+    /// Calls a clone of the wrapped service, driven ready.
+    async fn call_clone(&self, req: Request) -> S::Future {
+        let mut own = S::clone(&self.template);
+        match std::future::poll_fn(|cx| own.poll_ready(cx)).await {
+            Ok(()) => own.call(req),
+            Err(never) => match never {},
         }
     }
 }
@@ -178,7 +173,10 @@ where
                 Protection::Respond(r) => Ok(into_axum(r)),
                 Protection::Allow(ctx) => {
                     parts.extensions.insert(ctx);
-                    let called = wrapped.call(Request::from_parts(parts, body)).await;
+                    let called = match wrapped.call_shared(Request::from_parts(parts, body)) {
+                        Shared::Called(called) => called,
+                        Shared::NotNow(req) => wrapped.call_clone(req).await,
+                    };
                     let mut resp = called.await?.into_response();
                     decorate_protected(resp.headers_mut());
                     Ok(resp)

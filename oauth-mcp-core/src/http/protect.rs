@@ -136,7 +136,9 @@ pub async fn within_body_timeout<T>(
     if let std::task::Poll::Ready(body) = first {
         return Ok(body);
     }
-    tokio::time::timeout(BODY_READ_TIMEOUT, read)
+    // Boxed: the timer is rarely needed, and a timer held in this future
+    // would make every future that awaits it larger (and its moves longer).
+    Box::pin(tokio::time::timeout(BODY_READ_TIMEOUT, read))
         .await
         .map_err(|_| body_timeout())
 }

@@ -8,32 +8,73 @@
 //! §8.1) and MCP clients do not compress requests, so such a body is one the
 //! guard cannot read for certain.
 
-use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::operations::{MCP_METHOD, MCP_NAME, Operation};
 
 /// The request headers [`sent_as_read`] looks at.
 pub(crate) const FRAMING_HEADERS: [&str; 2] = ["content-type", "content-encoding"];
 
-/// False if the headers ask for the body to be decoded before it is read:
-/// a `Content-Encoding` other than `identity`, a `Content-Type` whose
-/// `charset` is not UTF-8, or either header (with parameters, for the
-/// `Content-Type`) not readable as ASCII.
-pub(crate) fn sent_as_read(headers: &HeaderMap) -> bool {
-    // MCP clients send no `Content-Encoding`: one lookup decides it.
-    let encodings_are_identity = headers.get(CONTENT_ENCODING).is_none()
-        || headers.get_all(CONTENT_ENCODING).iter().all(|v| {
-            v.to_str().is_ok_and(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"))
-            })
-        });
-    encodings_are_identity
-        && headers.get_all(CONTENT_TYPE).iter().all(|v| {
-            // A type without parameters (`application/json`, what MCP
-            // clients send) declares no charset: nothing more to read.
-            !v.as_bytes().contains(&b';') || v.to_str().is_ok_and(charset_is_utf8)
-        })
+/// What the guard reads in a request's headers besides `Authorization`,
+/// in one pass over them (a request carries a handful): whether its body
+/// is read as sent, and the operation its `Mcp-Method` / `Mcp-Name`
+/// headers name.
+#[derive(Debug, Default)]
+pub(crate) struct GuardHeaders<'h> {
+    /// False if the headers ask for the body to be decoded before it is
+    /// read: a `Content-Encoding` other than `identity`, a `Content-Type`
+    /// whose `charset` is not UTF-8, or either header (with parameters, for
+    /// the `Content-Type`) not readable as ASCII.
+    pub(crate) sent_as_read: bool,
+    /// The first `Mcp-Method` value.
+    mcp_method: Option<&'h HeaderValue>,
+    /// The first `Mcp-Name` value.
+    mcp_name: Option<&'h HeaderValue>,
+}
+
+impl<'h> GuardHeaders<'h> {
+    /// Reads `headers`: every value, repeats included.
+    pub(crate) fn read(headers: &'h HeaderMap) -> Self {
+        const MCP_METHOD_HEADER: HeaderName = HeaderName::from_static(MCP_METHOD);
+        const MCP_NAME_HEADER: HeaderName = HeaderName::from_static(MCP_NAME);
+        let mut read = GuardHeaders {
+            sent_as_read: true,
+            ..Self::default()
+        };
+        for (name, value) in headers {
+            if name == CONTENT_ENCODING {
+                read.sent_as_read &= value.to_str().is_ok_and(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"))
+                });
+            } else if name == CONTENT_TYPE {
+                // A type without parameters (`application/json`, what MCP
+                // clients send) declares no charset: nothing more to read.
+                read.sent_as_read &= memchr::memchr(b';', value.as_bytes()).is_none()
+                    || value.to_str().is_ok_and(charset_is_utf8);
+            } else if *name == MCP_METHOD_HEADER {
+                read.mcp_method.get_or_insert(value);
+            } else if *name == MCP_NAME_HEADER {
+                read.mcp_name.get_or_insert(value);
+            }
+        }
+        read
+    }
+
+    /// The operation named by the `Mcp-Method` and `Mcp-Name` headers.
+    pub(crate) fn operation(&self) -> Option<Operation> {
+        let method = self.mcp_method?.to_str().ok()?;
+        let name = self.mcp_name?.to_str().ok()?;
+        Operation::of(method, name)
+    }
+}
+
+/// See [`GuardHeaders::sent_as_read`].
+#[cfg(test)]
+fn sent_as_read(headers: &HeaderMap) -> bool {
+    GuardHeaders::read(headers).sent_as_read
 }
 
 /// True if a `Content-Type` value names no charset or only UTF-8 (`utf-8`
@@ -82,6 +123,35 @@ mod tests {
         ] {
             assert!(sent_as_read(&with(ok)), "{ok:?}");
         }
+    }
+
+    #[test]
+    fn the_operation_of_the_mcp_headers_is_their_first_values() {
+        let read = |pairs: &[(&'static str, &[u8])]| GuardHeaders::read(&with(pairs)).operation();
+        let named = [
+            ("content-type", &b"application/json"[..]),
+            ("mcp-method", b"tools/call"),
+            ("authorization", b"Bearer x"),
+            ("mcp-name", b"admin_echo"),
+            // As `HeaderMap::get` reads them: the first value of each.
+            ("mcp-method", b"tools/list"),
+            ("mcp-name", b"whoami"),
+        ];
+        assert_eq!(read(&named), Some(Operation::Tool("admin_echo".into())));
+        assert_eq!(
+            read(&[("mcp-name", b"p"), ("mcp-method", b"prompts/get")]),
+            Some(Operation::Prompt("p".into()))
+        );
+        assert_eq!(read(&[("mcp-method", b"tools/call")]), None);
+        assert_eq!(
+            read(&[("mcp-method", b"tools/list"), ("mcp-name", b"x")]),
+            None
+        );
+        assert_eq!(
+            read(&[("mcp-method", b"tools/call"), ("mcp-name", b"\xff")]),
+            None
+        );
+        assert_eq!(read(&[]), None);
     }
 
     #[test]

@@ -91,6 +91,7 @@ fn value_document(b: &[u8]) -> Option<()> {
 }
 
 /// Past `"key" :` at `i` (whitespace before `i` already skipped).
+#[inline]
 fn member_key(b: &[u8], i: usize) -> Option<usize> {
     if b.get(i) != Some(&b'"') {
         return None;
@@ -100,6 +101,7 @@ fn member_key(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Past the whitespace at `i` (space, tab, line feed, carriage return).
+#[inline]
 fn whitespace(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;
@@ -108,6 +110,7 @@ fn whitespace(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Past the rest of a string whose opening quote is before `i`.
+#[inline]
 fn string(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
         // Eight bytes at a time up to the first quote, backslash or control
@@ -146,6 +149,7 @@ fn string(b: &[u8], mut i: usize) -> Option<usize> {
 /// `"`, `\` or below 0x20, if any. Each of the three tests (SWAR: a byte
 /// is zero, a byte is below `n`) may also flag bytes above the first one it
 /// finds, never below: the lowest flag is exact.
+#[inline]
 fn quote_backslash_or_control(w: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
@@ -156,11 +160,13 @@ fn quote_backslash_or_control(w: u64) -> u64 {
 }
 
 /// Past `word` at `i`.
+#[inline]
 fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
     b.get(i..)?.starts_with(word).then_some(i + word.len())
 }
 
 /// Past a number at `i`: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
+#[inline]
 fn number(b: &[u8], mut i: usize) -> Option<usize> {
     if b.get(i) == Some(&b'-') {
         i += 1;
@@ -184,6 +190,7 @@ fn number(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// Past the digits at `i` (none or more).
+#[inline]
 fn digits(b: &[u8], mut i: usize) -> usize {
     while b.get(i).is_some_and(u8::is_ascii_digit) {
         i += 1;
@@ -192,6 +199,7 @@ fn digits(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Past the digits at `i`, at least one.
+#[inline]
 fn some_digits(b: &[u8], i: usize) -> Option<usize> {
     let end = digits(b, i);
     (end > i).then_some(end)

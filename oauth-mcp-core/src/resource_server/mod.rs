@@ -28,7 +28,7 @@ use crate::scope::{ScopeImplication, ScopeSet, missing_scopes};
 use crate::validate::{AuthContext, TokenRejection, TokenValidator};
 
 pub(crate) use framing::FRAMING_HEADERS;
-use framing::sent_as_read;
+use framing::GuardHeaders;
 pub(crate) use jsonrpc::NotJson;
 use jsonrpc::operations_in_body;
 pub(crate) use operations::{MCP_METHOD, MCP_NAME};
@@ -136,7 +136,8 @@ impl ResourceServer {
         body: Option<&[u8]>,
     ) -> Result<AuthContext, BearerRefusal> {
         let ctx = self.authenticate(headers, query).await?;
-        self.authorize(ctx, headers, || body_operations(headers, body, false))
+        let read = GuardHeaders::read(headers);
+        self.authorize(ctx, &read, || body_operations(&read, body, false))
     }
 
     /// [`check`](Self::check) for [`crate::http::protect`], which refuses a
@@ -149,11 +150,12 @@ impl ResourceServer {
         body: Option<&[u8]>,
     ) -> Result<Result<AuthContext, NotJson>, BearerRefusal> {
         let ctx = self.authenticate(headers, query).await?;
-        let ops = match body_operations(headers, body, true) {
+        let read = GuardHeaders::read(headers);
+        let ops = match body_operations(&read, body, true) {
             Ok(ops) => ops,
             Err(NotJson) => return Ok(Err(NotJson)),
         };
-        self.authorize(ctx, headers, || Ok(ops)).map(Ok)
+        self.authorize(ctx, &read, || Ok(ops)).map(Ok)
     }
 
     /// A refusal of this resource (its challenge names its metadata URL).
@@ -234,7 +236,7 @@ impl ResourceServer {
     fn authorize(
         &self,
         ctx: AuthContext,
-        headers: &HeaderMap,
+        headers: &GuardHeaders<'_>,
         body_ops: impl FnOnce() -> Result<Vec<Operation>, NotJson>,
     ) -> Result<AuthContext, BearerRefusal> {
         let i = &self.inner;
@@ -246,7 +248,7 @@ impl ResourceServer {
             Vec::new()
         } else {
             match body_ops() {
-                Ok(ops) => i.operations.needed(headers, &ops),
+                Ok(ops) => i.operations.needed(headers.operation().as_ref(), &ops),
                 Err(NotJson) => i.operations.every.iter().map(str::to_owned).collect(),
             }
         };
@@ -284,16 +286,16 @@ impl ResourceServer {
 
 /// The operations `body` names (none without a body), or [`NotJson`] for a
 /// body the guard cannot read for certain: one the server would decode
-/// before reading it (see [`sent_as_read`]), or one
+/// before reading it (see [`GuardHeaders::sent_as_read`]), or one
 /// [`operations_in_body`] cannot read (`whole`: the JSON check too).
 fn body_operations(
-    headers: &HeaderMap,
+    headers: &GuardHeaders<'_>,
     body: Option<&[u8]>,
     whole: bool,
 ) -> Result<Vec<Operation>, NotJson> {
     match body {
         None => Ok(Vec::new()),
-        Some(_) if !sent_as_read(headers) => Err(NotJson),
+        Some(_) if !headers.sent_as_read => Err(NotJson),
         Some(b) => operations_in_body(b, whole),
     }
 }

@@ -7,8 +7,6 @@
 
 use std::collections::HashMap;
 
-use http::{HeaderMap, HeaderName};
-
 use super::template::UriTemplate;
 use crate::scope::ScopeSet;
 
@@ -41,15 +39,6 @@ impl Operation {
 pub(crate) const MCP_METHOD: &str = "mcp-method";
 /// The `Mcp-Name` request header (MCP 2026-07-28), lowercase.
 pub(crate) const MCP_NAME: &str = "mcp-name";
-
-/// The operation named by the `Mcp-Method` and `Mcp-Name` headers.
-pub(crate) fn operation_in_headers(headers: &HeaderMap) -> Option<Operation> {
-    const MCP_METHOD_HEADER: HeaderName = HeaderName::from_static(MCP_METHOD);
-    const MCP_NAME_HEADER: HeaderName = HeaderName::from_static(MCP_NAME);
-    let method = headers.get(MCP_METHOD_HEADER)?.to_str().ok()?;
-    let name = headers.get(MCP_NAME_HEADER)?.to_str().ok()?;
-    Operation::of(method, name)
-}
 
 /// The configured per-operation scopes.
 #[derive(Debug, Clone, Default)]
@@ -108,16 +97,18 @@ impl OperationScopes {
     /// The scopes the operations of a request need, beyond the required
     /// ones (with repeats; empty, and nothing allocated, for most requests):
     /// those its body names (`body_ops`, see
-    /// [`super::jsonrpc::operations_in_body`]) and its headers name.
-    pub(crate) fn needed(&self, headers: &HeaderMap, body_ops: &[Operation]) -> Vec<String> {
+    /// [`super::jsonrpc::operations_in_body`]) and its headers name
+    /// (`header_op`, see [`super::framing::GuardHeaders::operation`]).
+    pub(crate) fn needed(
+        &self,
+        header_op: Option<&Operation>,
+        body_ops: &[Operation],
+    ) -> Vec<String> {
         let mut out = Vec::new();
         if self.is_empty() {
             return out;
         }
-        for op in body_ops
-            .iter()
-            .chain(operation_in_headers(headers).as_ref())
-        {
+        for op in body_ops.iter().chain(header_op) {
             self.needed_by(op, &mut out);
         }
         out
@@ -143,22 +134,20 @@ mod tests {
         ));
         ops.prompts
             .insert("secret".into(), scopes("prompts:secret"));
-        let none = HeaderMap::new();
+        let none = None;
         let body = [
             Operation::Tool("admin_echo".into()),
             Operation::Resource("repo://a/b".into()),
         ];
         assert_eq!(
-            ScopeSet::from_scopes(ops.needed(&none, &body)).to_string(),
+            ScopeSet::from_scopes(ops.needed(none, &body)).to_string(),
             "admin repo:a repo:read"
         );
-        let mut h = HeaderMap::new();
-        h.insert("mcp-method", "prompts/get".parse().unwrap());
-        h.insert("mcp-name", "secret".parse().unwrap());
+        let h = Operation::Prompt("secret".into());
         // A header naming another operation than the body adds its needs too.
         let whoami = [Operation::Tool("whoami".into())];
-        assert_eq!(ops.needed(&h, &whoami), ["prompts:secret"]);
-        assert!(ops.needed(&none, &whoami).is_empty());
+        assert_eq!(ops.needed(Some(&h), &whoami), ["prompts:secret"]);
+        assert!(ops.needed(none, &whoami).is_empty());
     }
 
     #[test]
