@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::operations::{MCP_METHOD, MCP_NAME, Operation};
 
-/// The request headers [`sent_as_read`] looks at.
+/// The request headers [`GuardHeaders::sent_as_read`] depends on.
 pub(crate) const FRAMING_HEADERS: [&str; 2] = ["content-type", "content-encoding"];
 
 /// What the guard reads in a request's headers besides `Authorization`,
