@@ -11,7 +11,7 @@
 //! decodes to, and numbers for their grammar, not their range. Tested
 //! against `serde_json` on generated and mutated texts (and fuzzed, target
 //! `json_syntax`). `serde_json` took about 1,200 instructions for a 60-byte
-//! `tools/list`, a third of the guard's work on it, most of them to skip
+//! `tools/list`, a third of `protect`'s work on it, most of them to skip
 //! the strings one call each and to allocate the stack of a nested object.
 
 /// The deepest nesting of arrays and objects accepted: 127, as `serde_json`
