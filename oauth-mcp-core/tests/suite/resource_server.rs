@@ -609,6 +609,36 @@ fn assert_jsonrpc_parse_error(resp: &http::Response<bytes::Bytes>, what: &str) {
     );
 }
 
+/// A body that names no operation is only checked for syntax, with
+/// `serde_json`'s nesting limit: a `tools/list` nested 128 levels deep is
+/// answered with the JSON-RPC parse error, 127 levels are let through.
+#[tokio::test]
+async fn a_tools_list_nested_deeper_than_serde_json_reads_is_a_parse_error() {
+    let rs = mcp_with_admin_echo();
+    let mut post = http::Request::post("/api/mcp").body(()).unwrap();
+    *post.headers_mut() = headers(Some("scopes:mcp"), &[("content-type", "application/json")]);
+    let post = post.into_parts().0;
+    let nested = |depth: usize| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"x":{}{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let deepest = nested(125);
+    assert!(serde_json::from_str::<serde_json::Value>(&deepest).is_ok());
+    assert!(matches!(
+        protect(&rs, &post, Some(deepest.as_bytes())).await,
+        Protection::Allow(_)
+    ));
+    let deeper = nested(126);
+    assert!(serde_json::from_str::<serde_json::Value>(&deeper).is_err());
+    let Protection::Respond(resp) = protect(&rs, &post, Some(deeper.as_bytes())).await else {
+        panic!("let through at 128 levels");
+    };
+    assert_jsonrpc_parse_error(&resp, "128 levels");
+}
+
 /// A resource server requiring `mcp`, and `admin` for the tool `admin_echo`.
 fn mcp_with_admin_echo() -> ResourceServer {
     external()
