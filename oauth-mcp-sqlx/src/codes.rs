@@ -18,7 +18,8 @@ use oauth_mcp_core::store::{
 use crate::error::map;
 use crate::rows::{CodeRow, PendingRow, generation_to_db};
 use crate::store::{
-    INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, on_conn, on_pool, pending_cols, pg_conn,
+    INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, grant_cols, grant_upsert, on_conn, on_pool,
+    pending_cols, pg_conn,
 };
 use crate::{Backend, SqlStore};
 
@@ -278,18 +279,17 @@ const REDEEM_PG: &str = concat!(
     "WITH spent AS (UPDATE oauth_codes SET spent = TRUE WHERE code_hash = $1 AND NOT spent RETURNING ",
     code_cols!(),
     ", spent), ",
-    "g AS (INSERT INTO oauth_grants (grant_id, client_id, subject, scope, resource, created_at, \
-     refresh_generation, revoked) SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
-     ON CONFLICT (grant_id) DO UPDATE SET client_id = excluded.client_id, \
-     subject = excluded.subject, scope = excluded.scope, resource = excluded.resource, \
-     created_at = excluded.created_at, refresh_generation = excluded.refresh_generation \
-     WHERE oauth_grants.client_id = '' AND oauth_grants.revoked \
-     RETURNING revoked), ",
+    "g AS (INSERT INTO oauth_grants (",
+    grant_cols!(),
+    ") SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent ",
+    grant_upsert!(),
+    "RETURNING revoked), ",
     // A live grant with this id: the upsert above returned no row. Insert it
     // again without the upsert, so the unique violation aborts the whole
     // statement and the code stays unspent.
-    "dup AS (INSERT INTO oauth_grants (grant_id, client_id, subject, scope, resource, created_at, \
-     refresh_generation, revoked) SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
+    "dup AS (INSERT INTO oauth_grants (",
+    grant_cols!(),
+    ") SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
      WHERE NOT EXISTS (SELECT 1 FROM g) RETURNING 1), ",
     // The client's first token ($15 NULL: none to record).
     "fc AS (UPDATE oauth_clients SET awaiting_first_token = FALSE, expires_at = $16 \

@@ -166,6 +166,7 @@
 
 mod codes;
 mod error;
+mod exchange;
 mod grants;
 mod hot;
 mod keys;

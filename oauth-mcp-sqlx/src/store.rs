@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use oauth_mcp_core::client::Client;
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    AuthorizationCode, AuthorizationStore, ClientStore, CodeIssue, CodeRedemption, FirstToken,
-    GcraRule, Grant, GuardedLoginAttempt, LoginAttempt, PendingAuthorization, PendingCaps,
-    PendingInsert, RefreshToken, StoredCode, User, UserStore,
+    AuthorizationCode, AuthorizationStore, ClientStore, CodeExchange, CodeIssue, CodeRedemption,
+    FirstToken, GcraRule, Grant, GuardedLoginAttempt, LoginAttempt, PendingAuthorization,
+    PendingCaps, PendingInsert, RefreshToken, StoredCode, User, UserStore,
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -107,18 +107,26 @@ macro_rules! refresh_cols {
 }
 pub(crate) use refresh_cols;
 
+pub(crate) use grant_cols;
+/// What storing a grant does with an existing id: a tombstone (revoked
+/// before it was stored, see `revoke_grant`) takes the grant's values and
+/// stays revoked; any other existing id is a duplicate (no row returned).
+macro_rules! grant_upsert {
+    () => {
+        "ON CONFLICT (grant_id) DO UPDATE SET client_id = excluded.client_id, \
+         subject = excluded.subject, scope = excluded.scope, resource = excluded.resource, \
+         created_at = excluded.created_at, refresh_generation = excluded.refresh_generation \
+         WHERE oauth_grants.client_id = '' AND oauth_grants.revoked "
+    };
+}
+pub(crate) use grant_upsert;
+
 pub(crate) const INSERT_GRANT: &str = concat!(
     "INSERT INTO oauth_grants (",
     grant_cols!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ",
-    // A tombstone (revoked before it was stored, see `revoke_grant`) takes
-    // the grant's values and stays revoked; any other existing id is a
-    // duplicate (no row returned).
-    "ON CONFLICT (grant_id) DO UPDATE SET client_id = excluded.client_id, \
-     subject = excluded.subject, scope = excluded.scope, resource = excluded.resource, \
-     created_at = excluded.created_at, refresh_generation = excluded.refresh_generation \
-     WHERE oauth_grants.client_id = '' AND oauth_grants.revoked \
-     RETURNING revoked"
+    grant_upsert!(),
+    "RETURNING revoked"
 );
 pub(crate) const INSERT_REFRESH: &str = concat!(
     "INSERT INTO oauth_refresh_tokens (",
@@ -451,6 +459,14 @@ impl AuthorizationStore for SqlStore {
             .redeem_code_sql(code_hash, &grant, refresh.as_ref(), first_token.as_ref())
             .await?;
         Ok((r, true))
+    }
+
+    async fn exchange_code(
+        &self,
+        code_hash: &str,
+        exchange: &CodeExchange,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        self.exchange_code_sql(code_hash, exchange).await
     }
 
     async fn consume_login_attempt(

@@ -20,7 +20,9 @@ use crate::resource::ResourceUri;
 use crate::scope::{OFFLINE_ACCESS, ScopeSet};
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
-use crate::store::{CodeRedemption, FirstToken, Grant, RefreshToken, RotateOutcome};
+use crate::store::{
+    CodeExchange, CodeRedemption, FirstToken, Grant, RefreshSeed, RotateOutcome, grant_from_code,
+};
 use crate::token::MintRequest;
 
 /// A successful token response (RFC 6749 §5.1). `Debug` and `Display` never
@@ -213,9 +215,24 @@ impl AuthServer {
         })?;
         let now = self.now();
         let code_hash = hash_secret(code);
-        // Read, check, then spend together with storing the grant: a request
-        // that fails a check leaves the code to its rightful client, and the
-        // one that spends it needs no second store operation afterwards.
+        let refresh = random_token();
+        let refresh_seed = client.allows_grant("refresh_token").then(|| RefreshSeed {
+            token_hash: hash_secret(&refresh),
+            expires_at: now + self.cfg.refresh_token_ttl,
+        });
+        // One store step where the store can check the request while it
+        // spends the code (a database: one round trip, not two).
+        if let Some(exchange) = self.one_step_exchange(form, client, verifier, now, &refresh_seed)
+            && let Some(c) = self.store.exchange_code(&code_hash, &exchange).await?
+        {
+            let (grant, _) = exchange.grant_for(&c);
+            let tokens = self.issue(&grant, &grant.scope, refresh_seed.map(|_| refresh))?;
+            return Ok((tokens, true));
+        }
+        // Otherwise, or when that step did not redeem: read, check, then
+        // spend together with storing the grant. A request that fails a
+        // check leaves the code to its rightful client, and the one that
+        // spends it needs no second store operation afterwards.
         let c = match self.store.get_code(&code_hash).await? {
             None => return Err(code_unknown()),
             Some(s) if s.spent => {
@@ -253,25 +270,7 @@ impl AuthServer {
         pkce::verify(c.code_challenge_method, &c.code_challenge, verifier)?;
         self.check_resource_param(form, &c.resource)?;
 
-        let refresh = random_token();
-        let grant = Grant {
-            grant_id: c.grant_id.clone(),
-            client_id: c.client_id.clone(),
-            subject: c.subject.clone(),
-            scope: c.scope.clone(),
-            resource: c.resource.clone(),
-            created_at: now,
-            refresh_generation: 0,
-            revoked: false,
-        };
-        let issue_refresh = client.allows_grant("refresh_token");
-        let refresh_record = issue_refresh.then(|| RefreshToken {
-            token_hash: hash_secret(&refresh),
-            grant_id: grant.grant_id.clone(),
-            generation: 0,
-            issued_at: now,
-            expires_at: now + self.cfg.refresh_token_ttl,
-        });
+        let (grant, refresh_record) = grant_from_code(&c, now, refresh_seed.as_ref());
         let (redemption, recorded) = self
             .store
             .redeem_code_with_first_token(
@@ -288,8 +287,39 @@ impl AuthServer {
             }
             CodeRedemption::NotFound => return Err(code_unknown()),
         }
-        let tokens = self.issue(&grant, &grant.scope, issue_refresh.then_some(refresh))?;
+        let tokens = self.issue(&grant, &grant.scope, refresh_seed.map(|_| refresh))?;
         Ok((tokens, recorded))
+    }
+
+    /// The token request as [`CodeExchange`] for the store's one-step
+    /// exchange; `None` if its `code_verifier`, `redirect_uri` or
+    /// `resource` is malformed, which the checks after reading the code
+    /// report in their order.
+    fn one_step_exchange(
+        &self,
+        form: &Params,
+        client: &Client,
+        verifier: &str,
+        now: i64,
+        refresh: &Option<RefreshSeed>,
+    ) -> Option<CodeExchange> {
+        pkce::check_verifier_format(verifier).ok()?;
+        let redirect_uri = form.single("redirect_uri").ok()?.map(str::to_owned);
+        let requested = form.all("resource");
+        let resource = if requested.is_empty() {
+            None
+        } else {
+            Some(self.cfg.resources().resolve(&requested).ok()?)
+        };
+        Some(CodeExchange {
+            client_id: client.client_id.clone(),
+            now,
+            redirect_uri,
+            s256_challenge: pkce::s256_challenge(verifier),
+            resource,
+            refresh: refresh.clone(),
+            first_token: self.first_token_of(client),
+        })
     }
 
     /// A spent code presented again: revokes every token of its grant

@@ -83,6 +83,19 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// A client's first token: only the flag and the expiry change, so an
+    /// edit of the client made since the engine read it is kept.
+    fn record_first_token(&mut self, first: &FirstToken) {
+        if let Some(c) = self.clients.get_mut(&first.client_id)
+            && c.awaiting_first_token
+        {
+            c.awaiting_first_token = false;
+            c.expires_at = first.expires_at;
+        }
+    }
+}
+
 /// Revocations the memory store remembers for its feed; a reader further
 /// behind is told to drop its whole cache.
 const REVOCATION_LOG: usize = 4096;
@@ -255,14 +268,29 @@ impl AuthorizationStore for MemoryStore {
         // edit of the client made since the engine read it is kept.
         let mut g = self.lock()?;
         let out = g.redeem(code_hash, grant, refresh)?;
-        if let (CodeRedemption::Redeemed(_), Some(first)) = (&out, first_token)
-            && let Some(c) = g.clients.get_mut(&first.client_id)
-            && c.awaiting_first_token
-        {
-            c.awaiting_first_token = false;
-            c.expires_at = first.expires_at;
+        if let (CodeRedemption::Redeemed(_), Some(first)) = (&out, first_token) {
+            g.record_first_token(&first);
         }
         Ok((out, true))
+    }
+
+    async fn exchange_code(
+        &self,
+        code_hash: &str,
+        exchange: &CodeExchange,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let mut g = self.lock()?;
+        let (grant, refresh) = match g.codes.get(code_hash) {
+            Some((code, false)) if exchange.matches(code) => exchange.grant_for(code),
+            _ => return Ok(None),
+        };
+        let CodeRedemption::Redeemed(code) = g.redeem(code_hash, grant, refresh)? else {
+            return Ok(None);
+        };
+        if let Some(first) = &exchange.first_token {
+            g.record_first_token(first);
+        }
+        Ok(Some(code))
     }
 
     async fn consume_login_attempt(

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "test-kit")]
 pub mod conformance;
+mod exchange;
 pub mod keys;
 mod memory;
 mod purge;
@@ -14,6 +15,7 @@ mod replay;
 mod revocations;
 pub mod upstream;
 
+pub use exchange::{CodeExchange, RefreshSeed, grant_from_code};
 pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
 pub use purge::{GuardedLoginAttempt, LoginAttempt, PurgeReport, Retention};
@@ -371,6 +373,26 @@ pub trait AuthorizationStore: Send + Sync {
     ) -> Result<(CodeRedemption, bool), StoreError> {
         let _ = first_token;
         Ok((self.redeem_code(code_hash, grant, refresh).await?, false))
+    }
+    /// A code exchange in one step, if this store can check the request
+    /// while it spends the code: when `code_hash` names an unspent code that
+    /// `exchange` [matches](CodeExchange::matches), spends it and stores
+    /// [`CodeExchange::grant_for`] it (and records `exchange.first_token`)
+    /// as [`AuthorizationStore::redeem_code_with_first_token`] does, and
+    /// returns the code. `None` changes nothing: the code is unknown, spent
+    /// or does not match, or this store does not do it in one step (the
+    /// default). The caller then reads the code, checks it and redeems it
+    /// as before, so a refusal still says why and a replay still revokes.
+    ///
+    /// A database store saves the read of the code before its redemption:
+    /// one round trip per code exchange.
+    async fn exchange_code(
+        &self,
+        code_hash: &str,
+        exchange: &CodeExchange,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let _ = (code_hash, exchange);
+        Ok(None)
     }
     /// Counts one login attempt on a pending request, atomically: of
     /// concurrent calls on a request with one attempt left, exactly one is

@@ -11,6 +11,14 @@ async fn memory_store_passes_the_conformance_kit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_exchanges_a_code_in_one_step() {
+    assert!(
+        conformance::code_exchange(Arc::new(MemoryStore::new())).await,
+        "the memory store checks the request and redeems under one lock"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_store_code_redemption_race() {
     conformance::race::code_redemption_race(Arc::new(MemoryStore::new()), "memory").await;
 }

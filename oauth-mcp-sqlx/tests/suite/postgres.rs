@@ -15,6 +15,10 @@ async fn conformance_postgres() {
     assert_eq!(store.kind(), DatabaseKind::Postgres);
     conformance::run_all(Arc::new(store.clone())).await;
     conformance::first_token_recorded_with_redemption(Arc::new(store.clone())).await;
+    assert!(
+        conformance::code_exchange(Arc::new(store.clone())).await,
+        "PostgreSQL exchanges a code in one statement"
+    );
     store.close().await;
 }
 

@@ -22,6 +22,10 @@ async fn conformance_sqlite_file() {
     assert_eq!(store.kind(), DatabaseKind::Sqlite);
     conformance::run_all(Arc::new(store.clone())).await;
     conformance::first_token_recorded_with_redemption(Arc::new(store.clone())).await;
+    assert!(
+        !conformance::code_exchange(Arc::new(store.clone())).await,
+        "SQLite reads the code, then redeems it (no round trip to save)"
+    );
     store.close().await;
 }
 

@@ -465,7 +465,7 @@ pub async fn first_token_recorded_with_redemption(store: Arc<dyn Store>) {
 /// A client awaiting its first token, stored, then edited in the store (as
 /// an operator may do after the engine read it): the edited record, which
 /// recording the first token must keep.
-async fn client_edited_after_read(store: &dyn Store) -> Client {
+pub(super) async fn client_edited_after_read(store: &dyn Store) -> Client {
     let client = sample_client();
     assert!(client.awaiting_first_token);
     store
@@ -506,7 +506,7 @@ async fn code_into_a_taken_grant_id(store: &dyn Store) -> (Grant, AuthorizationC
 }
 
 /// Whether the stored code is spent (`None`: not stored).
-async fn code_spent(store: &dyn Store, code_hash: &str) -> Option<bool> {
+pub(super) async fn code_spent(store: &dyn Store, code_hash: &str) -> Option<bool> {
     store
         .get_code(code_hash)
         .await

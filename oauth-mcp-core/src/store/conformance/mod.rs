@@ -26,6 +26,7 @@ use crate::secret::random_token;
 use super::*;
 
 pub mod bounds;
+mod exchange;
 mod grants;
 mod keys;
 pub mod limits;
@@ -33,6 +34,7 @@ pub mod race;
 mod replay;
 mod revocations;
 pub mod upstream;
+pub use exchange::code_exchange;
 pub use grants::{
     codes, concurrent_refresh, first_token_recorded_with_redemption, pending_requests,
     refresh_rotation,
@@ -301,6 +303,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     clients(store.clone()).await;
     pending_requests(store.clone()).await;
     codes(store.clone()).await;
+    code_exchange(store.clone()).await;
     refresh_rotation(store.clone()).await;
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
