@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::error::StoreError;
 use oauth_mcp_core::store::{
-    Grant, RefreshToken, RevocationCursor, RevocationFeed, RotateOutcome, RotationDecision,
-    TokenStore, decide_rotation,
+    Grant, RefreshExchange, RefreshToken, RevocationCursor, RevocationFeed, RotateOutcome,
+    RotationDecision, TokenStore, decide_rotation,
 };
 
 use crate::codes::{GrantBinds, store_grant};
@@ -182,6 +182,35 @@ impl TokenStore for SqlStore {
         Ok(Some((j.refresh.into_refresh()?, grant)))
     }
 
+    async fn refresh_for(
+        &self,
+        presented_hash: &str,
+        x: &RefreshExchange,
+    ) -> Result<Option<Grant>, StoreError> {
+        // SQLite, a local file with no round trip to save: the engine reads
+        // the token, then rotates it in one transaction.
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        let rotation = rotation::rotate_pg(
+            self,
+            pool,
+            presented_hash,
+            &x.new_hash,
+            x.now,
+            x.new_expires_at,
+            Some(x),
+        )
+        .await?;
+        // A reuse (nothing written) is left to the engine's rotate_refresh,
+        // which revokes the grant.
+        Ok(match rotation {
+            PgRotation::Done(RotateOutcome::Rotated(grant)) => Some(grant),
+            PgRotation::Done(RotateOutcome::Reused { .. } | RotateOutcome::Invalid)
+            | PgRotation::Reuse => None,
+        })
+    }
+
     async fn rotate_refresh(
         &self,
         presented_hash: &str,
@@ -193,8 +222,16 @@ impl TokenStore for SqlStore {
             "UPDATE oauth_grants SET refresh_generation = $2 WHERE grant_id = $1";
         // PostgreSQL: one statement for every rotation but a reuse.
         if let Backend::Postgres(pool) = &self.backend {
-            match rotation::rotate_pg(self, pool, presented_hash, new_hash, now, new_expires_at)
-                .await?
+            match rotation::rotate_pg(
+                self,
+                pool,
+                presented_hash,
+                new_hash,
+                now,
+                new_expires_at,
+                None,
+            )
+            .await?
             {
                 PgRotation::Done(outcome) => return Ok(outcome),
                 PgRotation::Reuse => {}

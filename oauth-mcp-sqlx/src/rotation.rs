@@ -12,14 +12,16 @@
 //! the generation the other one wrote, and on `revoked`.
 
 use oauth_mcp_core::error::StoreError;
-use oauth_mcp_core::store::{RotateOutcome, RotationDecision, decide_rotation};
+use oauth_mcp_core::store::{RefreshExchange, RotateOutcome, RotationDecision, decide_rotation};
 use sqlx::PgPool;
 
 use crate::SqlStore;
 use crate::error::map;
 use crate::rows::{GrantRow, generation_from_db};
 
-/// `$1` presented hash, `$2` new hash, `$3` now, `$4` new expiry.
+/// `$1` presented hash, `$2` new hash, `$3` now, `$4` new expiry; `$5`
+/// the client and `$6` the resource the grant must have (NULL: any; see
+/// [`RefreshExchange::matches`]).
 ///
 /// `new_gen` is [`decide_rotation`] in SQL: presented ≥ current → current + 1
 /// (advance); presented + 1 = current → current (sibling); else NULL
@@ -35,7 +37,8 @@ const ROTATE_PG: &str = "WITH p AS MATERIALIZED (\
              WHEN p.generation + 1 = g.refresh_generation THEN g.refresh_generation \
         END AS new_gen \
         FROM oauth_grants g JOIN p ON g.grant_id = p.grant_id \
-        WHERE NOT g.revoked FOR UPDATE OF g), \
+        WHERE NOT g.revoked AND ($5::TEXT IS NULL OR g.client_id = $5) \
+        AND ($6::TEXT IS NULL OR g.resource = $6) FOR UPDATE OF g), \
     ins AS (INSERT INTO oauth_refresh_tokens (token_hash, grant_id, generation, issued_at, expires_at) \
         SELECT $2, grant_id, new_gen, $3, $4 FROM g WHERE new_gen IS NOT NULL RETURNING 1), \
     upd AS (UPDATE oauth_grants SET refresh_generation = g.new_gen FROM g \
@@ -59,6 +62,9 @@ pub(crate) enum PgRotation {
     Reuse,
 }
 
+/// Rotates in one statement; with `only`, a grant the request does not
+/// match is [`RotateOutcome::Invalid`] (nothing written), as for
+/// [`TokenStore::refresh_for`](oauth_mcp_core::store::TokenStore::refresh_for).
 pub(crate) async fn rotate_pg(
     store: &SqlStore,
     pool: &PgPool,
@@ -66,12 +72,15 @@ pub(crate) async fn rotate_pg(
     new_hash: &str,
     now: i64,
     new_expires_at: i64,
+    only: Option<&RefreshExchange>,
 ) -> Result<PgRotation, StoreError> {
     let row: Option<Rotated> = pg_conn!(store, pool, |c| sqlx::query_as(ROTATE_PG)
         .bind(presented_hash)
         .bind(new_hash)
         .bind(now)
         .bind(new_expires_at)
+        .bind(only.map(|x| x.client_id.as_str()))
+        .bind(only.and_then(|x| x.resource.as_ref()).map(|r| r.as_str()))
         .fetch_optional(c)
         .await)
     .map_err(|e| match map(e) {

@@ -233,34 +233,50 @@ async fn two_processes_share_one_postgres() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The token endpoint's code refusals on PostgreSQL, where a code exchange
-/// is one statement that also checks the request: a request that fails a
-/// check (verifier, redirect URI, resource, expiry) leaves the code to its
-/// client and says why, a replay revokes, and of concurrent exchanges one
-/// wins.
+/// The token endpoint's refusals on PostgreSQL, where a code exchange and
+/// a refresh are each one statement that also checks the request: a code
+/// request that fails a check (verifier, redirect URI, resource, expiry)
+/// leaves the code to its client and says why, a replay revokes, and of
+/// concurrent exchanges one wins; a refresh asking for more scopes is
+/// refused, one asking for fewer gets them, concurrent refreshes all
+/// succeed, and the full flow's reused refresh token revokes its grant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn code_exchange_refusals_on_postgres() {
+async fn token_refusals_on_postgres() {
     let db = postgres_for_tests().await;
-    let dir = temp_dir("pg-codes");
-    let clock = oauth_mcp_core::clock::ManualClock::new();
-    let running = start(Options {
-        bind: ([127, 0, 0, 1], 0).into(),
-        store: db.url().to_owned(),
-        signing_key: Some(write_key(&dir)),
-        clock: Some(std::sync::Arc::new(clock.clone())),
-        ..Default::default()
-    })
-    .await
-    .expect("the example server starts on PostgreSQL");
-    let h = oauth_mcp_battery::Harness::new(running.public_url.clone(), move |secs| {
-        clock.advance(secs)
-    });
+    let dir = temp_dir("pg-tokens");
+    let key = write_key(&dir);
+    let serve = |demo_admin: bool| {
+        let clock = oauth_mcp_core::clock::ManualClock::new();
+        let options = Options {
+            bind: ([127, 0, 0, 1], 0).into(),
+            store: db.url().to_owned(),
+            signing_key: Some(key.clone()),
+            clock: Some(std::sync::Arc::new(clock.clone())),
+            demo_admin,
+            ..Default::default()
+        };
+        async move {
+            let running = start(options)
+                .await
+                .expect("the example server starts on PostgreSQL");
+            let h = oauth_mcp_battery::Harness::new(running.public_url.clone(), move |secs| {
+                clock.advance(secs)
+            });
+            (running, h)
+        }
+    };
+    let (admin, h) = serve(true).await;
+    oauth_mcp_battery::refresh_narrowing_scope(&h).await;
+    admin.task.abort();
+    let (running, h) = serve(false).await;
     oauth_mcp_battery::full_flow(&h).await;
     oauth_mcp_battery::wrong_pkce_verifier(&h).await;
     oauth_mcp_battery::redirect_uri_mismatch_at_token(&h).await;
     oauth_mcp_battery::unknown_resource_at_token(&h).await;
     oauth_mcp_battery::code_replay_revokes_tokens(&h).await;
     oauth_mcp_battery::concurrent_code_redemption(&h).await;
+    oauth_mcp_battery::refresh_broader_scope_refused(&h).await;
+    oauth_mcp_battery::concurrent_refresh(&h).await;
     oauth_mcp_battery::expired_code(&h).await;
     running.task.abort();
     std::fs::remove_dir_all(&dir).ok();

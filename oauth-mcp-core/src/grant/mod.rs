@@ -21,7 +21,8 @@ use crate::scope::{OFFLINE_ACCESS, ScopeSet};
 use crate::secret::{hash_secret, random_token};
 use crate::server::AuthServer;
 use crate::store::{
-    CodeExchange, CodeRedemption, FirstToken, Grant, RefreshSeed, RotateOutcome, grant_from_code,
+    CodeExchange, CodeRedemption, FirstToken, Grant, RefreshExchange, RefreshSeed, RotateOutcome,
+    grant_from_code,
 };
 use crate::token::MintRequest;
 
@@ -188,12 +189,20 @@ impl AuthServer {
         })
     }
 
-    fn check_resource_param(&self, form: &Params, bound: &ResourceUri) -> Result<(), OAuthError> {
+    /// The `resource` the token request names, resolved; `None` if it
+    /// names none.
+    fn resource_param(&self, form: &Params) -> Result<Option<ResourceUri>, OAuthError> {
         let requested = form.all("resource");
         if requested.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let resolved = self.cfg.resources().resolve(&requested)?;
+        Ok(Some(self.cfg.resources().resolve(&requested)?))
+    }
+
+    fn check_resource_param(&self, form: &Params, bound: &ResourceUri) -> Result<(), OAuthError> {
+        let Some(resolved) = self.resource_param(form)? else {
+            return Ok(());
+        };
         if resolved != *bound {
             return Err(OAuthError::invalid_target(format!(
                 "resource `{resolved}` differs from `{bound}`, the resource this grant was authorized for"
@@ -305,12 +314,7 @@ impl AuthServer {
     ) -> Option<CodeExchange> {
         pkce::check_verifier_format(verifier).ok()?;
         let redirect_uri = form.single("redirect_uri").ok()?.map(str::to_owned);
-        let requested = form.all("resource");
-        let resource = if requested.is_empty() {
-            None
-        } else {
-            Some(self.cfg.resources().resolve(&requested).ok()?)
-        };
+        let resource = self.resource_param(form).ok()?;
         Some(CodeExchange {
             client_id: client.client_id.clone(),
             now,
@@ -350,6 +354,17 @@ impl AuthServer {
         let presented = form.required("refresh_token")?;
         let presented_hash = hash_secret(presented);
         let now = self.now();
+        let new_refresh = random_token();
+        let new_hash = hash_secret(&new_refresh);
+        let new_expires_at = now + self.cfg.refresh_token_ttl;
+        // One store step where the store can check the request while it
+        // rotates (a database: one round trip, not two).
+        if let Some(exchange) = self.one_step_refresh(form, client, now, &new_hash, new_expires_at)
+            && let Some(grant) = self.store.refresh_for(&presented_hash, &exchange).await?
+        {
+            return self.issue(&grant, &grant.scope, Some(new_refresh));
+        }
+        // Otherwise, or when that step did not rotate: read, check, rotate.
         let invalid = || {
             OAuthError::invalid_grant(
                 "the refresh token is unknown, expired or revoked; authorize again",
@@ -386,15 +401,9 @@ impl AuthServer {
             None => grant.scope.clone(),
         };
         self.check_resource_param(form, &grant.resource)?;
-        let new_refresh = random_token();
         let outcome = self
             .store
-            .rotate_refresh(
-                &presented_hash,
-                &hash_secret(&new_refresh),
-                now,
-                now + self.cfg.refresh_token_ttl,
-            )
+            .rotate_refresh(&presented_hash, &new_hash, now, new_expires_at)
             .await?;
         match outcome {
             RotateOutcome::Rotated(grant) => self.issue(&grant, &scope, Some(new_refresh)),
@@ -413,6 +422,34 @@ impl AuthServer {
             }
             RotateOutcome::Invalid => Err(invalid()),
         }
+    }
+
+    /// The refresh request as [`RefreshExchange`] for the store's one-step
+    /// refresh; `None` if it asks for narrower scopes (checked against the
+    /// grant after reading it) or its `scope` or `resource` is malformed,
+    /// which the checks after reading the token report in their order.
+    fn one_step_refresh(
+        &self,
+        form: &Params,
+        client: &Client,
+        now: i64,
+        new_hash: &str,
+        new_expires_at: i64,
+    ) -> Option<RefreshExchange> {
+        // `offline_access` only asks for the refresh token being used.
+        if let Some(scope) = form.single("scope").ok()? {
+            let asked = ScopeSet::parse(scope).ok()?.without(OFFLINE_ACCESS);
+            if !asked.is_empty() {
+                return None;
+            }
+        }
+        Some(RefreshExchange {
+            client_id: client.client_id.clone(),
+            resource: self.resource_param(form).ok()?,
+            now,
+            new_hash: new_hash.to_owned(),
+            new_expires_at,
+        })
     }
 
     fn issue(

@@ -1,8 +1,9 @@
-//! A code exchange in one store step
-//! ([`AuthorizationStore::exchange_code`](super::AuthorizationStore::exchange_code)):
-//! the checks the token endpoint makes on a code before redeeming it, in a
-//! form a database can evaluate in the statement that spends the code, and
-//! the grant the redemption stores.
+//! Token requests in one store step: a code exchange
+//! ([`AuthorizationStore::exchange_code`](super::AuthorizationStore::exchange_code))
+//! and a refresh ([`TokenStore::refresh_for`](super::TokenStore::refresh_for)).
+//! Each carries the checks the token endpoint makes before it writes, in a
+//! form a database can evaluate in the statement that writes, and what
+//! that statement stores.
 
 use crate::pkce::CodeChallengeMethod;
 use crate::resource::ResourceUri;
@@ -103,6 +104,38 @@ pub fn grant_from_code(
         expires_at: r.expires_at,
     });
     (grant, refresh)
+}
+
+/// A refresh request as the store checks it
+/// ([`TokenStore::refresh_for`](super::TokenStore::refresh_for)): the
+/// presented token is rotated only if its grant [`RefreshExchange::matches`].
+///
+/// The engine builds one only for a request that asks for no narrower
+/// scopes and whose `resource` is well formed; whenever the store does not
+/// rotate, it reads the token and says why (or revokes a reuse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshExchange {
+    /// The authenticated client: the grant must be its.
+    pub client_id: String,
+    /// The resource the request named, resolved, if it named one: the
+    /// grant's must be this.
+    pub resource: Option<ResourceUri>,
+    /// The request's time (the presented token must expire after it).
+    pub now: i64,
+    /// The new refresh token's hash.
+    pub new_hash: String,
+    /// The new refresh token's expiry.
+    pub new_expires_at: i64,
+}
+
+impl RefreshExchange {
+    /// True if `grant` (not revoked) may be refreshed by this request: it
+    /// belongs to this client and (if the request named one) is for this
+    /// resource.
+    pub fn matches(&self, grant: &Grant) -> bool {
+        grant.client_id == self.client_id
+            && self.resource.as_ref().is_none_or(|r| *r == grant.resource)
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,63 @@ impl Inner {
     }
 }
 
+/// A rotation's arguments (see [`TokenStore::rotate_refresh`]).
+struct Rotation<'a> {
+    presented_hash: &'a str,
+    new_hash: &'a str,
+    now: i64,
+    new_expires_at: i64,
+}
+
+impl Inner {
+    /// [`TokenStore::rotate_refresh`]; with `only`, as
+    /// [`TokenStore::refresh_for`]: a grant the request does not match, or
+    /// a reuse, is [`RotateOutcome::Invalid`] with nothing changed (the
+    /// caller revokes a reuse through `rotate_refresh`).
+    fn rotate(&mut self, r: &Rotation<'_>, only: Option<&RefreshExchange>) -> RotateOutcome {
+        let Some(presented) = self.refresh.get(r.presented_hash).cloned() else {
+            return RotateOutcome::Invalid;
+        };
+        if presented.expires_at <= r.now {
+            return RotateOutcome::Invalid;
+        }
+        let Some(grant) = self.grants.get_mut(&presented.grant_id) else {
+            return RotateOutcome::Invalid;
+        };
+        if grant.revoked || only.is_some_and(|x| !x.matches(grant)) {
+            return RotateOutcome::Invalid;
+        }
+        let generation = match decide_rotation(presented.generation, grant.refresh_generation) {
+            RotationDecision::Advance => grant.refresh_generation + 1,
+            RotationDecision::Sibling => grant.refresh_generation,
+            RotationDecision::Reuse if only.is_some() => return RotateOutcome::Invalid,
+            RotationDecision::Reuse => {
+                grant.revoked = true;
+                let grant_id = grant.grant_id.clone();
+                self.revoked_at.entry(grant_id.clone()).or_insert(r.now);
+                self.refresh.retain(|_, t| t.grant_id != grant_id);
+                self.log_revocation(&grant_id);
+                return RotateOutcome::Reused { grant_id };
+            }
+        };
+        grant.refresh_generation = generation;
+        let grant = grant.clone();
+        // Retired tokens stay (until they expire) so that their reuse is
+        // recognised as theft rather than as an unknown token.
+        self.refresh.insert(
+            r.new_hash.to_owned(),
+            RefreshToken {
+                token_hash: r.new_hash.to_owned(),
+                grant_id: grant.grant_id.clone(),
+                generation,
+                issued_at: r.now,
+                expires_at: r.new_expires_at,
+            },
+        );
+        RotateOutcome::Rotated(grant)
+    }
+}
+
 /// Revocations the memory store remembers for its feed; a reader further
 /// behind is told to drop its whole cache.
 const REVOCATION_LOG: usize = 4096;
@@ -364,46 +421,30 @@ impl TokenStore for MemoryStore {
         now: i64,
         new_expires_at: i64,
     ) -> Result<RotateOutcome, StoreError> {
-        let mut g = self.lock()?;
-        let Some(presented) = g.refresh.get(presented_hash).cloned() else {
-            return Ok(RotateOutcome::Invalid);
+        let rotation = Rotation {
+            presented_hash,
+            new_hash,
+            now,
+            new_expires_at,
         };
-        if presented.expires_at <= now {
-            return Ok(RotateOutcome::Invalid);
-        }
-        let Some(grant) = g.grants.get_mut(&presented.grant_id) else {
-            return Ok(RotateOutcome::Invalid);
+        Ok(self.lock()?.rotate(&rotation, None))
+    }
+
+    async fn refresh_for(
+        &self,
+        presented_hash: &str,
+        exchange: &RefreshExchange,
+    ) -> Result<Option<Grant>, StoreError> {
+        let rotation = Rotation {
+            presented_hash,
+            new_hash: &exchange.new_hash,
+            now: exchange.now,
+            new_expires_at: exchange.new_expires_at,
         };
-        if grant.revoked {
-            return Ok(RotateOutcome::Invalid);
-        }
-        let generation = match decide_rotation(presented.generation, grant.refresh_generation) {
-            RotationDecision::Advance => grant.refresh_generation + 1,
-            RotationDecision::Sibling => grant.refresh_generation,
-            RotationDecision::Reuse => {
-                grant.revoked = true;
-                let grant_id = grant.grant_id.clone();
-                g.revoked_at.entry(grant_id.clone()).or_insert(now);
-                g.refresh.retain(|_, r| r.grant_id != grant_id);
-                g.log_revocation(&grant_id);
-                return Ok(RotateOutcome::Reused { grant_id });
-            }
-        };
-        grant.refresh_generation = generation;
-        let grant = grant.clone();
-        // Retired tokens stay (until they expire) so that their reuse is
-        // recognised as theft rather than as an unknown token.
-        g.refresh.insert(
-            new_hash.to_owned(),
-            RefreshToken {
-                token_hash: new_hash.to_owned(),
-                grant_id: grant.grant_id.clone(),
-                generation,
-                issued_at: now,
-                expires_at: new_expires_at,
-            },
-        );
-        Ok(RotateOutcome::Rotated(grant))
+        Ok(match self.lock()?.rotate(&rotation, Some(exchange)) {
+            RotateOutcome::Rotated(grant) => Some(grant),
+            RotateOutcome::Reused { .. } | RotateOutcome::Invalid => None,
+        })
     }
 
     async fn revocations_since(

@@ -15,7 +15,7 @@ mod replay;
 mod revocations;
 pub mod upstream;
 
-pub use exchange::{CodeExchange, RefreshSeed, grant_from_code};
+pub use exchange::{CodeExchange, RefreshExchange, RefreshSeed, grant_from_code};
 pub use keys::{KeyChange, KeySetSnapshot, KeyStore, KeyWrite, SigningKeyRecord};
 pub use memory::MemoryStore;
 pub use purge::{GuardedLoginAttempt, LoginAttempt, PurgeReport, Retention};
@@ -494,6 +494,28 @@ pub trait TokenStore: Send + Sync {
         now: i64,
         new_expires_at: i64,
     ) -> Result<RotateOutcome, StoreError>;
+    /// A refresh in one step, if this store can check the request while it
+    /// rotates: when `presented_hash` names a refresh token that has not
+    /// expired at `exchange.now`, whose grant is not revoked and
+    /// [matches](RefreshExchange::matches), and [`decide_rotation`] advances
+    /// it or finds it a sibling, rotates as [`TokenStore::rotate_refresh`]
+    /// does (storing `exchange.new_hash`) and returns the grant. `None`
+    /// changes nothing: the token is unknown, expired or reused, its grant
+    /// revoked or not the request's, or this store does not do it in one
+    /// step (the default). The caller then reads the token, checks it and
+    /// rotates as before, so a refusal still says why and a reuse still
+    /// revokes the grant.
+    ///
+    /// A database store saves the read of the token before its rotation:
+    /// one round trip per refresh.
+    async fn refresh_for(
+        &self,
+        presented_hash: &str,
+        exchange: &RefreshExchange,
+    ) -> Result<Option<Grant>, StoreError> {
+        let _ = (presented_hash, exchange);
+        Ok(None)
+    }
     /// The grants revoked since `after` (every revocation: [`TokenStore::revoke_grant`]
     /// and a refresh token's reuse in [`TokenStore::rotate_refresh`]), for the
     /// validated-token caches of resource servers sharing this store; with

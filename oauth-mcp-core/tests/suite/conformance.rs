@@ -11,10 +11,14 @@ async fn memory_store_passes_the_conformance_kit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn memory_store_exchanges_a_code_in_one_step() {
+async fn memory_store_does_token_requests_in_one_step() {
     assert!(
         conformance::code_exchange(Arc::new(MemoryStore::new())).await,
         "the memory store checks the request and redeems under one lock"
+    );
+    assert!(
+        conformance::refresh_exchange(Arc::new(MemoryStore::new())).await,
+        "the memory store checks the request and rotates under one lock"
     );
 }
 

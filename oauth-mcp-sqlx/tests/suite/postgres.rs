@@ -19,6 +19,10 @@ async fn conformance_postgres() {
         conformance::code_exchange(Arc::new(store.clone())).await,
         "PostgreSQL exchanges a code in one statement"
     );
+    assert!(
+        conformance::refresh_exchange(Arc::new(store.clone())).await,
+        "PostgreSQL refreshes in one statement"
+    );
     store.close().await;
 }
 

@@ -26,6 +26,10 @@ async fn conformance_sqlite_file() {
         !conformance::code_exchange(Arc::new(store.clone())).await,
         "SQLite reads the code, then redeems it (no round trip to save)"
     );
+    assert!(
+        !conformance::refresh_exchange(Arc::new(store.clone())).await,
+        "SQLite reads the refresh token, then rotates it"
+    );
     store.close().await;
 }
 

@@ -1,8 +1,11 @@
-//! Conformance of [`AuthorizationStore::exchange_code`], the code exchange
-//! in one step: a store that does it redeems exactly when
-//! [`CodeExchange::matches`] the code, stores [`CodeExchange::grant_for`]
-//! it and records the first token, once under a race; a request that does
-//! not match changes nothing.
+//! Conformance of the token requests in one step.
+//! [`AuthorizationStore::exchange_code`]: a store that does it redeems
+//! exactly when [`CodeExchange::matches`] the code, stores
+//! [`CodeExchange::grant_for`] it and records the first token, once under
+//! a race. [`TokenStore::refresh_for`]: rotates exactly when
+//! [`RefreshExchange::matches`] the grant and the rotation is an advance
+//! or a sibling, once per generation under a race. A request that does not
+//! match changes nothing.
 
 use super::grants::{client_edited_after_read, code_spent};
 use super::*;
@@ -295,5 +298,197 @@ async fn exchange_into_taken_or_revoked_grant(store: &Arc<dyn Store>, client: &C
         store.get_refresh(&rt).await.expect("get_refresh"),
         None,
         "and gets no refresh token"
+    );
+}
+
+/// The request that matches `grant`, with a fresh new token.
+fn refresh_exchange_for(grant: &Grant) -> RefreshExchange {
+    RefreshExchange {
+        client_id: grant.client_id.clone(),
+        resource: Some(grant.resource.clone()),
+        now: NOW,
+        new_hash: id("rt"),
+        new_expires_at: NOW + 3_600,
+    }
+}
+
+/// The one-step refresh ([`TokenStore::refresh_for`]); `true` if this store
+/// does it. A store that does not (the default `None` for a matching
+/// request) is only checked to change nothing.
+pub async fn refresh_exchange(store: Arc<dyn Store>) -> bool {
+    let grant = sample_grant(NOW);
+    let r0 = refresh_for(&grant, NOW);
+    store
+        .insert_grant(grant.clone(), Some(r0.clone()))
+        .await
+        .expect("insert_grant");
+    let x = refresh_exchange_for(&grant);
+    let other_resource =
+        crate::resource::ResourceUri::parse("https://other.example/mcp").expect("a resource URI");
+    let refused = [
+        (
+            "another client",
+            r0.token_hash.clone(),
+            RefreshExchange {
+                client_id: id("client"),
+                ..x.clone()
+            },
+        ),
+        (
+            "another resource",
+            r0.token_hash.clone(),
+            RefreshExchange {
+                resource: Some(other_resource),
+                ..x.clone()
+            },
+        ),
+        (
+            "the token's expiry",
+            r0.token_hash.clone(),
+            RefreshExchange {
+                now: r0.expires_at,
+                ..x.clone()
+            },
+        ),
+        ("an unknown token", id("no-such-token"), x.clone()),
+    ];
+    for (what, presented, r) in &refused {
+        assert_eq!(
+            store.refresh_for(presented, r).await.expect("refresh_for"),
+            None,
+            "{what}: nothing is rotated"
+        );
+        assert_eq!(
+            store.get_refresh(&r.new_hash).await.expect("get_refresh"),
+            None,
+            "{what}: no new token is stored"
+        );
+    }
+    assert_eq!(
+        store.get_grant(&grant.grant_id).await.expect("get_grant"),
+        Some(grant.clone()),
+        "the refused requests left the grant as it was"
+    );
+
+    let Some(rotated) = store
+        .refresh_for(&r0.token_hash, &x)
+        .await
+        .expect("refresh_for")
+    else {
+        // This store reads, then rotates (the default).
+        return false;
+    };
+    let mut expected = grant.clone();
+    expected.refresh_generation = 1;
+    assert_eq!(rotated, expected, "advanced: the grant at generation 1");
+    let stored_new = |x: RefreshExchange, generation: u64| {
+        let store = store.clone();
+        let grant_id = grant.grant_id.clone();
+        async move {
+            assert_eq!(
+                store.get_refresh(&x.new_hash).await.expect("get_refresh"),
+                Some(RefreshToken {
+                    token_hash: x.new_hash.clone(),
+                    grant_id,
+                    generation,
+                    issued_at: x.now,
+                    expires_at: x.new_expires_at,
+                }),
+                "the new token is stored at generation {generation}"
+            );
+        }
+    };
+    stored_new(x.clone(), 1).await;
+
+    // The token just rotated out, again (a retry): a sibling at generation 1.
+    let sibling = refresh_exchange_for(&grant);
+    assert_eq!(
+        store
+            .refresh_for(&r0.token_hash, &sibling)
+            .await
+            .expect("refresh_for"),
+        Some(expected.clone()),
+        "a sibling keeps the generation"
+    );
+    stored_new(sibling, 1).await;
+
+    // Advance to 2, then present generation 0: a reuse, left to the caller.
+    let x2 = refresh_exchange_for(&grant);
+    assert!(
+        store
+            .refresh_for(&x.new_hash, &x2)
+            .await
+            .expect("refresh_for")
+            .is_some()
+    );
+    let reuse = refresh_exchange_for(&grant);
+    assert_eq!(
+        store
+            .refresh_for(&r0.token_hash, &reuse)
+            .await
+            .expect("refresh_for"),
+        None,
+        "a reuse is not rotated"
+    );
+    let after = store
+        .get_grant(&grant.grant_id)
+        .await
+        .expect("get_grant")
+        .expect("the grant");
+    assert!(
+        !after.revoked && after.refresh_generation == 2,
+        "and not revoked here either (rotate_refresh does it): {after:?}"
+    );
+    assert_eq!(
+        store
+            .get_refresh(&reuse.new_hash)
+            .await
+            .expect("get_refresh"),
+        None
+    );
+
+    refresh_race(&store, &grant, &x2.new_hash).await;
+    assert!(
+        store
+            .revoke_grant(&grant.grant_id)
+            .await
+            .expect("revoke_grant")
+    );
+    let late = refresh_exchange_for(&grant);
+    assert_eq!(
+        store
+            .refresh_for(&x2.new_hash, &late)
+            .await
+            .expect("refresh_for"),
+        None,
+        "a revoked grant is not refreshed"
+    );
+    true
+}
+
+/// [`RACERS`] concurrent one-step refreshes of the grant's newest token
+/// (generation 2): one advances to 3, the others are its siblings; none
+/// advances twice.
+async fn refresh_race(store: &Arc<dyn Store>, grant: &Grant, newest: &str) {
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = store.clone();
+            let x = refresh_exchange_for(grant);
+            let h = newest.to_owned();
+            tokio::spawn(async move { s.refresh_for(&h, &x).await.expect("refresh_for") })
+        })
+        .collect();
+    for t in tasks {
+        let got = t.await.expect("task").expect("every racer rotates");
+        assert_eq!(got.refresh_generation, 3, "advance or sibling of 3");
+    }
+    assert_eq!(
+        store
+            .get_grant(&grant.grant_id)
+            .await
+            .expect("get_grant")
+            .map(|g| g.refresh_generation),
+        Some(3),
+        "{RACERS} concurrent refreshes advance the grant once"
     );
 }

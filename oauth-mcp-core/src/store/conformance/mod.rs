@@ -34,7 +34,7 @@ pub mod race;
 mod replay;
 mod revocations;
 pub mod upstream;
-pub use exchange::code_exchange;
+pub use exchange::{code_exchange, refresh_exchange};
 pub use grants::{
     codes, concurrent_refresh, first_token_recorded_with_redemption, pending_requests,
     refresh_rotation,
@@ -304,6 +304,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     pending_requests(store.clone()).await;
     codes(store.clone()).await;
     code_exchange(store.clone()).await;
+    refresh_exchange(store.clone()).await;
     refresh_rotation(store.clone()).await;
     concurrent_refresh(store.clone()).await;
     users(store.clone()).await;
