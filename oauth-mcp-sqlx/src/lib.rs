@@ -105,7 +105,11 @@
 //!   token flow is one statement (data-modifying CTEs: spending a code
 //!   stores its grant and refresh token, taking a pending login stores its
 //!   code, a rotation writes the new token), so one round trip and one
-//!   commit; only a refresh token's reuse runs a transaction. Consuming a
+//!   commit; only a refresh token's reuse runs a transaction. A code
+//!   exchange and a refresh check the token request in that statement
+//!   ([`AuthorizationStore::exchange_code`](oauth_mcp_core::store::AuthorizationStore::exchange_code),
+//!   [`TokenStore::refresh_for`](oauth_mcp_core::store::TokenStore::refresh_for)),
+//!   so they read nothing first. Consuming a
 //!   single-use marker (a client assertion's `jti`) is one conditional
 //!   upsert. Signing keys are written compare-and-set on a key-set version
 //!   (one row, updated `WHERE version = <expected>` in the write's
