@@ -9,12 +9,13 @@
 //! A code the request does not match stays as it was (no row is updated,
 //! nothing else runs); the engine then reads it and says why.
 
+use oauth_mcp_core::error::StoreError;
+use oauth_mcp_core::store::{AuthorizationCode, CodeExchange};
+
 use crate::error::map;
 use crate::rows::CodeRow;
 use crate::store::{code_cols, grant_cols, grant_upsert, pg_conn};
 use crate::{Backend, SqlStore};
-use oauth_mcp_core::error::StoreError;
-use oauth_mcp_core::store::{AuthorizationCode, CodeExchange};
 
 /// `$1` code hash, `$2` client, `$3` now, `$4` redirect URI (NULL: none
 /// sent), `$5` S256 challenge, `$6` resource (NULL: none named), `$7`/`$8`
