@@ -13,6 +13,8 @@
 //! - `upstream`: the core's upstream-login conformance kit on both databases.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
+//! - `statements`: a code exchange and a refresh each run one statement on
+//!   PostgreSQL, read from sqlx's statement log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "suite/common.rs"]
@@ -27,5 +29,7 @@ mod postgres;
 mod race;
 #[path = "suite/sqlite.rs"]
 mod sqlite;
+#[path = "suite/statements.rs"]
+mod statements;
 #[path = "suite/upstream.rs"]
 mod upstream;

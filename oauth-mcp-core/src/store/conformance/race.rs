@@ -39,8 +39,10 @@ fn form(path: &str, body: String) -> http::Request<Bytes> {
         .unwrap()
 }
 
-/// Registers a public client, logs the user in and returns (client id, code).
-async fn fresh_code(oauth: &OAuthHttp) -> (String, String) {
+/// Registers a public client through `oauth`, logs the user `alice`
+/// (password `pw`, which the store must hold) in and returns (client id,
+/// code); [`exchange_form`] redeems the code.
+pub async fn fresh_code(oauth: &OAuthHttp) -> (String, String) {
     let reg = http::Request::post("/register")
         .header("content-type", "application/json")
         .body(Bytes::from(format!(
@@ -79,6 +81,14 @@ async fn fresh_code(oauth: &OAuthHttp) -> (String, String) {
     (client_id, url)
 }
 
+/// The `POST /token` form body that redeems a [`fresh_code`].
+pub fn exchange_form(client_id: &str, code: &str) -> String {
+    format!(
+        "grant_type=authorization_code&code={code}&code_verifier={VERIFIER}\
+         &client_id={client_id}&redirect_uri={REDIRECT}"
+    )
+}
+
 fn url_query(location: &str, key: &str) -> String {
     let q = location.split_once('?').map(|(_, q)| q).unwrap_or("");
     form_pairs(q)
@@ -109,10 +119,7 @@ pub async fn code_redemption_race<S: Store + 'static>(store: Arc<S>, what: &str)
     let oauth = Arc::new(OAuthHttp::new(AuthServer::new(config, store).unwrap()));
     for run in 0..race_runs() {
         let (client_id, code) = fresh_code(&oauth).await;
-        let body = format!(
-            "grant_type=authorization_code&code={code}&code_verifier={VERIFIER}\
-             &client_id={client_id}&redirect_uri={REDIRECT}"
-        );
+        let body = exchange_form(&client_id, &code);
         let start = Arc::new(tokio::sync::Barrier::new(CODE_RACERS));
         let tasks: Vec<_> = (0..CODE_RACERS)
             .map(|_| {

@@ -1,0 +1,120 @@
+//! How many statements a token request runs on PostgreSQL, read from
+//! sqlx's own statement log (`sqlx::query` events, recorded on this
+//! test's single thread): a code exchange and a refresh each run one
+//! statement on their table, because the statement that writes also
+//! checks the request (`exchange_code`, `refresh_for`).
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use oauth_mcp_core::config::ServerConfig;
+use oauth_mcp_core::http::OAuthHttp;
+use oauth_mcp_core::login::new_user;
+use oauth_mcp_core::server::AuthServer;
+use oauth_mcp_core::store::UserStore;
+use oauth_mcp_core::store::conformance::race::{exchange_form, fresh_code};
+use oauth_mcp_sqlx::SqlStore;
+use oauth_mcp_sqlx::testing::postgres_for_tests;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+/// Records the text of every statement sqlx logs.
+#[derive(Clone, Default)]
+struct Statements(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                let _ = write!(self.0, "{}={v:?} ", f.name());
+            }
+        }
+        let mut text = Text(String::new());
+        event.record(&mut text);
+        self.0.lock().unwrap().push(text.0);
+    }
+}
+
+/// `POST /token` with `form`, recording the statements it runs; asserts 200.
+async fn token(oauth: &OAuthHttp, form: String) -> (serde_json::Value, Vec<String>) {
+    let req = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Bytes::from(form))
+        .unwrap();
+    let log = Statements::default();
+    let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(log.clone()));
+    let resp = oauth.handle(req).await;
+    drop(guard);
+    let body = String::from_utf8_lossy(resp.body()).into_owned();
+    assert_eq!(resp.status(), 200, "{body}");
+    let statements = log.0.lock().unwrap().clone();
+    (serde_json::from_str(&body).unwrap(), statements)
+}
+
+fn on(statements: &[String], table: &str) -> Vec<String> {
+    statements
+        .iter()
+        .filter(|s| s.contains(table))
+        .cloned()
+        .collect()
+}
+
+// One thread: every statement of the request is logged where the
+// recorder is the default.
+#[tokio::test(flavor = "current_thread")]
+async fn a_code_exchange_and_a_refresh_run_one_statement_each() {
+    let db = postgres_for_tests().await;
+    let store = Arc::new(SqlStore::connect(db.url()).await.unwrap());
+    store
+        .put_user(new_user("alice", "pw").unwrap())
+        .await
+        .unwrap();
+    let config = ServerConfig::builder("http://127.0.0.1:8080")
+        .build()
+        .unwrap();
+    let oauth = OAuthHttp::new(AuthServer::new(config, store.clone()).unwrap());
+
+    let (client_id, code) = fresh_code(&oauth).await;
+    let (tokens, statements) = token(&oauth, exchange_form(&client_id, &code)).await;
+    assert!(
+        !statements.is_empty(),
+        "sqlx's statement log was recorded: {statements:?}"
+    );
+    let codes = on(&statements, "oauth_codes");
+    assert_eq!(
+        codes.len(),
+        1,
+        "a code exchange reads nothing before the statement that spends the code: {codes:#?}"
+    );
+    assert!(codes[0].contains("UPDATE oauth_codes"), "{codes:?}");
+
+    // Right after the exchange the client is cached, as under load.
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let form =
+        format!("grant_type=refresh_token&refresh_token={refresh_token}&client_id={client_id}");
+    let (_, statements) = token(&oauth, form).await;
+    let rotations = on(&statements, "oauth_refresh_tokens");
+    assert_eq!(
+        rotations.len(),
+        1,
+        "a refresh reads nothing before the statement that rotates: {rotations:#?}"
+    );
+    // Besides, at most the client's read: the exchange recorded the
+    // registration's first token, which drops the cached copy.
+    let others: Vec<_> = statements
+        .iter()
+        .filter(|s| !s.contains("oauth_refresh_tokens"))
+        .collect();
+    assert!(
+        others.len() <= 1
+            && others
+                .iter()
+                .all(|s| s.contains("FROM oauth_clients WHERE")),
+        "and runs nothing else: {others:#?}"
+    );
+    store.close().await;
+}
