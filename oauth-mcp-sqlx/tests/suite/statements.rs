@@ -92,7 +92,6 @@ async fn a_code_exchange_and_a_refresh_run_one_statement_each() {
     );
     assert!(codes[0].contains("UPDATE oauth_codes"), "{codes:?}");
 
-    // Right after the exchange the client is cached, as under load.
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
     let form =
         format!("grant_type=refresh_token&refresh_token={refresh_token}&client_id={client_id}");
