@@ -8,12 +8,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use oauth_mcp_core::config::ServerConfig;
 use oauth_mcp_core::http::OAuthHttp;
-use oauth_mcp_core::login::new_user;
-use oauth_mcp_core::server::AuthServer;
-use oauth_mcp_core::store::UserStore;
-use oauth_mcp_core::store::conformance::race::{exchange_form, fresh_code};
+use oauth_mcp_core::store::conformance::race::{exchange_form, fresh_code, server_with_alice};
 use oauth_mcp_sqlx::SqlStore;
 use oauth_mcp_sqlx::testing::postgres_for_tests;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -69,14 +65,7 @@ fn on(statements: &[String], table: &str) -> Vec<String> {
 async fn a_code_exchange_and_a_refresh_run_one_statement_each() {
     let db = postgres_for_tests().await;
     let store = Arc::new(SqlStore::connect(db.url()).await.unwrap());
-    store
-        .put_user(new_user("alice", "pw").unwrap())
-        .await
-        .unwrap();
-    let config = ServerConfig::builder("http://127.0.0.1:8080")
-        .build()
-        .unwrap();
-    let oauth = OAuthHttp::new(AuthServer::new(config, store.clone()).unwrap());
+    let oauth = server_with_alice(store.clone()).await;
 
     let (client_id, code) = fresh_code(&oauth).await;
     let (tokens, statements) = token(&oauth, exchange_form(&client_id, &code)).await;

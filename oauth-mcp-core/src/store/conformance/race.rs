@@ -39,9 +39,22 @@ fn form(path: &str, body: String) -> http::Request<Bytes> {
         .unwrap()
 }
 
-/// Registers a public client through `oauth`, logs the user `alice`
-/// (password `pw`, which the store must hold) in and returns (client id,
-/// code); [`exchange_form`] redeems the code.
+/// The HTTP layer of an authorization server (default configuration) on
+/// `store`, to which it adds the user `alice` that [`fresh_code`] logs in.
+pub async fn server_with_alice<S: Store + 'static>(store: Arc<S>) -> OAuthHttp {
+    store
+        .put_user(new_user("alice", "pw").unwrap())
+        .await
+        .unwrap();
+    let config = ServerConfig::builder("http://127.0.0.1:8080")
+        .build()
+        .unwrap();
+    OAuthHttp::new(AuthServer::new(config, store).unwrap())
+}
+
+/// Registers a public client through `oauth` (a [`server_with_alice`]),
+/// logs `alice` in and returns (client id, code); [`exchange_form`]
+/// redeems the code.
 pub async fn fresh_code(oauth: &OAuthHttp) -> (String, String) {
     let reg = http::Request::post("/register")
         .header("content-type", "application/json")
@@ -109,14 +122,7 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
 /// `store` (a user `alice` is added to it); `what` names the store in
 /// failures.
 pub async fn code_redemption_race<S: Store + 'static>(store: Arc<S>, what: &str) {
-    store
-        .put_user(new_user("alice", "pw").unwrap())
-        .await
-        .unwrap();
-    let config = ServerConfig::builder("http://127.0.0.1:8080")
-        .build()
-        .unwrap();
-    let oauth = Arc::new(OAuthHttp::new(AuthServer::new(config, store).unwrap()));
+    let oauth = Arc::new(server_with_alice(store).await);
     for run in 0..race_runs() {
         let (client_id, code) = fresh_code(&oauth).await;
         let body = exchange_form(&client_id, &code);
