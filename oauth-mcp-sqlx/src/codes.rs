@@ -15,6 +15,7 @@ use oauth_mcp_core::store::{
     CodeIssue, CodeRedemption, FirstToken, Grant, PendingAuthorization, RefreshToken, StoredCode,
 };
 
+use crate::durability::async_commit;
 use crate::error::map;
 use crate::rows::{CodeRow, PendingRow, generation_to_db};
 use crate::store::{
@@ -140,9 +141,12 @@ impl SqlStore {
                 )
             };
         }
-        // PostgreSQL: one statement (data-modifying CTE), one round trip.
+        // PostgreSQL: one statement (data-modifying CTE), one round trip,
+        // committed without waiting for the disk (see `durability`).
         const TAKE_PG: &str = concat!(
-            "WITH p AS (DELETE FROM oauth_pending WHERE id_hash = $1 RETURNING ",
+            "WITH p AS (DELETE FROM oauth_pending WHERE id_hash = $1 AND ",
+            async_commit!(),
+            " RETURNING ",
             pending_cols!(),
             "), c AS (",
             code_from!("p"),

@@ -169,6 +169,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod codes;
+mod durability;
 mod error;
 mod exchange;
 mod grants;

@@ -9,6 +9,7 @@ use oauth_mcp_core::store::{
     RateDecision, RateLimitStore, Retention, gcra_peek,
 };
 
+use crate::durability::async_commit;
 use crate::error::map;
 use crate::rows::PendingRow;
 use crate::store::{on_conn, on_pool, pending_cols};
@@ -25,9 +26,14 @@ const MAX_RULE_MS: i64 = 1_000_000_000_000;
 const HIT_SQLITE: &str = "INSERT INTO oauth_rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
     ON CONFLICT (bucket) DO UPDATE SET tat = MAX(oauth_rate_limits.tat, $2) + $3 \
     WHERE oauth_rate_limits.tat - $4 <= $2 RETURNING tat";
-const HIT_POSTGRES: &str = "INSERT INTO oauth_rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
-    ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(oauth_rate_limits.tat, $2) + $3 \
-    WHERE oauth_rate_limits.tat - $4 <= $2 RETURNING tat";
+/// On PostgreSQL a hit commits without waiting for the disk (see
+/// `durability`).
+const HIT_POSTGRES: &str = concat!(
+    "INSERT INTO oauth_rate_limits (bucket, tat) SELECT $1, $2 + $3 WHERE ",
+    async_commit!(),
+    " ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(oauth_rate_limits.tat, $2) + $3 \
+     WHERE oauth_rate_limits.tat - $4 <= $2 RETURNING tat"
+);
 const SELECT_TAT: &str = "SELECT tat FROM oauth_rate_limits WHERE bucket = $1";
 
 impl SqlStore {
@@ -173,22 +179,33 @@ impl SqlStore {
         now: i64,
         guard: Option<(&str, GcraRule, i64)>,
     ) -> Result<GuardedLoginAttempt, StoreError> {
-        const COUNT: &str = concat!(
-            "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
-             WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
-             RETURNING login_attempts, ",
-            pending_cols!()
-        );
         // A bucket refuses while its TAT runs more than the tolerance
-        // ahead of now (`gcra_step`); an absent one never does.
-        const COUNT_UNLESS_BACKING_OFF: &str = concat!(
-            "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
-             WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3 \
-             AND NOT EXISTS (SELECT 1 FROM oauth_rate_limits \
-             WHERE bucket = $4 AND tat - $5 > $6) \
-             RETURNING login_attempts, ",
-            pending_cols!()
-        );
+        // ahead of now (`gcra_step`); an absent one never does. On
+        // PostgreSQL the count commits without waiting for the disk (see
+        // `durability`).
+        macro_rules! count {
+            ($($and:expr),*) => {
+                concat!(
+                    "UPDATE oauth_pending SET login_attempts = login_attempts + 1 \
+                     WHERE id_hash = $1 AND expires_at > $2 AND login_attempts < $3",
+                    $(" AND ", $and,)*
+                    " RETURNING login_attempts, ",
+                    pending_cols!()
+                )
+            };
+        }
+        macro_rules! unless_backing_off {
+            () => {
+                "NOT EXISTS (SELECT 1 FROM oauth_rate_limits WHERE bucket = $4 AND tat - $5 > $6)"
+            };
+        }
+        let pg = matches!(self.backend, Backend::Postgres(_));
+        let sql = match (guard.is_some(), pg) {
+            (false, false) => count!(),
+            (false, true) => count!(async_commit!()),
+            (true, false) => count!(unless_backing_off!()),
+            (true, true) => count!(unless_backing_off!(), async_commit!()),
+        };
         #[derive(sqlx::FromRow)]
         struct Counted {
             login_attempts: i32,
@@ -197,14 +214,14 @@ impl SqlStore {
         }
         let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
         let counted: Option<Counted> = match guard {
-            None => on_conn!(self, |pool| sqlx::query_as(COUNT)
+            None => on_conn!(self, |pool| sqlx::query_as(sql)
                 .bind(id_hash)
                 .bind(now)
                 .bind(max)
                 .fetch_optional(pool)
                 .await),
             Some((bucket, rule, now_ms)) => {
-                on_conn!(self, |pool| sqlx::query_as(COUNT_UNLESS_BACKING_OFF)
+                on_conn!(self, |pool| sqlx::query_as(sql)
                     .bind(id_hash)
                     .bind(now)
                     .bind(max)

@@ -20,6 +20,7 @@ use oauth_mcp_core::store::{
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::SqlStore;
+use crate::durability::async_commit;
 use crate::error::map;
 use crate::rows::{ClientRow, PendingRow, UserRow};
 
@@ -311,19 +312,32 @@ impl AuthorizationStore for SqlStore {
         // its index in order: an index-only scan, which marks the entries
         // of requests taken since the last vacuum dead as it passes them,
         // so later counts skip them instead of fetching their rows again.
-        const SQL: &str = concat!(
-            "INSERT INTO oauth_pending (",
-            pending_cols!(),
-            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ",
-            "(SELECT COUNT(*) FROM (SELECT 1 FROM oauth_pending WHERE client_id = $2 \
-             AND expires_at > $12 ORDER BY expires_at LIMIT $13) c) < $13 ",
-            "AND (SELECT COUNT(*) FROM (SELECT 1 FROM oauth_pending WHERE expires_at > $12 \
-             ORDER BY expires_at LIMIT $14) t) < $14"
-        );
+        // On PostgreSQL it commits without waiting for the disk (in-flight
+        // login state, see `durability`).
+        macro_rules! insert_within {
+            ($($and:expr)?) => {
+                concat!(
+                    "INSERT INTO oauth_pending (",
+                    pending_cols!(),
+                    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ",
+                    "(SELECT COUNT(*) FROM (SELECT 1 FROM oauth_pending WHERE client_id = $2 \
+                     AND expires_at > $12 ORDER BY expires_at LIMIT $13) c) < $13 ",
+                    "AND (SELECT COUNT(*) FROM (SELECT 1 FROM oauth_pending WHERE expires_at > $12 \
+                     ORDER BY expires_at LIMIT $14) t) < $14"
+                    $(, " AND ", $and)?
+                )
+            };
+        }
+        const SQL_SQLITE: &str = insert_within!();
+        const SQL_PG: &str = insert_within!(async_commit!());
+        let sql = match self.backend {
+            crate::Backend::Sqlite(_) => SQL_SQLITE,
+            crate::Backend::Postgres(_) => SQL_PG,
+        };
         const OF_CLIENT: &str =
             "SELECT COUNT(*) FROM oauth_pending WHERE client_id = $1 AND expires_at > $2";
         let scope = p.scope.to_string();
-        let stored = on_conn!(self, |pool| sqlx::query(SQL)
+        let stored = on_conn!(self, |pool| sqlx::query(sql)
             .bind(&p.id_hash)
             .bind(&p.client_id)
             .bind(&p.redirect_uri)

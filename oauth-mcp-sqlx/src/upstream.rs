@@ -12,9 +12,10 @@ use oauth_mcp_core::store::{
     BrowserSession, RememberedConsent, UpstreamFlow, UpstreamStore, UpstreamTokenRecord,
 };
 
-use crate::SqlStore;
+use crate::durability::async_commit;
 use crate::error::map;
 use crate::rows::generation_to_db;
+use crate::{Backend, SqlStore};
 
 macro_rules! flow_cols {
     () => {
@@ -132,12 +133,23 @@ impl TryFrom<TokensRow> for UpstreamTokenRecord {
 #[async_trait]
 impl UpstreamStore for SqlStore {
     async fn insert_upstream_flow(&self, f: UpstreamFlow) -> Result<(), StoreError> {
-        const SQL: &str = concat!(
-            "INSERT INTO oauth_upstream_flows (",
-            flow_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        );
-        on_conn!(self, |pool| sqlx::query(SQL)
+        // On PostgreSQL it commits without waiting for the disk (in-flight
+        // login state, see `durability`).
+        macro_rules! insert {
+            ($($and:expr)?) => {
+                concat!(
+                    "INSERT INTO oauth_upstream_flows (",
+                    flow_cols!(),
+                    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9"
+                    $(, " WHERE ", $and)?
+                )
+            };
+        }
+        let sql = match self.backend {
+            Backend::Sqlite(_) => insert!(),
+            Backend::Postgres(_) => insert!(async_commit!()),
+        };
+        on_conn!(self, |pool| sqlx::query(sql)
             .bind(&f.state_hash)
             .bind(&f.provider)
             .bind(&f.pkce_verifier)
