@@ -13,12 +13,16 @@
 //! - `upstream`: the core's upstream-login conformance kit on both databases.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
+//! - `durability`: which writes of a login flow wait for the disk on
+//!   PostgreSQL (in-flight login state does not), observed by row triggers.
 //! - `statements`: a code exchange and a refresh each run one statement on
 //!   PostgreSQL, read from sqlx's statement log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "suite/common.rs"]
 mod common;
+#[path = "suite/durability.rs"]
+mod durability;
 #[path = "suite/keys.rs"]
 mod keys;
 #[path = "suite/outage.rs"]
