@@ -115,6 +115,16 @@
 //!   (one row, updated `WHERE version = <expected>` in the write's
 //!   transaction), so two servers never activate different keys. Several
 //!   server processes may share one PostgreSQL database.
+//! - **In-flight login state does not wait for the disk.** On PostgreSQL,
+//!   storing a pending authorization request, counting a login attempt,
+//!   taking the request into a code, a rate-limit bucket's hit and storing
+//!   an in-flight upstream login commit with `synchronous_commit = off`,
+//!   set by the statement for its own transaction (no extra round trip).
+//!   A crash of the database server can lose the last few hundred
+//!   milliseconds of these, never half of one: a user in the middle of a
+//!   login starts again. Registrations, spending a code with its grant and
+//!   refresh token, rotation, revocations and keys commit durably, so a
+//!   crash never brings back a spent code or a rotated-out refresh token.
 //! - **Fails fast, recovers by itself.** Connections come from a pool with a
 //!   short acquire timeout ([`SqlStoreOptions::acquire_timeout`], 3 s by
 //!   default): while the database is down every operation returns
