@@ -19,8 +19,8 @@ use crate::durability::async_commit;
 use crate::error::map;
 use crate::rows::{CodeRow, PendingRow, generation_to_db};
 use crate::store::{
-    INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, grant_cols, grant_upsert, on_conn, on_pool,
-    pending_cols, pg_conn,
+    INSERT_GRANT, INSERT_REFRESH, WritePool, code_cols, first_token_cte, grant_cols, grant_upsert,
+    on_conn, on_pool, pending_cols, pg_conn,
 };
 use crate::{Backend, SqlStore};
 
@@ -296,9 +296,7 @@ const REDEEM_PG: &str = concat!(
     ") SELECT $2, $3, $4, $5, $6, $7, $8, $9 FROM spent \
      WHERE NOT EXISTS (SELECT 1 FROM g) RETURNING 1), ",
     // The client's first token ($15 NULL: none to record).
-    "fc AS (UPDATE oauth_clients SET awaiting_first_token = FALSE, expires_at = $16 \
-     WHERE client_id = $15 AND awaiting_first_token AND EXISTS (SELECT 1 FROM spent) \
-     RETURNING 1), ",
+    first_token_cte!("$15", "$16"),
     // Not for a grant stored revoked (a tombstone: revoked before stored).
     "r AS (INSERT INTO oauth_refresh_tokens (token_hash, grant_id, generation, issued_at, \
      expires_at) SELECT $10, $14, $11, $12, $13 FROM g WHERE $10 IS NOT NULL AND NOT g.revoked \

@@ -14,7 +14,7 @@ use oauth_mcp_core::store::{AuthorizationCode, CodeExchange};
 
 use crate::error::map;
 use crate::rows::CodeRow;
-use crate::store::{code_cols, grant_cols, grant_upsert, pg_conn};
+use crate::store::{code_cols, first_token_cte, grant_cols, grant_upsert, pg_conn};
 use crate::{Backend, SqlStore};
 
 /// `$1` code hash, `$2` client, `$3` now, `$4` redirect URI (NULL: none
@@ -44,9 +44,7 @@ const EXCHANGE_PG: &str = concat!(
     grant_cols!(),
     ") SELECT grant_id, client_id, subject, scope, resource, $3, 0, FALSE FROM spent \
      WHERE NOT EXISTS (SELECT 1 FROM g) RETURNING 1), ",
-    "fc AS (UPDATE oauth_clients SET awaiting_first_token = FALSE, expires_at = $10 \
-     WHERE client_id = $9 AND awaiting_first_token AND EXISTS (SELECT 1 FROM spent) \
-     RETURNING 1), ",
+    first_token_cte!("$9", "$10"),
     // Not for a grant stored revoked (a tombstone: revoked before stored).
     "r AS (INSERT INTO oauth_refresh_tokens (token_hash, grant_id, generation, issued_at, \
      expires_at) SELECT $7, g.grant_id, 0, $3, $8 FROM g \

@@ -121,6 +121,22 @@ macro_rules! grant_upsert {
     };
 }
 pub(crate) use grant_upsert;
+/// The CTE `fc` of a code's redemption: records the client's first token
+/// (clears `awaiting_first_token`, sets its expiry) if the code was spent
+/// (CTE `spent`); `$client` and `$expires` are the statement's parameter
+/// numbers (`$client` NULL: none to record).
+macro_rules! first_token_cte {
+    ($client:literal, $expires:literal) => {
+        concat!(
+            "fc AS (UPDATE oauth_clients SET awaiting_first_token = FALSE, expires_at = ",
+            $expires,
+            " WHERE client_id = ",
+            $client,
+            " AND awaiting_first_token AND EXISTS (SELECT 1 FROM spent) RETURNING 1), "
+        )
+    };
+}
+pub(crate) use first_token_cte;
 
 pub(crate) const INSERT_GRANT: &str = concat!(
     "INSERT INTO oauth_grants (",
