@@ -3,6 +3,14 @@
 //! test's single thread): a code exchange and a refresh each run one
 //! statement on their table, because the statement that writes also
 //! checks the request (`exchange_code`, `refresh_for`).
+//!
+//! A test binary of its own, with one test. The log is recorded through a
+//! thread-local subscriber (`tracing::subscriber::set_default`), and
+//! `tracing` caches each callsite's interest process-wide: in the suite
+//! binary, beside the PostgreSQL tests running sqlx on other threads, the
+//! recorded log came back empty in 13 of 15 runs; alone in its process it
+//! passed 10 of 10.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
