@@ -1,4 +1,4 @@
-//! The integration tests of oauth-mcp-sqlx, one binary:
+//! The integration tests of oauth-mcp-sqlx, one binary (all but `statements.rs`, below):
 //!
 //! - `sqlite`: the core's conformance kit on a SQLite file and on
 //!   `sqlite::memory:`, persistence across reconnects, URL handling,
