@@ -19,10 +19,10 @@ use oauth_mcp_core::store::{
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-use crate::SqlStore;
 use crate::durability::async_commit;
 use crate::error::map;
 use crate::rows::{ClientRow, PendingRow, UserRow};
+use crate::{Backend, SqlStore};
 
 /// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
 macro_rules! on_pool {
@@ -347,8 +347,8 @@ impl AuthorizationStore for SqlStore {
         const SQL_SQLITE: &str = insert_within!();
         const SQL_PG: &str = insert_within!(async_commit!());
         let sql = match self.backend {
-            crate::Backend::Sqlite(_) => SQL_SQLITE,
-            crate::Backend::Postgres(_) => SQL_PG,
+            Backend::Sqlite(_) => SQL_SQLITE,
+            Backend::Postgres(_) => SQL_PG,
         };
         const OF_CLIENT: &str =
             "SELECT COUNT(*) FROM oauth_pending WHERE client_id = $1 AND expires_at > $2";

@@ -40,9 +40,7 @@ impl Inner {
             RotationDecision::Reuse => {
                 grant.revoked = true;
                 let grant_id = grant.grant_id.clone();
-                self.revoked_at.entry(grant_id.clone()).or_insert(r.now);
-                self.refresh.retain(|_, t| t.grant_id != grant_id);
-                self.log_revocation(&grant_id);
+                self.after_revocation(&grant_id, r.now);
                 return RotateOutcome::Reused { grant_id };
             }
         };
@@ -69,7 +67,12 @@ impl Inner {
 const REVOCATION_LOG: usize = 4096;
 
 impl Inner {
-    fn log_revocation(&mut self, grant_id: &str) {
+    /// What follows a grant's revocation (its `revoked` flag or tombstone
+    /// is the caller's): its revocation time (the first one stays), its
+    /// refresh tokens dropped, the revocation logged for the feed.
+    fn after_revocation(&mut self, grant_id: &str, at: i64) {
+        self.revoked_at.entry(grant_id.to_owned()).or_insert(at);
+        self.refresh.retain(|_, t| t.grant_id != grant_id);
         self.revocation_seq += 1;
         if self.revocation_log.len() >= REVOCATION_LOG {
             self.revocation_log.pop_front();
@@ -108,11 +111,7 @@ impl TokenStore for MemoryStore {
                 false
             }
         };
-        g.revoked_at
-            .entry(grant_id.to_owned())
-            .or_insert_with(|| SystemClock.now());
-        g.refresh.retain(|_, r| r.grant_id != grant_id);
-        g.log_revocation(grant_id);
+        g.after_revocation(grant_id, SystemClock.now());
         Ok(found)
     }
 
