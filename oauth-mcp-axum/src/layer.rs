@@ -175,7 +175,10 @@ where
                     parts.extensions.insert(ctx);
                     let called = match wrapped.call_shared(Request::from_parts(parts, body)) {
                         Shared::Called(called) => called,
-                        Shared::NotNow(req) => wrapped.call_clone(req).await,
+                        // Boxed: rarely taken, and its state (a clone of the
+                        // wrapped service and the request) would otherwise
+                        // make every request's future larger.
+                        Shared::NotNow(req) => Box::pin(wrapped.call_clone(req)).await,
                     };
                     let mut resp = called.await?.into_response();
                     decorate_protected(resp.headers_mut());
