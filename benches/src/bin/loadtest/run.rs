@@ -93,7 +93,6 @@ pub(crate) struct RunArgs {
     pub(crate) out: Option<PathBuf>,
 }
 
-/// Pins this process, then runs everything on one thread.
 impl RunArgs {
     /// Whether `--only` keeps the target named `name` (all are kept without it).
     fn wanted(&self, name: &str) -> bool {
@@ -101,6 +100,7 @@ impl RunArgs {
     }
 }
 
+/// Pins this process, then runs everything on one thread.
 pub(crate) fn main(args: &RunArgs) -> Result<(), BoxError> {
     if !args.no_pin {
         let st = std::process::Command::new("taskset")
