@@ -19,18 +19,12 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::routing::post;
 use http::Request;
-use oauth_mcp_benches::glue::{BoxError, TokenMint, readme_guard};
+use oauth_mcp_benches::glue::{BoxError, TOOLS_LIST, TokenMint, bare_router, protected_router};
 use oauth_mcp_core::token::{SigningAlgorithm, SigningKey};
 use tower::{Service, ServiceExt};
 
 const PUBLIC_URL: &str = "http://127.0.0.1";
-const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
-
-async fn mcp() -> &'static str {
-    r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
@@ -41,8 +35,8 @@ async fn main() -> Result<(), BoxError> {
     let key = SigningKey::generate(SigningAlgorithm::Es256)?;
     let token = TokenMint::new(PUBLIC_URL, key.clone())?.mint()?;
     let mut app: Router = match kind.as_str() {
-        "bare" => Router::new().route("/mcp", post(mcp)),
-        "layer" => oauth_mcp_axum::mcp_router(readme_guard(PUBLIC_URL, key)?, post(mcp)),
+        "bare" => bare_router(),
+        "layer" => protected_router(PUBLIC_URL, key)?,
         _ => return Err(usage.into()),
     };
     let authorization = format!("Bearer {token}");
@@ -53,7 +47,7 @@ async fn main() -> Result<(), BoxError> {
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .header("authorization", authorization.as_str())
-            .body(Body::from(BODY))?;
+            .body(Body::from(TOOLS_LIST))?;
         let resp = ServiceExt::<Request<Body>>::ready(&mut app)
             .await?
             .call(req)

@@ -10,6 +10,10 @@
 
 use std::sync::Arc;
 
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::post;
+
 use oauth_mcp_core::clock::{Clock, SystemClock};
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::resource::ResourceUri;
@@ -53,6 +57,31 @@ pub fn readme_oauth(public_url: &str, key: SigningKey) -> Result<OAuthHttp, BoxE
 /// The README's Bearer check: its `ResourceServer`.
 pub fn readme_guard(public_url: &str, key: SigningKey) -> Result<ResourceServer, BoxError> {
     readme_resource_server(&readme_server(public_url, key)?)
+}
+
+/// The JSON-RPC request every resource-server target gets.
+pub const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+
+/// The trivial handler's answer (same bytes in every framework).
+pub const MCP_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"ok":true}}"#;
+
+/// The trivial MCP handler of the axum targets: [`MCP_BODY`] as JSON.
+pub async fn mcp() -> impl IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], MCP_BODY)
+}
+
+/// Bare axum: `POST /mcp` answered by [`mcp`], with no guard.
+pub fn bare_router() -> Router {
+    Router::new().route("/mcp", post(mcp))
+}
+
+/// The same handler protected as the README shows:
+/// `mcp_router(resource, post(mcp))` with [`readme_guard`].
+pub fn protected_router(public_url: &str, key: SigningKey) -> Result<Router, BoxError> {
+    Ok(oauth_mcp_axum::mcp_router(
+        readme_guard(public_url, key)?,
+        post(mcp),
+    ))
 }
 
 /// Mints access tokens that a [`readme_guard`] with the same key and public

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
-use oauth_mcp_benches::glue::{BoxError, TokenMint};
+use oauth_mcp_benches::glue::{BoxError, TOOLS_LIST, TokenMint};
 use oauth_mcp_core::token::{SigningAlgorithm, SigningKey};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -271,9 +271,6 @@ async fn start_own_logging(
     a.extend(serve.iter().map(|s| (*s).to_owned()));
     Server::start(args, &exe, &a, stderr, "LISTENING").await
 }
-
-/// The JSON-RPC request every resource-server target gets.
-const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
 
 fn mcp_headers() -> Vec<(HeaderName, HeaderValue)> {
     vec![

@@ -7,11 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use oauth_mcp_benches::FixedUser;
-use oauth_mcp_benches::glue::{BoxError, readme_guard};
+use oauth_mcp_benches::glue::{
+    BoxError, MCP_BODY, bare_router, mcp, protected_router, readme_guard,
+};
 use oauth_mcp_core::http::OAuthHttp;
 use oauth_mcp_core::ratelimit::RateLimitConfig;
 use oauth_mcp_core::store::{MemoryStore, Store};
@@ -37,9 +38,6 @@ pub(crate) enum Kind {
     /// authenticator (no argon2), plus a README-protected `POST /mcp`.
     As,
 }
-
-/// The trivial handler's answer (same bytes in every framework).
-pub(crate) const MCP_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"ok":true}}"#;
 
 /// `loadtest serve` flags.
 #[derive(Debug, clap::Args)]
@@ -70,10 +68,6 @@ fn key(args: &ServeArgs) -> Result<SigningKey, BoxError> {
 fn announce(addr: SocketAddr) {
     println!("LISTENING {addr}");
     let _ = std::io::stdout().flush();
-}
-
-async fn mcp() -> impl axum::response::IntoResponse {
-    ([(http::header::CONTENT_TYPE, "application/json")], MCP_BODY)
 }
 
 /// Runs the server until killed.
@@ -115,11 +109,8 @@ async fn serve_axum(args: &ServeArgs) -> Result<(), BoxError> {
         return serve_example().await;
     }
     let app = match args.kind {
-        Kind::Bare => Router::new().route("/mcp", post(mcp)),
-        // As the README: `mcp_router(resource, post(mcp))`.
-        Kind::Layer => {
-            oauth_mcp_axum::mcp_router(readme_guard(&args.public_url, key(args)?)?, post(mcp))
-        }
+        Kind::Bare => bare_router(),
+        Kind::Layer => protected_router(&args.public_url, key(args)?)?,
         Kind::As => {
             let server = authorization_server(args).await?;
             let rs = oauth_mcp_core::ResourceServer::for_auth_server(&server)
