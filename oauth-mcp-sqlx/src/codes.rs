@@ -200,6 +200,9 @@ impl SqlStore {
             StoreError::Duplicate(_) => StoreError::Duplicate("authorization code".into()),
             other => other,
         })?;
+        if row.is_some() {
+            self.pending_left(now);
+        }
         Ok(row
             .map(PendingRow::into_pending)
             .transpose()?

@@ -125,6 +125,14 @@
 //!   login starts again. Registrations, spending a code with its grant and
 //!   refresh token, rotation, revocations and keys commit durably, so a
 //!   crash never brings back a spent code or a rotated-out refresh token.
+//! - **A full store costs no more than an empty one.** Storing a pending
+//!   login checks its client's cap in the insert statement, but counts the
+//!   store's live requests for the total cap at most once per second of
+//!   the engine's clock, keeping that count current with its own inserts
+//!   and takes in between: a flood that fills the store is refused without
+//!   a statement until the next second's count. Several processes on one
+//!   database see each other's requests at that count, so together they
+//!   may overshoot the total by what the others store within a second.
 //! - **Fails fast, recovers by itself.** Connections come from a pool with a
 //!   short acquire timeout ([`SqlStoreOptions::acquire_timeout`], 3 s by
 //!   default): while the database is down every operation returns
@@ -186,6 +194,7 @@ mod grants;
 mod hot;
 mod keys;
 mod limits;
+mod pending;
 mod rows;
 // Declared before `replay`, which uses its `on_pool!` macro.
 #[macro_use]
@@ -241,6 +250,8 @@ pub struct SqlStore {
     backend: Backend,
     /// PostgreSQL: connections kept for single-statement operations (see `hot`).
     hot: Option<Arc<hot::HotPool>>,
+    /// The live pending requests, as counted this second (see `pending`).
+    pending_tally: Arc<pending::PendingTally>,
 }
 
 /// Connection options for [`SqlStore`]: pool size and timeouts.
@@ -411,6 +422,7 @@ impl SqlStore {
         Self {
             backend: Backend::Sqlite(pool),
             hot: None,
+            pending_tally: Arc::default(),
         }
     }
 
@@ -422,6 +434,7 @@ impl SqlStore {
         Self {
             hot,
             backend: Backend::Postgres(pool),
+            pending_tally: Arc::default(),
         }
     }
 

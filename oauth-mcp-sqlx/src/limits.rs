@@ -270,6 +270,7 @@ impl SqlStore {
             .map(|d| d.rows_affected()))
         .map_err(map)?;
         Ok(if discarded > 0 {
+            self.pending_left(now);
             LoginAttempt::Exhausted
         } else {
             LoginAttempt::Unknown

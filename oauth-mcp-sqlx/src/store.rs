@@ -19,10 +19,9 @@ use oauth_mcp_core::store::{
 };
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-use crate::durability::async_commit;
+use crate::SqlStore;
 use crate::error::map;
 use crate::rows::{ClientRow, PendingRow, UserRow};
-use crate::{Backend, SqlStore};
 
 /// Runs `$body` with `$pool` bound to the store's pool, whichever it is.
 macro_rules! on_pool {
@@ -95,6 +94,25 @@ macro_rules! code_cols {
     };
 }
 pub(crate) use code_cols;
+
+/// `$q` with a pending request's columns ([`pending_cols!`]) bound as
+/// `$1`…`$11`; `$scope` is its scope as text.
+macro_rules! bind_pending {
+    ($q:expr, $p:expr, $scope:ident) => {
+        $q.bind(&$p.id_hash)
+            .bind(&$p.client_id)
+            .bind(&$p.redirect_uri)
+            .bind($p.redirect_uri_explicit)
+            .bind(&$p.state)
+            .bind(&$p.code_challenge)
+            .bind($p.code_challenge_method.as_str())
+            .bind(&$scope)
+            .bind($p.resource.as_str())
+            .bind($p.created_at)
+            .bind($p.expires_at)
+    };
+}
+pub(crate) use bind_pending;
 pub(crate) use pending_cols;
 macro_rules! grant_cols {
     () => {
@@ -298,22 +316,14 @@ impl AuthorizationStore for SqlStore {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
         let scope = p.scope.to_string();
-        on_conn!(self, |pool| sqlx::query(SQL)
-            .bind(&p.id_hash)
-            .bind(&p.client_id)
-            .bind(&p.redirect_uri)
-            .bind(p.redirect_uri_explicit)
-            .bind(&p.state)
-            .bind(&p.code_challenge)
-            .bind(p.code_challenge_method.as_str())
-            .bind(&scope)
-            .bind(p.resource.as_str())
-            .bind(p.created_at)
-            .bind(p.expires_at)
+        on_conn!(self, |pool| bind_pending!(sqlx::query(SQL), &p, scope)
             .execute(pool)
             .await
             .map(|_| ()))
         .map_err(map)?;
+        if p.expires_at > p.created_at {
+            self.pending_added(p.created_at);
+        }
         Ok(())
     }
 
@@ -323,69 +333,8 @@ impl AuthorizationStore for SqlStore {
         caps: PendingCaps,
         now: i64,
     ) -> Result<PendingInsert, StoreError> {
-        // One statement: the counts and the insert see the same snapshot.
-        // Each count stops at its cap (the decision is the same) and walks
-        // its index in order: an index-only scan, which marks the entries
-        // of requests taken since the last vacuum dead as it passes them,
-        // so later counts skip them instead of fetching their rows again.
-        // On PostgreSQL it commits without waiting for the disk (in-flight
-        // login state, see `durability`).
-        macro_rules! insert_within {
-            ($($and:expr)?) => {
-                concat!(
-                    "INSERT INTO oauth_pending (",
-                    pending_cols!(),
-                    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ",
-                    "(SELECT COUNT(*) FROM (SELECT 1 FROM oauth_pending WHERE client_id = $2 \
-                     AND expires_at > $12 ORDER BY expires_at LIMIT $13) c) < $13 ",
-                    "AND (SELECT COUNT(*) FROM (SELECT 1 FROM oauth_pending WHERE expires_at > $12 \
-                     ORDER BY expires_at LIMIT $14) t) < $14"
-                    $(, " AND ", $and)?
-                )
-            };
-        }
-        const SQL_SQLITE: &str = insert_within!();
-        const SQL_PG: &str = insert_within!(async_commit!());
-        let sql = match self.backend {
-            Backend::Sqlite(_) => SQL_SQLITE,
-            Backend::Postgres(_) => SQL_PG,
-        };
-        const OF_CLIENT: &str =
-            "SELECT COUNT(*) FROM oauth_pending WHERE client_id = $1 AND expires_at > $2";
-        let scope = p.scope.to_string();
-        let stored = on_conn!(self, |pool| sqlx::query(sql)
-            .bind(&p.id_hash)
-            .bind(&p.client_id)
-            .bind(&p.redirect_uri)
-            .bind(p.redirect_uri_explicit)
-            .bind(&p.state)
-            .bind(&p.code_challenge)
-            .bind(p.code_challenge_method.as_str())
-            .bind(&scope)
-            .bind(p.resource.as_str())
-            .bind(p.created_at)
-            .bind(p.expires_at)
-            .bind(now)
-            .bind(i64::from(caps.per_client))
-            .bind(i64::from(caps.total))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() == 1))
-        .map_err(map)?;
-        if stored {
-            return Ok(PendingInsert::Stored);
-        }
-        let of_client: i64 = on_conn!(self, |pool| sqlx::query_scalar(OF_CLIENT)
-            .bind(&p.client_id)
-            .bind(now)
-            .fetch_one(pool)
-            .await)
-        .map_err(map)?;
-        Ok(if of_client >= i64::from(caps.per_client) {
-            PendingInsert::ClientFull
-        } else {
-            PendingInsert::TotalFull
-        })
+        // See `pending`.
+        self.insert_pending_capped(&p, caps, now).await
     }
 
     async fn get_pending(
@@ -423,6 +372,9 @@ impl AuthorizationStore for SqlStore {
             .fetch_optional(pool)
             .await)
         .map_err(map)?;
+        if row.is_some() {
+            self.pending_left(now);
+        }
         Ok(row
             .map(PendingRow::into_pending)
             .transpose()?

@@ -13,6 +13,9 @@
 //! - `upstream`: the core's upstream-login conformance kit on both databases.
 //! - `outage`: a private PostgreSQL server stopped and started again under a
 //!   live store and HTTP layer.
+//! - `pending`: the store's total of live pending requests, counted at
+//!   most once a second by each of two stores on one database, SQLite file
+//!   and PostgreSQL.
 //! - `durability`: which writes of a login flow wait for the disk on
 //!   PostgreSQL (in-flight login state does not), observed by row triggers.
 //!
@@ -30,6 +33,8 @@ mod durability;
 mod keys;
 #[path = "suite/outage.rs"]
 mod outage;
+#[path = "suite/pending.rs"]
+mod pending;
 #[path = "suite/postgres.rs"]
 mod postgres;
 #[path = "suite/race.rs"]

@@ -292,7 +292,12 @@ pub trait AuthorizationStore: Send + Sync {
     /// `caps.per_client` live (unexpired) ones or the store `caps.total`:
     /// then the new request is refused and the waiting ones keep their
     /// place (a flood cannot push out people in the middle of a login).
-    /// Concurrent calls may overshoot a cap by at most their number.
+    /// Concurrent calls may overshoot a cap by at most their number. A
+    /// store may reuse a recent count of the total rather than count it on
+    /// every call (`oauth-mcp-sqlx` counts at most once per second of
+    /// `now`, keeping the count current with its own inserts and takes):
+    /// then several processes sharing it may also overshoot by what the
+    /// others store before the next count.
     async fn insert_pending_within(
         &self,
         pending: PendingAuthorization,

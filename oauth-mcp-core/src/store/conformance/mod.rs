@@ -80,7 +80,9 @@ fn mcp_resource() -> crate::resource::ResourceUri {
     crate::resource::ResourceUri::parse("https://mcp.example/mcp").expect("a valid resource URI")
 }
 
-fn sample_pending(now: i64) -> PendingAuthorization {
+/// A pending request created at `now`, live for 10 minutes, with fresh
+/// ids (its own client's).
+pub fn sample_pending(now: i64) -> PendingAuthorization {
     PendingAuthorization {
         id_hash: id("pending"),
         client_id: id("client"),
