@@ -174,6 +174,25 @@ async fn url_schemes() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// A SQLite file gets one connection unless told otherwise (its writers
+/// queue in the pool rather than in SQLite's busy handler); the size set
+/// is kept.
+#[tokio::test]
+async fn sqlite_file_pool_size() {
+    let db = TempDb::new("pool");
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    let max = |s: &SqlStore| s.sqlite_pool().unwrap().options().get_max_connections();
+    assert_eq!(max(&store), 1);
+    store.close().await;
+    let store = SqlStore::options()
+        .max_connections(5)
+        .connect(&db.url())
+        .await
+        .unwrap();
+    assert_eq!(max(&store), 5);
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_cleanup_purges() {
     let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
