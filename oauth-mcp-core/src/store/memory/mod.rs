@@ -7,7 +7,10 @@ use async_trait::async_trait;
 
 use super::*;
 
+mod pending;
 mod tokens;
+
+use pending::PendingRequests;
 
 /// Rate-limit buckets the memory store keeps at most; past that, stale ones
 /// are dropped first and, if all are live, new buckets are refused.
@@ -16,7 +19,7 @@ const MAX_RATE_BUCKETS: usize = 200_000;
 #[derive(Debug, Default)]
 struct Inner {
     clients: HashMap<String, Client>,
-    pending: HashMap<String, PendingAuthorization>,
+    pending: PendingRequests,
     /// pending id hash -> login attempts used
     login_attempts: HashMap<String, u32>,
     /// grant id -> Unix time of revocation
@@ -161,9 +164,7 @@ impl ClientStore for MemoryStore {
 #[async_trait]
 impl AuthorizationStore for MemoryStore {
     async fn insert_pending(&self, pending: PendingAuthorization) -> Result<(), StoreError> {
-        self.lock()?
-            .pending
-            .insert(pending.id_hash.clone(), pending);
+        self.lock()?.pending.insert(pending);
         Ok(())
     }
 
@@ -174,20 +175,14 @@ impl AuthorizationStore for MemoryStore {
         now: i64,
     ) -> Result<PendingInsert, StoreError> {
         let mut g = self.lock()?;
-        let (mut total, mut of_client) = (0u64, 0u64);
-        for p in g.pending.values().filter(|p| p.expires_at > now) {
-            total += 1;
-            if p.client_id == pending.client_id {
-                of_client += 1;
-            }
-        }
-        if of_client >= u64::from(caps.per_client) {
+        let (total, of_client) = g.pending.live_counts(now, &pending.client_id);
+        if of_client >= caps.per_client {
             return Ok(PendingInsert::ClientFull);
         }
-        if total >= u64::from(caps.total) {
+        if total >= usize::try_from(caps.total).unwrap_or(usize::MAX) {
             return Ok(PendingInsert::TotalFull);
         }
-        g.pending.insert(pending.id_hash.clone(), pending);
+        g.pending.insert(pending);
         Ok(PendingInsert::Stored)
     }
 
@@ -350,11 +345,9 @@ impl Cleanup for MemoryStore {
         let mut report = PurgeReport::default();
         let count = |before: usize, after: usize| (before - after) as u64;
 
-        let n = g.pending.len();
-        g.pending.retain(|_, p| p.expires_at > now);
-        report.pending = count(n, g.pending.len());
+        report.pending = g.pending.remove_expired(now) as u64;
         let pending = &g.pending;
-        g.login_attempts.retain(|id, _| pending.contains_key(id));
+        g.login_attempts.retain(|id, _| pending.contains(id));
 
         let n = g.codes.len();
         g.codes.retain(|_, (c, _)| c.expires_at > now);
