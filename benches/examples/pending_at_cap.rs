@@ -18,11 +18,8 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use oauth_mcp_benches::glue::BoxError;
-use oauth_mcp_core::pkce::CodeChallengeMethod;
-use oauth_mcp_core::resource::ResourceUri;
-use oauth_mcp_core::scope::ScopeSet;
-use oauth_mcp_core::secret::random_token;
-use oauth_mcp_core::store::{AuthorizationStore, PendingAuthorization, PendingCaps, PendingInsert};
+use oauth_mcp_core::store::conformance::sample_pending;
+use oauth_mcp_core::store::{AuthorizationStore, PendingCaps, PendingInsert};
 use oauth_mcp_sqlx::SqlStore;
 use oauth_mcp_sqlx::sqlx;
 use oauth_mcp_sqlx::testing::postgres_for_tests;
@@ -34,23 +31,6 @@ fn now() -> Result<i64, BoxError> {
     Ok(i64::try_from(
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
     )?)
-}
-
-/// A new request of a client of its own, created at `now`.
-fn request(now: i64) -> Result<PendingAuthorization, BoxError> {
-    Ok(PendingAuthorization {
-        id_hash: random_token(),
-        client_id: random_token(),
-        redirect_uri: "https://app.example/cb".into(),
-        redirect_uri_explicit: false,
-        state: None,
-        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-        code_challenge_method: CodeChallengeMethod::S256,
-        scope: ScopeSet::empty(),
-        resource: ResourceUri::parse("https://mcp.example/mcp")?,
-        created_at: now,
-        expires_at: now + 600,
-    })
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -77,7 +57,9 @@ async fn main() -> Result<(), BoxError> {
         let start = Instant::now();
         for _ in 0..PER_ROUND {
             let t = now()?;
-            let outcome = store.insert_pending_within(request(t)?, caps, t).await?;
+            let outcome = store
+                .insert_pending_within(sample_pending(t), caps, t)
+                .await?;
             if outcome != PendingInsert::TotalFull {
                 return Err(format!("a full store answered {outcome:?}").into());
             }
