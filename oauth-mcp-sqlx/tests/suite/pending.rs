@@ -38,9 +38,10 @@ async fn two_processes(a: SqlStore, b: SqlStore) {
         PendingInsert::TotalFull,
         "B counted the store full and stored the last place itself"
     );
-    // A counted 3 in this second and has stored nothing since it did not
-    // see: it stores a 5th, the overshoot its documentation bounds to one
-    // second of the other process's requests.
+    // A's count of this second is 3 (its first insert counted none, then
+    // it stored three) and has not seen B's request: it stores a 5th, the
+    // overshoot the documentation bounds to one second of the other
+    // process's requests.
     assert_eq!(insert(&a, 5, T).await, PendingInsert::Stored);
     assert_eq!(
         insert(&a, 6, T).await,
@@ -49,8 +50,8 @@ async fn two_processes(a: SqlStore, b: SqlStore) {
     );
     // The next second, A counts again and sees all five.
     assert_eq!(insert(&a, 7, T + 1).await, PendingInsert::TotalFull);
-    // Taken requests free their place: at once for the store that took
-    // them, at the next count for the other.
+    // Taken requests free their place for the other store at its next
+    // count (here B takes, in a second it has not counted yet)...
     for n in [0, 1] {
         let taken = b.take_pending(&requests[n].id_hash, T + 1).await.unwrap();
         assert!(taken.is_some());
@@ -65,6 +66,8 @@ async fn two_processes(a: SqlStore, b: SqlStore) {
         PendingInsert::Stored,
         "B's first count of this second sees its two takes"
     );
+    // ...and at once for the store that took them, within its count's
+    // second.
     assert_eq!(insert(&a, 10, T + 2).await, PendingInsert::TotalFull);
     let taken = a.take_pending(&requests[9].id_hash, T + 2).await.unwrap();
     assert!(taken.is_some());
