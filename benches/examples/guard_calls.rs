@@ -1,9 +1,10 @@
 //! Calls the README's protected route (`mcp_router(resource, post(mcp))`,
 //! the same set-up as the load harness) or the bare route in process, `N`
-//! times, with a repeated ES256 token and a `tools/list` body: no socket,
-//! no hyper, nothing but the router and the guard. Run under callgrind
-//! twice with different `N` and difference the totals for the
-//! instructions one request costs, free of the machine's noise:
+//! times, with a repeated ES256 token, the harness's headers and a
+//! `tools/list` body: no socket, no hyper, nothing but the router and the
+//! guard. Run under callgrind twice with different `N` and difference the
+//! totals for the instructions one request costs, free of the machine's
+//! noise:
 //!
 //! ```bash
 //! cargo build --release -p oauth-mcp-benches --example guard_calls
@@ -20,7 +21,9 @@
 use axum::Router;
 use axum::body::Body;
 use http::Request;
-use oauth_mcp_benches::glue::{BoxError, TOOLS_LIST, TokenMint, bare_router, protected_router};
+use oauth_mcp_benches::glue::{
+    BoxError, TOOLS_LIST, TokenMint, bare_router, mcp_headers, protected_router,
+};
 use oauth_mcp_core::token::{SigningAlgorithm, SigningKey};
 use tower::{Service, ServiceExt};
 
@@ -40,14 +43,14 @@ async fn main() -> Result<(), BoxError> {
         _ => return Err(usage.into()),
     };
     let authorization = format!("Bearer {token}");
+    let headers = mcp_headers();
     let mut ok = 0;
     for _ in 0..n {
-        let req = Request::post("/mcp")
+        let mut req = Request::post("/mcp")
             .header("host", "127.0.0.1")
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
             .header("authorization", authorization.as_str())
             .body(Body::from(TOOLS_LIST))?;
+        req.headers_mut().extend(headers.iter().cloned());
         let resp = ServiceExt::<Request<Body>>::ready(&mut app)
             .await?
             .call(req)

@@ -62,6 +62,27 @@ pub fn readme_guard(public_url: &str, key: SigningKey) -> Result<ResourceServer,
 /// The JSON-RPC request every resource-server target gets.
 pub const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
 
+/// The headers every resource-server request carries besides
+/// `Authorization` (and the connection's `Host`), as an MCP client sends
+/// them.
+pub fn mcp_headers() -> Vec<(http::HeaderName, http::HeaderValue)> {
+    use http::{HeaderName, HeaderValue, header};
+    vec![
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
+        (
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        ),
+        (
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderValue::from_static("2025-11-25"),
+        ),
+    ]
+}
+
 /// The trivial handler's answer (same bytes in every framework).
 pub const MCP_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"ok":true}}"#;
 

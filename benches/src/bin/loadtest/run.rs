@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, StatusCode};
-use oauth_mcp_benches::glue::{BoxError, TOOLS_LIST, TokenMint};
+use http::{HeaderValue, Method, StatusCode};
+use oauth_mcp_benches::glue::{BoxError, TOOLS_LIST, TokenMint, mcp_headers};
 use oauth_mcp_core::token::{SigningAlgorithm, SigningKey};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -270,23 +270,6 @@ async fn start_own_logging(
     let mut a = vec!["serve".to_owned()];
     a.extend(serve.iter().map(|s| (*s).to_owned()));
     Server::start(args, &exe, &a, stderr, "LISTENING").await
-}
-
-fn mcp_headers() -> Vec<(HeaderName, HeaderValue)> {
-    vec![
-        (
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ),
-        (
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json, text/event-stream"),
-        ),
-        (
-            HeaderName::from_static("mcp-protocol-version"),
-            HeaderValue::from_static("2025-11-25"),
-        ),
-    ]
 }
 
 fn fixed(tokens: Tokens) -> load::Fixed {
